@@ -1,0 +1,2 @@
+"""Placeholder: replaced by the seed notebook reproduction."""
+print("tracegrad seed notebooks")

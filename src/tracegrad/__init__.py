@@ -1,0 +1,63 @@
+"""tracegrad: PyTorch-style autograd on JAX arrays, with a backward pass XLA can compile.
+
+``import tracegrad as torch`` carries typical PyTorch tutorial code.
+"""
+
+from __future__ import annotations
+
+import jax as _jax
+
+# PyTorch computes float64 in float64 and indexes with int64; JAX needs x64 switched on for both.
+# tracegrad creates every array with an explicit dtype, so float32 stays the default.
+_jax.config.update("jax_enable_x64", True)
+
+from . import autograd, random  # noqa: E402
+from ._device import device  # noqa: E402
+from ._dtype import (  # noqa: E402
+    bfloat16,
+    bool_,
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    promote_types,
+    set_default_dtype,
+    uint8,
+)
+from .autograd import (  # noqa: E402
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .creation import *  # noqa: E402, F403
+from .ops import *  # noqa: E402, F403
+from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
+from .tensor import Size, Tensor, tensor  # noqa: E402
+
+bool = bool_  # noqa: A001 - PyTorch's name
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+short = int16
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj) -> bool:
+    """True if ``obj`` is a tracegrad Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input``."""
+    return input.numel()

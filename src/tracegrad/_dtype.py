@@ -1,0 +1,162 @@
+"""tracegrad dtypes: PyTorch's names and promotion rules over numpy/JAX dtypes."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+__all__ = ["dtype", "get_default_dtype", "set_default_dtype", "promote_types", "result_type"]
+
+
+class dtype:
+    """A tensor element type, named and ordered as PyTorch's ``torch.dtype``.
+
+    Wraps a numpy dtype (what JAX arrays carry). Instances are singletons, so ``is`` and ``==``
+    agree; equality also accepts the numpy dtype, so ``x.dtype == np.float32`` holds.
+    """
+
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "_kind")
+
+    def __init__(self, name: str, np_dtype, kind: int):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self._kind = kind  # 0 bool, 1 integer, 2 floating
+        self.is_floating_point = kind == 2
+        self.is_signed = kind != 0 and self.np.kind != "u"
+        self.itemsize = self.np.itemsize
+
+    @property
+    def is_complex(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"tracegrad.{self.name}"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, dtype):
+            return self is other
+        try:
+            return self.np == np.dtype(other)
+        except TypeError:
+            return False
+
+    def __hash__(self) -> int:
+        return hash(self.np)
+
+    def __reduce__(self):
+        return (_by_name, (self.name,))
+
+
+float32 = dtype("float32", np.float32, 2)
+float64 = dtype("float64", np.float64, 2)
+float16 = dtype("float16", np.float16, 2)
+bfloat16 = dtype("bfloat16", "bfloat16", 2)
+int8 = dtype("int8", np.int8, 1)
+uint8 = dtype("uint8", np.uint8, 1)
+int16 = dtype("int16", np.int16, 1)
+int32 = dtype("int32", np.int32, 1)
+int64 = dtype("int64", np.int64, 1)
+bool_ = dtype("bool", np.bool_, 0)
+
+ALL = (float32, float64, float16, bfloat16, int8, uint8, int16, int32, int64, bool_)
+_FROM_NP = {d.np: d for d in ALL}
+_NAMES = {d.name: d for d in ALL}
+# PyTorch's aliases.
+_NAMES.update(float=float32, double=float64, half=float16, long=int64, int=int32, short=int16)
+
+
+def _by_name(name: str) -> dtype:
+    return _NAMES[name]
+
+
+_default_float = float32
+
+
+def get_default_dtype() -> dtype:
+    """The floating dtype that factories and Python floats produce (``float32`` unless changed)."""
+    return _default_float
+
+
+def set_default_dtype(d: dtype) -> None:
+    """Set the default floating dtype, as ``torch.set_default_dtype`` does."""
+    global _default_float
+    d = as_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default_float = d
+
+
+def as_dtype(d) -> dtype:
+    """Convert a tracegrad dtype, a numpy/JAX dtype, a Python type or a name to a tracegrad dtype."""
+    if isinstance(d, dtype):
+        return d
+    if d is float:
+        return _default_float
+    if d is int:
+        return int64
+    if d is bool:
+        return bool_
+    if isinstance(d, str):
+        try:
+            return _NAMES[d.removeprefix("torch.").removeprefix("tracegrad.")]
+        except KeyError:
+            raise TypeError(f"unknown dtype {d!r}") from None
+    try:
+        return _FROM_NP[np.dtype(d)]
+    except (KeyError, TypeError):
+        raise TypeError(f"tracegrad does not support dtype {d!r}") from None
+
+
+# Promotion, as PyTorch does it. Within a kind the wider type wins; float16 with bfloat16 gives
+# float32; across kinds the higher kind (bool < int < float) wins.
+_INT_ORDER = {uint8: 0, int8: 1, int16: 2, int32: 3, int64: 4}
+
+
+@functools.cache
+def promote_types(a: dtype, b: dtype) -> dtype:
+    """The smallest dtype both ``a`` and ``b`` can be converted to, as ``torch.promote_types``."""
+    if a is b:
+        return a
+    if a._kind != b._kind:
+        return a if a._kind > b._kind else b
+    if a._kind == 2:
+        if {a, b} == {float16, bfloat16}:
+            return float32
+        return a if a.itemsize >= b.itemsize else b
+    if {a, b} == {uint8, int8}:
+        return int16
+    return a if _INT_ORDER[a] >= _INT_ORDER[b] else b
+
+
+def scalar_kind(x) -> int:
+    """The kind (0 bool, 1 int, 2 float) of a Python scalar."""
+    if isinstance(x, bool):
+        return 0
+    if isinstance(x, int):
+        return 1
+    if isinstance(x, float):
+        return 2
+    raise TypeError(f"expected a number, got {type(x).__name__}")
+
+
+def result_type(dims: tuple, zero_dims: tuple, scalar_kinds: tuple) -> dtype:
+    """PyTorch's type promotion over three priority tiers.
+
+    ``dims`` are dtypes of tensors with at least one dimension, ``zero_dims`` of 0-d tensors, and
+    ``scalar_kinds`` the kinds of Python numbers. A lower tier only matters when it is of a higher
+    kind than everything above it: ``int_tensor * 0.5`` is float32, ``f32_tensor * f64_scalar_tensor``
+    stays float32, ``int_tensor * f64_scalar_tensor`` is float64.
+    """
+    result = None
+    for tier in (dims, zero_dims):
+        if not tier:
+            continue
+        best = functools.reduce(promote_types, tier)
+        if result is None or best._kind > result._kind:
+            result = best
+    if scalar_kinds:
+        kind = max(scalar_kinds)
+        if result is None or kind > result._kind:
+            result = (bool_, int64, _default_float)[kind]
+    return result

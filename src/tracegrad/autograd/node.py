@@ -1,0 +1,173 @@
+"""Graph nodes. A node is data: its op, static params, saved tensors and edges; no closures.
+
+That makes a recorded graph a pure function of its saved arrays, so it can be replayed (and
+compiled) and differentiated again with ``create_graph=True``.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+__all__ = ["Node", "AccumulateGrad", "RemovableHandle"]
+
+_FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+
+
+class RemovableHandle:
+    """Returned by hook registration; ``remove()`` unregisters the hook."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class Node:
+    """One recorded operation: ``grad_fn`` of the tensor it produced.
+
+    ``inputs`` are the op's positional operands (tensors, Python scalars or None). The ones the VJP
+    rule reads (``op.saved_inputs``) are checked against the versions they had when recorded;
+    ``out_meta``/``in_meta`` keep shapes and dtypes so the engine can undo broadcasting and casts.
+    """
+
+    __slots__ = (
+        "op",
+        "params",
+        "inputs",
+        "in_meta",
+        "next_functions",
+        "_versions",
+        "_out",
+        "_out_version",
+        "_released",
+        "_pre_hooks",
+        "_retained",
+        "out_meta",
+        "metadata",
+        "__weakref__",
+    )
+
+    def __init__(self, op, params: dict, inputs: tuple, in_meta: tuple, next_functions: tuple, out):
+        self.op = op
+        self.params = params
+        self.inputs = inputs
+        self.in_meta = in_meta
+        self.next_functions = next_functions
+        self._versions = tuple(
+            inputs[i]._storage.version if hasattr(inputs[i], "_storage") else None
+            for i in op.saved_inputs
+        )
+        storage = out._storage
+        self._out = storage if op.saves_out else None
+        self._out_version = storage.version
+        self.out_meta = (out.shape, out.dtype)
+        self._released = False
+        self._pre_hooks = None
+        self._retained = None
+        self.metadata = {}
+
+    def name(self) -> str:
+        """PyTorch's name for this backward function, e.g. ``MulBackward0``."""
+        n = self.op.grad_fn_name
+        return n if isinstance(n, str) else n(self.params)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    def register_prehook(self, hook) -> RemovableHandle:
+        """Run ``hook(grad)`` on the gradient of this node's output before the rule; it may return a
+        replacement gradient."""
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        self._pre_hooks.append(hook)
+        return RemovableHandle(self._pre_hooks, hook)
+
+    def saved(self):
+        """The rule's operands, checked: ``(out, inputs)``. Raises if freed or modified in place."""
+        if self._released:
+            raise RuntimeError(_FREED)
+        from ..tensor import Tensor
+
+        inputs = self.inputs
+        for i, v in zip(self.op.saved_inputs, self._versions):
+            t = inputs[i]
+            if v is not None and t._storage.version != v:
+                raise RuntimeError(_modified_message(t, v, f"input {i} of {self.name()}"))
+        out = None
+        if self._out is not None:
+            storage = self._out
+            if storage.version != self._out_version:
+                shape, dtype = self.out_meta
+                raise RuntimeError(
+                    _modified_message(
+                        None,
+                        self._out_version,
+                        f"output 0 of {self.name()}",
+                        shape,
+                        dtype,
+                        storage.version,
+                    )
+                )
+            out = Tensor._wrap(storage.array, requires_grad=True, grad_fn=self)
+        return out, inputs
+
+    def release(self) -> None:
+        """Drop the saved tensors (after a backward without ``retain_graph``)."""
+        if self.op.saved_inputs or self.op.saves_out:
+            self._released = True
+            self.inputs = None
+            self._out = None
+
+
+def _modified_message(t, expected, what, shape=None, dtype=None, version=None) -> str:
+    if t is not None:
+        shape, dtype, version = t.shape, t.dtype, t._storage.version
+    return (
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [{dtype} {list(shape)}], which is {what}, is at version {version}; expected "
+        f"version {expected} instead. Hint: compute out of place (e.g. x = x + 1 instead of "
+        "x += 1), or clone() the tensor before modifying it."
+    )
+
+
+class AccumulateGrad:
+    """The node at a leaf: accumulates the incoming gradient into ``variable.grad``."""
+
+    __slots__ = ("variable", "next_functions", "metadata", "__weakref__")
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.next_functions = ()
+        self.metadata = {}
+
+    @staticmethod
+    def name() -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+def accumulate_node(t) -> AccumulateGrad:
+    """The unique AccumulateGrad of a leaf (the tensor keeps it by weak reference)."""
+    ref = t._accumulate
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(t)
+        t._accumulate = weakref.ref(node)
+    return node

@@ -1,0 +1,306 @@
+"""Arithmetic: ``+ - * / // % **``, ``neg``, ``abs``, ``reciprocal``, with Python scalars on either
+side, PyTorch's type promotion, and the in-place forms (``add_``, ``+=``, ...)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from ..tensor import Tensor
+from .registry import defop, inplace, tensor_method
+
+__all__ = [
+    "add",
+    "sub",
+    "subtract",
+    "rsub",
+    "mul",
+    "multiply",
+    "div",
+    "divide",
+    "true_divide",
+    "floor_divide",
+    "remainder",
+    "fmod",
+    "pow",
+    "neg",
+    "negative",
+    "abs",
+    "absolute",
+    "reciprocal",
+]
+
+
+def _inplace_methods(fn, *names):
+    m = inplace(fn)
+    for n in names:
+        setattr(Tensor, n, m)
+    return fn
+
+
+# --------------------------------------------------------------------------------------- add, sub
+@defop("AddBackward0", promote="same", saves=())
+def _add(a, b):
+    return jnp.add(a, b)
+
+
+@_add.vjp
+def _(g, out, a, b):
+    return g, g
+
+
+@defop("SubBackward0", promote="same", saves=())
+def _sub(a, b):
+    return jnp.subtract(a, b)
+
+
+@_sub.vjp
+def _(g, out, a, b):
+    return g, -g
+
+
+@defop("RsubBackward1", promote="same", saves=())
+def _rsub(a, b):
+    return jnp.subtract(b, a)
+
+
+@_rsub.vjp
+def _(g, out, a, b):
+    return -g, g
+
+
+@tensor_method
+def add(input, other, *, alpha=1, out=None) -> Tensor:
+    """``input + alpha * other``, broadcasting and promoting as PyTorch does."""
+    return _add(input, other if alpha == 1 else other * alpha)
+
+
+@tensor_method
+def sub(input, other, *, alpha=1, out=None) -> Tensor:
+    """``input - alpha * other``."""
+    return _sub(input, other if alpha == 1 else other * alpha)
+
+
+def rsub(input, other, *, alpha=1) -> Tensor:
+    """``other - alpha * input`` (what ``2 - x`` runs)."""
+    return _rsub(input if alpha == 1 else input * alpha, other)
+
+
+subtract = tensor_method(sub, name="subtract")
+Tensor.__add__ = Tensor.__radd__ = lambda self, other: _add(self, other)
+Tensor.__sub__ = lambda self, other: _sub(self, other)
+Tensor.__rsub__ = lambda self, other: _rsub(self, other)
+_inplace_methods(add, "add_", "__iadd__")
+_inplace_methods(sub, "sub_", "__isub__", "subtract_")
+
+
+# -------------------------------------------------------------------------------------------- mul
+@defop("MulBackward0", promote="same")
+def mul(a, b):
+    """Elementwise product ``a * b``."""
+    return jnp.multiply(a, b)
+
+
+@mul.vjp
+def _(g, out, a, b):
+    return g * b, g * a
+
+
+tensor_method(mul, name="mul")
+multiply = tensor_method(mul, name="multiply")
+Tensor.__mul__ = Tensor.__rmul__ = lambda self, other: mul(self, other)
+_inplace_methods(mul, "mul_", "__imul__", "multiply_")
+
+
+# -------------------------------------------------------------------------------------------- div
+# d(a/b)/da = 1/b; d(a/b)/db = -a/b^2. Integer operands divide as floats (true division).
+@defop("DivBackward0", promote="float")
+def _div(a, b):
+    return jnp.true_divide(a, b)
+
+
+@_div.vjp
+def _(g, out, a, b):
+    return g / b, -g * a / (b * b)
+
+
+@defop("DivBackward0", promote="same", saves=(), name="floor_div")
+def _floor_div(a, b):
+    return jnp.floor_divide(a, b)
+
+
+@_floor_div.vjp
+def _(g, out, a, b):  # piecewise constant: zero almost everywhere, as PyTorch's rule
+    return g * 0, g * 0
+
+
+@defop("DivBackward0", promote="float", saves=(1,), name="trunc_div")
+def _trunc_div(a, b):
+    return jnp.trunc(jnp.true_divide(a, b))
+
+
+@_trunc_div.vjp
+def _(g, out, a, b):
+    return g * 0, g * 0
+
+
+@tensor_method
+def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
+    """``input / other``; ``rounding_mode`` ``'floor'`` or ``'trunc'`` rounds the quotient."""
+    if rounding_mode is None:
+        return _div(input, other)
+    if rounding_mode == "floor":
+        return _floor_div(input, other)
+    if rounding_mode == "trunc":
+        return _trunc_div(input, other)
+    raise RuntimeError(
+        f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
+    )
+
+
+divide = tensor_method(div, name="divide")
+true_divide = tensor_method(_div, name="true_divide")
+
+
+@tensor_method
+def floor_divide(input, other) -> Tensor:
+    """``input // other`` (rounds toward negative infinity, like Python)."""
+    return _floor_div(input, other)
+
+
+Tensor.__truediv__ = lambda self, other: _div(self, other)
+Tensor.__rtruediv__ = lambda self, other: _div(other, self)
+Tensor.__floordiv__ = lambda self, other: _floor_div(self, other)
+Tensor.__rfloordiv__ = lambda self, other: _floor_div(other, self)
+_inplace_methods(div, "div_", "__itruediv__", "divide_")
+_inplace_methods(floor_divide, "floor_divide_", "__ifloordiv__")
+
+
+# -------------------------------------------------------------------------------------- remainder
+# a % b = a - floor(a / b) * b, so d/da = 1 and d/db = -floor(a / b) (away from the jumps).
+@defop("RemainderBackward0", promote="same")
+def remainder(a, b):
+    """Python-style modulus: the result has the sign of ``b``."""
+    return jnp.remainder(a, b)
+
+
+@remainder.vjp
+def _(g, out, a, b):
+    return g, -g * _floor_div(a, b)
+
+
+@defop("FmodBackward0", promote="same")
+def fmod(a, b):
+    """C-style modulus: the result has the sign of ``a``."""
+    return jnp.fmod(a, b)
+
+
+@fmod.vjp
+def _(g, out, a, b):
+    return g, -g * _trunc_div(a, b)
+
+
+tensor_method(remainder)
+tensor_method(fmod)
+Tensor.__mod__ = lambda self, other: remainder(self, other)
+Tensor.__rmod__ = lambda self, other: remainder(other, self)
+_inplace_methods(remainder, "remainder_", "__imod__")
+_inplace_methods(fmod, "fmod_")
+
+
+# -------------------------------------------------------------------------------------------- pow
+# x^c (c a constant): c * x^(c-1), taken as 0 where c == 0 so that 0^0 has a zero gradient.
+@defop("PowBackward0", promote="same", saves=(0,), name="pow_scalar")
+def _pow_scalar(a, *, exponent):
+    return jnp.power(a, exponent)
+
+
+@_pow_scalar.vjp
+def _(g, out, a, *, exponent):
+    if exponent == 0:
+        return (g * 0,)
+    return (g * exponent * _pow_scalar(a, exponent=exponent - 1),)
+
+
+# a^b with a tensor exponent: d/da = b a^(b-1); d/db = a^b log(a), taken as 0 where a == 0 and
+# b >= 0 (the limit from the right), as PyTorch does.
+@defop("PowBackward1", promote="same", save_out=True, name="pow_tensor")
+def _pow_tensor(a, b):
+    return jnp.power(a, b)
+
+
+@_pow_tensor.vjp
+def _(g, out, a, b):
+    from .elementwise import log, where
+
+    da = where(b == 0, 0.0, g * b * _pow_tensor(a, b - 1))
+    db = where((a == 0) & (b >= 0), 0.0, g * out * log(a))
+    return da, db
+
+
+@tensor_method
+def pow(input, exponent) -> Tensor:
+    """``input ** exponent``; either side may be a Python number."""
+    if not isinstance(input, Tensor):
+        return _pow_tensor(input, exponent)
+    if isinstance(exponent, Tensor):
+        return _pow_tensor(input, exponent)
+    if (
+        isinstance(input, Tensor)
+        and not input.dtype.is_floating_point
+        and isinstance(exponent, int)
+    ):
+        if exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return _pow_scalar(input, exponent=exponent)
+
+
+Tensor.__pow__ = lambda self, exponent: pow(self, exponent)
+Tensor.__rpow__ = lambda self, base: _pow_tensor(base, self)
+_inplace_methods(pow, "pow_", "__ipow__")
+
+
+# --------------------------------------------------------------------------- neg, abs, reciprocal
+@defop("NegBackward0", saves=())
+def neg(a):
+    """``-input``."""
+    return jnp.negative(a)
+
+
+@neg.vjp
+def _(g, out, a):
+    return (-g,)
+
+
+@defop("AbsBackward0")
+def abs(a):  # noqa: A001 - PyTorch's name
+    """Absolute value."""
+    return jnp.abs(a)
+
+
+@abs.vjp
+def _(g, out, a):
+    return (g * a.sign(),)
+
+
+@defop("ReciprocalBackward0", promote="float", saves=(), save_out=True)
+def reciprocal(a):
+    """``1 / input``."""
+    return jnp.reciprocal(a)
+
+
+@reciprocal.vjp
+def _(g, out, a):
+    return (-g * out * out,)
+
+
+tensor_method(neg)
+negative = tensor_method(neg, name="negative")
+tensor_method(abs)
+absolute = tensor_method(abs, name="absolute")
+tensor_method(reciprocal)
+Tensor.__neg__ = lambda self: neg(self)
+Tensor.__pos__ = lambda self: self
+Tensor.__abs__ = lambda self: abs(self)
+_inplace_methods(neg, "neg_", "negative_")
+_inplace_methods(abs, "abs_", "absolute_")
+_inplace_methods(reciprocal, "reciprocal_")

@@ -1,0 +1,624 @@
+"""``Tensor``: a JAX array plus PyTorch's autograd state. No math lives here.
+
+Operators and most methods (``x + y``, ``x.exp()``, ``x.sum()``) are attached by the op modules in
+``tracegrad/ops``, each next to its lowering and VJP rule.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _dtype
+from ._device import device as Device
+from ._device import device_of
+from ._dtype import as_dtype, dtype
+from .autograd.grad_mode import is_grad_enabled
+from .autograd.node import RemovableHandle
+
+__all__ = ["Tensor", "Size", "tensor", "as_array"]
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as ``tracegrad.Size([2, 3])``."""
+
+    def __repr__(self) -> str:
+        return f"tracegrad.Size({list(self)})"
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class _Storage:
+    """The array a tensor holds, shared by the tensor, its ``.data`` and its ``detach()``.
+
+    In-place operations replace ``array`` (JAX arrays are immutable) and bump ``version``; nodes
+    that saved the tensor compare versions at backward time.
+    """
+
+    __slots__ = ("array", "version", "__weakref__")
+
+    def __init__(self, array):
+        self.array = array
+        self.version = 0
+
+
+class Tensor:
+    """A multi-dimensional array that records the operations applied to it, like ``torch.Tensor``.
+
+    ``Tensor(data)`` builds a float tensor from nested lists, numbers or arrays (as
+    ``torch.Tensor([...])`` does); prefer ``tracegrad.tensor(data, dtype=..., requires_grad=...)``.
+    """
+
+    __slots__ = (
+        "_storage",
+        "_requires_grad",
+        "grad_fn",
+        "_grad",
+        "_accumulate",
+        "_hooks",
+        "_version_tracked",
+        "__weakref__",
+        "__dict__",
+    )
+
+    __array_priority__ = 1000  # numpy defers to our operators (np_array * tensor -> Tensor)
+
+    def __init__(self, *data, requires_grad: bool = False):
+        if len(data) == 1 and not isinstance(data[0], int):
+            array = as_array(data[0], _dtype.get_default_dtype())
+        else:  # torch.Tensor(2, 3): an uninitialised tensor of that shape
+            array = jnp.zeros(tuple(data), _dtype.get_default_dtype().np)
+        self._init(array, requires_grad, None)
+
+    def _init(self, array, requires_grad, grad_fn):
+        self._storage = _Storage(array)
+        self._requires_grad = requires_grad
+        self.grad_fn = grad_fn
+        self._grad = None
+        self._accumulate = None
+        self._hooks = None
+        self._version_tracked = True
+
+    @classmethod
+    def _wrap(cls, array, requires_grad: bool = False, grad_fn=None) -> Tensor:
+        """Wrap a JAX array without copying or validating (the hot path)."""
+        t = cls.__new__(cls)
+        t._init(array, requires_grad, grad_fn)
+        return t
+
+    @classmethod
+    def _share(cls, other: Tensor, tracked: bool) -> Tensor:
+        """A tensor that shares ``other``'s storage (for ``.data`` and ``detach()``)."""
+        t = cls.__new__(cls)
+        t._init(None, False, None)
+        t._storage = other._storage
+        t._version_tracked = tracked
+        return t
+
+    # ----------------------------------------------------------------- the array and its metadata
+    @property
+    def data(self) -> Tensor:
+        """This tensor's values, detached from the graph. In-place ops on it change this tensor."""
+        return Tensor._share(self, tracked=False)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        value = value if isinstance(value, Tensor) else tensor(value)
+        self._storage.array = value._storage.array
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._storage.array.shape)
+
+    def size(self, dim: int | None = None):
+        """The shape, or the size of dimension ``dim``."""
+        shape = self._storage.array.shape
+        if dim is None:
+            return Size(shape)
+        return shape[_wrap_dim(dim, len(shape), "size")]
+
+    def dim(self) -> int:
+        """The number of dimensions."""
+        return self._storage.array.ndim
+
+    ndimension = dim
+
+    @property
+    def ndim(self) -> int:
+        return self._storage.array.ndim
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return int(self._storage.array.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def dtype(self) -> dtype:
+        return as_dtype(self._storage.array.dtype)
+
+    @property
+    def device(self) -> Device:
+        return device_of(self._storage.array)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def is_complex(self) -> bool:
+        return False
+
+    @property
+    def _version(self) -> int:
+        return self._storage.version
+
+    # ---------------------------------------------------------------------------- autograd state
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` on a leaf (in place); returns ``self``."""
+        if self.grad_fn is not None:
+            if requires_grad:
+                return self
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()."
+            )
+        if requires_grad and not self.dtype.is_floating_point:
+            raise RuntimeError(
+                f"only Tensors of floating point dtype can require gradients (got {self.dtype})"
+            )
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient (None until a backward reaches this tensor)."""
+        if self.grad_fn is not None and not self.retains_grad:
+            import warnings
+
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
+                ".grad attribute won't be populated during autograd.backward(). If you indeed want "
+                "the .grad field to be populated for a non-leaf Tensor, use .retain_grad() on it.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got {type(value).__name__}"
+                )
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"assigned grad has data of a different size: got {list(value.shape)}, "
+                    f"expected {list(self.shape)}"
+                )
+            if value.dtype != self.dtype:
+                raise RuntimeError(
+                    f"assigned grad has data of a different type: got {value.dtype}, "
+                    f"expected {self.dtype}"
+                )
+        self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
+
+    def _accumulate_grad(self, g: Tensor, create_graph: bool) -> None:
+        """Add ``g`` into ``.grad``: in place on the existing grad unless building a graph."""
+        if not create_graph:
+            g = g.detach()
+        if self._grad is None:
+            # A fresh tensor (never an alias of a tensor the rule or the user still holds).
+            self._grad = g if create_graph else Tensor._wrap(g._storage.array)
+        elif create_graph or self._grad.requires_grad:
+            self._grad = self._grad + g
+        else:
+            st = self._grad._storage
+            st.array = st.array + g._storage.array
+            st.version += 1
+
+    @property
+    def retains_grad(self) -> bool:
+        """True if ``retain_grad()`` was called on this non-leaf."""
+        node = self.grad_fn
+        return node is not None and node._retained is not None and node._retained() is self
+
+    def retain_grad(self) -> None:
+        """Populate ``.grad`` for this non-leaf tensor during backward."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self.grad_fn._retained = weakref.ref(self)
+
+    def register_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            return self.grad_fn.register_prehook(hook)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return RemovableHandle(self._hooks, hook)
+
+    def detach(self) -> Tensor:
+        """A tensor with the same storage that does not require grad."""
+        return Tensor._share(self, tracked=True)
+
+    def detach_(self) -> Tensor:
+        """Detach this tensor from the graph in place, making it a leaf."""
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+        """Accumulate the gradient of this tensor into the leaves' ``.grad`` (see autograd.backward)."""
+        from .autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    # ----------------------------------------------------------------------- leaving tracegrad
+    def _check_concrete(self, what: str) -> None:
+        if isinstance(self._storage.array, jax.core.Tracer):
+            raise RuntimeError(
+                f"Tensor.{what}() needs a concrete value, but this tensor is being traced inside a "
+                "compiled function; keep the value as a tensor, or move the call outside the "
+                "compiled function"
+            )
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        self._check_concrete("item")
+        if self.numel() != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.numel()} elements cannot be converted to Scalar"
+            )
+        return np.asarray(self._storage.array).reshape(()).item()
+
+    def tolist(self):
+        """The values as (nested) Python lists of numbers."""
+        self._check_concrete("tolist")
+        return np.asarray(self._storage.array).tolist()
+
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The values as a numpy array (read-only when it is the JAX buffer itself)."""
+        self._check_concrete("numpy")
+        if self._requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+            )
+        return np.asarray(self._storage.array)
+
+    def __array__(self, dtype=None, copy=None):
+        self._check_concrete("__array__")
+        a = np.asarray(self._storage.array)
+        return a if dtype is None else a.astype(dtype)
+
+    def __jax_array__(self):
+        return self._storage.array
+
+    def __bool__(self) -> bool:
+        self._check_concrete("__bool__")
+        if self.numel() != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous (shape {list(self.shape)})"
+            )
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._storage.array.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        from ._format import tensor_repr
+
+        return tensor_repr(self)
+
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (np.asarray(self._storage.array), self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        t = Tensor._wrap(self._storage.array, requires_grad=self._requires_grad)
+        if self._grad is not None:
+            t._grad = Tensor._wrap(self._grad._storage.array)
+        memo[id(self)] = t
+        return t
+
+    # ------------------------------------------------------------------------------ conversions
+    def to(self, *args, **kwargs) -> Tensor:
+        """Convert dtype and/or device: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+        ``to(other)``; returns ``self`` when nothing changes (unless ``copy=True``)."""
+        dtype_, device_ = kwargs.pop("dtype", None), kwargs.pop("device", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype_, device_ = a.dtype, a.device
+            elif isinstance(a, (str, Device)):
+                device_ = a
+            elif a is not None:
+                dtype_ = a
+        from .ops.conversion import to_copy
+
+        d = as_dtype(dtype_) if dtype_ is not None else None
+        dev = Device(device_) if device_ is not None else None
+        if not copy and (d is None or d == self.dtype) and (dev is None or _same_device(dev, self)):
+            return self
+        return to_copy(self, dtype=d, device=dev)
+
+    def type(self, dtype_=None):
+        """With no argument, the type name (``'tracegrad.FloatTensor'``); otherwise ``to(dtype)``."""
+        if dtype_ is None:
+            return f"tracegrad.{_TYPE_NAMES.get(self.dtype.name, self.dtype.name)}"
+        if isinstance(dtype_, str) and dtype_.endswith("Tensor"):
+            name = dtype_.rsplit(".", 1)[-1]
+            dtype_ = {v: k for k, v in _TYPE_NAMES.items()}[name]
+        return self.to(as_dtype(dtype_))
+
+    def float(self) -> Tensor:
+        return self.to(_dtype.float32)
+
+    def double(self) -> Tensor:
+        return self.to(_dtype.float64)
+
+    def half(self) -> Tensor:
+        return self.to(_dtype.float16)
+
+    def bfloat16(self) -> Tensor:
+        return self.to(_dtype.bfloat16)
+
+    def long(self) -> Tensor:
+        return self.to(_dtype.int64)
+
+    def int(self) -> Tensor:
+        return self.to(_dtype.int32)
+
+    def short(self) -> Tensor:
+        return self.to(_dtype.int16)
+
+    def bool(self) -> Tensor:
+        return self.to(_dtype.bool_)
+
+    def byte(self) -> Tensor:
+        return self.to(_dtype.uint8)
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> Tensor:
+        return self.to(
+            Device("cuda", device) if isinstance(device, int) or device is None else device
+        )
+
+    def contiguous(self, memory_format=None) -> Tensor:
+        """JAX arrays have no strides: returns ``self``."""
+        return self
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return True
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return tensor(
+            data,
+            dtype=dtype or self.dtype,
+            device=device or self.device,
+            requires_grad=requires_grad,
+        )
+
+    def _new_filled(self, size, value, dtype, device, requires_grad) -> Tensor:
+        from .creation import full
+
+        return full(
+            _size_args(size),
+            value,
+            dtype=dtype or self.dtype,
+            device=device or self.device,
+            requires_grad=requires_grad,
+        )
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self._new_filled(size, 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self._new_filled(size, 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self._new_filled(size, 0, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self._new_filled((size,), fill_value, dtype, device, requires_grad)
+
+    # ---------------------------------------------------------------------------- in-place core
+    def _check_inplace(self, op_name: str) -> None:
+        if self._requires_grad and self.grad_fn is None and is_grad_enabled():
+            raise RuntimeError(
+                f"a leaf Variable that requires grad is being used in an in-place operation "
+                f"({op_name}). Wrap the update in `with tracegrad.no_grad():`, or update "
+                f"`.data` instead."
+            )
+
+    def _snapshot(self) -> Tensor:
+        """This tensor's current value and graph position, as a separate tensor (the operand of an
+        in-place op, whose own storage is about to change)."""
+        if not self._requires_grad:
+            return Tensor._wrap(self._storage.array)
+        return (
+            Tensor._wrap(self._storage.array, requires_grad=True, grad_fn=self.grad_fn)
+            if self.grad_fn is not None
+            else self
+        )
+
+    def _rebase(self, result: Tensor) -> Tensor:
+        """Make ``self`` hold ``result`` (an in-place op's out-of-place value); bumps the version."""
+        array = result._storage.array
+        if array.shape != self._storage.array.shape:
+            raise RuntimeError(
+                f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                f"{list(array.shape)}"
+            )
+        if array.dtype != self._storage.array.dtype:
+            if self.dtype.is_floating_point < as_dtype(array.dtype).is_floating_point or (
+                self.dtype is _dtype.bool_ and array.dtype != np.bool_
+            ):
+                raise RuntimeError(
+                    f"result type {as_dtype(array.dtype)} can't be cast to the desired output type "
+                    f"{self.dtype}"
+                )
+            result = result.to(self.dtype)
+            array = result._storage.array
+        retained = self.retains_grad
+        self._storage.array = array
+        if self._version_tracked:
+            self._storage.version += 1
+        if result.grad_fn is not None:
+            self.grad_fn = result.grad_fn
+            self._requires_grad = True
+            if retained:
+                self.retain_grad()
+        return self
+
+
+def _rebuild(array, requires_grad):
+    return Tensor._wrap(jnp.asarray(array), requires_grad=requires_grad)
+
+
+_TYPE_NAMES = {
+    "float32": "FloatTensor",
+    "float64": "DoubleTensor",
+    "float16": "HalfTensor",
+    "bfloat16": "BFloat16Tensor",
+    "int64": "LongTensor",
+    "int32": "IntTensor",
+    "int16": "ShortTensor",
+    "int8": "CharTensor",
+    "uint8": "ByteTensor",
+    "bool": "BoolTensor",
+}
+
+
+def _same_device(dev: Device, t: Tensor) -> bool:
+    cur = t.device
+    return dev.type == cur.type and (dev.index is None or dev.index == (cur.index or 0))
+
+
+def _wrap_dim(dim: int, ndim: int, op: str = "") -> int:
+    """Normalise a possibly negative ``dim``; IndexError (as PyTorch) when out of range."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
+        )
+    return dim % n
+
+
+def _size_args(size) -> tuple:
+    """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])``, as PyTorch's factories do."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
+
+
+def as_array(data, dtype: dtype | None = None):
+    """Convert nested lists, numbers, numpy/JAX arrays or tensors to a JAX array.
+
+    Without ``dtype`` it infers as PyTorch does: Python floats give the default float dtype, ints
+    int64, bools bool; numpy arrays keep their dtype.
+    """
+    if isinstance(data, Tensor):
+        array = data._storage.array
+    elif isinstance(data, (jax.Array, np.ndarray, np.generic)):
+        array = data
+    else:
+        array = _from_python(data)
+    target = dtype.np if dtype is not None else None
+    if target is None and isinstance(array, (np.ndarray, np.generic)):
+        as_dtype(array.dtype)  # raise on unsupported numpy dtypes
+    if isinstance(array, jax.Array):
+        return array if target is None or array.dtype == target else array.astype(target)
+    return jnp.asarray(array, dtype=target)
+
+
+def _from_python(data):
+    try:
+        arr = np.asarray(data)
+    except ValueError as e:
+        raise ValueError(f"expected a sequence of equal-length sequences of numbers: {e}") from None
+    if arr.dtype == object:
+        flat = [x.item() if isinstance(x, Tensor) else x for x in np.ravel(arr)]
+        arr = np.asarray(flat).reshape(arr.shape)
+    if arr.dtype.kind == "f":
+        return arr.astype(_dtype.get_default_dtype().np)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "b":
+        return arr
+    raise TypeError(f"can't convert {type(data).__name__} of {arr.dtype} to a tensor")
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Build a tensor from data (lists, numbers, numpy or JAX arrays), as ``torch.tensor``."""
+    d = as_dtype(dtype) if dtype is not None else None
+    array = as_array(data, d)
+    if device is not None:
+        array = jax.device_put(array, Device(device).jax_device())
+    t = Tensor._wrap(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t

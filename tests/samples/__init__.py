@@ -1,0 +1,73 @@
+"""Sample inputs for the registry-generated op tests.
+
+Each family module defines ``SAMPLES = {op_name: [Sample, ...]}``. ``tests/test_op_registry.py``
+checks every registered op against ``jax.vjp`` of its own lowering, by float64 finite differences,
+and to second order; it fails for a registered op that has no samples here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_rng = np.random.default_rng(0)
+
+
+@dataclass
+class Sample:
+    """One call of an op: ``op(*args, **params)``.
+
+    ``args`` hold numpy float arrays (differentiable operands), integer/bool arrays (index or mask
+    operands, never differentiated), Python scalars or None. ``fd=False`` skips the finite-difference
+    check (for inputs near a kink); ``second_order=False`` skips create_graph checks; ``name`` labels
+    the test.
+    """
+
+    args: tuple
+    params: dict = field(default_factory=dict)
+    fd: bool = True
+    second_order: bool = True
+    name: str = ""
+
+
+def arr(*shape, low: float = -2.0, high: float = 2.0) -> np.ndarray:
+    """Uniform float64 values in [low, high)."""
+    return _rng.uniform(low, high, size=shape)
+
+
+def pos(*shape, low: float = 0.5, high: float = 2.0) -> np.ndarray:
+    """Positive float64 values (domains of log, sqrt, ...)."""
+    return _rng.uniform(low, high, size=shape)
+
+
+def away(*shape, gap: float = 0.2, low: float = -2.0, high: float = 2.0) -> np.ndarray:
+    """Values at least ``gap`` away from 0 (for kinks at zero: abs, relu, sign, ...)."""
+    x = _rng.uniform(low, high, size=shape)
+    return np.where(np.abs(x) < gap, np.sign(x + 1e-12) * gap + x, x)
+
+
+def distinct(*shape, low: float = -2.0, high: float = 2.0) -> np.ndarray:
+    """Values with no ties (max/min/sort-based ops), well separated."""
+    n = int(np.prod(shape)) if shape else 1
+    vals = np.linspace(low, high, n) + _rng.uniform(0, 0.1 * (high - low) / max(n, 1), n)
+    return _rng.permutation(vals).reshape(shape)
+
+
+def ints(*shape, high: int, low: int = 0) -> np.ndarray:
+    """int64 indices in [low, high)."""
+    return _rng.integers(low, high, size=shape, dtype=np.int64)
+
+
+def load_all() -> dict:
+    """All families' samples, merged."""
+    merged: dict = {}
+    for info in pkgutil.iter_modules(__path__):
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        for name, samples in getattr(mod, "SAMPLES", {}).items():
+            if name in merged:
+                raise ValueError(f"samples for op {name!r} defined twice")
+            merged[name] = samples
+    return merged
