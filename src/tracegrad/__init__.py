@@ -61,3 +61,6 @@ def is_tensor(obj) -> bool:
 def numel(input: Tensor) -> int:
     """The number of elements of ``input``."""
     return input.numel()
+
+
+del annotations  # the `from __future__` import, not a public name

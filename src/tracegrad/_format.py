@@ -25,19 +25,19 @@ class _Formatter:
         if not self.floating:
             self.width = max((len(self._plain(v)) for v in flat), default=1)
             return
+        # As PyTorch: the mode and the column width come from the nonzero finite values only
+        # (zeros, nan and inf are padded to that width, never widen it).
         finite = flat[np.isfinite(flat)].astype(np.float64)
-        if finite.size == 0:
-            self.width = max((len(self._plain(v)) for v in flat), default=1)
+        nonzero = finite[finite != 0]
+        if nonzero.size == 0:
             return
-        nonzero = np.abs(finite[finite != 0])
-        self.int_mode = bool(np.all(finite == np.ceil(finite)))
-        if nonzero.size:
-            lo, hi = nonzero.min(), nonzero.max()
-            if self.int_mode:
-                self.sci_mode = hi / lo > 1000.0 or hi > 1e8
-            else:
-                self.sci_mode = hi / lo > 1000.0 or hi > 1e8 or lo < 1e-4
-        self.width = max((len(self.format(v)) for v in flat), default=1)
+        self.int_mode = bool(np.all(nonzero == np.ceil(nonzero)))
+        lo, hi = np.abs(nonzero).min(), np.abs(nonzero).max()
+        if self.int_mode:
+            self.sci_mode = hi / lo > 1000.0 or hi > 1e8
+        else:
+            self.sci_mode = hi / lo > 1000.0 or hi > 1e8 or lo < 1e-4
+        self.width = max(len(self.format(v)) for v in nonzero)
 
     @staticmethod
     def _plain(v) -> str:
@@ -79,7 +79,7 @@ def _body(values: np.ndarray, fmt: _Formatter, indent: int, summarize: bool) -> 
         list(range(_EDGEITEMS)) + [None] + list(range(n - _EDGEITEMS, n)) if cut else list(range(n))
     )
     if values.ndim == 1:
-        items = ["..." if i is None else fmt.format(values[i]) for i in idx]
+        items = [" ..." if i is None else fmt.format(values[i]) for i in idx]
         per_line = max(1, (_LINEWIDTH - indent) // (fmt.width + 2))
         lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"

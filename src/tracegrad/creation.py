@@ -228,6 +228,9 @@ def randn_like(
 
 
 def randint_like(input: Tensor, low, high=None, *, dtype=None, device=None, **_) -> Tensor:
+    """Integers uniform on [low, high) with the shape of ``input``; ``randint_like(x, high)``."""
+    if high is None:
+        low, high = 0, low
     d, dev = _like(input, dtype, device)
     return randint(low, high, tuple(input.shape), dtype=d, device=dev)
 

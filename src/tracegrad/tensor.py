@@ -198,7 +198,8 @@ class Tensor:
     @property
     def grad(self) -> Tensor | None:
         """The accumulated gradient (None until a backward reaches this tensor)."""
-        if self.grad_fn is not None and not self.retains_grad:
+        # As PyTorch: warn only when a non-leaf's .grad is read while still unpopulated.
+        if self._grad is None and self.grad_fn is not None and not self.retains_grad:
             import warnings
 
             warnings.warn(

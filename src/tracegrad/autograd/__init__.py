@@ -46,8 +46,8 @@ def _root_grads(outputs: list, grad_outputs: list, create_graph: bool) -> list:
 
     if grad_outputs and len(grad_outputs) != len(outputs):
         raise RuntimeError(
-            f"grad can be implicitly created only for scalar outputs (got {len(grad_outputs)} "
-            f"gradients for {len(outputs)} outputs)"
+            f"Mismatch in number of gradients: got {len(grad_outputs)} gradients for "
+            f"{len(outputs)} outputs; pass one gradient per output (None for a scalar output)"
         )
     grads = []
     for i, out in enumerate(outputs):
@@ -75,12 +75,8 @@ def _root_grads(outputs: list, grad_outputs: list, create_graph: bool) -> list:
                     f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
                     f"has a shape of {out.shape}."
                 )
-            if g.dtype.is_floating_point != out.dtype.is_floating_point:
-                raise TypeError(
-                    f"For complex Tensors, both grad_output and output are required to have the "
-                    f"same dtype. Mismatch in dtype: grad_output[{i}] has a dtype of {g.dtype} and "
-                    f"output[{i}] has a dtype of {out.dtype}."
-                )
+            if g.dtype != out.dtype:  # PyTorch casts the seed to the output's dtype
+                g = g.to(out.dtype)
             if not create_graph:
                 g = g.detach()
         grads.append(g)

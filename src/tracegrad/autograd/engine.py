@@ -59,9 +59,10 @@ def _needed(order: list, targets: set) -> set:
 def _reduce(grad, meta):
     """Sum a gradient back over broadcast dimensions and cast it to its input's dtype."""
     shape, dtype = meta
-    if grad.shape != shape:
+    array = grad._storage.array
+    if array.shape != shape:
         grad = grad.sum_to_size(shape)
-    if grad.dtype != dtype:
+    if array.dtype != dtype.np:
         grad = grad.to(dtype)
     return grad
 
@@ -119,13 +120,15 @@ def run_backward(
                     new = hook(grad)
                     if new is not None:
                         grad = new
+            target = targets.get(node) if targets is not None else None
             if node._retained is not None:
                 t = node._retained()
-                if t is not None:
+                # A retained tensor that is also a backward() input accumulates once.
+                if t is not None and not (accumulate and t is target):
                     t._accumulate_grad(grad, create_graph)
-            if targets is not None and node in targets:
+            if target is not None:
                 if accumulate:
-                    targets[node]._accumulate_grad(grad, create_graph)
+                    target._accumulate_grad(grad, create_graph)
                 else:
                     captured[node] = grad
                 if not any(c in needed for c, _ in node.next_functions if c is not None):

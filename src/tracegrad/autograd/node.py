@@ -101,8 +101,6 @@ class Node:
         """The rule's operands, checked: ``(out, inputs)``. Raises if freed or modified in place."""
         if self._released:
             raise RuntimeError(_FREED)
-        from ..tensor import Tensor
-
         inputs = self.inputs
         for i, v in zip(self.op.saved_inputs, self._versions):
             t = inputs[i]
@@ -123,7 +121,7 @@ class Node:
                         storage.version,
                     )
                 )
-            out = Tensor._wrap(storage.array, requires_grad=True, grad_fn=self)
+            out = _tensor_class()._wrap(storage.array, requires_grad=True, grad_fn=self)
         return out, inputs
 
     def release(self) -> None:
@@ -132,6 +130,19 @@ class Node:
             self._released = True
             self.inputs = None
             self._out = None
+
+
+def _tensor_class():
+    # tensor.py imports this module, so Tensor is looked up on first use (once, not per call).
+    global _Tensor
+    if _Tensor is None:
+        from ..tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
+
+
+_Tensor = None
 
 
 def _modified_message(t, expected, what, shape=None, dtype=None, version=None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from .._dtype import bool_, get_default_dtype, int64
 from ..tensor import Tensor
 from .registry import defop, inplace, tensor_method
 
@@ -28,6 +29,12 @@ __all__ = [
     "absolute",
     "reciprocal",
 ]
+
+
+def _req(x) -> bool:
+    """Whether a rule must compute a gradient for operand ``x`` (the engine drops the others; not
+    computing them halves the backward cost of ``tensor * scalar``)."""
+    return isinstance(x, Tensor) and x._requires_grad
 
 
 def _inplace_methods(fn, *names):
@@ -102,7 +109,7 @@ def mul(a, b):
 
 @mul.vjp
 def _(g, out, a, b):
-    return g * b, g * a
+    return (g * b if _req(a) else None), (g * a if _req(b) else None)
 
 
 tensor_method(mul, name="mul")
@@ -120,7 +127,7 @@ def _div(a, b):
 
 @_div.vjp
 def _(g, out, a, b):
-    return g / b, -g * a / (b * b)
+    return (g / b if _req(a) else None), (-g * a / (b * b) if _req(b) else None)
 
 
 @defop("DivBackward0", promote="same", saves=(), name="floor_div")
@@ -251,6 +258,13 @@ def pow(input, exponent) -> Tensor:
     ):
         if exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
+    # The exponent is a static param, so promote here as for a Python scalar operand:
+    # int_tensor ** 2.0 is float32, bool_tensor ** 2 is int64.
+    if not input.dtype.is_floating_point:
+        if isinstance(exponent, float):
+            input = input.to(get_default_dtype())
+        elif input.dtype is bool_ and not isinstance(exponent, bool):
+            input = input.to(int64)
     return _pow_scalar(input, exponent=exponent)
 
 
@@ -304,3 +318,77 @@ Tensor.__abs__ = lambda self: abs(self)
 _inplace_methods(neg, "neg_", "negative_")
 _inplace_methods(abs, "abs_", "absolute_")
 _inplace_methods(reciprocal, "reciprocal_")
+
+
+# ------------------------------------------------------------------------------ fill, zero, copy
+# Overwriting ops. The old value is discarded, so its gradient is zero; ``copy_`` passes the
+# gradient to ``src`` (the engine sums it back over the dimensions ``src`` was broadcast along and
+# casts it to ``src``'s dtype).
+@defop(lambda p: "ZeroBackward0" if p["zero"] else "FillBackward0", saves=())
+def _fill(a, *, value, zero):
+    return jnp.full(a.shape, value, a.dtype)
+
+
+@_fill.vjp
+def _(g, out, a, *, value, zero):
+    from ..creation import zeros_like
+
+    return (zeros_like(g),)
+
+
+@defop("CopyBackwards", saves=(), name="copy")
+def _copy(a, src):
+    return jnp.broadcast_to(jnp.asarray(src).astype(a.dtype), a.shape)
+
+
+@_copy.vjp
+def _(g, out, a, src):
+    from ..creation import zeros_like
+
+    return zeros_like(g), g
+
+
+def _fill_inplace(self: Tensor, value) -> Tensor:
+    """Fill ``self`` with ``value`` (a number or a 0-d tensor) in place."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(
+                "fill_ only supports 0-dimension value tensor but got tensor with "
+                f"{value.ndim} dimensions."
+            )
+        return _copy_inplace(self, value)
+    self._check_inplace("fill_")
+    return self._rebase(_fill(self._snapshot(), value=value, zero=False))
+
+
+def _zero_inplace(self: Tensor) -> Tensor:
+    """Fill ``self`` with zeros in place."""
+    self._check_inplace("zero_")
+    return self._rebase(_fill(self._snapshot(), value=0, zero=True))
+
+
+def _copy_inplace(self: Tensor, src, non_blocking: bool = False) -> Tensor:
+    """Copy ``src`` (broadcast to ``self``'s shape, cast to its dtype) into ``self`` in place."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+    self._check_inplace("copy_")
+    # Shapes that do not broadcast get PyTorch's message from ``apply``; a ``src`` that broadcasts
+    # to something larger than ``self`` cannot be written into it.
+    shape, src_shape = tuple(self.shape), tuple(src.shape)
+    if len(src_shape) > len(shape) and all(
+        s == d or d == 1 or s == 1 for s, d in zip(src_shape[::-1], shape[::-1])
+    ):
+        big = src_shape[: len(src_shape) - len(shape)] + tuple(
+            max(s, d) for s, d in zip(src_shape[len(src_shape) - len(shape) :], shape)
+        )
+        raise RuntimeError(
+            f"output with shape {list(shape)} doesn't match the broadcast shape {list(big)}"
+        )
+    if src.device != self.device:
+        src = src.to(self.device)
+    return self._rebase(_copy(self._snapshot(), src))
+
+
+Tensor.fill_ = _fill_inplace
+Tensor.zero_ = _zero_inplace
+Tensor.copy_ = _copy_inplace

@@ -21,9 +21,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from .._dtype import get_default_dtype, result_type, scalar_kind
+import numpy as np
+
+from .._dtype import as_dtype, get_default_dtype, result_type, scalar_kind
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.node import Node, accumulate_node
+from ..tensor import Tensor
 
 __all__ = ["Op", "defop", "REGISTRY", "apply", "tensor_method"]
 
@@ -110,13 +113,39 @@ def defop(
     return register
 
 
-def _promote(op: Op, operands: tuple):
-    from ..tensor import Tensor
+# PyTorch's promotion depends only on the operands' dtypes, which of them are 0-d tensors and the
+# kinds of the Python scalars, so it is computed once per such signature and cached: the hot path
+# of every op is a dict lookup.
+_PROMOTION_CACHE: dict = {}
 
+
+def _promote(op: Op, operands: tuple):
+    """The tracegrad dtype ``op``'s operands are computed in (PyTorch's promotion)."""
+    key = [op.promote, get_default_dtype()]
+    for x in operands:
+        if isinstance(x, Tensor):
+            a = x._storage.array
+            key.append((a.dtype, a.shape == ()))
+        elif isinstance(x, np.ndarray):
+            key.append((x.dtype, x.shape == (), "numpy"))
+        elif x is not None:
+            key.append(type(x))
+    key = tuple(key)
+    dtype = _PROMOTION_CACHE.get(key)
+    if dtype is None:
+        dtype = _PROMOTION_CACHE[key] = _compute_promotion(op, operands)
+    return dtype
+
+
+def _compute_promotion(op: Op, operands: tuple):
     dims, zero_dims, kinds = [], [], []
     for x in operands:
         if isinstance(x, Tensor):
             (dims if x._storage.array.ndim else zero_dims).append(x.dtype)
+        elif isinstance(x, np.ndarray):  # numpy arrays take part as tensors, as in PyTorch
+            (dims if x.ndim else zero_dims).append(as_dtype(x.dtype))
+        elif isinstance(x, np.generic):  # numpy scalars as Python numbers of their kind
+            kinds.append({"b": 0, "i": 1, "u": 1}.get(x.dtype.kind, 2))
         elif x is not None:
             kinds.append(scalar_kind(x))
     dtype = result_type(tuple(dims), tuple(zero_dims), tuple(kinds))
@@ -125,21 +154,54 @@ def _promote(op: Op, operands: tuple):
     return dtype
 
 
+def _broadcast_error(op: Op, operands: tuple) -> RuntimeError | None:
+    """PyTorch's error for tensor operands whose shapes do not broadcast (None if they do)."""
+    shapes = [x._storage.array.shape for x in operands if isinstance(x, Tensor)]
+    if len(shapes) < 2:
+        return None
+    a = shapes[0]
+    for b in shapes[1:]:
+        ndim = max(len(a), len(b))
+        out = []
+        for i in range(ndim - 1, -1, -1):
+            sa = a[i - ndim + len(a)] if i - ndim + len(a) >= 0 else 1
+            sb = b[i - ndim + len(b)] if i - ndim + len(b) >= 0 else 1
+            if sa != sb and sa != 1 and sb != 1:
+                return RuntimeError(
+                    f"The size of tensor a ({sa}) must match the size of tensor b ({sb}) at "
+                    f"non-singleton dimension {i} (in {op.name}: shapes {list(a)} and {list(b)} "
+                    "do not broadcast)"
+                )
+            out.append(sa if sb == 1 else sb)
+        a = tuple(reversed(out))
+    return None
+
+
 def apply(op: Op, operands: tuple, params: dict):
     """Run ``op`` on ``operands``: lower to JAX, and record a node when a gradient can flow."""
-    from ..tensor import Tensor
-
     arrays = [x._storage.array if isinstance(x, Tensor) else x for x in operands]
     if op.promote is not None:
         dtype = _promote(op, operands).np
         arrays = [
             a.astype(dtype) if hasattr(a, "dtype") and a.dtype != dtype else a for a in arrays
         ]
-    out = op.forward(*arrays, **params)
+    try:
+        out = op.forward(*arrays, **params)
+    except (TypeError, ValueError) as e:
+        # JAX's "incompatible shapes for broadcasting" becomes PyTorch's RuntimeError naming the
+        # sizes and the dimension; anything else propagates unchanged.
+        if "for broadcasting" in str(e):
+            err = _broadcast_error(op, operands)
+            if err is not None:
+                raise err from None
+        raise
 
-    if not (op.rule is not None and is_grad_enabled()):
+    if op.rule is None or not is_grad_enabled():
         return Tensor._wrap(out)
-    if not any(isinstance(x, Tensor) and x._requires_grad for x in operands):
+    for x in operands:
+        if isinstance(x, Tensor) and x._requires_grad:
+            break
+    else:
         return Tensor._wrap(out)
     if out.dtype.kind not in "fc" and out.dtype.name != "bfloat16":
         return Tensor._wrap(out)
