@@ -2,17 +2,30 @@
 side by side, registered in ``REGISTRY``. Importing a module registers its ops and attaches their
 Tensor methods."""
 
-from . import arith, compare, conversion, elementwise, indexing, linalg, reduction, shape
+from . import (
+    arith,
+    compare,
+    conv,
+    conversion,
+    elementwise,
+    indexing,
+    linalg,
+    pooling,
+    reduction,
+    shape,
+)
 from .arith import *  # noqa: F403
 from .compare import *  # noqa: F403
+from .conv import *  # noqa: F403
 from .conversion import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
+from .pooling import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .registry import REGISTRY, Op, defop
 from .shape import *  # noqa: F403
 
 __all__ = ["REGISTRY", "Op", "defop"]
-for _m in (arith, compare, conversion, elementwise, indexing, linalg, reduction, shape):
+for _m in (arith, compare, conv, conversion, elementwise, indexing, linalg, pooling, reduction, shape):
     __all__ += _m.__all__

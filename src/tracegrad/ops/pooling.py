@@ -1,0 +1,5 @@
+"""pooling ops (filled by the convolution work)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
