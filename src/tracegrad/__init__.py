@@ -11,7 +11,7 @@ import jax as _jax
 # tracegrad creates every array with an explicit dtype, so float32 stays the default.
 _jax.config.update("jax_enable_x64", True)
 
-from . import autograd, random  # noqa: E402
+from . import autograd, nn, optim, random, utils  # noqa: E402
 from ._device import device  # noqa: E402
 from ._dtype import (  # noqa: E402
     bfloat16,
@@ -40,6 +40,7 @@ from .autograd import (  # noqa: E402
 from .creation import *  # noqa: E402, F403
 from .ops import *  # noqa: E402, F403
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
+from .serialization import load, save  # noqa: E402
 from .tensor import Size, Tensor, tensor  # noqa: E402
 
 bool = bool_  # noqa: A001 - PyTorch's name

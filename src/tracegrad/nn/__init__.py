@@ -1,5 +1,9 @@
-"""Neural-network building blocks, as ``torch.nn``. For now: ``tracegrad.nn.functional``."""
+"""Neural-network building blocks, as ``torch.nn``: ``Module``, layers, losses, ``init``,
+``functional`` and ``utils``."""
 
-from . import functional
+from . import functional, init, modules, utils
+from .modules import *  # noqa: F403
+from .parameter import *  # noqa: F403
 
-__all__ = ["functional"]
+__all__ = ["functional", "init", "utils", "modules"]
+__all__ += modules.__all__

@@ -10,6 +10,7 @@ from . import (
     elementwise,
     indexing,
     linalg,
+    nn,
     pooling,
     reduction,
     shape,
@@ -21,11 +22,24 @@ from .conversion import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
+from .nn import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .registry import REGISTRY, Op, defop
 from .shape import *  # noqa: F403
 
 __all__ = ["REGISTRY", "Op", "defop"]
-for _m in (arith, compare, conv, conversion, elementwise, indexing, linalg, pooling, reduction, shape):
+for _m in (
+    arith,
+    compare,
+    conv,
+    conversion,
+    elementwise,
+    indexing,
+    linalg,
+    nn,
+    pooling,
+    reduction,
+    shape,
+):
     __all__ += _m.__all__

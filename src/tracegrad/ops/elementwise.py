@@ -847,8 +847,9 @@ def _hardswish(a):
 
 @_hardswish.vjp
 def _(g, out, a):
-    middle = _where(a <= 3.0, g * (a / 3.0 + 0.5), g)
-    return (_mask(a >= -3.0, middle),)
+    # PyTorch's kernel: 0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 for x >= 3.
+    middle = _where(a < 3.0, g * (a / 3.0 + 0.5), g)
+    return (_mask(a > -3.0, middle),)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:

@@ -1,0 +1,5 @@
+"""ops for nn layers (being written)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""tracegrad.optim (being written)."""
+
+from __future__ import annotations

@@ -1,0 +1,5 @@
+"""tracegrad.utils."""
+
+from . import data
+
+__all__ = ["data"]

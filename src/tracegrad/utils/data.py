@@ -1,0 +1,3 @@
+"""tracegrad.utils.data (being written)."""
+
+from __future__ import annotations
