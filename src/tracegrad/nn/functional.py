@@ -1,10 +1,26 @@
 """``tracegrad.nn.functional``: the functional forms of layers, as ``torch.nn.functional``.
 
-Everything here is defined with its op in ``tracegrad/ops`` and re-exported by name.
+Activations, softmax, convolutions and pooling are defined with their ops in ``tracegrad/ops`` and
+re-exported by name. Linear maps, embeddings, dropout, normalisation, padding and the losses are
+defined here, composed from recorded ops (so every gradient comes from the ops' hand-written
+rules); ``nll_loss``, ``mse_loss`` and ``binary_cross_entropy`` are single ops of their own
+(``ops/nn.py``), named as PyTorch names them.
+
+Everything is written with tensor ops only, without Python branches on tensor values, so a step
+that uses these functions can be traced and compiled (the few eager-only input checks, e.g. class
+indices in range, are skipped on traced values).
 """
 
 from __future__ import annotations
 
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import random as _random
+from ..autograd.grad_mode import no_grad
 from ..ops import conv as _conv
 from ..ops import pooling as _pooling
 from ..ops.conv import *  # noqa: F403
@@ -25,10 +41,14 @@ from ..ops.elementwise import (
     silu,
     softplus,
     tanh,
+    where,
 )
 from ..ops.indexing import one_hot
+from ..ops.linalg import addmm, einsum
+from ..ops.nn import _binary_cross_entropy, _mse_loss, _nll_loss
 from ..ops.pooling import *  # noqa: F403
 from ..ops.reduction import log_softmax, softmax
+from ..tensor import Tensor, tensor
 
 __all__ = [
     "celu",
@@ -50,5 +70,686 @@ __all__ = [
     "softmax",
     "softplus",
     "tanh",
+    # defined here
+    "linear",
+    "bilinear",
+    "embedding",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "batch_norm",
+    "layer_norm",
+    "group_norm",
+    "normalize",
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "nll_loss",
+    "cross_entropy",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "kl_div",
 ]
 __all__ += _conv.__all__ + _pooling.__all__
+
+
+def _concrete(t: Tensor) -> bool:
+    """Whether ``t`` holds a real array (not a value being traced by ``jax.jit``)."""
+    return not isinstance(t._storage.array, jax.core.Tracer)
+
+
+# ------------------------------------------------------------------------------- linear, bilinear
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``: a 2-D input with a bias is one ``addmm`` (as in PyTorch);
+    other shapes are a ``matmul`` over the last dimension, then the bias add."""
+    if input.ndim == 2 and bias is not None:
+        return addmm(bias, input, weight.t())
+    out = input.matmul(weight.t())
+    return out if bias is None else out + bias
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y[..., o] = sum_ij x1[..., i] weight[o, i, j] x2[..., j] + bias[o]``; ``weight`` is
+    ``(out_features, in1_features, in2_features)``."""
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(
+            "bilinear(): input batch dimensions do not match: got "
+            f"{list(input1.shape[:-1])} and {list(input2.shape[:-1])}"
+        )
+    if weight.ndim != 3 or weight.shape[1:] != (input1.shape[-1], input2.shape[-1]):
+        raise RuntimeError(
+            f"bilinear(): weight of shape {list(weight.shape)} does not match inputs with "
+            f"{input1.shape[-1]} and {input2.shape[-1]} features: expected "
+            f"[out_features, {input1.shape[-1]}, {input2.shape[-1]}]"
+        )
+    lead = input1.shape[:-1]
+    x1 = input1.reshape(-1, input1.shape[-1])
+    x2 = input2.reshape(-1, input2.shape[-1])
+    out = (einsum("bi,oij->boj", x1, weight) * x2.unsqueeze(1)).sum(-1)
+    if bias is not None:
+        out = out + bias
+    return out.reshape(*lead, weight.shape[0])
+
+
+# -------------------------------------------------------------------------------------- embedding
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """Rows of ``weight`` at the integer indices ``input``: shape ``(*input.shape, dim)``.
+
+    ``padding_idx`` rows get no gradient; ``max_norm`` renormalises (in place, as PyTorch) the
+    looked-up rows whose ``norm_type``-norm exceeds it; ``scale_grad_by_freq`` divides each row's
+    gradient by how often its index occurs in ``input``. ``sparse`` is accepted; gradients are dense.
+    """
+    if input.dtype.name not in ("int64", "int32"):
+        raise RuntimeError(
+            "Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+            f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding)"
+        )
+    n = weight.shape[0]
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx %= n
+    idx = input.reshape(-1)
+    if _concrete(idx) and idx.numel():
+        a = idx._storage.array
+        if bool(jnp.any((a < 0) | (a >= n))):
+            raise IndexError("index out of range in self")
+    if max_norm is not None:
+        _embedding_renorm_(weight, idx, max_norm, norm_type)
+    w = weight
+    if padding_idx is not None and weight.requires_grad:
+        # Same values; the padding row reads from a detached copy, so it gets no gradient.
+        rows = tensor(np.arange(n) == padding_idx).unsqueeze(1)
+        w = where(rows, weight.detach(), weight)
+    out = w.index_select(0, idx)
+    if scale_grad_by_freq and out.requires_grad:
+        # out.detach() + (out - out.detach()) * s has out's value exactly and gradient s * g.
+        counts = (idx.unsqueeze(1) == idx.unsqueeze(0)).sum(1).to(out.dtype)
+        frozen = out.detach()
+        out = frozen + (out - frozen) / counts.unsqueeze(1)
+    return out.reshape(*input.shape, weight.shape[1])
+
+
+def _embedding_renorm_(weight: Tensor, idx: Tensor, max_norm: float, norm_type: float) -> None:
+    """Scale, in place, the rows of ``weight`` listed in ``idx`` whose norm exceeds ``max_norm``
+    to norm ``max_norm`` (PyTorch's ``embedding_renorm_``, same 1e-7 guard)."""
+    with no_grad():
+        used = (tensor(np.arange(weight.shape[0])).unsqueeze(1) == idx.unsqueeze(0)).any(1)
+        norms = weight.norm(norm_type, dim=1)
+        scale = (max_norm / (norms + 1e-7)).where(used.logical_and(norms > max_norm), 1.0)
+        weight.mul_(scale.unsqueeze(1).to(weight.dtype))
+
+
+# ---------------------------------------------------------------------------------------- dropout
+def _check_p(p: float) -> None:
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _apply_noise(input: Tensor, p: float, mask_shape: tuple, inplace: bool) -> Tensor:
+    """``input * mask / (1 - p)`` with ``mask`` ~ Bernoulli(1 - p) of ``mask_shape`` (broadcast
+    over ``input``), drawn from tracegrad's global generator (``manual_seed``)."""
+    if p == 1.0:
+        noise = Tensor._wrap(jnp.zeros(mask_shape, input.dtype.np))
+    else:
+        keep = jax.random.bernoulli(_random.next_key(), 1.0 - p, mask_shape)
+        noise = Tensor._wrap(keep.astype(input.dtype.np) / np.asarray(1.0 - p, input.dtype.np))
+    return input.mul_(noise) if inplace else input * noise
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)`` (so the
+    expectation is unchanged); the identity when not ``training`` or ``p == 0``."""
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    return _apply_noise(input, p, tuple(input.shape), inplace)
+
+
+def _feature_dropout(input, p, training, inplace, name: str, batched: int) -> Tensor:
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    if input.ndim == batched - 1:  # no batch dimension: channels first
+        shape = (input.shape[0],) + (1,) * (input.ndim - 1)
+    elif input.ndim >= 2:
+        shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    else:
+        raise RuntimeError(f"{name}: Expected 2D or 3D input, but received a {input.ndim}D input")
+    return _apply_noise(input, p, shape, inplace)
+
+
+def dropout1d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Zero whole channels (``input[n, c]`` of an ``(N, C, L)`` or ``(C, L)`` input) with
+    probability ``p``, scaling the rest by ``1 / (1 - p)``."""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(
+            f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input. Note that "
+            "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, "
+            "a channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs)."
+        )
+    return _feature_dropout(input, p, training, inplace, "dropout1d", 3)
+
+
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Zero whole channels (``input[n, c]`` of an ``(N, C, H, W)`` input) with probability ``p``,
+    scaling the rest by ``1 / (1 - p)``. As PyTorch still does, a 3-D input is read as
+    ``(N, C, L)`` (channel-wise 1-D dropout), with a warning."""
+    if input.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and "
+            "will result in an error in a future release. To retain the behavior and silence this "
+            "warning, please use dropout instead.",
+            stacklevel=2,
+        )
+    if input.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
+            "the channel dim. To maintain the 1D channel-wise dropout behavior, please switch to "
+            "using dropout1d instead.",
+            stacklevel=2,
+        )
+    return _feature_dropout(input, p, training, inplace, "dropout2d", 0)
+
+
+def dropout3d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Zero whole channels of an ``(N, C, D, H, W)`` (or unbatched ``(C, D, H, W)``) input with
+    probability ``p``, scaling the rest by ``1 / (1 - p)``."""
+    if input.ndim not in (4, 5):
+        warnings.warn(
+            f"dropout3d: Received a {input.ndim}-D input to dropout3d, which is deprecated and "
+            "will result in an error in a future release. To retain the behavior and silence this "
+            "warning, please use dropout instead.",
+            stacklevel=2,
+        )
+    return _feature_dropout(input, p, training, inplace, "dropout3d", 5)
+
+
+# ---------------------------------------------------------------------------------- normalisation
+def _channel_view(t: Tensor, ndim: int) -> Tensor:
+    """A per-channel vector shaped to broadcast along axis 1 of an ``ndim``-D input."""
+    return t.reshape(-1, *(1,) * (ndim - 2))
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel (axis 1) of ``input``: ``(x - mean) / sqrt(var + eps) * weight + bias``.
+
+    In ``training``, mean and (biased) variance come from the batch (all axes but 1), and the
+    running stats, when given, are updated in place: ``r = (1 - momentum) r + momentum stat``, with
+    the unbiased variance for ``running_var``, as PyTorch. ``momentum`` may be a tensor (the
+    cumulative average ``1 / num_batches_tracked``). Otherwise the running stats are used.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected at least 2D input (got {input.ndim}D input)")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):  # fmt: skip
+        if t is not None and t.numel() != c:
+            raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
+    dims = [0, *range(2, input.ndim)]
+    if training:
+        n = input.numel() // c if c else 0
+        if n <= 1:
+            raise ValueError(
+                "Expected more than 1 value per channel when training, got input size "
+                f"{input.size()}"
+            )
+        mean = input.mean(dims)
+        var = input.var(dims, correction=0)
+        if running_mean is not None or running_var is not None:
+            with no_grad():
+                if running_mean is not None:
+                    running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
+                if running_var is not None:
+                    unbiased = var.detach() * (n / (n - 1))
+                    running_var.mul_(1 - momentum).add_(unbiased * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError(
+                f"running_{'mean' if running_mean is None else 'var'} must be defined in "
+                "evaluation mode"
+            )
+        mean, var = running_mean, running_var
+    out = (input - _channel_view(mean, input.ndim)) * _channel_view((var + eps).rsqrt(), input.ndim)
+    if weight is not None:
+        out = out * _channel_view(weight, input.ndim)
+    if bias is not None:
+        out = out + _channel_view(bias, input.ndim)
+    return out
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise over the trailing ``normalized_shape`` dimensions (mean 0, biased variance 1),
+    then scale by ``weight`` and shift by ``bias`` (both of ``normalized_shape``)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k :]) != shape:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, shape))}], but got input of size{list(input.shape)}"
+        )
+    dims = list(range(input.ndim - k, input.ndim))
+    mean = input.mean(dims, keepdim=True)
+    var = input.var(dims, correction=0, keepdim=True)
+    out = (input - mean) * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Split the channels (axis 1) into ``num_groups`` groups and normalise each group of each
+    sample over its channels and spatial positions; ``weight``/``bias`` are per channel."""
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"Expected at least 2 dimensions for input tensor but received {input.ndim}"
+        )
+    n, c = input.shape[:2]
+    if num_groups <= 0 or c % num_groups:
+        raise RuntimeError(
+            "Expected number of channels in input to be divisible by num_groups, but got input "
+            f"of shape {list(input.shape)} and num_groups={num_groups}"
+        )
+    x = input.reshape(n, num_groups, -1)
+    mean = x.mean(-1, keepdim=True)
+    var = x.var(-1, correction=0, keepdim=True)
+    out = ((x - mean) * (var + eps).rsqrt()).reshape(input.shape)
+    if weight is not None:
+        out = out * _channel_view(weight, input.ndim)
+    if bias is not None:
+        out = out + _channel_view(bias, input.ndim)
+    return out
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
+    """``input / max(||input||_p, eps)`` along ``dim``."""
+    if out is not None:
+        raise NotImplementedError("normalize(out=...) is not supported: tracegrad is functional")
+    return input / input.norm(p, dim=dim, keepdim=True).clamp_min(eps)
+
+
+# ----------------------------------------------------------------------------------------- losses
+def _reduction(size_average, reduce, reduction: str) -> str:
+    """PyTorch's reduction string, from the deprecated ``size_average``/``reduce`` if given."""
+    if size_average is not None or reduce is not None:
+        warnings.warn(
+            "size_average and reduce args will be deprecated, please use reduction='"
+            f"{_legacy(size_average, reduce)}' instead.",
+            stacklevel=3,
+        )
+        return _legacy(size_average, reduce)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _legacy(size_average, reduce) -> str:
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return "none" if not reduce else ("mean" if size_average else "sum")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def _warn_sizes(input: Tensor, target: Tensor) -> None:
+    if target.shape != input.shape:
+        warnings.warn(
+            f"Using a target size ({target.size()}) that is different to the input size "
+            f"({input.size()}). This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.",
+            stacklevel=3,
+        )
+
+
+def _weighted(loss: Tensor, weight: Tensor | None, reduction: str, by_weight: bool) -> Tensor:
+    """Reduce ``loss * weight``; PyTorch's weighted ``mse_loss``/``l1_loss`` divide the ``'mean'``
+    by ``weight.sum()`` (``by_weight``), its ``huber_loss`` by the element count."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    if weight.shape != loss.shape:
+        raise ValueError("Weights and input must have the same size.")
+    loss = loss * weight
+    if reduction == "mean" and by_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
+def mse_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+) -> Tensor:
+    """Squared error ``(input - target)^2``, optionally times ``weight``, reduced by
+    ``reduction``; one ``MseLossBackward0`` node when unweighted."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _warn_sizes(input, target)
+    if weight is None:
+        return _mse_loss(input, target, reduction=reduction)
+    return _weighted((input - target).square(), weight, reduction, True)
+
+
+def l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+) -> Tensor:
+    """Absolute error ``|input - target|``, optionally times ``weight``, reduced by
+    ``reduction``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _warn_sizes(input, target)
+    return _weighted((input - target).abs(), weight, reduction, True)
+
+
+def smooth_l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``);
+    ``beta = 0`` is the L1 loss."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _warn_sizes(input, target)
+    d = input - target
+    ad = d.abs()
+    if beta == 0:
+        return _reduce(ad, reduction)
+    return _reduce(where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta), reduction)
+
+
+def huber_loss(
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Tensor | None = None,
+) -> Tensor:
+    """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``
+    (``d = input - target``), optionally times ``weight``."""
+    reduction = _reduction(None, None, reduction)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _warn_sizes(input, target)
+    d = input - target
+    ad = d.abs()
+    loss = where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+    return _weighted(loss, weight, reduction, False)
+
+
+def _class_target_check(input: Tensor, target: Tensor) -> None:
+    """PyTorch's shape, dtype and range checks of class-index targets for ``nll_loss``."""
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    if target.dtype.name not in ("int64", "uint8"):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_tname(target)}")
+    if input.ndim == 1:
+        if target.ndim != 0:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    elif input.ndim == 2 and target.ndim != 1:
+        raise RuntimeError(
+            "0D or 1D target tensor expected, multi-target not supported"
+            if target.ndim > 1
+            else f"Expected input batch_size ({input.shape[0]}) to match target batch_size (1)."
+        )
+    elif input.ndim >= 2 and (target.ndim == 0 or input.shape[0] != target.shape[0]):
+        got = target.shape[0] if target.ndim else 0
+        raise ValueError(
+            f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({got})."
+        )
+    elif input.ndim > 2 and tuple(target.shape) != (input.shape[0], *input.shape[2:]):
+        raise RuntimeError(
+            f"Expected target size {[input.shape[0], *input.shape[2:]]}, got {list(target.shape)}"
+        )
+
+
+def _tname(t: Tensor) -> str:
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int32": "Int"}.get(
+        t.dtype.name, t.dtype.name
+    )
+
+
+def _check_bounds(target: Tensor, c: int, ignore_index: int) -> None:
+    if not _concrete(target) or target.numel() == 0:
+        return
+    a = target._storage.array.astype(jnp.int64) if target.dtype.name == "uint8" else None
+    a = target._storage.array if a is None else a
+    bad = (a != ignore_index) & ((a < 0) | (a >= c))
+    if bool(jnp.any(bad)):
+        raise IndexError(f"Target {int(a[bad.argmax() if bad.ndim else ()])} is out of bounds.")
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood ``-weight[t] * input[t]`` of the class indices ``target``, for
+    ``input`` of shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)``. Targets equal to
+    ``ignore_index`` contribute nothing; ``'mean'`` divides by the total weight of the others."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _class_target_check(input, target)
+    c = input.shape[0] if input.ndim == 1 else input.shape[1]
+    if weight is not None and weight.shape != (c,):
+        raise RuntimeError(
+            f"weight tensor should be defined either for all {c} classes or no classes but got "
+            f"weight tensor of shape: {list(weight.shape)}"
+        )
+    _check_bounds(target, c, ignore_index)
+    if target.dtype.name != "int64":
+        target = target.long()
+    if input.ndim == 1:
+        out = _nll_loss(
+            input.unsqueeze(0),
+            target.reshape(1),
+            weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
+        )
+        return out.reshape(()) if reduction == "none" else out
+    return _nll_loss(input, target, weight, ignore_index=ignore_index, reduction=reduction)
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """``nll_loss(log_softmax(input, class_dim), target)`` for class-index targets, or
+    ``-sum(target * log_softmax(input))`` over the class dimension for probability targets (a
+    float ``target`` of ``input``'s shape). ``label_smoothing`` mixes the target with the uniform
+    distribution over the ``C`` classes, as PyTorch: ``(1 - eps) * loss + eps / C * smooth``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    class_dim = 0 if input.ndim == 1 else 1
+    c = input.shape[class_dim]
+    logp = log_softmax(input, class_dim)
+    wview = None
+    if weight is not None:
+        wview = weight if input.ndim == 1 else _channel_view(weight, input.ndim)
+
+    if target.dtype.is_floating_point:  # probabilities
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        if target.shape != input.shape:
+            raise RuntimeError(
+                "Expected floating point type target to have the same shape as input, got "
+                f"target of shape {list(target.shape)} and input of shape {list(input.shape)}"
+            )
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / c
+        prod = logp * target if wview is None else logp * target * wview
+        if reduction == "none":
+            return -prod.sum(class_dim)
+        if reduction == "sum":
+            return -prod.sum()
+        return -prod.sum() / (input.numel() / c if c else 0)
+
+    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing == 0:
+        return nll
+    ignored = target == ignore_index
+    smooth = -(logp if wview is None else logp * wview).sum(class_dim)
+    smooth = smooth.masked_fill(ignored, 0.0)
+    if reduction == "mean":
+        if weight is None:
+            denom = ignored.logical_not().sum()
+        else:
+            t = target.masked_fill(ignored, 0)
+            denom = weight.index_select(0, t.reshape(-1)).reshape(t.shape)
+            denom = denom.masked_fill(ignored, 0.0).sum()
+        smooth = smooth.sum() / denom
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return (1 - label_smoothing) * nll + smooth * (label_smoothing / c)
+
+
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``-weight * (t log(x) + (1 - t) log(1 - x))`` for probabilities ``x`` in [0, 1], each log
+    clamped to >= -100 as in PyTorch; one ``BinaryCrossEntropyBackward0`` node."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(
+            f"Using a target size ({target.size()}) that is different to the input size "
+            f"({input.size()}) is deprecated. Please ensure they have the same size."
+        )
+    if _concrete(input) and input.numel():
+        a = input._storage.array
+        if bool(jnp.any((a < 0) | (a > 1) | jnp.isnan(a))):
+            raise RuntimeError("all elements of input should be between 0 and 1")
+    if weight is not None and weight.shape != input.shape:
+        weight = weight.expand(*input.shape)
+    return _binary_cross_entropy(input, target, weight, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """Binary cross-entropy of ``sigmoid(input)``, computed stably from the logits:
+    ``(1 - t) x - (1 + (pos_weight - 1) t) log_sigmoid(x)``, where ``-log_sigmoid(x) =
+    max(-x, 0) + log1p(exp(-|x|))`` never overflows; ``pos_weight`` weighs the positive term
+    (broadcast along the last, class, dimension)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(
+            f"Target size ({target.size()}) must be the same as input size ({input.size()})"
+        )
+    ls = logsigmoid(input)
+    if pos_weight is not None:
+        loss = (1 - target) * input - (1 + (pos_weight - 1) * target) * ls
+    else:
+        loss = (1 - target) * input - ls
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def kl_div(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """Kullback-Leibler divergence ``target * (log(target) - input)`` with ``input`` a
+    log-probability (and ``target`` too if ``log_target``); 0 where ``target`` is 0.
+    ``'batchmean'`` divides the sum by the batch size, the mathematically correct KL."""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support "
+            "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
+            "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
+            "major release.",
+            stacklevel=2,
+        )
+    elif reduction not in ("none", "sum", "batchmean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        # xlogy(t, t) - t * x, with the log taken of 1 where t <= 0 so no branch holds a NaN.
+        pos = target > 0
+        safe = where(pos, target, 1.0)
+        loss = where(pos, target * safe.log(), 0.0) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)

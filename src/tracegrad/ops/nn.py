@@ -1,5 +1,138 @@
-"""ops for nn layers (being written)."""
+"""Loss ops with dedicated rules: ``nll_loss``, ``mse_loss`` and ``binary_cross_entropy``.
+
+Each takes its ``reduction`` (``"none"``, ``"sum"``, ``"mean"``) as a static param, so the whole
+loss is one node named as PyTorch names it (``NllLossBackward0`` sits on top of every
+``cross_entropy``). The public functions with PyTorch's signatures and checks live in
+``tracegrad.nn.functional``; the other losses there are composed from existing ops.
+"""
 
 from __future__ import annotations
 
+import jax.numpy as jnp
+import numpy as np
+
+from ..tensor import Tensor
+from .elementwise import where
+from .registry import defop
+
 __all__: list[str] = []
+
+
+def _needs(x) -> bool:
+    return isinstance(x, Tensor) and x._requires_grad
+
+
+def _reduce(loss, reduction: str):
+    """Reduce an elementwise loss (a jax array) as PyTorch's ``reduction`` says."""
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.mean()
+    return loss
+
+
+def _scale(g: Tensor, reduction: str, n: int) -> Tensor:
+    """The cotangent of each element of the unreduced loss: ``mean`` spreads ``g`` over ``n``."""
+    return g / n if reduction == "mean" else g
+
+
+# --------------------------------------------------------------------------------------- nll_loss
+# Operands: log-probabilities x of shape (N, C, *d), class indices t of shape (N, *d), and per-class
+# weights w of shape (C,) or None. With M[i, c] = [t_i == c and t_i != ignore_index] (a constant):
+#   loss_i = -w_{t_i} x[i, t_i] = -sum_c M[i, c] w_c x[i, c]
+#   mean   = sum_i loss_i / sum_i w_{t_i}      (PyTorch divides by the total weight, not by N)
+# so dx[i, c] = -gi w_c M[i, c] with gi = g (none, sum) or g / total (mean), and
+# dw_c = sum_i M[i, c] gi (-x[i, t_i] - out) for mean (quotient rule), without "- out" otherwise.
+def _nll_mask(t, c: int, ndim: int, ignore_index: int, xp):
+    """M above, shape (N, C, *d), as 0/1 values of the array library ``xp`` (jnp or tracegrad)."""
+    classes = np.arange(c).reshape((1, c) + (1,) * (ndim - 2))
+    if xp is jnp:
+        t1 = jnp.expand_dims(t, 1)
+        return (t1 == classes) & (t1 != ignore_index)
+    from ..tensor import tensor
+
+    t1 = t.unsqueeze(1)
+    return (t1 == tensor(classes)).logical_and(t1 != ignore_index)
+
+
+def _class_view(w, ndim: int):
+    """Per-class weights shaped to broadcast along axis 1 of an (N, C, *d) array."""
+    return w.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+@defop("NllLossBackward0", saves=(0, 1, 2), save_out=True)
+def _nll_loss(x, target, weight, *, ignore_index, reduction):
+    # A gather, not a masked sum: an ignored or unpicked -inf log-probability must not give NaN.
+    valid = target != ignore_index
+    t = jnp.where(valid, target, 0)
+    picked = jnp.take_along_axis(x, jnp.expand_dims(t, 1), axis=1).squeeze(1)
+    w = valid.astype(x.dtype) if weight is None else jnp.where(valid, weight[t], 0)
+    loss = jnp.where(valid, -picked * w, 0)
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    return loss.sum() if reduction == "sum" else loss
+
+
+@_nll_loss.vjp
+def _(g, out, x, target, weight, *, ignore_index, reduction):
+    mask = _nll_mask(target, x.shape[1], x.ndim, ignore_index, None).to(x.dtype)
+    wm = mask * _class_view(weight, x.ndim) if weight is not None else mask
+    if reduction == "mean":
+        # With every target ignored the loss is 0/0 = NaN, but (as in PyTorch) no element was
+        # picked, so the gradient is 0: divide by 1 instead of 0 there.
+        total = wm.sum()
+        gi = g / where(total == 0, 1.0, total)
+    else:
+        gi = g
+    gx = -(gi.unsqueeze(1) if gi.ndim else gi) * wm if _needs(x) else None
+    gw = None
+    if _needs(weight):
+        coef = -(mask * x).sum(1)
+        if reduction == "mean":
+            coef = coef - out
+        gw = (mask * (gi * coef).unsqueeze(1)).sum([d for d in range(x.ndim) if d != 1])
+    return gx, None, gw
+
+
+# --------------------------------------------------------------------------------------- mse_loss
+# loss = reduce((a - b)^2): da = 2 (a - b) gi, db = -da, gi = g / numel for mean. The engine sums
+# the broadcast gradient back to each operand's shape.
+@defop("MseLossBackward0", promote="float")
+def _mse_loss(a, b, *, reduction):
+    return _reduce(jnp.square(a - b), reduction)
+
+
+@_mse_loss.vjp
+def _(g, out, a, b, *, reduction):
+    n = int(np.prod(np.broadcast_shapes(a.shape, b.shape)))
+    ga = 2 * (a - b) * _scale(g, reduction, n)
+    return ga, -ga if _needs(b) else None
+
+
+# -------------------------------------------------------------------------- binary_cross_entropy
+# loss = -w (y max(log x, -100) + (1 - y) max(log(1 - x), -100)), PyTorch's clamp keeping the loss
+# finite at x = 0 or 1. Off the clamp, dx = w (x - y) / (x (1 - x)); PyTorch floors the denominator
+# at 1e-12 so the gradient stays finite at the ends too. dy = w (log(1 - x) - log x) (clamped logs)
+# and dw = the unweighted loss.
+@defop("BinaryCrossEntropyBackward0")
+def _binary_cross_entropy(x, y, weight, *, reduction):
+    lx = jnp.maximum(jnp.log(x), -100.0)
+    l1x = jnp.maximum(jnp.log1p(-x), -100.0)
+    loss = -(y * lx + (1 - y) * l1x)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+@_binary_cross_entropy.vjp
+def _(g, out, x, y, weight, *, reduction):
+    gi = _scale(g, reduction, x.numel())
+    gw = gi if weight is None else gi * weight
+    gx = gw * (x - y) / (x * (1 - x)).clamp(min=1e-12) if _needs(x) else None
+    gy = gww = None
+    if _needs(y) or _needs(weight):
+        lx = x.log().clamp(min=-100.0)
+        l1x = (-x).log1p().clamp(min=-100.0)
+        gy = gw * (l1x - lx) if _needs(y) else None
+        gww = -(y * lx + (1 - y) * l1x) * gi if _needs(weight) else None
+    return gx, gy, gww

@@ -1,5 +1,224 @@
-"""nn.modules.pooling (being written)."""
+"""Pooling layers, as ``torch.nn``: thin modules over the ``tracegrad.nn.functional`` pooling
+functions (``ops/pooling.py``), storing their options as PyTorch does so ``repr`` matches."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .. import functional as F
+from .module import Module
+
+__all__ = [
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+]
+
+
+class _MaxPoolNd(Module):
+    _fn = ""
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        dilation=1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+    def forward(self, input):
+        return getattr(F, self._fn)(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
+
+
+class MaxPool1d(_MaxPoolNd):
+    """Max over sliding windows of an ``(N, C, L)`` or ``(C, L)`` input (``F.max_pool1d``)."""
+
+    _fn = "max_pool1d"
+
+
+class MaxPool2d(_MaxPoolNd):
+    """Max over sliding windows of an ``(N, C, H, W)`` or ``(C, H, W)`` input
+    (``F.max_pool2d``)."""
+
+    _fn = "max_pool2d"
+
+
+class MaxPool3d(_MaxPoolNd):
+    """Max over sliding windows of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input
+    (``F.max_pool3d``)."""
+
+    _fn = "max_pool3d"
+
+
+class AvgPool1d(Module):
+    """Average over sliding windows of an ``(N, C, L)`` or ``(C, L)`` input (``F.avg_pool1d``)."""
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = _single(kernel_size)
+        self.stride = _single(stride if stride is not None else kernel_size)
+        self.padding = _single(padding)
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, input):
+        return F.avg_pool1d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+        )
+
+
+def _single(v) -> tuple:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+
+class _AvgPoolNd(Module):
+    _fn = ""
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override=None,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, input):
+        return getattr(F, self._fn)(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
+
+
+class AvgPool2d(_AvgPoolNd):
+    """Average over sliding windows of an ``(N, C, H, W)`` or ``(C, H, W)`` input
+    (``F.avg_pool2d``)."""
+
+    _fn = "avg_pool2d"
+
+
+class AvgPool3d(_AvgPoolNd):
+    """Average over sliding windows of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input
+    (``F.avg_pool3d``)."""
+
+    _fn = "avg_pool3d"
+
+
+class _AdaptivePoolNd(Module):
+    _fn = ""
+
+    def __init__(self, output_size) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def forward(self, input):
+        return getattr(F, self._fn)(input, self.output_size)
+
+
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
+    def __init__(self, output_size, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input):
+        return getattr(F, self._fn)(input, self.output_size, self.return_indices)
+
+
+class AdaptiveAvgPool1d(_AdaptivePoolNd):
+    """Average pooling to a fixed output length (``F.adaptive_avg_pool1d``)."""
+
+    _fn = "adaptive_avg_pool1d"
+
+
+class AdaptiveAvgPool2d(_AdaptivePoolNd):
+    """Average pooling to a fixed ``(H, W)`` (``None`` keeps a size) (``F.adaptive_avg_pool2d``)."""
+
+    _fn = "adaptive_avg_pool2d"
+
+
+class AdaptiveAvgPool3d(_AdaptivePoolNd):
+    """Average pooling to a fixed ``(D, H, W)`` (``F.adaptive_avg_pool3d``)."""
+
+    _fn = "adaptive_avg_pool3d"
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """Max pooling to a fixed output length (``F.adaptive_max_pool1d``)."""
+
+    _fn = "adaptive_max_pool1d"
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """Max pooling to a fixed ``(H, W)`` (``F.adaptive_max_pool2d``)."""
+
+    _fn = "adaptive_max_pool2d"
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """Max pooling to a fixed ``(D, H, W)`` (``F.adaptive_max_pool3d``)."""
+
+    _fn = "adaptive_max_pool3d"

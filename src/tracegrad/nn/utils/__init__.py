@@ -1,3 +1,11 @@
-"""nn.utils (being written)."""
+"""``tracegrad.nn.utils``: gradient clipping and parameter/vector conversion, as
+``torch.nn.utils``."""
 
 from __future__ import annotations
+
+from . import clip_grad, convert_parameters
+from .clip_grad import *  # noqa: F403
+from .convert_parameters import *  # noqa: F403
+
+__all__ = ["clip_grad", "convert_parameters"]
+__all__ += clip_grad.__all__ + convert_parameters.__all__
