@@ -1,0 +1,343 @@
+"""``Optimizer``: the base class of every optimizer, with PyTorch's parameter groups and state.
+
+An optimizer holds ``param_groups`` (a list of dicts, each with its ``params`` and its options) and
+``state`` (a dict keyed by parameter tensor, holding that parameter's moments and step count).
+Subclasses implement ``_update_group(group)``: they gather the arrays of the parameters that have a
+gradient, run one pure, jitted function of those arrays (the update rule), and write the results
+back in place. The update functions never branch on tensor values and never read a value back to
+the host, so a whole ``step()`` can later be traced into one compiled program.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from copy import deepcopy
+from itertools import chain
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..autograd import enable_grad, no_grad
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "required"]
+
+
+class _RequiredParameter:
+    """The default of an option that every parameter group must set (``torch.optim.optimizer.required``)."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+# ----------------------------------------------------------------------------- helpers for rules
+def _array(t: Tensor):
+    """The JAX array a tensor holds, as the jitted update functions take it: committed to its
+    device. jit compiles once per placement signature, and an optimizer's outputs are committed;
+    fresh tensors (``tracegrad.zeros``) are not, so without this the second step would compile
+    the update again."""
+    a = t._storage.array
+    if _is_uncommitted(a):
+        a = jax.device_put(a, a.sharding)
+    return a
+
+
+def _is_concrete(a) -> bool:
+    return isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer)
+
+
+def _is_uncommitted(a) -> bool:
+    return _is_concrete(a) and not a.committed
+
+
+def _hyper(value):
+    """A hyperparameter as the update function takes it: a float, or a tensor's array."""
+    return value._storage.array if isinstance(value, Tensor) else value
+
+
+def _write(t: Tensor, array) -> None:
+    """Make ``t`` hold ``array``, in place (same tensor object, version bumped)."""
+    t._rebase(Tensor._wrap(array))
+
+
+def _placed_like(array, param: Tensor | None):
+    """``array`` placed where ``param`` lives. New state must match the placement (committed or
+    not, device) of the arrays it later meets: jit compiles once per placement signature, so a
+    mismatch between the first step and the next would compile the update twice."""
+    ref = None if param is None else _array(param)
+    if not (_is_concrete(ref) and ref.committed):  # uncommitted, or traced in a compiled step
+        return array
+    if array.shape == ref.shape:
+        return jax.device_put(array, ref.sharding)
+    devices = ref.devices()
+    return jax.device_put(array, next(iter(devices))) if len(devices) == 1 else array
+
+
+def _zeros_like(t: Tensor) -> Tensor:
+    return Tensor._wrap(_placed_like(jnp.zeros_like(_array(t)), t))
+
+
+def _full_like(t: Tensor, value: float) -> Tensor:
+    return Tensor._wrap(_placed_like(jnp.full_like(_array(t), value), t))
+
+
+def _step_tensor(value: float = 0.0, param: Tensor | None = None) -> Tensor:
+    # PyTorch keeps the step count as a float32 scalar tensor; exact up to 2**24 steps.
+    return Tensor._wrap(_placed_like(jnp.asarray(value, dtype=jnp.float32), param))
+
+
+def _lerp(start, end, weight, small: bool):
+    """PyTorch's ``lerp``, with the same two formulas (chosen by ``|weight| < 0.5``, a host-side
+    fact about a hyperparameter) so the rounding matches."""
+    if small:
+        return start + weight * (end - start)
+    return end - (end - start) * (1 - weight)
+
+
+def _caster(dtype):
+    """Cast a scalar hyperparameter to the dtype of the array it meets. Scalar-only arithmetic
+    (``1 - beta``, ``lr * weight_decay``) is done before the cast, in double precision like
+    PyTorch's Python floats; the cast then mirrors PyTorch's scalar-to-kernel conversion."""
+    return lambda x: jnp.asarray(x, dtype)
+
+
+def _check_hyper(name: str, value, low: float = 0.0) -> None:
+    """PyTorch's ``if not 0.0 <= value: raise ValueError(f"Invalid {name}: {value}")``."""
+    if not low <= value:
+        raise ValueError(f"Invalid {name}: {value}")
+
+
+def _as_tensor(value) -> Tensor:
+    """A state value loaded from elsewhere (a torch tensor, a numpy array) as a tracegrad tensor."""
+    if isinstance(value, Tensor):
+        return Tensor._wrap(_array(value))  # a new tensor: the loaded state must not alias
+    return Tensor._wrap(jnp.asarray(np.asarray(value)))
+
+
+def _is_foreign_array(value) -> bool:
+    return not isinstance(value, (Tensor, str, bytes, int, float, bool)) and hasattr(
+        value, "__array__"
+    )
+
+
+class Optimizer:
+    """Base class of all optimizers, as ``torch.optim.Optimizer``.
+
+    ``params`` is an iterable of tensors, of ``(name, tensor)`` pairs, or of dicts (parameter groups,
+    each with a ``'params'`` entry and any per-group options overriding ``defaults``). Subclasses
+    define the update; the base class keeps ``param_groups`` and ``state``, and provides
+    ``zero_grad``, ``add_param_group``, ``state_dict`` and ``load_state_dict``.
+    """
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                f"dicts, but got {type(params).__module__}.{type(params).__name__}"
+            )
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(group)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        out = self.__class__.__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            out += f"\nParameter Group {i}\n"
+            for key in sorted(group):
+                if key != "params":
+                    out += f"    {key}: {group[key]}\n"
+        return out + ")"
+
+    # ------------------------------------------------------------------------------ groups
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a parameter group (a dict with ``'params'`` and optional per-group options); options
+        it does not set take the optimizer's defaults. Useful to unfreeze layers while training."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list instead."
+            )
+        else:
+            params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        param_group["params"] = params
+        if names:
+            if len(names) != len(params):
+                raise ValueError(
+                    "all optimizer params should be with/without names. Some param names are missing"
+                )
+            param_group["param_names"] = names
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    "optimizer can only optimize Tensors, but one of the params is "
+                    f"{type(p).__module__}.{type(p).__name__}"
+                )
+            if not self.defaults.get("differentiable", None) and not (p.is_leaf or p.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(
+                    "parameter group didn't specify a value of required optimization parameter "
+                    f"{name}"
+                )
+            param_group.setdefault(name, default)
+        if len(params) != len(set(params)):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, this "
+                "will cause an error; see github.com/pytorch/pytorch/issues/40967 for more "
+                "information",
+                stacklevel=3,
+            )
+        seen: set[Tensor] = set()
+        for group in self.param_groups:
+            seen.update(group["params"])
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError(
+                    "all optimizer param groups should be with/without names. "
+                    f"cannot add param group {which} to the optimizer"
+                )
+        if not seen.isdisjoint(params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    # ------------------------------------------------------------------------------ gradients
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all optimized parameters: to ``None`` (the default), or, with
+        ``set_to_none=False``, to zeros in place (the gradient tensors are kept)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p._grad
+                if g is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if g.grad_fn is not None:
+                        g.detach_()
+                    else:
+                        g.requires_grad_(False)
+                    g.zero_()
+
+    # ------------------------------------------------------------------------------ the step
+    def step(self, closure: Callable[[], Any] | None = None):
+        """Perform one optimization step. ``closure``, if given, re-evaluates the model (with grad
+        mode on) and returns the loss, which ``step`` returns."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                self._update_group(group)
+        return loss
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement step(); an Optimizer subclass overrides "
+            "step() or _update_group(group)"
+        )
+
+    @staticmethod
+    def _with_grad(group: dict[str, Any]) -> list[Tensor]:
+        """The group's parameters that have a gradient (PyTorch skips the others entirely)."""
+        return [p for p in group["params"] if p._grad is not None]
+
+    # ------------------------------------------------------------------------------ state dicts
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state in PyTorch's format: ``{'state': {index: {...}}, 'param_groups':
+        [{options..., 'params': [indices]}]}``, indices numbering the parameters in group order.
+        The state tensors are the optimizer's own (not copies), as in PyTorch."""
+        mapping: dict[int, int] = {}
+        start = 0
+
+        def pack(group: dict[str, Any]) -> dict[str, Any]:
+            nonlocal start
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                mapping.setdefault(id(p), i)
+            packed["params"] = [mapping[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            return packed
+
+        groups = [pack(g) for g in self.param_groups]
+        state = {
+            (mapping[id(k)] if isinstance(k, Tensor) else k): dict(v) for k, v in self.state.items()
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state from :meth:`state_dict` (this optimizer's, or one with the same group
+        sizes). The state is copied; tensors are cast to their parameter's dtype (except the
+        ``step`` counts), as PyTorch does. Tensors from other libraries (a ``torch.Tensor``,
+        a numpy array) are converted."""
+        groups = self.param_groups
+        saved_groups = deepcopy(state_dict["param_groups"])
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match the size of "
+                "optimizer's group"
+            )
+        id_map = dict(
+            zip(
+                chain.from_iterable(g["params"] for g in saved_groups),
+                chain.from_iterable(g["params"] for g in groups),
+            )
+        )
+
+        def cast(param: Tensor, value, key=None):
+            if isinstance(value, Tensor) or _is_foreign_array(value):
+                value = _as_tensor(value)
+                if key == "step" or not param.is_floating_point():
+                    return value
+                return value.to(param.dtype)
+            if key == "step" and isinstance(value, (int, float)):
+                return _step_tensor(float(value))  # an old checkpoint's Python step count
+            if isinstance(value, dict):
+                return {k: cast(param, v, key=k) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return type(value)(cast(param, v) for v in value)
+            return deepcopy(value)
+
+        state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k in id_map:
+                state[id_map[k]] = cast(id_map[k], v)
+            else:
+                state[k] = deepcopy(v)
+        new_groups = []
+        for group, saved in zip(groups, saved_groups):
+            saved["params"] = group["params"]
+            if "param_names" in group and "param_names" not in saved:
+                saved["param_names"] = group["param_names"]
+            new_groups.append(saved)
+        self.__setstate__({"state": state, "param_groups": new_groups})

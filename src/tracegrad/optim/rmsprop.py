@@ -1,0 +1,168 @@
+"""``RMSprop``: divide the gradient by a running root mean square, optionally centered, with
+momentum."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ..tensor import Tensor
+from .optimizer import (
+    Optimizer,
+    _array,
+    _caster,
+    _check_hyper,
+    _hyper,
+    _lerp,
+    _step_tensor,
+    _write,
+    _zeros_like,
+)
+
+__all__ = ["RMSprop"]
+
+
+@partial(jax.jit, static_argnames=("centered", "maximize", "has_wd", "has_momentum", "small"))
+def _rmsprop_update(
+    params,
+    grads,
+    square_avgs,
+    grad_avgs,
+    bufs,
+    steps,
+    lr,
+    alpha,
+    eps,
+    weight_decay,
+    momentum,
+    *,
+    centered,
+    maximize,
+    has_wd,
+    has_momentum,
+    small,
+):
+    """PyTorch's documented RMSprop on lists of arrays; returns the new (params, square_avgs,
+    grad_avgs, momentum_buffers, steps).
+
+    v <- alpha v + (1 - alpha) g^2;  centered: ga <- lerp(ga, g, 1 - alpha), avg = sqrt(v - ga^2)
+    (else sqrt(v));  avg += eps;  momentum: b <- mu b + g / avg, p <- p - lr b;  else
+    p <- p - lr g / avg.
+    """
+    out_p, out_v, out_ga, out_b, out_t = [], [], [], [], []
+    for i, (p, g, v, t) in enumerate(zip(params, grads, square_avgs, steps)):
+        c = _caster(p.dtype)
+        if maximize:
+            g = -g
+        if has_wd:
+            g = g + c(weight_decay) * p
+        v = v * c(alpha) + c(1 - alpha) * g * g
+        if centered:
+            ga = _lerp(grad_avgs[i], g, c(1 - alpha), small)
+            avg = jnp.sqrt(v + c(-1) * ga * ga)
+            out_ga.append(ga)
+        else:
+            avg = jnp.sqrt(v)
+        avg = avg + c(eps)
+        if has_momentum:
+            b = bufs[i] * c(momentum) + g / avg
+            p = p - c(lr) * b
+            out_b.append(b)
+        else:
+            p = p + c(-lr) * g / avg
+        out_p.append(p)
+        out_v.append(v)
+        out_t.append(t + 1)
+    return out_p, out_v, out_ga, out_b, out_t
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as ``torch.optim.RMSprop``.
+
+    State per parameter: ``step``, ``square_avg``, and ``momentum_buffer`` (when ``momentum > 0``)
+    and ``grad_avg`` (when ``centered``), all starting at zero. ``capturable``, ``foreach`` and
+    ``differentiable`` are accepted for signature compatibility.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float | Tensor = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        _check_hyper("learning rate", lr)
+        _check_hyper("epsilon value", eps)
+        _check_hyper("momentum value", momentum)
+        _check_hyper("weight_decay value", weight_decay)
+        _check_hyper("alpha value", alpha)
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "alpha": alpha,
+            "eps": eps,
+            "centered": centered,
+            "weight_decay": weight_decay,
+            "capturable": capturable,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+        }
+        super().__init__(params, defaults)
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        params = self._with_grad(group)
+        if not params:
+            return
+        has_momentum, centered = group["momentum"] > 0, bool(group["centered"])
+        states = []
+        for p in params:
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = _step_tensor(param=p)
+                state["square_avg"] = _zeros_like(p)
+            if has_momentum and "momentum_buffer" not in state:
+                state["momentum_buffer"] = _zeros_like(p)
+            if centered and "grad_avg" not in state:
+                state["grad_avg"] = _zeros_like(p)
+            states.append(state)
+        out = _rmsprop_update(
+            [_array(p) for p in params],
+            [_array(p._grad) for p in params],
+            [_array(s["square_avg"]) for s in states],
+            [_array(s["grad_avg"]) for s in states] if centered else [],
+            [_array(s["momentum_buffer"]) for s in states] if has_momentum else [],
+            [_array(s["step"]) for s in states],
+            _hyper(group["lr"]),
+            group["alpha"],
+            group["eps"],
+            group["weight_decay"],
+            group["momentum"],
+            centered=centered,
+            maximize=bool(group["maximize"]),
+            has_wd=group["weight_decay"] != 0,
+            has_momentum=has_momentum,
+            small=abs(1 - group["alpha"]) < 0.5,
+        )
+        new_p, new_v, new_ga, new_b, new_t = out
+        for i, (p, s) in enumerate(zip(params, states)):
+            _write(p, new_p[i])
+            _write(s["square_avg"], new_v[i])
+            if centered:
+                _write(s["grad_avg"], new_ga[i])
+            if has_momentum:
+                _write(s["momentum_buffer"], new_b[i])
+            _write(s["step"], new_t[i])
