@@ -42,6 +42,7 @@ from .ops import *  # noqa: E402, F403
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .tensor import Size, Tensor, tensor  # noqa: E402
+from .utils.data.generator import Generator  # noqa: E402
 
 bool = bool_  # noqa: A001 - PyTorch's name
 float = float32  # noqa: A001

@@ -1,3 +1,0 @@
-"""tracegrad.utils.data (being written)."""
-
-from __future__ import annotations
