@@ -9,12 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(script: str) -> str:
+def _run(script: str, *args: str) -> str:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / script)],
+        [sys.executable, str(ROOT / "examples" / script), *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
@@ -39,3 +39,31 @@ def test_seed_notebooks():
     assert "under no_grad: (x * 2).requires_grad = False" in out
     assert "x.detach().requires_grad = False" in out
     assert "(<AccumulateGrad object at 0x" in out
+
+
+def test_lenet_forward_prints_gradient_shapes():
+    out = _run("lenet_forward.py")
+    assert "conv1.weight" in out and "(6, 1, 5, 5)" in out
+    assert "fc3.bias" in out and "(10,)" in out
+
+
+def test_linear_regression_recovers_the_line():
+    out = _run("linear_regression.py")
+    line = next(x for x in out.splitlines() if x.startswith("learned y ="))
+    w, b = float(line.split()[3]), float(line.split()[6])
+    assert abs(w - 2.0) < 0.05 and abs(b - 1.0) < 0.05, line
+
+
+def test_train_digits_reaches_a_sane_accuracy(tmp_path):
+    ckpt = tmp_path / "digits.safetensors"
+    out = _run("train_digits.py", "--epochs", "2", "--no-progress", "--checkpoint", str(ckpt))
+    final = next(x for x in out.splitlines() if x.startswith("final test accuracy"))
+    accuracy = float(final.split()[3].rstrip("%;")) / 100
+    assert accuracy >= 0.90, final
+    assert ckpt.exists()
+
+    import tracegrad as torch
+
+    state = torch.load(str(ckpt))
+    assert state["conv1.weight"].shape == (16, 1, 3, 3)
+    assert state["bn1.num_batches_tracked"].dtype == torch.int64
