@@ -55,6 +55,17 @@ short = int16
 __version__ = "0.1.0"
 
 
+def set_compiled_backward(enabled: bool) -> None:
+    """Let plain ``backward()`` run a recurring graph as one cached XLA executable (on by default;
+    see docs/compiled_backward.md). Off: every backward runs node by node."""
+    autograd.compiled.set_enabled(enabled)
+
+
+def is_compiled_backward_enabled() -> bool:
+    """Whether ``backward()`` may run recurring graphs compiled (``set_compiled_backward``)."""
+    return autograd.compiled.is_enabled()
+
+
 def is_tensor(obj) -> bool:
     """True if ``obj`` is a tracegrad Tensor."""
     return isinstance(obj, Tensor)

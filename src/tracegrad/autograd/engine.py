@@ -3,10 +3,16 @@
 There is no recursion anywhere, so a graph of any depth (a 100,000-op chain) backpropagates.
 Broadcasting and dtype promotion are undone here, in one place: each gradient a rule returns is
 summed back to the shape of the input it belongs to and cast to that input's dtype.
+
+The loop itself (``propagate``) is shared by two callers: the eager engine below, which runs each
+rule on the graph's own tensors, and ``compiled.py``, which replays the same loop on JAX tracers to
+build one XLA program for a recurring graph. They differ only in where a node's saved operands
+come from (``saved``) and where the gradients of leaves and retained tensors go (the ``sink``).
 """
 
 from __future__ import annotations
 
+from . import compiled
 from .grad_mode import set_grad_enabled
 from .node import AccumulateGrad, accumulate_node
 
@@ -67,6 +73,81 @@ def _reduce(grad, meta):
     return grad
 
 
+def propagate(order: list, pending: dict, saved, sink, retain_graph: bool, needed=None) -> None:
+    """The backward loop: pop each node's summed cotangent, run its rule, pass the results on.
+
+    ``pending`` maps nodes to their incoming gradient (the roots' seeds on entry). ``saved(node)``
+    returns the rule's ``(out, operands)``; ``sink.leaf(node, grad)`` receives a leaf's gradient and
+    ``sink.nonleaf(node, grad)`` a non-leaf's (for ``retain_grad`` and ``inputs=``), returning True
+    when nothing below that node is needed. With ``needed``, other nodes are skipped.
+    """
+    for node in order:
+        grad = pending.pop(node, None)
+        if grad is None or (needed is not None and node not in needed):
+            continue
+        if isinstance(node, AccumulateGrad):
+            sink.leaf(node, grad)
+            continue
+        if node._pre_hooks:
+            for hook in list(node._pre_hooks):
+                new = hook(grad)
+                if new is not None:
+                    grad = new
+        if sink.nonleaf(node, grad):
+            continue
+
+        out, operands = saved(node)
+        grads = node.op.rule(grad, out, *operands, **node.params)
+        del grad, out, operands
+        if not retain_graph:
+            node.release()
+        for (child, _), g, meta in zip(node.next_functions, grads, node.in_meta):
+            if child is None or g is None:
+                continue
+            g = _reduce(g, meta)
+            prev = pending.get(child)
+            pending[child] = g if prev is None else prev + g
+
+
+class _EagerSink:
+    """Where the eager engine's gradients go: leaf hooks, ``.grad`` accumulation, ``inputs=``."""
+
+    def __init__(self, accumulate: bool, create_graph: bool, targets, needed):
+        self.accumulate, self.create_graph = accumulate, create_graph
+        self.targets, self.needed = targets, needed
+        self.captured: dict = {}
+
+    def leaf(self, node, grad) -> None:
+        var = node.variable
+        for hook in var._hooks or ():
+            new = hook(grad)
+            if new is not None:
+                grad = new
+        if self.accumulate:
+            var._accumulate_grad(grad, self.create_graph)
+        else:
+            self.captured[node] = grad
+
+    def nonleaf(self, node, grad) -> bool:
+        target = self.targets.get(node) if self.targets is not None else None
+        if node._retained is not None:
+            t = node._retained()
+            # A retained tensor that is also a backward() input accumulates once.
+            if t is not None and not (self.accumulate and t is target):
+                t._accumulate_grad(grad, self.create_graph)
+        if target is None:
+            return False
+        if self.accumulate:
+            target._accumulate_grad(grad, self.create_graph)
+        else:
+            self.captured[node] = grad
+        return not any(c in self.needed for c, _ in node.next_functions if c is not None)
+
+
+def _saved(node):
+    return node.saved()
+
+
 def run_backward(
     roots,
     grad_roots,
@@ -79,73 +160,27 @@ def run_backward(
 
     With ``accumulate`` the gradients of leaves (or of ``inputs`` only, when given) are added to
     their ``.grad``; without it (``autograd.grad``) the gradients of ``inputs`` are returned in order,
-    None for an input no path reaches.
+    None for an input no path reaches. A plain ``backward()`` of a graph seen before runs as one
+    compiled XLA program when that is switched on (``compiled.py``); everything else runs here.
     """
-    pending: dict = {}
-    root_nodes = []
-    for t, g in zip(roots, grad_roots):
-        node = _graph_root(t)
-        root_nodes.append(node)
-        pending[node] = g if node not in pending else pending[node] + g
-
+    root_nodes = [_graph_root(t) for t in roots]
     order = _topological_order(root_nodes)
-    targets = None
+    if accumulate and inputs is None and not create_graph and compiled.is_enabled():
+        if compiled.try_backward(order, root_nodes, grad_roots, retain_graph):
+            return None
+
+    pending: dict = {}
+    for node, g in zip(root_nodes, grad_roots):
+        pending[node] = g if node not in pending else pending[node] + g
+    targets = needed = target_nodes = None
     if inputs is not None:
         target_nodes = [_graph_root(t) for t in inputs]
         targets = dict(zip(target_nodes, inputs))
         needed = _needed(order, targets)
-    captured = {}
-
+    sink = _EagerSink(accumulate, create_graph, targets, needed)
     with set_grad_enabled(create_graph):
-        for node in order:
-            grad = pending.pop(node, None)
-            if grad is None:
-                continue
-            if targets is not None and node not in needed:
-                continue
-            if isinstance(node, AccumulateGrad):
-                var = node.variable
-                for hook in var._hooks or ():
-                    new = hook(grad)
-                    if new is not None:
-                        grad = new
-                if accumulate:
-                    var._accumulate_grad(grad, create_graph)
-                else:
-                    captured[node] = grad
-                continue
-
-            if node._pre_hooks:
-                for hook in list(node._pre_hooks):
-                    new = hook(grad)
-                    if new is not None:
-                        grad = new
-            target = targets.get(node) if targets is not None else None
-            if node._retained is not None:
-                t = node._retained()
-                # A retained tensor that is also a backward() input accumulates once.
-                if t is not None and not (accumulate and t is target):
-                    t._accumulate_grad(grad, create_graph)
-            if target is not None:
-                if accumulate:
-                    target._accumulate_grad(grad, create_graph)
-                else:
-                    captured[node] = grad
-                if not any(c in needed for c, _ in node.next_functions if c is not None):
-                    continue
-
-            out, operands = node.saved()
-            grads = node.op.rule(grad, out, *operands, **node.params)
-            del grad, out, operands
-            if not retain_graph:
-                node.release()
-            for (child, _), g, meta in zip(node.next_functions, grads, node.in_meta):
-                if child is None or g is None:
-                    continue
-                g = _reduce(g, meta)
-                prev = pending.get(child)
-                pending[child] = g if prev is None else prev + g
+        propagate(order, pending, _saved, sink, retain_graph, needed)
 
     if accumulate:
         return None
-    return [captured.get(n) for n in target_nodes]
+    return [sink.captured.get(n) for n in target_nodes]
