@@ -74,7 +74,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", default="digits_cnn.safetensors")
     parser.add_argument("--no-progress", action="store_true", help="hide the tqdm progress bar")
+    parser.add_argument(
+        "--no-compiled-backward",
+        action="store_true",
+        help="run backward() node by node instead of as one cached XLA executable",
+    )
     args = parser.parse_args()
+    torch.set_compiled_backward(not args.no_compiled_backward)
 
     torch.manual_seed(args.seed)
     train_set, test_set = load_data(args.seed)
