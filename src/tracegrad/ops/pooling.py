@@ -955,22 +955,26 @@ def _adaptive_avg(fname: str, nd: int, input, output_size) -> Tensor:
     return _resample(input, axes=axes, name=name, transposed=False)
 
 
-def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
-    """Adaptive 1-D average pooling of ``input`` (N, C, L) or (C, L) to length ``output_size``, as
-    ``torch.nn.functional.adaptive_avg_pool1d``: output i averages the input over
-    [floor(i L / out), ceil((i + 1) L / out)). Runs as 2-D pooling (``SqueezeBackward1``)."""
-    _check_tensor("adaptive_avg_pool1d", input)
+def _adaptive_1d_size(fname: str, input, output_size) -> int:
+    """Validate a 1-D adaptive pool's input and ``output_size`` (PyTorch's errors); the length."""
+    _check_tensor(fname, input)
     if not isinstance(output_size, int) and len(output_size) != 1:
         raise RuntimeError(
-            "adaptive_avg_pool1d() argument 'output_size' should contain one int "
-            f"(got {len(output_size)})"
+            f"{fname}() argument 'output_size' should contain one int (got {len(output_size)})"
         )
     if input.ndim not in (2, 3):
         raise RuntimeError(
             f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor for argument "
-            "#1 'self' (while checking arguments for adaptive_avg_pool1d)"
+            f"#1 'self' (while checking arguments for {fname})"
         )
-    o = output_size if isinstance(output_size, int) else output_size[0]
+    return output_size if isinstance(output_size, int) else output_size[0]
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Adaptive 1-D average pooling of ``input`` (N, C, L) or (C, L) to length ``output_size``, as
+    ``torch.nn.functional.adaptive_avg_pool1d``: output i averages the input over
+    [floor(i L / out), ceil((i + 1) L / out)). Runs as 2-D pooling (``SqueezeBackward1``)."""
+    o = _adaptive_1d_size("adaptive_avg_pool1d", input, output_size)
     return _adaptive_avg("adaptive_avg_pool2d", 2, input.unsqueeze(-2), (1, o)).squeeze(-2)
 
 
@@ -1003,18 +1007,7 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False
     """Adaptive 1-D max pooling of ``input`` (N, C, L) or (C, L), as
     ``torch.nn.functional.adaptive_max_pool1d`` (PyTorch's windows; with ``return_indices`` also
     the int64 index of each maximum). Runs as 2-D pooling (``SqueezeBackward1``)."""
-    _check_tensor("adaptive_max_pool1d", input)
-    if not isinstance(output_size, int) and len(output_size) != 1:
-        raise RuntimeError(
-            "adaptive_max_pool1d() argument 'output_size' should contain one int "
-            f"(got {len(output_size)})"
-        )
-    if input.ndim not in (2, 3):
-        raise RuntimeError(
-            f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor for argument "
-            "#1 'self' (while checking arguments for adaptive_max_pool1d)"
-        )
-    o = output_size if isinstance(output_size, int) else output_size[0]
+    o = _adaptive_1d_size("adaptive_max_pool1d", input, output_size)
     res = _adaptive_max("adaptive_max_pool2d", 2, input.unsqueeze(-2), (1, o), return_indices)
     if return_indices:
         return res[0].squeeze(-2), res[1].squeeze(-2)
