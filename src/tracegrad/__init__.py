@@ -37,6 +37,7 @@ from .autograd import (  # noqa: E402
     no_grad,
     set_grad_enabled,
 )
+from .compiler import compile  # noqa: E402, A004 - PyTorch's name
 from .creation import *  # noqa: E402, F403
 from .ops import *  # noqa: E402, F403
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402

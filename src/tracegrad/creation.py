@@ -84,20 +84,27 @@ def _like(t: Tensor, dtype, device):
     )
 
 
+def _filled_like(t: Tensor, value, dtype, device, requires_grad: bool) -> Tensor:
+    """``value`` in the shape of ``t``. Without ``device`` the result is placed like ``t`` (same
+    device, or the same sharding over several), as PyTorch keeps a ``*_like`` on its input's device."""
+    d = as_dtype(dtype) if dtype is not None else t.dtype
+    if device is None:
+        return _finish(jnp.full_like(t._storage.array, value, d.np), None, requires_grad)
+    return _finish(jnp.full(t.shape, value, d.np), device, requires_grad)
+
+
 def zeros_like(
     input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, **_
 ) -> Tensor:
     """Zeros with the shape (and, unless given, dtype and device) of ``input``."""
-    d, dev = _like(input, dtype, device)
-    return _finish(jnp.zeros(input.shape, d.np), dev, requires_grad)
+    return _filled_like(input, 0, dtype, device, requires_grad)
 
 
 def ones_like(
     input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, **_
 ) -> Tensor:
     """Ones with the shape (and, unless given, dtype and device) of ``input``."""
-    d, dev = _like(input, dtype, device)
-    return _finish(jnp.ones(input.shape, d.np), dev, requires_grad)
+    return _filled_like(input, 1, dtype, device, requires_grad)
 
 
 def empty_like(
@@ -110,8 +117,7 @@ def full_like(
     input: Tensor, fill_value, *, dtype=None, device=None, requires_grad: bool = False, **_
 ) -> Tensor:
     """``fill_value`` everywhere, with the shape (and, unless given, dtype and device) of ``input``."""
-    d, dev = _like(input, dtype, device)
-    return _finish(jnp.full(input.shape, fill_value, d.np), dev, requires_grad)
+    return _filled_like(input, fill_value, dtype, device, requires_grad)
 
 
 def arange(

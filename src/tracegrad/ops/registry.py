@@ -177,6 +177,9 @@ def _broadcast_error(op: Op, operands: tuple) -> RuntimeError | None:
     return None
 
 
+tape: list | None = None  # set by tracegrad.compile while tracing: (op name, operands, output)
+
+
 def apply(op: Op, operands: tuple, params: dict):
     """Run ``op`` on ``operands``: lower to JAX, and record a node when a gradient can flow."""
     arrays = [x._storage.array if isinstance(x, Tensor) else x for x in operands]
@@ -195,6 +198,8 @@ def apply(op: Op, operands: tuple, params: dict):
             if err is not None:
                 raise err from None
         raise
+    if tape is not None:
+        tape.append((op.name, operands, out))
 
     if op.rule is None or not is_grad_enabled():
         return Tensor._wrap(out)

@@ -1,0 +1,732 @@
+"""``tracegrad.compile``: a whole PyTorch-style step -- forward, ``backward()``, ``optimizer.step()``,
+``zero_grad()``, buffer updates, random draws -- as one XLA program.
+
+How it works. The state a step reads and writes is *discovered*, not declared: the function's
+arguments, its closure cells and the globals its code names (recursively through the functions it
+calls) are searched for modules, optimizers and tensors. From those *roots* a deterministic walk
+collects the state tensors -- parameters, buffers, loose tensors, their ``.grad``\\ s, optimizer state
+and tensor hyperparameters -- plus the global RNG key and the optimizers' float learning rates.
+
+The step is then a pure function of that state and the tensor arguments: the walk's arrays are
+installed into the very same Python objects as JAX tracers, the user's function runs unchanged
+(recording and back-propagating a tracegrad graph as usual), and the walk is repeated to read the
+new state. ``jax.jit`` traces that once; later calls feed the current arrays in and write the
+results back into the objects. State inputs are donated, so parameters are updated in place.
+
+The cache key is everything the trace depended on besides array values: argument shapes, dtypes
+and non-tensor values, the state's structure (which parameters have a ``.grad``, which optimizer
+state exists), grad mode, ``module.training`` flags and non-lr hyperparameters. A new key retraces
+(logged with what changed, through the ``tracegrad.compile`` logger); one function retracing more
+than ``RETRACE_WARNING`` times warns.
+
+The first call runs eagerly, so lazily created state (optimizer moments, the first ``.grad``)
+exists before the step is traced and the second call's trace is the steady state.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import sys
+import time
+import types
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _dtype
+from . import random as _random
+from .autograd.grad_mode import is_grad_enabled
+from .tensor import Tensor
+
+__all__ = ["compile", "CompiledFunction", "LoweredStep", "RETRACE_WARNING"]
+
+RETRACE_WARNING = 8  # warn when one function has been traced this many times
+CACHE_SIZE = 32  # executables kept per compiled function (least recently used evicted)
+_SEARCH_DEPTH = 4  # how deep globals/closures/containers are searched for state
+
+logger = logging.getLogger("tracegrad.compile")
+
+
+# --------------------------------------------------------------------------- finding the state
+@functools.cache
+def _optimizer_type():
+    from .optim.optimizer import Optimizer
+
+    return Optimizer
+
+
+@functools.cache
+def _module_type():
+    from .nn.modules.module import Module
+
+    return Module
+
+
+def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
+    """Modules, optimizers and tensors that ``fn`` can reach: through its arguments, its bound
+    ``self``, its closure cells and the globals its code names (and, recursively, those of the
+    Python functions it refers to). Ordered and without repeats, so the walk is deterministic."""
+    module_t, optim_t = _module_type(), _optimizer_type()
+    roots: list = []
+    seen_roots: set[int] = set()
+    seen_code: set[int] = set()
+
+    def add(obj, depth: int, tensors: bool = True) -> None:
+        if isinstance(obj, Tensor) and not tensors:
+            return
+        if isinstance(obj, (Tensor, module_t, optim_t)):
+            if id(obj) not in seen_roots:
+                seen_roots.add(id(obj))
+                roots.append(obj)
+            return
+        if depth <= 0:
+            return
+        if isinstance(obj, (list, tuple)):
+            for x in obj:
+                add(x, depth - 1, tensors)
+        elif isinstance(obj, dict):
+            for x in obj.values():
+                add(x, depth - 1, tensors)
+        elif isinstance(obj, (types.FunctionType, types.MethodType, functools.partial)):
+            visit_function(obj, depth - 1)
+
+    def visit_function(f, depth: int) -> None:
+        if isinstance(f, functools.partial):
+            for x in (*f.args, *f.keywords.values()):
+                add(x, depth)
+            f = f.func
+        if isinstance(f, types.MethodType):
+            add(f.__self__, depth)
+            f = f.__func__
+        if not isinstance(f, types.FunctionType) or id(f.__code__) in seen_code:
+            return
+        seen_code.add(id(f.__code__))
+        for cell in f.__closure__ or ():
+            try:
+                add(cell.cell_contents, depth)
+            except ValueError:  # an empty cell
+                pass
+        g = f.__globals__
+        for name in _names(f.__code__):
+            if name in g:
+                value = g[name]
+                if not isinstance(value, types.ModuleType):
+                    add(value, depth)
+
+    for a in (*args, *kwargs.values()):
+        add(a, _SEARCH_DEPTH, tensors=False)  # tensor arguments are inputs, not state
+    visit_function(fn, _SEARCH_DEPTH)
+    return roots
+
+
+@functools.lru_cache(maxsize=256)
+def _names(code: types.CodeType) -> tuple:
+    """Global names a code object (and the code nested in it: lambdas, inner functions) uses."""
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names.extend(_names(const))
+    return tuple(dict.fromkeys(names))
+
+
+class _State:
+    """One walk over the roots: the state tensors in a fixed order, and the structure key.
+
+    ``tensors`` lists every state tensor once (by storage): first the *base* tensors (parameters,
+    buffers, loose tensors, tensor hyperparameters), then the present ``.grad``\\ s, then optimizer
+    state tensors. ``spec`` describes where each lives and its shape/dtype, plus the non-tensor
+    facts a trace depends on; two walks with equal specs have interchangeable tensors.
+    """
+
+    __slots__ = ("roots", "base", "tensors", "paths", "spec", "optimizers", "modules", "lrs")
+
+    def __init__(self, roots: list) -> None:
+        module_t = _module_type()
+        base: list[Tensor] = []
+        seen: set[int] = set()
+        optimizers, modules = [], []
+
+        def add_base(t: Tensor) -> None:
+            if id(t._storage) not in seen:
+                seen.add(id(t._storage))
+                base.append(t)
+
+        for r in roots:
+            if isinstance(r, Tensor):
+                add_base(r)
+            elif isinstance(r, module_t):
+                for m in r.modules():
+                    modules.append(m)
+                    for t in (*m._parameters.values(), *m._buffers.values()):
+                        if t is not None:
+                            add_base(t)
+            else:
+                optimizers.append(r)
+                for group in r.param_groups:
+                    for p in group["params"]:
+                        add_base(p)
+                    for v in group.values():
+                        if isinstance(v, Tensor):
+                            add_base(v)
+
+        tensors = list(base)
+        paths: list = [("base", i) for i in range(len(base))]  # where each tensor lives
+        spec: list = [tuple(_aval(t) + (t._requires_grad,) for t in base)]
+        grads = []
+        for i, t in enumerate(base):
+            g = t._grad
+            if g is not None:
+                if id(g._storage) not in seen:
+                    seen.add(id(g._storage))
+                    tensors.append(g)
+                    paths.append(("grad", i))
+                grads.append((i, _aval(g)))
+        spec.append(tuple(grads))
+        index = {id(t): i for i, t in enumerate(base)}
+        lrs = []
+        for oi, opt in enumerate(optimizers):
+            entries = []
+            for p, st in opt.state.items():
+                pi = index.get(id(p), -1)
+                for k, v in st.items():
+                    if isinstance(v, Tensor):
+                        if id(v._storage) not in seen:
+                            seen.add(id(v._storage))
+                            tensors.append(v)
+                            paths.append(("optim", oi, pi, k))
+                        entries.append((pi, k, ("tensor", *_aval(v))))
+                    else:
+                        entries.append((pi, k, ("value", _static(v))))
+            hyper = []
+            for gi, group in enumerate(opt.param_groups):
+                for k, v in group.items():
+                    if k == "params" or isinstance(v, Tensor):
+                        continue
+                    if k == "lr" and isinstance(v, float):
+                        lrs.append((opt, gi))  # lifted to an input: schedulers change it
+                        hyper.append((gi, k, float))
+                    else:
+                        hyper.append((gi, k, _static(v)))
+            spec.append((tuple(entries), tuple(hyper)))
+        spec.append(tuple(m.training for m in modules))
+        self.roots = roots
+        self.base, self.tensors, self.optimizers, self.modules = base, tensors, optimizers, modules
+        self.paths = paths
+        self.spec, self.lrs = tuple(spec), lrs
+
+
+def _aval(t: Tensor) -> tuple:
+    a = t._storage.array
+    return (a.shape, a.dtype)
+
+
+def _static(v):
+    """A non-tensor value as part of a cache key (hashable, compared by value)."""
+    try:
+        hash(v)
+        return v
+    except TypeError:
+        if isinstance(v, (list, tuple)):
+            return tuple(_static(x) for x in v)
+        if isinstance(v, dict):
+            return tuple(sorted((k, _static(x)) for k, x in v.items()))
+        return ("id", id(v))
+
+
+def _flatten_args(args: tuple, kwargs: dict):
+    """Split the call's arguments into tensor leaves and a hashable description of the rest."""
+    leaves: list[Tensor] = []
+
+    def walk(x):
+        if isinstance(x, Tensor):
+            leaves.append(x)
+            return ("T", x._storage.array.shape, x._storage.array.dtype, x._requires_grad)
+        if isinstance(x, (list, tuple)):
+            return (type(x).__name__, tuple(walk(y) for y in x))
+        if isinstance(x, dict):
+            return ("dict", tuple((k, walk(v)) for k, v in x.items()))
+        return _static(x)
+
+    desc = (tuple(walk(a) for a in args), tuple((k, walk(v)) for k, v in kwargs.items()))
+    return leaves, desc
+
+
+def _rebuild_args(args, kwargs, tensors):
+    """``args``/``kwargs`` with their tensor leaves replaced, in order, by ``tensors``."""
+    it = iter(tensors)
+
+    def walk(x):
+        if isinstance(x, Tensor):
+            return next(it)
+        if isinstance(x, (list, tuple)):
+            return type(x)(walk(y) for y in x)
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        return x
+
+    return tuple(walk(a) for a in args), {k: walk(v) for k, v in kwargs.items()}
+
+
+# --------------------------------------------------------------------------- snapshots
+class _Snapshot:
+    """Everything a trace may change, so a failed (or lower-only) trace can be undone exactly."""
+
+    def __init__(self, state: _State, arg_tensors: list[Tensor]) -> None:
+        tensors = [*state.base, *arg_tensors]
+        self.arrays = [(t._storage, t._storage.array, t._storage.version) for t in tensors]
+        self.grads = [(t, t._grad) for t in state.base]
+        self.grad_arrays = [
+            (g._storage, g._storage.array, g._storage.version)
+            for g in state.tensors[len(state.base) :]
+        ]
+        self.opt = [(o, {p: dict(s) for p, s in o.state.items()}) for o in state.optimizers]
+        self.lrs = [(o, gi, o.param_groups[gi]["lr"]) for o, gi in state.lrs]
+        self.key = _random.get_rng_state()
+
+    def restore(self) -> None:
+        for storage, array, version in (*self.arrays, *self.grad_arrays):
+            storage.array, storage.version = array, version
+        for t, g in self.grads:
+            t._grad = g
+        for o, st in self.opt:
+            o.state.clear()
+            o.state.update({p: dict(s) for p, s in st.items()})
+        for o, gi, lr in self.lrs:
+            o.param_groups[gi]["lr"] = lr
+        _random.set_rng_state(self.key)
+
+
+# --------------------------------------------------------------------------- one traced program
+def _tape_line(name: str, operands: tuple, out) -> str:
+    args = ", ".join(
+        f"{x.dtype}{list(x.shape)}" if isinstance(x, Tensor) else repr(x) for x in operands
+    )
+    return f"{name}({args}) -> {out.dtype}{list(out.shape)}"
+
+
+class _Program:
+    """One cache entry: the jitted pure step for one key, and what its trace found out."""
+
+    def __init__(self, owner: CompiledFunction, args, kwargs, key) -> None:
+        self.owner, self.args, self.kwargs, self.key = owner, args, kwargs, key
+        self.post_spec = None  # the state's structure after the step (None: not traced yet)
+        self.orphans: list[int] = []  # state inputs the step dropped (written back unchanged)
+        self.arg_writes: list[int] = []  # tensor arguments the step modified in place
+        self.out_tree = None  # rebuilds the return value from the output arrays
+        self.tape: list[str] = []
+        self.trace_seconds = 0.0
+        self.jitted = jax.jit(self._pure, donate_argnums=(0,) if owner.donate else ())
+
+    def _pure(self, state_arrays, arg_arrays, key, lrs):
+        """The step as a pure function of arrays. Runs only while ``jax.jit`` traces it; it leaves
+        every Python object as it found it (the caller writes the results back)."""
+        start = time.perf_counter()
+        state = _State(_find_roots(self.owner.fn, self.args, self.kwargs))
+        arg_tensors, _ = _flatten_args(self.args, self.kwargs)
+        snapshot = _Snapshot(state, arg_tensors)
+        from .autograd import compiled
+        from .ops import registry
+
+        compiled_was = compiled.is_enabled()
+        try:
+            pre = list(state.tensors)
+            for t, a in zip(pre, state_arrays):
+                t._storage.array = a
+            for t, a in zip(arg_tensors, arg_arrays):
+                t._storage.array = a
+            _random.set_rng_state(key)
+            for (opt, gi), lr in zip(state.lrs, lrs):
+                opt.param_groups[gi]["lr"] = Tensor._wrap(lr)
+            compiled.set_enabled(False)  # the backward is traced into this program anyway
+            registry.tape = []
+            out = self.owner.fn(*self.args, **self.kwargs)
+            self.tape = [_tape_line(*entry) for entry in registry.tape]
+            registry.tape = None
+            for opt, gi, lr in snapshot.lrs:  # back to floats before the state is walked again
+                opt.param_groups[gi]["lr"] = lr
+
+            post = _State(state.roots)
+            if [id(t._storage) for t in post.base] != [id(t._storage) for t in state.base]:
+                raise RuntimeError(
+                    "tracegrad.compile: the function changed which parameters, buffers or tensors "
+                    "it uses while it ran (for example by creating a parameter); build the model "
+                    "before compiling, or leave this function uncompiled"
+                )
+            # A pre-step tensor whose place is gone afterwards (a .grad set to None) is written back
+            # unchanged; one whose place remains (a .grad replaced by a new one) is reused.
+            post_paths = set(post.paths)
+            self.orphans = [i for i, path in enumerate(state.paths) if path not in post_paths]
+            self.arg_writes = [
+                i
+                for i, (t, a) in enumerate(zip(arg_tensors, arg_arrays))
+                if t._storage.array is not a
+            ]
+            out_leaves, self.out_tree = _flatten_out(out)
+            self.post_spec = post.spec
+            return (
+                [t._storage.array for t in post.tensors],
+                [pre[i]._storage.array for i in self.orphans],
+                [arg_tensors[i]._storage.array for i in self.arg_writes],
+                [t._storage.array for t in out_leaves],
+                _random.get_rng_state(),
+            )
+        finally:
+            registry.tape = None
+            compiled.set_enabled(compiled_was)
+            snapshot.restore()
+            self.trace_seconds = time.perf_counter() - start
+
+
+def _flatten_out(out):
+    """The return value's tensors, and a function rebuilding it from new arrays."""
+    leaves: list[Tensor] = []
+
+    def walk(x):
+        if isinstance(x, Tensor):
+            leaves.append(x)
+            return None
+        if isinstance(x, (list, tuple)):
+            return (type(x), [walk(y) for y in x])
+        if isinstance(x, dict):
+            return (dict, {k: walk(v) for k, v in x.items()})
+        if isinstance(x, jax.core.Tracer):
+            raise TypeError(
+                "tracegrad.compile: the function returned a raw JAX array computed from traced "
+                "values; return tensors instead"
+            )
+        return ("const", x)
+
+    tree = walk(out)
+
+    def build(arrays):
+        it = iter(arrays)
+
+        def rebuild(node):
+            if node is None:
+                return Tensor._wrap(next(it))
+            kind, body = node
+            if kind == "const":
+                return body
+            if kind is dict:
+                return {k: rebuild(v) for k, v in body.items()}
+            return kind(rebuild(v) for v in body)
+
+        return rebuild(tree)
+
+    return leaves, build
+
+
+# --------------------------------------------------------------------------- the public object
+class CompiledFunction:
+    """What ``tracegrad.compile(fn)`` returns: call it like ``fn``. See :func:`compile`."""
+
+    def __init__(self, fn: Callable, *, donate: bool = True) -> None:
+        self.fn = fn
+        self.donate = donate
+        self._programs: OrderedDict = OrderedDict()
+        self._calls = 0
+        self._last_key = None
+        self.traces = 0
+        self.compile_seconds = 0.0
+        functools.update_wrapper(self, fn)
+
+    def __repr__(self) -> str:
+        return f"<tracegrad.compile of {getattr(self.fn, '__qualname__', self.fn)!r}>"
+
+    def __get__(self, obj, objtype=None):  # decorating a method
+        return self if obj is None else functools.partial(self.__call__, obj)
+
+    def __call__(self, *args, **kwargs):
+        self._calls += 1
+        if self._calls == 1:  # eager: creates optimizer state and .grads before tracing
+            return self.fn(*args, **kwargs)
+        state = _State(_find_roots(self.fn, args, kwargs))
+        arg_tensors, arg_desc = _flatten_args(args, kwargs)
+        key = (arg_desc, state.spec, is_grad_enabled(), _dtype.get_default_dtype())
+        program = self._programs.get(key)
+        if program is None:
+            program = self._new_program(args, kwargs, state, key)
+        else:
+            self._programs.move_to_end(key)
+        return self._run(program, state, arg_tensors)
+
+    # ------------------------------------------------------------------ running one program
+    def _inputs(self, state: _State, arg_tensors: list[Tensor]):
+        # Commit everything to its device: jit compiles once per placement signature, and the
+        # program's outputs (the next call's inputs) are committed.
+        state_arrays = [_committed(t._storage.array) for t in state.tensors]
+        if self.donate:
+            _own_donated(state_arrays, state.tensors)
+        lrs = [np.float64(o.param_groups[gi]["lr"]) for o, gi in state.lrs]
+        return (
+            state_arrays,
+            [t._storage.array for t in arg_tensors],
+            _placed_key(_random.get_rng_state(), state_arrays),
+            lrs,
+        )
+
+    def _run(self, program: _Program, state: _State, arg_tensors: list[Tensor]):
+        traced = program.post_spec is None
+        start = time.perf_counter()
+        new_state, orphans, arg_out, out, key = program.jitted(*self._inputs(state, arg_tensors))
+        if traced:
+            self._count_trace(time.perf_counter() - start)
+        if program.post_spec != state.spec:
+            _restructure(state, program.post_spec)
+            post = _State(state.roots)
+        else:
+            post = state
+        for t, a in zip(post.tensors, new_state):
+            _write(t, a)
+        for i, a in zip(program.orphans, orphans):  # dropped by the step: stays valid
+            _write(state.tensors[i], a)
+        for i, a in zip(program.arg_writes, arg_out):
+            _write(arg_tensors[i], a)
+        _random.set_rng_state(key)
+        return program.out_tree(out)
+
+    # ------------------------------------------------------------------ tracing
+    def _new_program(self, args, kwargs, state: _State, key) -> _Program:
+        if self._last_key is not None:
+            logger.info(
+                "tracegrad.compile: retracing %s because %s",
+                _name(self.fn),
+                _what_changed(self._last_key, key, self.fn),
+            )
+        else:
+            logger.info("tracegrad.compile: tracing %s", _name(self.fn))
+        self._last_key = key
+        program = _Program(self, args, kwargs, key)
+        self._programs[key] = program
+        if len(self._programs) > CACHE_SIZE:
+            self._programs.popitem(last=False)
+        return program
+
+    def _count_trace(self, seconds: float) -> None:
+        self.traces += 1
+        self.compile_seconds += seconds
+        if self.traces == RETRACE_WARNING:
+            warnings.warn(
+                f"tracegrad.compile: {_name(self.fn)} has been traced {self.traces} times; "
+                "something it depends on changes between calls (argument shapes or dtypes, "
+                "Python arguments, which parameters have gradients, module.train()/eval()). Set "
+                "logging.getLogger('tracegrad.compile').setLevel(logging.INFO) to see what.",
+                stacklevel=3,
+            )
+
+    # ------------------------------------------------------------------ inspection
+    def lower(self, *args, **kwargs) -> LoweredStep:
+        """Trace the step for these arguments without running it, and return what XLA would get:
+        the recorded tape, the jaxpr and the StableHLO text (see :class:`LoweredStep`)."""
+        state = _State(_find_roots(self.fn, args, kwargs))
+        arg_tensors, arg_desc = _flatten_args(args, kwargs)
+        key = (arg_desc, state.spec, is_grad_enabled(), _dtype.get_default_dtype())
+        program = _Program(self, args, kwargs, key)
+        return LoweredStep(program, program.jitted.trace(*self._inputs(state, arg_tensors)))
+
+
+class LoweredStep:
+    """A traced step, for reading: ``tape`` (the tracegrad ops recorded, one per line),
+    ``jaxpr`` (JAX's program), ``as_text()`` (StableHLO, what XLA receives) and
+    ``compile().as_text()`` (the optimized HLO)."""
+
+    def __init__(self, program: _Program, traced) -> None:
+        self._traced = traced
+        self.tape = "\n".join(program.tape)
+        self.jaxpr = traced.jaxpr
+        self.trace_seconds = program.trace_seconds
+
+    def as_text(self) -> str:
+        """The StableHLO module of the step."""
+        return self._traced.lower().as_text()
+
+    def compile(self):
+        """The compiled XLA executable (``.as_text()`` prints the optimized HLO)."""
+        return self._traced.lower().compile()
+
+    def __repr__(self) -> str:
+        return f"LoweredStep(tape=<{len(self.tape.splitlines())} ops>)"
+
+
+# --------------------------------------------------------------------------- helpers
+def _write(t: Tensor, array) -> None:
+    st = t._storage
+    st.array = array
+    st.version += 1
+
+
+def _restructure(state: _State, post_spec) -> None:
+    """Give the Python objects the structure the step leaves them in (which parameters have a
+    ``.grad``, which optimizer state exists), ready for the new arrays. A no-op when the step
+    keeps its structure, the usual case after the first call."""
+    if post_spec == state.spec:
+        return
+    base = state.base
+    has_grad = {i for i, _ in post_spec[1]}
+    for i, t in enumerate(base):
+        if i not in has_grad:
+            t._grad = None
+        elif t._grad is None:
+            t._grad = Tensor._wrap(None)
+    for opt, (entries, _) in zip(state.optimizers, post_spec[2:-1]):
+        new_state: dict = {}
+        for pi, k, (kind, value) in entries:
+            p = base[pi]
+            old = opt.state.get(p, {}).get(k)
+            if kind == "tensor":
+                value = old if isinstance(old, Tensor) else Tensor._wrap(None)
+            new_state.setdefault(p, {})[k] = value
+        opt.state.clear()
+        opt.state.update(new_state)
+
+
+def _committed(a):
+    return a if a.committed or isinstance(a, jax.core.Tracer) else jax.device_put(a, a.sharding)
+
+
+def _placed_key(key, arrays: list):
+    """The RNG key committed where the program runs: replicated over the devices of the widest
+    state array (one device, or a mesh when the state is sharded)."""
+    if key.committed or isinstance(key, jax.core.Tracer):
+        return key  # after the first call: the previous call's output, already placed
+    widest = max(arrays, key=lambda a: len(a.sharding.device_set), default=None)
+    target = widest.sharding if widest is not None else key.sharding
+    if isinstance(target, jax.sharding.NamedSharding):
+        target = jax.sharding.NamedSharding(target.mesh, jax.sharding.PartitionSpec())
+    elif len(target.device_set) > 1:
+        devices = sorted(target.device_set, key=lambda d: d.id)
+        mesh = jax.sharding.Mesh(np.array(devices), ("devices",))
+        target = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    return jax.device_put(key, target)
+
+
+def _own_donated(arrays: list, tensors: list[Tensor]) -> None:
+    """Donation frees an input's buffer; copy the arrays someone outside the state still holds
+    (a ``deepcopy`` of the model, a kept graph, the same array in two state tensors), so that
+    holder stays valid. In a training loop nothing is copied after the first compiled call."""
+    seen: set[int] = set()
+    for i in range(len(arrays)):  # not enumerate: its tuple would hold one more reference
+        a = arrays[i]
+        # 4 references when exclusive: the tensor's storage, ``arrays``, ``a``, getrefcount's own
+        if id(a) in seen or sys.getrefcount(a) > 4:
+            a = arrays[i] = tensors[i]._storage.array = jnp.array(a, copy=True)
+        seen.add(id(a))
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+def _what_changed(old, new, fn) -> str:
+    """A readable account of the first cache-key component that differs."""
+    (old_args, old_kwargs), old_spec, old_grad, old_dtype = old
+    (new_args, new_kwargs), new_spec, new_grad, new_dtype = new
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        names = []
+    for i, (a, b) in enumerate(zip(old_args, new_args)):
+        if a != b:
+            label = names[i] if i < len(names) else f"#{i}"
+            return f"argument {label!r} changed: {_describe(a)} -> {_describe(b)}"
+    if len(old_args) != len(new_args):
+        return f"the number of arguments changed: {len(old_args)} -> {len(new_args)}"
+    if old_kwargs != new_kwargs:
+        return f"keyword arguments changed: {old_kwargs} -> {new_kwargs}"
+    if old_grad != new_grad:
+        return f"grad mode changed: {old_grad} -> {new_grad}"
+    if old_dtype != new_dtype:
+        return f"the default dtype changed: {old_dtype} -> {new_dtype}"
+    what = ["parameter/buffer shapes or requires_grad", "which tensors have a .grad"]
+    what += ["optimizer state or hyperparameters"] * (len(new_spec) - 3) + ["module.training"]
+    for label, a, b in zip(what, old_spec, new_spec):
+        if a != b:
+            return f"{label} changed"
+    return "the state's structure changed"
+
+
+def _describe(desc) -> str:
+    if isinstance(desc, tuple) and desc and desc[0] == "T":
+        return f"tensor{list(desc[1])} {desc[2]}"
+    return repr(desc)
+
+
+def compile(
+    fn: Callable | None = None, *, donate: bool = True, **options: Any
+) -> CompiledFunction | Callable[[Callable], CompiledFunction]:
+    """Run ``fn`` -- typically a whole training step -- as one compiled XLA program per call.
+
+    ``fn`` is ordinary tracegrad code: forward, ``loss.backward()``, ``optimizer.step()``,
+    ``optimizer.zero_grad()``, BatchNorm buffer updates, dropout. The modules, optimizers and
+    tensors it reaches (through its arguments, closures and globals) are found automatically;
+    their values go into the program and the new values are written back after each call.
+
+    * The first call runs eagerly (creating optimizer state and ``.grad``\\ s); the second traces
+      and compiles; later calls with the same shapes run the cached executable.
+    * A change of argument shapes/dtypes, of non-tensor arguments, grad mode, ``train()``/``eval()``
+      or the state's structure retraces (logged by the ``tracegrad.compile`` logger).
+    * Inside, ``.item()``, ``.tolist()``, ``.numpy()`` and ``bool(tensor)`` raise: values are not
+      known while tracing. Python side effects (printing, appending to lists, ``scheduler.step()``)
+      happen only when the function is traced, so keep them outside.
+    * Random draws use the global generator's key as program state: every call draws fresh
+      numbers, the same ones an eager run from the same ``manual_seed`` draws.
+    * Returned tensors are detached (the graph lives inside the program).
+
+    Usable as ``@tracegrad.compile``; ``compile(module)`` compiles the module's forward for
+    calls that need no gradient (evaluation), and runs it eagerly otherwise. ``donate=False``
+    keeps the previous state buffers alive (more memory). Other keyword arguments of
+    ``torch.compile`` (``mode``, ``fullgraph``, ``dynamic``, ``backend``) are accepted and ignored.
+    """
+    unknown = set(options) - {"mode", "fullgraph", "dynamic", "backend", "options", "disable"}
+    if unknown:
+        raise TypeError(f"compile() got unexpected keyword arguments {sorted(unknown)}")
+    if fn is None:
+        return functools.partial(compile, donate=donate, **options)
+    if options.get("disable"):
+        return fn
+    if isinstance(fn, _module_type()):
+        return _CompiledModule(fn, donate=donate)
+    if not callable(fn):
+        raise TypeError(f"compile() expects a function or a Module, got {type(fn).__name__}")
+    return CompiledFunction(fn, donate=donate)
+
+
+class _CompiledModule:
+    """``compile(module)``: calls that need no gradient run compiled; others run eagerly (a
+    compiled forward cannot hand a graph back to eager ``backward()``: compile the training step
+    instead)."""
+
+    def __init__(self, module, donate: bool) -> None:
+        self._module = module
+        self._compiled = CompiledFunction(module.__call__, donate=donate)
+        self._warned = False
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def __call__(self, *args, **kwargs):
+        needs_graph = is_grad_enabled() and (
+            any(p.requires_grad for p in self._module.parameters())
+            or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        )
+        if not needs_graph:
+            return self._compiled(*args, **kwargs)
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                "tracegrad.compile(module): this call needs a graph for backward(), so it runs "
+                "eagerly; compile the whole training step (forward, backward, optimizer.step) "
+                "with @tracegrad.compile to run it as one program",
+                stacklevel=2,
+            )
+        return self._module(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Compiled({self._module!r})"
