@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -54,9 +56,12 @@ def test_linear_regression_recovers_the_line():
     assert abs(w - 2.0) < 0.05 and abs(b - 1.0) < 0.05, line
 
 
-def test_train_digits_reaches_a_sane_accuracy(tmp_path):
+@pytest.mark.parametrize("mode", [[], ["--compile"]], ids=["eager", "compile"])
+def test_train_digits_reaches_a_sane_accuracy(tmp_path, mode):
     ckpt = tmp_path / "digits.safetensors"
-    out = _run("train_digits.py", "--epochs", "2", "--no-progress", "--checkpoint", str(ckpt))
+    out = _run(
+        "train_digits.py", "--epochs", "2", "--no-progress", "--checkpoint", str(ckpt), *mode
+    )
     final = next(x for x in out.splitlines() if x.startswith("final test accuracy"))
     accuracy = float(final.split()[3].rstrip("%;")) / 100
     assert accuracy >= 0.90, final
