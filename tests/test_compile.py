@@ -392,3 +392,21 @@ def test_compiled_step_on_8_simulated_devices_matches_one_device():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("ok")
+
+
+def test_parameter_passed_as_argument_is_not_donated_twice():
+    model, opt = mlp_adam()
+    x, y = batches((16, 12), 4, n=1)[0]
+
+    @tg.compile
+    def step(weight, x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y) + weight.square().sum() * 1e-3
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(3):
+        loss = step(model[0].weight, x, y)
+    assert np.isfinite(loss.item())
+    assert np.isfinite(arr(model[0].weight)).all()

@@ -465,9 +465,15 @@ class CompiledFunction:
         if self.donate:
             _own_donated(state_arrays, state.tensors)
         lrs = [np.float64(o.param_groups[gi]["lr"]) for o, gi in state.lrs]
+        state_ids = {id(t._storage) for t in state.tensors}
         return (
             state_arrays,
-            [t._storage.array for t in arg_tensors],
+            [  # an argument that is also state (a parameter passed in) must not alias a donation
+                jnp.array(t._storage.array, copy=True)
+                if self.donate and id(t._storage) in state_ids
+                else t._storage.array
+                for t in arg_tensors
+            ],
             _placed_key(_random.get_rng_state(), state_arrays),
             lrs,
         )

@@ -1,4 +1,4 @@
-"""Samples for the linear algebra ops (mm, bmm, dot, mv, batched matmul, addmm, baddbmm, einsum)."""
+"""Samples for the linear algebra ops (mm, bmm, dot, mv, batched matmul, addmm, linear, baddbmm, einsum)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ SAMPLES = {
         S((arr(5), arr(3, 4), arr(4, 5)), {"beta": 0.5, "alpha": 2.0}, name="broadcast"),
         S((arr(3, 1), arr(3, 4), arr(4, 5)), {"beta": 0, "alpha": -1.0}, name="beta0"),
         S((arr(), arr(2, 3), arr(3, 2)), {"beta": 2, "alpha": 1}, name="scalar_input"),
+    ],
+    "linear": [
+        S((arr(3, 4), arr(5, 4), arr(5))),
+        S((arr(0, 4), arr(2, 4), arr(2)), name="empty_batch"),
     ],
     "baddbmm": [
         S((arr(2, 3, 5), arr(2, 3, 4), arr(2, 4, 5)), {"beta": 1, "alpha": 1}),

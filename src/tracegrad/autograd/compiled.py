@@ -14,7 +14,9 @@ and the returned gradients are accumulated into ``.grad`` exactly as the eager e
 
 Policy (measured, see docs/compiled_backward.md): a signature seen for the first time runs node by
 node; the ``COMPILE_AT``-th time it is seen it is compiled, and it runs compiled from then on. So
-one-off graphs never pay a compile and a training loop compiles at its second iteration.
+one-off graphs never pay a compile and a training loop compiles at its second iteration. Compiling
+costs about 0.35 ms per node, so a big graph waits one more sighting per ``NODES_PER_SIGHTING``
+nodes (a 20,000-node graph compiles at its 22nd backward, once the compile is likely repaid).
 
 Graphs that always run node by node (counted as ``fallbacks``): custom ``autograd.Function``
 nodes, tensor hooks and node pre-hooks (``retain_grad`` is fine), ``create_graph=True``,
@@ -50,7 +52,8 @@ __all__ = [
     "is_enabled",
 ]
 
-COMPILE_AT = 2  # compile when a signature is seen for the COMPILE_AT-th time
+COMPILE_AT = 2  # compile when a signature is seen for the COMPILE_AT-th time ...
+NODES_PER_SIGHTING = 1000  # ... plus one more sighting per this many nodes (big graphs wait longer)
 CACHE_SIZE = 64  # compiled executables kept (least recently used evicted)
 _SEEN_SIZE = 256  # signatures seen but not yet compiled
 
@@ -319,7 +322,7 @@ def try_backward(order: list, root_nodes: list, grad_roots: list, retain_graph: 
     if entry is None:
         _stats["misses"] += 1
         count = _seen.pop(key, 0) + 1
-        if count < COMPILE_AT:
+        if count < COMPILE_AT + len(order) // NODES_PER_SIGHTING:
             _seen[key] = count
             if len(_seen) > _SEEN_SIZE:
                 _seen.popitem(last=False)

@@ -44,7 +44,7 @@ from ..ops.elementwise import (
     where,
 )
 from ..ops.indexing import one_hot
-from ..ops.linalg import addmm, einsum
+from ..ops.linalg import einsum, linear_2d
 from ..ops.nn import _binary_cross_entropy, _mse_loss, _nll_loss
 from ..ops.pooling import *  # noqa: F403
 from ..ops.reduction import log_softmax, softmax
@@ -105,7 +105,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``: a 2-D input with a bias is one ``addmm`` (as in PyTorch);
     other shapes are a ``matmul`` over the last dimension, then the bias add."""
     if input.ndim == 2 and bias is not None:
-        return addmm(bias, input, weight.t())
+        return linear_2d(input, weight, bias)
     out = input.matmul(weight.t())
     return out if bias is None else out + bias
 
@@ -565,11 +565,17 @@ def _tname(t: Tensor) -> str:
 def _check_bounds(target: Tensor, c: int, ignore_index: int) -> None:
     if not _concrete(target) or target.numel() == 0:
         return
-    a = target._storage.array.astype(jnp.int64) if target.dtype.name == "uint8" else None
-    a = target._storage.array if a is None else a
+    bad = _first_out_of_bounds(target._storage.array, c, ignore_index)
+    if int(bad) != ignore_index:  # one compiled check and one read, not six eager ops
+        raise IndexError(f"Target {int(bad)} is out of bounds.")
+
+
+@jax.jit
+def _first_out_of_bounds(target, c, ignore_index):
+    """The first target outside ``[0, c)`` (other than ``ignore_index``), else ``ignore_index``."""
+    a = target.astype(jnp.int64).reshape(-1)
     bad = (a != ignore_index) & ((a < 0) | (a >= c))
-    if bool(jnp.any(bad)):
-        raise IndexError(f"Target {int(a[bad.argmax() if bad.ndim else ()])} is out of bounds.")
+    return jnp.where(bad.any(), a[bad.argmax()], ignore_index)
 
 
 def nll_loss(

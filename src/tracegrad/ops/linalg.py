@@ -12,6 +12,7 @@ import math
 import string
 
 import jax.numpy as jnp
+from jax import lax
 
 from ..tensor import Tensor
 from .registry import defop, inplace, tensor_method
@@ -307,6 +308,37 @@ def _(g, out, c, a, b, *, beta, alpha):
         _mm(gr, b.t()) if _needs(a) else None,
         _mm(a.t(), gr) if _needs(b) else None,
     )
+
+
+# ------------------------------------------------------------------------------------ linear
+# input @ weight.T + bias as one contraction over the weight's second axis, so no transposed copy
+# of the weight is made (an eager ``weight.t()`` materialises one on every call). PyTorch records
+# a 2-D ``F.linear`` with a bias as ``addmm``, hence the node's name.
+@defop("AddmmBackward0")
+def _linear(x, w, b):
+    return lax.dot_general(x, w, (((1,), (1,)), ((), ()))) + b
+
+
+@_linear.vjp
+def _(g, out, x, w, b):
+    return (
+        _mm(g, w) if _needs(x) else None,
+        _mm(g.t(), x) if _needs(w) else None,
+        g if _needs(b) else None,  # summed back to the bias's shape by the engine
+    )
+
+
+def linear_2d(input: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """``F.linear`` for a 2-D ``input`` with a ``bias`` (validated as PyTorch's ``addmm``)."""
+    _check_same_dtype(input, weight)
+    if weight.ndim != 2 or input.shape[1] != weight.shape[1]:
+        wt = tuple(reversed(weight.shape))
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({_shape_str(input.shape)} and "
+            f"{_shape_str(wt)})"
+        )
+    _check_addend(bias, (input.shape[0], weight.shape[0]), weight)
+    return _linear(input, weight, bias)
 
 
 @defop("BaddbmmBackward0")

@@ -60,7 +60,7 @@ def _class_view(w, ndim: int):
     return w.reshape((1, -1) + (1,) * (ndim - 2))
 
 
-@defop("NllLossBackward0", saves=(0, 1, 2), save_out=True)
+@defop("NllLossBackward0", saves=(0, 1, 2), save_out=True, fuse=True)
 def _nll_loss(x, target, weight, *, ignore_index, reduction):
     # A gather, not a masked sum: an ignored or unpicked -inf log-probability must not give NaN.
     valid = target != ignore_index

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import jax
 import numpy as np
 
 from .._dtype import as_dtype, get_default_dtype, result_type, scalar_kind
@@ -88,6 +89,7 @@ def defop(
     saves: tuple | str = "all",
     save_out: bool = False,
     name: str | None = None,
+    fuse: bool = False,
 ):
     """Register the decorated lowering as an op.
 
@@ -98,6 +100,8 @@ def defop(
     - ``saves``: which operands the rule reads values of (``"all"``, or a tuple of indices); they are
       version-checked at backward and freed after it. Others are kept only for their shapes.
     - ``save_out``: whether the rule reads ``out``.
+    - ``fuse``: run the lowering as one compiled call (``jax.jit``, params static) instead of one
+      eager dispatch per JAX op inside it; for lowerings of several JAX ops on the eager hot path.
     """
 
     def register(forward: Callable) -> Op:
@@ -105,6 +109,10 @@ def defop(
         if op_name in REGISTRY:
             raise ValueError(f"op {op_name!r} is registered twice")
         nargs = forward.__code__.co_argcount
+        if fuse:
+            code = forward.__code__
+            params = code.co_varnames[nargs : nargs + code.co_kwonlyargcount]
+            forward = jax.jit(forward, static_argnames=params)
         saved = tuple(range(nargs)) if saves == "all" else tuple(saves)
         op = Op(forward, grad_fn_name, promote, saved, save_out, op_name)
         REGISTRY[op_name] = op
