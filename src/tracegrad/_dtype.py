@@ -91,6 +91,10 @@ def as_dtype(d) -> dtype:
     """Convert a tracegrad dtype, a numpy/JAX dtype, a Python type or a name to a tracegrad dtype."""
     if isinstance(d, dtype):
         return d
+    if isinstance(d, np.dtype):  # the hot path: an array's dtype
+        found = _FROM_NP.get(d)
+        if found is not None:
+            return found
     if d is float:
         return _default_float
     if d is int:

@@ -79,8 +79,8 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
     seen_code: set[int] = set()
 
     def add(obj, depth: int, tensors: bool = True) -> None:
-        if isinstance(obj, Tensor) and not tensors:
-            return
+        if isinstance(obj, Tensor) and not (tensors or obj._requires_grad):
+            return  # a data argument: an input, not state
         if isinstance(obj, (Tensor, module_t, optim_t)):
             if id(obj) not in seen_roots:
                 seen_roots.add(id(obj))
@@ -121,7 +121,8 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
                     add(value, depth)
 
     for a in (*args, *kwargs.values()):
-        add(a, _SEARCH_DEPTH, tensors=False)  # tensor arguments are inputs, not state
+        # Tensor arguments are inputs; those that require grad are also state (their .grad).
+        add(a, _SEARCH_DEPTH, tensors=False)
     visit_function(fn, _SEARCH_DEPTH)
     return roots
 
@@ -246,6 +247,13 @@ def _flatten_args(args: tuple, kwargs: dict):
 
     def walk(x):
         if isinstance(x, Tensor):
+            if x.grad_fn is not None and is_grad_enabled():
+                raise NotImplementedError(
+                    f"tracegrad.compile: argument {len(leaves)} is the output of a recorded graph "
+                    f"(grad_fn={x.grad_fn.name()}); a compiled function cannot back-propagate "
+                    "into a graph recorded outside it. Pass it .detach()ed, or compute it inside "
+                    "the compiled function"
+                )
             leaves.append(x)
             return ("T", x._storage.array.shape, x._storage.array.dtype, x._requires_grad)
         if isinstance(x, (list, tuple)):
@@ -306,7 +314,8 @@ class _Snapshot:
 # --------------------------------------------------------------------------- one traced program
 def _tape_line(name: str, operands: tuple, out) -> str:
     args = ", ".join(
-        f"{x.dtype}{list(x.shape)}" if isinstance(x, Tensor) else repr(x) for x in operands
+        f"{x._storage.array.dtype}{list(x.shape)}" if isinstance(x, Tensor) else repr(x)
+        for x in operands
     )
     return f"{name}({args}) -> {out.dtype}{list(out.shape)}"
 
