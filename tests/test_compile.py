@@ -107,7 +107,8 @@ def test_mlp_adam_with_dropout_matches_eager():
     )
     np.testing.assert_allclose(lc, le, rtol=2e-5)
     assert_state_equal(me, oe, mc, oc)
-    assert step.traces == 1  # eager first call, one trace, then the cached executable
+    # the first call creates .grads and Adam's moments, the second traces the steady state
+    assert step.traces == 2
     # the RNG key advanced exactly as in eager mode (same dropout masks in the next draw)
     np.testing.assert_array_equal(
         jax.random.key_data(tg.get_rng_state()), jax.random.key_data(tg.get_rng_state())
@@ -121,7 +122,7 @@ def test_cnn_batchnorm_sgd_momentum_matches_eager():
     np.testing.assert_allclose(lc, le, rtol=2e-5)
     assert_state_equal(me, oe, mc, oc)
     assert int(mc[1].num_batches_tracked.item()) == 6
-    assert step.traces == 1
+    assert step.traces == 2
 
 
 def test_rng_state_after_compiled_calls_matches_eager():
@@ -183,7 +184,7 @@ def test_closure_tensors_and_manual_update():
     np.testing.assert_allclose(lc, le, rtol=1e-5)
     np.testing.assert_allclose(wc, we, rtol=1e-5)
     np.testing.assert_allclose(bc, be, rtol=1e-5)
-    assert f.traces == 1
+    assert f.traces == 2
 
 
 def test_retrace_on_new_shape_is_logged(caplog):
@@ -192,10 +193,10 @@ def test_retrace_on_new_shape_is_logged(caplog):
     with caplog.at_level(logging.INFO, logger="tracegrad.compile"):
         for b in batches((16, 12), 4, n=3):
             step(*b)
-        assert step.traces == 1
+        assert step.traces == 2
         for b in batches((8, 12), 4, n=2):
             step(*b)
-    assert step.traces == 2
+    assert step.traces == 3
     assert "argument 'x' changed: tensor[16, 12] float32 -> tensor[8, 12] float32" in caplog.text
 
 
@@ -252,7 +253,6 @@ def test_host_reads_inside_raise_and_leave_state_untouched(call, name):
         return loss
 
     f = tg.compile(step)
-    f(x, y)  # eager
     before = [arr(p).copy() for p in model.parameters()]
     key = np.asarray(jax.random.key_data(tg.get_rng_state()))
     with pytest.raises(RuntimeError, match=rf"Tensor\.{name}\(\) needs a concrete value"):
@@ -260,7 +260,7 @@ def test_host_reads_inside_raise_and_leave_state_untouched(call, name):
     for p, b in zip(model.parameters(), before):
         assert not isinstance(p._storage.array, jax.core.Tracer)
         np.testing.assert_array_equal(arr(p), b)
-        assert not isinstance(p.grad._storage.array, jax.core.Tracer)
+        assert p.grad is None and not opt.state[p]  # nothing half-applied
     np.testing.assert_array_equal(np.asarray(jax.random.key_data(tg.get_rng_state())), key)
 
 
@@ -427,7 +427,7 @@ def test_every_optimizer_with_scheduler_and_clipping_matches_eager(name):
         results.append((model, opt, f))
     (me, oe, _), (mc, oc, f) = results
     assert_state_equal(me, oe, mc, oc)
-    assert f.traces == 1
+    assert f.traces == 2
 
 
 # ----------------------------------------------------------------------------- the op registry
@@ -481,4 +481,4 @@ def test_compiled_step_matches_eager_on_registry(name, sample):
     np.testing.assert_allclose(out_c, out_e, rtol=1e-10, atol=1e-12)
     for a, b in zip(grads_c, grads_e):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
-    assert g.traces == 1
+    assert g.traces == 2

@@ -4,7 +4,7 @@
 How it works. The state a step reads and writes is *discovered*, not declared: the function's
 arguments, its closure cells and the globals its code names (recursively through the functions it
 calls) are searched for modules, optimizers and tensors. From those *roots* a deterministic walk
-collects the state tensors -- parameters, buffers, loose tensors, their ``.grad``\\ s, optimizer state
+collects the state tensors -- parameters, buffers, loose tensors, their gradients, optimizer state
 and tensor hyperparameters -- plus the global RNG key and the optimizers' float learning rates.
 
 The step is then a pure function of that state and the tensor arguments: the walk's arrays are
@@ -19,8 +19,10 @@ state exists), grad mode, ``module.training`` flags and non-lr hyperparameters. 
 (logged with what changed, through the ``tracegrad.compile`` logger); one function retracing more
 than ``RETRACE_WARNING`` times warns.
 
-The first call runs eagerly, so lazily created state (optimizer moments, the first ``.grad``)
-exists before the step is traced and the second call's trace is the steady state.
+The first call is traced too. When it creates state (optimizer moments, the first gradients),
+the program's outputs create it in the Python objects, and the second call, seeing the new
+structure, traces the steady-state program. Two compiles cost less than one eager step: an eager
+first call would compile every JAX op it dispatches, one by one.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ class _State:
     """One walk over the roots: the state tensors in a fixed order, and the structure key.
 
     ``tensors`` lists every state tensor once (by storage): first the *base* tensors (parameters,
-    buffers, loose tensors, tensor hyperparameters), then the present ``.grad``\\ s, then optimizer
+    buffers, loose tensors, tensor hyperparameters), then the present gradients, then optimizer
     state tensors. ``spec`` describes where each lives and its shape/dtype, plus the non-tensor
     facts a trace depends on; two walks with equal specs have interchangeable tensors.
     """
@@ -225,7 +227,7 @@ class _State:
 
 def _aval(t: Tensor) -> tuple:
     a = t._storage.array
-    return (a.shape, a.dtype)
+    return (None, None) if a is None else (a.shape, a.dtype)  # None: a slot being filled
 
 
 def _static(v):
@@ -454,8 +456,6 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         self._calls += 1
-        if self._calls == 1:  # eager: creates optimizer state and .grads before tracing
-            return self.fn(*args, **kwargs)
         state = _State(_find_roots(self.fn, args, kwargs))
         arg_tensors, arg_desc = _flatten_args(args, kwargs)
         key = (arg_desc, state.spec, is_grad_enabled(), _dtype.get_default_dtype())
@@ -468,11 +468,13 @@ class CompiledFunction:
 
     # ------------------------------------------------------------------ running one program
     def _inputs(self, state: _State, arg_tensors: list[Tensor]):
-        # Commit everything to its device: jit compiles once per placement signature, and the
-        # program's outputs (the next call's inputs) are committed.
-        state_arrays = [_committed(t._storage.array) for t in state.tensors]
+        state_arrays = [t._storage.array for t in state.tensors]
         if self.donate:
             _own_donated(state_arrays, state.tensors)
+        # Commit everything to its device (after the ownership check: the committed array may
+        # share the uncommitted one's buffer): jit compiles once per placement signature, and the
+        # program's outputs, the next call's inputs, are committed.
+        state_arrays = [_committed(a) for a in state_arrays]
         lrs = [np.float64(o.param_groups[gi]["lr"]) for o, gi in state.lrs]
         state_ids = {id(t._storage) for t in state.tensors}
         return (
@@ -592,11 +594,13 @@ def _restructure(state: _State, post_spec) -> None:
             t._grad = Tensor._wrap(None)
     for opt, (entries, _) in zip(state.optimizers, post_spec[2:-1]):
         new_state: dict = {}
-        for pi, k, (kind, value) in entries:
+        for pi, k, (kind, *value) in entries:  # ("tensor", shape, dtype) or ("value", v)
             p = base[pi]
             old = opt.state.get(p, {}).get(k)
             if kind == "tensor":
                 value = old if isinstance(old, Tensor) else Tensor._wrap(None)
+            else:
+                value = value[0]
             new_state.setdefault(p, {})[k] = value
         opt.state.clear()
         opt.state.update(new_state)
@@ -683,8 +687,9 @@ def compile(
     tensors it reaches (through its arguments, closures and globals) are found automatically;
     their values go into the program and the new values are written back after each call.
 
-    * The first call runs eagerly (creating optimizer state and ``.grad``\\ s); the second traces
-      and compiles; later calls with the same shapes run the cached executable.
+    * The first call traces, compiles and runs. When it creates state (optimizer moments, the
+      first gradients) the second call compiles the steady-state program once more; later calls
+      with the same shapes run the cached executable.
     * A change of argument shapes/dtypes, of non-tensor arguments, grad mode, ``train()``/``eval()``
       or the state's structure retraces (logged by the ``tracegrad.compile`` logger).
     * Inside, ``.item()``, ``.tolist()``, ``.numpy()`` and ``bool(tensor)`` raise: values are not
