@@ -482,3 +482,52 @@ def test_compiled_step_matches_eager_on_registry(name, sample):
     for a, b in zip(grads_c, grads_e):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     assert g.traces == 2
+
+
+class Trainer:
+    """State reached only through an object's attributes, with the step as a method."""
+
+    def __init__(self):
+        self.model, self.opt = mlp_adam()
+
+    @tg.compile
+    def step(self, x, y):
+        self.opt.zero_grad()
+        loss = F.cross_entropy(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+def test_compiled_method_finds_state_through_self():
+    trainer = Trainer()
+    model, opt = mlp_adam()
+    eager = classification_step(model, opt)
+    for b in batches((16, 12), 4, n=4):
+        tg.manual_seed(5)
+        eager(*b)
+        tg.manual_seed(5)
+        trainer.step(*b)
+    assert_state_equal(model, opt, trainer.model, trainer.opt)
+
+
+def test_a_parameter_that_is_not_found_is_refused_not_baked():
+    registry = {}  # reached through a call the search does not follow
+
+    def get_model():
+        return registry["model"]
+
+    registry["model"] = nn.Linear(3, 2)
+    hidden = type("Hidden", (), {"__slots__": ("f",)})()
+    hidden.f = get_model
+
+    @tg.compile
+    def f(x):
+        return hidden.f()(x).sum()
+
+    before = arr(registry["model"].weight).copy()
+    with pytest.raises(
+        RuntimeError, match=r"used a parameter of shape \[2, 3\] that was not found"
+    ):
+        f(tg.ones(4, 3))
+    np.testing.assert_array_equal(arr(registry["model"].weight), before)

@@ -27,6 +27,7 @@ first call would compile every JAX op it dispatches, one by one.
 
 from __future__ import annotations
 
+import dis
 import functools
 import inspect
 import logging
@@ -52,6 +53,7 @@ __all__ = ["compile", "CompiledFunction", "LoweredStep", "RETRACE_WARNING"]
 RETRACE_WARNING = 8  # warn when one function has been traced this many times
 CACHE_SIZE = 32  # executables kept per compiled function (least recently used evicted)
 _SEARCH_DEPTH = 4  # how deep globals/closures/containers are searched for state
+_MAX_CONTAINER = 256  # lists/dicts longer than this (a dataset) are not searched
 
 logger = logging.getLogger("tracegrad.compile")
 
@@ -90,14 +92,18 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
             return
         if depth <= 0:
             return
-        if isinstance(obj, (list, tuple)):
+        if isinstance(obj, (list, tuple)) and len(obj) <= _MAX_CONTAINER:
             for x in obj:
                 add(x, depth - 1, tensors)
-        elif isinstance(obj, dict):
+        elif isinstance(obj, dict) and len(obj) <= _MAX_CONTAINER:
             for x in obj.values():
                 add(x, depth - 1, tensors)
         elif isinstance(obj, (types.FunctionType, types.MethodType, functools.partial)):
             visit_function(obj, depth - 1)
+        elif _holder(obj) and id(obj) not in seen_roots:  # a trainer object holding the model
+            seen_roots.add(id(obj))
+            for x in vars(obj).values():
+                add(x, depth - 1, tensors)
 
     def visit_function(f, depth: int) -> None:
         if isinstance(f, functools.partial):
@@ -129,10 +135,25 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
     return roots
 
 
+def _holder(obj) -> bool:
+    """A plain Python object whose attributes may hold state (``self.model``, ``self.opt``)."""
+    d = getattr(obj, "__dict__", None)
+    return (
+        isinstance(d, dict)
+        and len(d) <= _MAX_CONTAINER
+        and not isinstance(obj, (type, types.ModuleType, CompiledFunction, _Program))
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def _names(code: types.CodeType) -> tuple:
-    """Global names a code object (and the code nested in it: lambdas, inner functions) uses."""
-    names = list(code.co_names)
+    """Global names a code object (and the code nested in it: lambdas, inner functions) loads.
+    Attribute names (``model.step``) are not globals and are not looked up."""
+    names = [
+        ins.argval
+        for ins in dis.get_instructions(code)
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+    ]
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names.extend(_names(const))
@@ -358,6 +379,7 @@ class _Program:
             compiled.set_enabled(False)  # the backward is traced into this program anyway
             registry.tape = []
             out = self.owner.fn(*self.args, **self.kwargs)
+            _check_no_missed_parameters(registry.tape)
             self.tape = [_tape_line(*entry) for entry in registry.tape]
             registry.tape = None
             for opt, gi, lr in snapshot.lrs:  # back to floats before the state is walked again
@@ -393,6 +415,22 @@ class _Program:
             compiled.set_enabled(compiled_was)
             snapshot.restore()
             self.trace_seconds = time.perf_counter() - start
+
+
+def _check_no_missed_parameters(tape: list) -> None:
+    """A parameter used with its concrete value was not found as state: its value would be baked
+    into the program and its updates lost. Refuse, rather than compute something stale."""
+    from .nn.parameter import Parameter
+
+    for name, operands, _ in tape:
+        for x in operands:
+            if isinstance(x, Parameter) and not isinstance(x._storage.array, jax.core.Tracer):
+                raise RuntimeError(
+                    f"tracegrad.compile: {name} used a parameter of shape {list(x.shape)} that "
+                    "was not found through the function's arguments, closures, globals or the "
+                    "attributes of objects they hold, so it would be baked in as a constant. "
+                    "Pass its module (or the object holding it) as an argument"
+                )
 
 
 def _flatten_out(out):
