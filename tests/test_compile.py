@@ -531,3 +531,41 @@ def test_a_parameter_that_is_not_found_is_refused_not_baked():
     ):
         f(tg.ones(4, 3))
     np.testing.assert_array_equal(arr(registry["model"].weight), before)
+
+
+def test_double_backward_inside_a_compiled_step():
+    """A gradient penalty (autograd.grad with create_graph, then backward) compiles and matches."""
+
+    def run(compiled: bool):
+        tg.manual_seed(0)
+        critic = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+        opt = optim.SGD(critic.parameters(), lr=0.05)
+
+        def step(x):
+            opt.zero_grad()
+            x = x.detach().requires_grad_()
+            out = critic(x).sum()
+            (g,) = tg.autograd.grad(out, x, create_graph=True)
+            loss = out + ((g.norm(dim=1) - 1) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        f = tg.compile(step) if compiled else step
+        x = tg.randn(5, 3)
+        return [f(x).item() for _ in range(4)], critic
+
+    le, ce = run(False)
+    lc, cc = run(True)
+    np.testing.assert_allclose(lc, le, rtol=1e-5)
+    for a, b in zip(ce.parameters(), cc.parameters()):
+        np.testing.assert_allclose(arr(b), arr(a), rtol=1e-5, atol=1e-6)
+
+
+def test_state_inputs_are_donated():
+    model, opt = mlp_adam()
+    step = tg.compile(classification_step(model, opt))
+    x, y = batches((16, 12), 4, n=1)[0]
+    step(x, y)
+    assert "tf.aliasing_output" in step.lower(x, y).as_text()  # parameters updated in place
+    assert "tf.aliasing_output" not in tg.compile(step.fn, donate=False).lower(x, y).as_text()
