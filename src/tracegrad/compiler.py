@@ -480,8 +480,7 @@ class CompiledFunction:
         self.fn = fn
         self.donate = donate
         self._programs: OrderedDict = OrderedDict()
-        self._calls = 0
-        self._last_key = None
+        self._last_key = None  # the previous call's key, to say what changed on a retrace
         self.traces = 0
         self.compile_seconds = 0.0
         functools.update_wrapper(self, fn)
@@ -493,15 +492,15 @@ class CompiledFunction:
         return self if obj is None else functools.partial(self.__call__, obj)
 
     def __call__(self, *args, **kwargs):
-        self._calls += 1
         state = _State(_find_roots(self.fn, args, kwargs))
         arg_tensors, arg_desc = _flatten_args(args, kwargs)
         key = (arg_desc, state.spec, is_grad_enabled(), _dtype.get_default_dtype())
         program = self._programs.get(key)
         if program is None:
-            program = self._new_program(args, kwargs, state, key)
+            program = self._new_program(args, kwargs, key)
         else:
             self._programs.move_to_end(key)
+        self._last_key = key
         return self._run(program, state, arg_tensors)
 
     # ------------------------------------------------------------------ running one program
@@ -548,7 +547,7 @@ class CompiledFunction:
         return program.out_tree(out)
 
     # ------------------------------------------------------------------ tracing
-    def _new_program(self, args, kwargs, state: _State, key) -> _Program:
+    def _new_program(self, args, kwargs, key) -> _Program:
         if self._last_key is not None:
             logger.info(
                 "tracegrad.compile: retracing %s because %s",
@@ -557,7 +556,6 @@ class CompiledFunction:
             )
         else:
             logger.info("tracegrad.compile: tracing %s", _name(self.fn))
-        self._last_key = key
         program = _Program(self, args, kwargs, key)
         self._programs[key] = program
         if len(self._programs) > CACHE_SIZE:
