@@ -569,3 +569,27 @@ def test_state_inputs_are_donated():
     step(x, y)
     assert "tf.aliasing_output" in step.lower(x, y).as_text()  # parameters updated in place
     assert "tf.aliasing_output" not in tg.compile(step.fn, donate=False).lower(x, y).as_text()
+
+
+def test_compiled_function_called_inside_another_is_inlined():
+    def run(compiled: bool):
+        model, opt = mlp_adam()
+        inner = classification_step(model, opt)
+        if compiled:
+            inner = tg.compile(inner)
+
+        def two_steps(a, b):
+            return inner(*a) + inner(*b)
+
+        outer = tg.compile(two_steps) if compiled else two_steps
+        data = batches((16, 12), 4, n=6)
+        losses = [float(outer(data[i], data[i + 1])) for i in range(0, 6, 2)]
+        losses.append(float(inner(*data[0])))  # the inner one still works on its own
+        return losses, model, opt
+
+    tg.manual_seed(0)
+    le, me, oe = run(False)
+    tg.manual_seed(0)
+    lc, mc, oc = run(True)
+    np.testing.assert_allclose(lc, le, rtol=2e-5)
+    assert_state_equal(me, oe, mc, oc)

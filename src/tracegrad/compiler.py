@@ -100,6 +100,10 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
                 add(x, depth - 1, tensors)
         elif isinstance(obj, (types.FunctionType, types.MethodType, functools.partial)):
             visit_function(obj, depth - 1)
+        elif isinstance(obj, CompiledFunction):  # called inside: its state is this one's too
+            visit_function(obj.fn, depth - 1)
+        elif isinstance(obj, _CompiledModule):
+            add(obj._module, depth, tensors)
         elif _holder(obj) and id(obj) not in seen_roots:  # a trainer object holding the model
             seen_roots.add(id(obj))
             for x in vars(obj).values():
@@ -141,7 +145,9 @@ def _holder(obj) -> bool:
     return (
         isinstance(d, dict)
         and len(d) <= _MAX_CONTAINER
-        and not isinstance(obj, (type, types.ModuleType, CompiledFunction, _Program))
+        and not isinstance(
+            obj, (type, types.ModuleType, CompiledFunction, _CompiledModule, _Program)
+        )
     )
 
 
@@ -335,10 +341,10 @@ class _Snapshot:
 
 
 # --------------------------------------------------------------------------- one traced program
-def _tape_line(name: str, operands: tuple, out) -> str:
+def _tape_line(name: str, operands: tuple, arrays: list, out) -> str:
     args = ", ".join(
-        f"{x._storage.array.dtype}{list(x.shape)}" if isinstance(x, Tensor) else repr(x)
-        for x in operands
+        f"{a.dtype}{list(a.shape)}" if isinstance(x, Tensor) else repr(x)
+        for x, a in zip(operands, arrays)
     )
     return f"{name}({args}) -> {out.dtype}{list(out.shape)}"
 
@@ -377,9 +383,8 @@ class _Program:
             for (opt, gi), lr in zip(state.lrs, lrs):
                 opt.param_groups[gi]["lr"] = Tensor._wrap(lr)
             compiled.set_enabled(False)  # the backward is traced into this program anyway
-            registry.tape = []
+            registry.tape = _Tape()
             out = self.owner.fn(*self.args, **self.kwargs)
-            _check_no_missed_parameters(registry.tape)
             self.tape = [_tape_line(*entry) for entry in registry.tape]
             registry.tape = None
             for opt, gi, lr in snapshot.lrs:  # back to floats before the state is walked again
@@ -417,20 +422,25 @@ class _Program:
             self.trace_seconds = time.perf_counter() - start
 
 
-def _check_no_missed_parameters(tape: list) -> None:
-    """A parameter used with its concrete value was not found as state: its value would be baked
-    into the program and its updates lost. Refuse, rather than compute something stale."""
-    from .nn.parameter import Parameter
+class _Tape(list):
+    """The ops a trace runs, as ``(name, operands, their arrays, output)``. Appending checks that
+    no parameter enters with a concrete value: one the state search missed would be baked into
+    the program as a constant and its updates lost. It is refused at its first use, before
+    anything has been written to it."""
 
-    for name, operands, _ in tape:
-        for x in operands:
-            if isinstance(x, Parameter) and not isinstance(x._storage.array, jax.core.Tracer):
+    def append(self, entry) -> None:
+        from .nn.parameter import Parameter
+
+        name, operands, arrays, _ = entry
+        for x, a in zip(operands, arrays):
+            if isinstance(x, Parameter) and not isinstance(a, jax.core.Tracer):
                 raise RuntimeError(
                     f"tracegrad.compile: {name} used a parameter of shape {list(x.shape)} that "
                     "was not found through the function's arguments, closures, globals or the "
                     "attributes of objects they hold, so it would be baked in as a constant. "
                     "Pass its module (or the object holding it) as an argument"
                 )
+        super().append(entry)
 
 
 def _flatten_out(out):
@@ -492,6 +502,10 @@ class CompiledFunction:
         return self if obj is None else functools.partial(self.__call__, obj)
 
     def __call__(self, *args, **kwargs):
+        from .ops import registry
+
+        if registry.tape is not None:  # called while an outer compiled function traces: inline
+            return self.fn(*args, **kwargs)
         state = _State(_find_roots(self.fn, args, kwargs))
         arg_tensors, arg_desc = _flatten_args(args, kwargs)
         key = (arg_desc, state.spec, is_grad_enabled(), _dtype.get_default_dtype())
@@ -643,13 +657,13 @@ def _restructure(state: _State, post_spec) -> None:
 
 
 def _committed(a):
-    return a if a.committed or isinstance(a, jax.core.Tracer) else jax.device_put(a, a.sharding)
+    return a if isinstance(a, jax.core.Tracer) or a.committed else jax.device_put(a, a.sharding)
 
 
 def _placed_key(key, arrays: list):
     """The RNG key committed where the program runs: replicated over the devices of the widest
     state array (one device, or a mesh when the state is sharded)."""
-    if key.committed or isinstance(key, jax.core.Tracer):
+    if isinstance(key, jax.core.Tracer) or key.committed:
         return key  # after the first call: the previous call's output, already placed
     widest = max(arrays, key=lambda a: len(a.sharding.device_set), default=None)
     target = widest.sharding if widest is not None else key.sharding

@@ -185,12 +185,14 @@ def _broadcast_error(op: Op, operands: tuple) -> RuntimeError | None:
     return None
 
 
-tape: list | None = None  # set by tracegrad.compile while tracing: (op name, operands, output)
+# Set by tracegrad.compile while tracing: (op name, operands, their arrays at the call, output).
+tape: list | None = None
 
 
 def apply(op: Op, operands: tuple, params: dict):
     """Run ``op`` on ``operands``: lower to JAX, and record a node when a gradient can flow."""
     arrays = [x._storage.array if isinstance(x, Tensor) else x for x in operands]
+    operand_arrays = arrays
     if op.promote is not None:
         dtype = _promote(op, operands).np
         arrays = [
@@ -207,7 +209,7 @@ def apply(op: Op, operands: tuple, params: dict):
                 raise err from None
         raise
     if tape is not None:
-        tape.append((op.name, operands, out))
+        tape.append((op.name, operands, operand_arrays, out))
 
     if op.rule is None or not is_grad_enabled():
         return Tensor._wrap(out)
