@@ -76,5 +76,9 @@ def next_key(generator: Generator | None) -> jax.Array:
 
 
 def permutation(n: int, generator: Generator | None) -> np.ndarray:
-    """A random permutation of ``range(n)`` as a host int64 array (one key drawn)."""
-    return np.asarray(jax.random.permutation(next_key(generator), n), dtype=np.int64)
+    """A random permutation of ``range(n)`` as a host int64 array (one key drawn).
+
+    The key is placed on the default device first: the global key may be committed (written back
+    by a compiled step) or not, and ``jax.random.permutation`` would compile once for each."""
+    key = jax.device_put(next_key(generator), jax.devices()[0])
+    return np.asarray(jax.random.permutation(key, n), dtype=np.int64)
