@@ -318,9 +318,67 @@ def test_compile_module_for_inference():
         expected = arr(model(x))
     for o in outs:
         np.testing.assert_allclose(o, expected, rtol=1e-5, atol=1e-6)
-    with pytest.warns(UserWarning, match="runs eagerly"):
-        y = fast(x)
-    assert y.grad_fn is not None
+
+
+def test_compiled_module_trains_with_backward_outside():
+    """``model = tracegrad.compile(model)`` in an ordinary loop: the forward (BatchNorm, dropout)
+    is one program, ``loss.backward()`` runs its backward as a second one."""
+    results = []
+    for compiled in (False, True):
+        model, opt = cnn_bn_sgd()
+        model.insert(5, nn.Dropout(0.3))
+        net = tg.compile(model) if compiled else model
+        tg.manual_seed(9)
+        losses = []
+        for x, y in batches((8, 1, 8, 8), 3, n=5):
+            opt.zero_grad()
+            out = net(x)
+            loss = F.cross_entropy(out, y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        results.append((model, opt, losses, out))
+    (me, oe, le, _), (mc, oc, lc, out) = results
+    assert out.grad_fn.name() == "CompiledForwardBackward"
+    np.testing.assert_allclose(lc, le, rtol=2e-5)
+    assert_state_equal(me, oe, mc, oc)
+
+
+def test_compiled_module_refuses_double_backward_and_falls_back_for_custom_functions():
+    model, _ = cnn_bn_sgd()
+    net = tg.compile(model)
+    x = batches((8, 1, 8, 8), 3, n=1)[0][0].requires_grad_()
+    out = net(x).sum()
+    (g,) = tg.autograd.grad(out, x, create_graph=False)
+    np.testing.assert_allclose(arr(g), arr(tg.autograd.grad(model(x).sum(), x)[0]), rtol=1e-5)
+    with pytest.raises(NotImplementedError, match="double backward"):
+        tg.autograd.grad(net(x).sum(), x, create_graph=True)
+
+    class Square(tg.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            ctx.save_for_backward(t)
+            return t * t
+
+        @staticmethod
+        def backward(ctx, g):
+            (t,) = ctx.saved_tensors
+            return 2 * t * g
+
+    class Custom(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 2)
+
+        def forward(self, t):
+            return Square.apply(self.lin(t))
+
+    custom = Custom()
+    fast = tg.compile(custom)
+    with pytest.warns(UserWarning, match="runs eagerly because its graph has a custom Function"):
+        y = fast(tg.ones(4, 3))
+    y.sum().backward()
+    assert custom.lin.weight.grad is not None
 
 
 SHARDED = textwrap.dedent(

@@ -341,6 +341,10 @@ class _Snapshot:
 
 
 # --------------------------------------------------------------------------- one traced program
+class _NotCompilable(Exception):
+    """This call's graph cannot be handed back to eager ``backward()`` as a compiled program."""
+
+
 def _tape_line(name: str, operands: tuple, arrays: list, out) -> str:
     args = ", ".join(
         f"{a.dtype}{list(a.shape)}" if isinstance(x, Tensor) else repr(x)
@@ -361,6 +365,12 @@ class _Program:
         self.tape: list[str] = []
         self.trace_seconds = 0.0
         self.jitted = jax.jit(self._pure, donate_argnums=(0,) if owner.donate else ())
+        # A differentiable call (compile(module) under grad mode): the recorded graph's backward
+        # as a second program, fed the forward's saved arrays (residuals) and the output's grad.
+        self.backward_key = None
+        self.seed_slot = 0
+        self.leaves: list = []  # (node index in the plan, position in the state's base tensors)
+        self._backward = None
 
     def _pure(self, state_arrays, arg_arrays, key, lrs):
         """The step as a pure function of arrays. Runs only while ``jax.jit`` traces it; it leaves
@@ -406,6 +416,7 @@ class _Program:
                 for i, (t, a) in enumerate(zip(arg_tensors, arg_arrays))
                 if t._storage.array is not a
             ]
+            residuals = _plan_backward(self, out, state) if self.owner.differentiable else []
             out_leaves, self.out_tree = _flatten_out(out)
             self.post_spec = post.spec
             return (
@@ -414,6 +425,7 @@ class _Program:
                 [arg_tensors[i]._storage.array for i in self.arg_writes],
                 [t._storage.array for t in out_leaves],
                 _random.get_rng_state(),
+                residuals,
             )
         finally:
             registry.tape = None
@@ -441,6 +453,71 @@ class _Tape(list):
                     "Pass its module (or the object holding it) as an argument"
                 )
         super().append(entry)
+
+
+def _plan_backward(program: _Program, out, state: _State) -> list:
+    """Record how to back-propagate ``out``'s graph later: its signature (as the compiled
+    backward builds it), where the seed goes, which leaves are state tensors. Returns the arrays
+    the backward needs, to be returned by the forward program."""
+    from .autograd import compiled as compiled_backward
+    from .autograd import engine
+    from .autograd.node import AccumulateGrad
+
+    if not (isinstance(out, Tensor) and out.grad_fn is not None):
+        raise _NotCompilable("it does not return a single tensor with a graph")
+    root = out.grad_fn
+    order = engine._topological_order([root])
+    seed = Tensor._wrap(jnp.zeros(out.shape, out._storage.array.dtype))
+    signature = compiled_backward._signature(order, [root], [seed], traced=True)
+    if signature is None:
+        raise _NotCompilable("its graph has a custom Function, a hook or a non-tensor operand")
+    key, arrays = signature
+    where = {id(t._storage): i for i, t in enumerate(state.base)}
+    program.leaves = [
+        (i, where[id(node.variable._storage)])
+        for i, node in enumerate(order)
+        if type(node) is AccumulateGrad and id(node.variable._storage) in where
+    ]
+    program.backward_key = key
+    program.seed_slot = next(i for i, a in enumerate(arrays) if a is seed._storage.array)
+    return [a for i, a in enumerate(arrays) if i != program.seed_slot]
+
+
+def _run_backward(program: _Program, residuals: list, g: Tensor) -> tuple:
+    """The gradients of the leaves (state tensors) of a compiled differentiable call."""
+    from .autograd import compiled as compiled_backward
+
+    if program._backward is None:
+        program._backward = jax.jit(compiled_backward._program(program.backward_key, []))
+    arrays = list(residuals)
+    arrays.insert(program.seed_slot, g._storage.array)
+    grads = program._backward(*arrays)
+    return tuple(Tensor._wrap(grads[i]) if i in grads else None for i, _ in program.leaves)
+
+
+@functools.cache
+def _CompiledForward():
+    from .autograd.function import Function
+    from .autograd.grad_mode import is_grad_enabled as grad_on
+
+    class CompiledForward(Function):
+        """The output of a compiled module call, as one node whose backward is compiled too."""
+
+        @staticmethod
+        def forward(ctx, *leaves, program, out, residuals):
+            ctx.program, ctx.residuals = program, residuals
+            return out
+
+        @staticmethod
+        def backward(ctx, g):
+            if grad_on():
+                raise NotImplementedError(
+                    "double backward (create_graph=True) through a tracegrad.compile'd module "
+                    "is not supported; compile the whole step, or call the module uncompiled"
+                )
+            return _run_backward(ctx.program, ctx.residuals, g)
+
+    return CompiledForward
 
 
 def _flatten_out(out):
@@ -486,9 +563,10 @@ def _flatten_out(out):
 class CompiledFunction:
     """What ``tracegrad.compile(fn)`` returns: call it like ``fn``. See :func:`compile`."""
 
-    def __init__(self, fn: Callable, *, donate: bool = True) -> None:
+    def __init__(self, fn: Callable, *, donate: bool = True, differentiable: bool = False) -> None:
         self.fn = fn
         self.donate = donate
+        self.differentiable = differentiable
         self._programs: OrderedDict = OrderedDict()
         self._last_key = None  # the previous call's key, to say what changed on a retrace
         self.traces = 0
@@ -543,7 +621,8 @@ class CompiledFunction:
     def _run(self, program: _Program, state: _State, arg_tensors: list[Tensor]):
         traced = program.post_spec is None
         start = time.perf_counter()
-        new_state, orphans, arg_out, out, key = program.jitted(*self._inputs(state, arg_tensors))
+        outputs = program.jitted(*self._inputs(state, arg_tensors))
+        new_state, orphans, arg_out, out, key, residuals = outputs
         if traced:
             self._count_trace(time.perf_counter() - start)
         if program.post_spec != state.spec:
@@ -558,7 +637,11 @@ class CompiledFunction:
         for i, a in zip(program.arg_writes, arg_out):
             _write(arg_tensors[i], a)
         _random.set_rng_state(key)
-        return program.out_tree(out)
+        result = program.out_tree(out)
+        if program.backward_key is None:
+            return result
+        leaves = [state.base[i] for _, i in program.leaves]
+        return _CompiledForward().apply(*leaves, program=program, out=result, residuals=residuals)
 
     # ------------------------------------------------------------------ tracing
     def _new_program(self, args, kwargs, key) -> _Program:
@@ -749,8 +832,9 @@ def compile(
       numbers, the same ones an eager run from the same ``manual_seed`` draws.
     * Returned tensors are detached (the graph lives inside the program).
 
-    Usable as ``@tracegrad.compile``; ``compile(module)`` compiles the module's forward for
-    calls that need no gradient (evaluation), and runs it eagerly otherwise. ``donate=False``
+    Usable as ``@tracegrad.compile``. ``compile(module)`` runs each call of the module as one
+    program; under grad mode its output's backward is a second compiled program, so an ordinary
+    loop (``loss.backward(); optimizer.step()`` outside) trains it. ``donate=False``
     keeps the previous state buffers alive (more memory). Other keyword arguments of
     ``torch.compile`` (``mode``, ``fullgraph``, ``dynamic``, ``backend``) are accepted and ignored.
     """
@@ -769,14 +853,16 @@ def compile(
 
 
 class _CompiledModule:
-    """``compile(module)``: calls that need no gradient run compiled; others run eagerly (a
-    compiled forward cannot hand a graph back to eager ``backward()``: compile the training step
-    instead)."""
+    """``compile(module)``: each call runs the module's forward as one compiled program. Under
+    grad mode the output's graph is one node whose backward is a second compiled program, so the
+    usual ``loss.backward(); optimizer.step()`` outside works (compiling the whole step instead
+    also fuses the backward and the update into the same program)."""
 
     def __init__(self, module, donate: bool) -> None:
         self._module = module
         self._compiled = CompiledFunction(module.__call__, donate=donate)
-        self._warned = False
+        self._differentiable = CompiledFunction(module.__call__, donate=False, differentiable=True)
+        self._eager_reason: str | None = None
 
     def __getattr__(self, name):
         return getattr(self._module, name)
@@ -788,14 +874,16 @@ class _CompiledModule:
         )
         if not needs_graph:
             return self._compiled(*args, **kwargs)
-        if not self._warned:
-            self._warned = True
-            warnings.warn(
-                "tracegrad.compile(module): this call needs a graph for backward(), so it runs "
-                "eagerly; compile the whole training step (forward, backward, optimizer.step) "
-                "with @tracegrad.compile to run it as one program",
-                stacklevel=2,
-            )
+        if self._eager_reason is None:
+            try:
+                return self._differentiable(*args, **kwargs)
+            except _NotCompilable as e:
+                self._eager_reason = str(e)
+                warnings.warn(
+                    f"tracegrad.compile(module): the forward runs eagerly because {e}; compile "
+                    "the whole training step with @tracegrad.compile instead",
+                    stacklevel=2,
+                )
         return self._module(*args, **kwargs)
 
     def __repr__(self) -> str:

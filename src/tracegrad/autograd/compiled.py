@@ -108,8 +108,9 @@ class _Entry:
 
 
 # ----------------------------------------------------------------------------------- signature
-def _signature(order: list, root_nodes: list, grad_roots: list):
-    """``(key, arrays)`` for this graph, or None when it must run node by node."""
+def _signature(order: list, root_nodes: list, grad_roots: list, traced: bool = False):
+    """``(key, arrays)`` for this graph, or None when it must run node by node. ``traced``
+    accepts JAX tracers as arrays (a graph recorded inside ``tracegrad.compile``)."""
     from .._dtype import get_default_dtype
     from ..ops.registry import REGISTRY
     from ..tensor import Tensor
@@ -120,8 +121,8 @@ def _signature(order: list, root_nodes: list, grad_roots: list):
     def slot(a):
         s = slots.get(id(a))
         if s is None:
-            if type(a) is not _ARRAY:  # a tracer (inside a jax transform) or a numpy array
-                return None
+            if type(a) is not _ARRAY and not (traced and isinstance(a, jax.core.Tracer)):
+                return None  # a tracer (inside a jax transform) or a numpy array
             s = slots[id(a)] = len(arrays)
             arrays.append(a)
             metas.append((a.shape, a.dtype, a.weak_type))
