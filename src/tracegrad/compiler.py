@@ -2,8 +2,9 @@
 ``zero_grad()``, buffer updates, random draws -- as one XLA program.
 
 How it works. The state a step reads and writes is *discovered*, not declared: the function's
-arguments, its closure cells and the globals its code names (recursively through the functions it
-calls) are searched for modules, optimizers and tensors. From those *roots* a deterministic walk
+arguments, its closure cells, the globals its code loads and the attributes of plain objects they
+hold (recursively through the functions it calls) are searched for modules, optimizers and
+tensors. From those *roots* a deterministic walk
 collects the state tensors -- parameters, buffers, loose tensors, their gradients, optimizer state
 and tensor hyperparameters -- plus the global RNG key and the optimizers' float learning rates.
 
@@ -23,6 +24,9 @@ The first call is traced too. When it creates state (optimizer moments, the firs
 the program's outputs create it in the Python objects, and the second call, seeing the new
 structure, traces the steady-state program. Two compiles cost less than one eager step: an eager
 first call would compile every JAX op it dispatches, one by one.
+
+``compile(module)`` under grad mode returns outputs whose backward is a second compiled program:
+the recorded graph's backward (``autograd/compiled.py``'s replay), fed the arrays the forward saved.
 """
 
 from __future__ import annotations
@@ -293,22 +297,6 @@ def _flatten_args(args: tuple, kwargs: dict):
 
     desc = (tuple(walk(a) for a in args), tuple((k, walk(v)) for k, v in kwargs.items()))
     return leaves, desc
-
-
-def _rebuild_args(args, kwargs, tensors):
-    """``args``/``kwargs`` with their tensor leaves replaced, in order, by ``tensors``."""
-    it = iter(tensors)
-
-    def walk(x):
-        if isinstance(x, Tensor):
-            return next(it)
-        if isinstance(x, (list, tuple)):
-            return type(x)(walk(y) for y in x)
-        if isinstance(x, dict):
-            return {k: walk(v) for k, v in x.items()}
-        return x
-
-    return tuple(walk(a) for a in args), {k: walk(v) for k, v in kwargs.items()}
 
 
 # --------------------------------------------------------------------------- snapshots
