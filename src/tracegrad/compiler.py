@@ -572,9 +572,7 @@ class CompiledFunction:
 
         if registry.tape is not None:  # called while an outer compiled function traces: inline
             return self.fn(*args, **kwargs)
-        state = _State(_find_roots(self.fn, args, kwargs))
-        arg_tensors, arg_desc = _flatten_args(args, kwargs)
-        key = (arg_desc, state.spec, is_grad_enabled(), _dtype.get_default_dtype())
+        state, arg_tensors, key = self._walk(args, kwargs)
         program = self._programs.get(key)
         if program is None:
             program = self._new_program(args, kwargs, key)
@@ -584,6 +582,16 @@ class CompiledFunction:
         return self._run(program, state, arg_tensors)
 
     # ------------------------------------------------------------------ running one program
+    def _walk(self, args, kwargs):
+        """This call's state, its tensor arguments and its cache key."""
+        state = _State(_find_roots(self.fn, args, kwargs))
+        arg_tensors, arg_desc = _flatten_args(args, kwargs)
+        return (
+            state,
+            arg_tensors,
+            (arg_desc, state.spec, is_grad_enabled(), _dtype.get_default_dtype()),
+        )
+
     def _inputs(self, state: _State, arg_tensors: list[Tensor]):
         state_arrays = [t._storage.array for t in state.tensors]
         if self.donate:
@@ -663,9 +671,7 @@ class CompiledFunction:
     def lower(self, *args, **kwargs) -> LoweredStep:
         """Trace the step for these arguments without running it, and return what XLA would get:
         the recorded tape, the jaxpr and the StableHLO text (see :class:`LoweredStep`)."""
-        state = _State(_find_roots(self.fn, args, kwargs))
-        arg_tensors, arg_desc = _flatten_args(args, kwargs)
-        key = (arg_desc, state.spec, is_grad_enabled(), _dtype.get_default_dtype())
+        state, arg_tensors, key = self._walk(args, kwargs)
         program = _Program(self, args, kwargs, key)
         return LoweredStep(program, program.jitted.trace(*self._inputs(state, arg_tensors)))
 
