@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _dtype
+from . import _dtype, _tracing
 from . import random as _random
 from .autograd.grad_mode import is_grad_enabled
 from .tensor import Tensor
@@ -368,7 +368,6 @@ class _Program:
         arg_tensors, _ = _flatten_args(self.args, self.kwargs)
         snapshot = _Snapshot(state, arg_tensors)
         from .autograd import compiled
-        from .ops import registry
 
         compiled_was = compiled.is_enabled()
         try:
@@ -381,10 +380,9 @@ class _Program:
             for (opt, gi), lr in zip(state.lrs, lrs):
                 opt.param_groups[gi]["lr"] = Tensor._wrap(lr)
             compiled.set_enabled(False)  # the backward is traced into this program anyway
-            registry.tape = _Tape()
-            out = self.owner.fn(*self.args, **self.kwargs)
-            self.tape = [_tape_line(*entry) for entry in registry.tape]
-            registry.tape = None
+            with _tracing.tracing(_tracing.Trace(_Tape())) as trace:
+                out = self.owner.fn(*self.args, **self.kwargs)
+            self.tape = [_tape_line(*entry) for entry in trace.tape]
             for opt, gi, lr in snapshot.lrs:  # back to floats before the state is walked again
                 opt.param_groups[gi]["lr"] = lr
 
@@ -416,7 +414,6 @@ class _Program:
                 residuals,
             )
         finally:
-            registry.tape = None
             compiled.set_enabled(compiled_was)
             snapshot.restore()
             self.trace_seconds = time.perf_counter() - start
@@ -568,9 +565,7 @@ class CompiledFunction:
         return self if obj is None else functools.partial(self.__call__, obj)
 
     def __call__(self, *args, **kwargs):
-        from .ops import registry
-
-        if registry.tape is not None:  # called while an outer compiled function traces: inline
+        if _tracing.current() is not None:  # called while an outer compiled function traces: inline
             return self.fn(*args, **kwargs)
         state, arg_tensors, key = self._walk(args, kwargs)
         program = self._programs.get(key)

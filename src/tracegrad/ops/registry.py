@@ -24,6 +24,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
+from .. import _tracing
 from .._dtype import as_dtype, get_default_dtype, result_type, scalar_kind
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.node import Node, accumulate_node
@@ -185,10 +186,6 @@ def _broadcast_error(op: Op, operands: tuple) -> RuntimeError | None:
     return None
 
 
-# Set by tracegrad.compile while tracing: (op name, operands, their arrays at the call, output).
-tape: list | None = None
-
-
 def apply(op: Op, operands: tuple, params: dict):
     """Run ``op`` on ``operands``: lower to JAX, and record a node when a gradient can flow."""
     arrays = [x._storage.array if isinstance(x, Tensor) else x for x in operands]
@@ -208,8 +205,9 @@ def apply(op: Op, operands: tuple, params: dict):
             if err is not None:
                 raise err from None
         raise
-    if tape is not None:
-        tape.append((op.name, operands, operand_arrays, out))
+    trace = _tracing.current()
+    if trace is not None:  # tracegrad.compile is tracing this thread: record the op
+        trace.tape.append((op.name, operands, operand_arrays, out))
 
     if op.rule is None or not is_grad_enabled():
         return Tensor._wrap(out)

@@ -1,0 +1,55 @@
+"""The state of a ``tracegrad.compile`` trace in progress, kept per thread.
+
+While a compiled function is traced, its thread records the ops it runs (the *tape*) and the
+runtime checks that cannot be decided on tracer values (``checks``: an out-of-range index inside
+the program). Other threads see no trace at all: their eager code runs as usual.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+__all__ = ["Trace", "current", "tracing", "add_check"]
+
+_local = threading.local()
+
+
+class Trace:
+    """One trace in progress: the recorded ``tape`` and the pending ``checks``.
+
+    ``checks`` holds ``(bad, make_error)`` pairs: ``bad`` is a boolean JAX value computed inside
+    the program (True when the check fails) and ``make_error()`` builds the exception to raise
+    after the program ran.
+    """
+
+    __slots__ = ("tape", "checks")
+
+    def __init__(self, tape: list) -> None:
+        self.tape = tape
+        self.checks: list[tuple] = []
+
+
+def current() -> Trace | None:
+    """The trace this thread is running, or None in eager code."""
+    return getattr(_local, "trace", None)
+
+
+@contextmanager
+def tracing(trace: Trace) -> Iterator[Trace]:
+    """Make ``trace`` this thread's current trace for the duration of the block."""
+    previous = current()
+    _local.trace = trace
+    try:
+        yield trace
+    finally:
+        _local.trace = previous
+
+
+def add_check(bad, make_error: Callable[[], Exception]) -> None:
+    """Register a check on traced values with the current trace (the program raises
+    ``make_error()`` after it runs, when ``bad`` is True). Outside a trace: does nothing."""
+    trace = current()
+    if trace is not None:
+        trace.checks.append((bad, make_error))
