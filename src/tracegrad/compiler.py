@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import dis
 import functools
+import hashlib
 import inspect
 import logging
 import sys
 import time
 import types
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -89,6 +91,8 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
     def add(obj, depth: int, tensors: bool = True) -> None:
         if isinstance(obj, Tensor) and not (tensors or obj._requires_grad):
             return  # a data argument: an input, not state
+        if isinstance(obj, Tensor) and _was_replayed(obj):
+            return  # a copy of an output the step stored in a Python object: not state
         if isinstance(obj, (Tensor, module_t, optim_t)):
             if id(obj) not in seen_roots:
                 seen_roots.add(id(obj))
@@ -299,6 +303,693 @@ def _flatten_args(args: tuple, kwargs: dict):
     return leaves, desc
 
 
+# --------------------------------------------------------------------------- Python values
+# What else a trace reads from Python: floats, ints, strings, numpy arrays in globals, closure
+# cells, attributes and containers. Each is either a program input (floats and arrays: a new value
+# needs no retrace), part of the cache key (everything else: a new value retraces, logged), or,
+# when written by the step, replayed after every call. See docs/compile.md, "Python values".
+
+_MISSING = object()  # a name, attribute or key that is absent
+_KEYED_TYPES = (int, bool, str, bytes, complex, type(None), range, slice, type(Ellipsis))
+
+
+class _NeedsConcrete(RuntimeError):
+    """A lifted Python value was used where only a concrete Python number will do."""
+
+    def __init__(self, labels, what: str) -> None:
+        self.labels = frozenset(labels)
+        super().__init__(
+            f"tracegrad.compile: {', '.join(sorted(self.labels))} is used as a concrete Python "
+            f"value ({what}); it becomes part of the cache key"
+        )
+
+
+class _LiftedFloat(Tensor):
+    """A Python float of the user's state, installed in its place while the step is traced: a 0-d
+    float64 tensor wrapping the program input, so a new value needs no retrace. Arithmetic with
+    tensors promotes as a Python float does (``f32_tensor * lr`` stays float32); arithmetic with
+    numbers stays a lifted float (computed in float64, as Python does). Anything that needs the
+    concrete number (``math.exp``, ``if lr > 0``, formatting, hashing) raises
+    :class:`_NeedsConcrete`, and the call is traced again with the value in the cache key."""
+
+    __slots__ = ("_labels",)
+
+    @classmethod
+    def _lift(cls, array, labels) -> _LiftedFloat:
+        t = cls._wrap(array)
+        t._labels = labels
+        return t
+
+    def _check_concrete(self, what: str) -> None:
+        raise _NeedsConcrete(self._labels, what)
+
+    def _fail(self, *_, what: str = "a comparison or conversion"):
+        raise _NeedsConcrete(self._labels, what)
+
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _fail
+
+    def __hash__(self):
+        raise _NeedsConcrete(self._labels, "hashing")
+
+    def __jax_array__(self):
+        raise _NeedsConcrete(self._labels, "a JAX array or an op parameter")
+
+    def __format__(self, spec: str) -> str:
+        raise _NeedsConcrete(self._labels, "formatting")
+
+    def __repr__(self) -> str:
+        raise _NeedsConcrete(self._labels, "repr")
+
+    __str__ = __repr__
+
+    def __len__(self):
+        raise TypeError("object of type 'float' has no len()")
+
+    def _binary(self, other, fn, reflected: bool):
+        if isinstance(other, _LiftedFloat):
+            return _LiftedFloat._lift(
+                fn(other._storage.array, self._storage.array)
+                if reflected
+                else fn(self._storage.array, other._storage.array),
+                self._labels | other._labels,
+            )
+        if isinstance(other, (int, float)) and not isinstance(other, Tensor):  # a Python number
+            a, b = self._storage.array, np.float64(other)
+            return _LiftedFloat._lift(fn(b, a) if reflected else fn(a, b), self._labels)
+        if isinstance(other, Tensor):
+            # PyTorch: a Python float takes the tensor's dtype when that is floating, else the
+            # default dtype. A 0-d tensor of exactly that dtype promotes the same way.
+            d = other.dtype if other.dtype.is_floating_point else _dtype.get_default_dtype()
+            c = Tensor._wrap(self._storage.array.astype(d.np))
+            return _TENSOR_OPS[fn](other, c) if reflected else _TENSOR_OPS[fn](c, other)
+        if isinstance(other, np.ndarray):
+            raise _NeedsConcrete(self._labels, "arithmetic with a numpy array")
+        return NotImplemented
+
+    def __add__(self, o):
+        return self._binary(o, jnp.add, False)
+
+    def __radd__(self, o):
+        return self._binary(o, jnp.add, True)
+
+    def __sub__(self, o):
+        return self._binary(o, jnp.subtract, False)
+
+    def __rsub__(self, o):
+        return self._binary(o, jnp.subtract, True)
+
+    def __mul__(self, o):
+        return self._binary(o, jnp.multiply, False)
+
+    def __rmul__(self, o):
+        return self._binary(o, jnp.multiply, True)
+
+    def __truediv__(self, o):
+        return self._binary(o, jnp.true_divide, False)
+
+    def __rtruediv__(self, o):
+        return self._binary(o, jnp.true_divide, True)
+
+    def __floordiv__(self, o):
+        return self._binary(o, jnp.floor_divide, False)
+
+    def __rfloordiv__(self, o):
+        return self._binary(o, jnp.floor_divide, True)
+
+    def __mod__(self, o):
+        return self._binary(o, jnp.remainder, False)
+
+    def __rmod__(self, o):
+        return self._binary(o, jnp.remainder, True)
+
+    def __pow__(self, o):
+        return self._binary(o, jnp.power, False)
+
+    def __rpow__(self, o):
+        return self._binary(o, jnp.power, True)
+
+    # ``x += 0.1`` on a Python float rebinds; it must not update a tensor in place
+    __iadd__, __isub__, __imul__, __itruediv__ = __add__, __sub__, __mul__, __truediv__
+
+    def __neg__(self):
+        return _LiftedFloat._lift(-self._storage.array, self._labels)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _LiftedFloat._lift(jnp.abs(self._storage.array), self._labels)
+
+
+_TENSOR_OPS = {
+    jnp.add: lambda a, b: a + b,
+    jnp.subtract: lambda a, b: a - b,
+    jnp.multiply: lambda a, b: a * b,
+    jnp.true_divide: lambda a, b: a / b,
+    jnp.floor_divide: lambda a, b: a // b,
+    jnp.remainder: lambda a, b: a % b,
+    jnp.power: lambda a, b: a**b,
+}
+
+
+class _LiftedArray(Tensor):
+    """A numpy array of the user's state, installed in its place while the step is traced: a
+    tensor of the same dtype wrapping the program input, so the array's current values (changed
+    in place or rebound) reach every call. Reading it as numpy raises :class:`_NeedsConcrete`
+    (the call is traced again with the array's contents in the cache key)."""
+
+    __slots__ = ("_labels",)
+
+    def _check_concrete(self, what: str) -> None:
+        raise _NeedsConcrete(self._labels, f"Tensor.{what}() on a numpy array")
+
+
+@functools.lru_cache(maxsize=1024)
+def _code_names(code: types.CodeType) -> tuple[tuple, frozenset]:
+    """The global names a code object (and code nested in it) loads or stores, and every name it
+    uses (attributes included): what the walk below watches."""
+    names, used = [], set(code.co_names)
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL"):
+            names.append(ins.argval)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            inner, inner_used = _code_names(const)
+            names.extend(inner)
+            used |= inner_used
+    return tuple(dict.fromkeys(names)), frozenset(used)
+
+
+@functools.cache
+def _library_dirs() -> tuple:
+    """Code under these directories is not the user's: its globals are not watched."""
+    import os
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    dirs = {os.path.dirname(os.path.abspath(__file__))}
+    dirs.update(os.path.abspath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib"))
+    return tuple(d + os.sep for d in dirs)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_user_code(code: types.CodeType) -> bool:
+    return not code.co_filename.startswith(_library_dirs()) and not code.co_filename.startswith(
+        "<frozen"
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _class_code(cls: type) -> tuple[tuple, frozenset]:
+    """The user-written functions of a class (and its bases), and every name they use."""
+    functions, used = [], set()
+    for c in cls.__mro__:
+        for v in vars(c).values():
+            if isinstance(v, (staticmethod, classmethod)):
+                v = v.__func__
+            elif isinstance(v, property):
+                v = v.fget
+            if isinstance(v, types.FunctionType):
+                used |= _code_names(v.__code__)[1]
+                if _is_user_code(v.__code__):
+                    functions.append(v)
+    return tuple(functions), frozenset(used)
+
+
+@functools.cache
+def _module_internals() -> frozenset:
+    return frozenset(vars(_module_type()()))
+
+
+def _is_user_class(cls: type) -> bool:
+    return not cls.__module__.startswith("tracegrad.")
+
+
+class _Values:
+    """One walk over the Python values a call can read: *spaces* (a module's globals, an object's
+    attributes, a dict, a list, a closure cell) and the *slots* in them whose value matters. The
+    walk is deterministic, so slot ``i`` of a later walk is the same place as slot ``i`` of the
+    walk the program was traced with. ``key`` is this call's part of the cache key; ``floats``
+    and ``arrays`` are the program inputs of the lifted slots."""
+
+    __slots__ = ("spaces", "slots", "values", "plan", "key", "floats", "arrays")
+
+    def __init__(self, fn: Callable, args: tuple, kwargs: dict, concrete: frozenset) -> None:
+        module_t, optim_t = _module_type(), _optimizer_type()
+        spaces: list = []  # [kind, obj, label, is_argument]
+        space_index: dict[int, int] = {}
+        slots: list = []  # (space, name, label, attribute path, liftable)
+        seen_slots: set = set()
+        seen_code: set[int] = set()
+        used: set = set()
+
+        def space(kind, obj, label, arg=False):
+            i = space_index.get(id(obj))
+            if i is None:
+                i = space_index[id(obj)] = len(spaces)
+                spaces.append((kind, obj, label, arg))
+                return i, True
+            return i, False
+
+        def slot(si, name, label, value, path, depth, liftable=True):
+            if (si, name) in seen_slots:
+                return
+            seen_slots.add((si, name))
+            slots.append((si, name, label, path, liftable))
+            visit(value, label, depth, path)
+
+        def visit(v, label, depth, path, arg=False):
+            if type(v) is float or isinstance(v, (_KEYED_TYPES, np.generic, Tensor, jax.Array)):
+                return
+            if isinstance(v, optim_t):
+                return
+            if isinstance(v, module_t):
+                return visit_module(v, label, depth, path)
+            if depth <= 0:
+                return
+            if isinstance(v, (types.FunctionType, types.MethodType, functools.partial)):
+                visit_function(v, depth - 1)
+            elif isinstance(v, CompiledFunction):
+                visit_function(v.fn, depth - 1)
+            elif isinstance(v, _CompiledModule):
+                visit_module(v._module, label, depth, path)
+            elif type(v) is list and len(v) <= _MAX_CONTAINER:
+                si, new = space("list", v, label, arg)
+                if new:
+                    for i, x in enumerate(v):
+                        slot(si, i, f"{label}[{i}]", x, path, depth - 1)
+            elif type(v) is dict and len(v) <= _MAX_CONTAINER:
+                si, new = space("dict", v, label, arg)
+                if new:
+                    for k, x in v.items():
+                        slot(si, k, f"{label}[{k!r}]", x, path, depth - 1)
+            elif type(v) is tuple and len(v) <= _MAX_CONTAINER:
+                for i, x in enumerate(v):
+                    visit(x, f"{label}[{i}]", depth - 1, path)
+            elif _holder(v) and not isinstance(v, types.FunctionType):
+                si, new = space("attrs", v, label, arg)
+                if new:
+                    visit_class(type(v), depth)
+                    for name, x in vars(v).items():
+                        slot(si, name, f"{label}.{name}", x, (*path, name), depth - 1)
+
+        def visit_module(m, label, depth, path):
+            si, new = space("attrs", m, label)
+            if not new:
+                return
+            user = _is_user_class(type(m))
+            visit_class(type(m), depth)
+            internals = _module_internals()
+            for name, x in vars(m).items():
+                if name not in internals:
+                    slot(si, name, f"{label}.{name}", x, (*path, name), depth - 1, liftable=user)
+            for name, sub in m._modules.items():
+                if sub is not None:
+                    visit_module(sub, f"{label}.{name}", depth, path)
+
+        def visit_class(cls, depth):
+            functions, names = _class_code(cls)
+            used.update(names)
+            if _is_user_class(cls):
+                for f in functions:
+                    visit_function(f, depth - 1)
+
+        def visit_function(f, depth):
+            if isinstance(f, functools.partial):
+                for x in (*f.args, *f.keywords.values()):
+                    visit(x, "a functools.partial argument", depth, ())
+                f = f.func
+            if isinstance(f, types.MethodType):
+                visit(f.__self__, "self", depth, ())
+                f = f.__func__
+            if not isinstance(f, types.FunctionType) or id(f.__code__) in seen_code:
+                return
+            code = f.__code__
+            seen_code.add(id(code))
+            if not _is_user_code(code):
+                return
+            names, code_used = _code_names(code)
+            used.update(code_used)
+            for name, cell in zip(code.co_freevars, f.__closure__ or ()):
+                si, _ = space("cell", cell, name)
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    value = _MISSING
+                slot(si, None, f"closure {name}", value, (), depth)
+            g = f.__globals__
+            si, _ = space("globals", g, g.get("__name__", "?"))
+            for name in names:
+                value = g.get(name, _MISSING)
+                if not isinstance(value, types.ModuleType):
+                    slot(si, name, f"global {name}", value, (), depth)
+
+        try:
+            params = list(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            params = []
+        for i, a in enumerate(args):
+            visit(a, f"argument {params[i] if i < len(params) else i}", _SEARCH_DEPTH, (), True)
+        for k, a in kwargs.items():
+            visit(a, f"argument {k}", _SEARCH_DEPTH, (), True)
+        visit_function(fn, _SEARCH_DEPTH)
+
+        # Keep an attribute only when some code the step can run names it (``self.temperature``):
+        # an attribute no code reads (``trainer.epoch``) must not retrace the step when it changes.
+        self.spaces = spaces
+        self.slots = [s for s in slots if all(n in used for n in s[3])]
+        self._read(concrete)
+
+    def _get(self, si, name):
+        kind, obj, _, _ = self.spaces[si]
+        if kind == "cell":
+            try:
+                return obj.cell_contents
+            except ValueError:
+                return _MISSING
+        if kind == "attrs":
+            return vars(obj).get(name, _MISSING)
+        if kind == "list":
+            return obj[name]
+        return obj.get(name, _MISSING)
+
+    def _set(self, si, name, value) -> None:
+        kind, obj, _, _ = self.spaces[si]
+        if kind == "cell":
+            if value is _MISSING:
+                del obj.cell_contents
+            else:
+                obj.cell_contents = value
+        elif kind == "attrs":
+            if value is _MISSING:
+                vars(obj).pop(name, None)
+            else:
+                vars(obj)[name] = value
+        elif value is _MISSING:
+            obj.pop(name, None)
+        else:
+            obj[name] = value
+
+    def _read(self, concrete: frozenset) -> None:
+        """This call's values: the cache key, the plan (which slots are lifted) and the inputs."""
+        key, plan, floats, arrays, values = [], [], [], [], []
+        for si, name, label, _, liftable in self.slots:
+            v = self._get(si, name)
+            values.append(v)
+            t = type(v)
+            if t is float and liftable and label not in concrete:
+                plan.append("f")
+                floats.append(np.float64(v))
+                key.append((label, "f"))
+            elif _liftable_array(v) and label not in concrete:
+                plan.append("a")
+                arrays.append(v)
+                key.append((label, ("a", v.shape, v.dtype)))
+            else:
+                plan.append(None)
+                key.append((label, _value_key(v)))
+        self.values, self.plan, self.key = values, tuple(plan), tuple(key)
+        self.floats, self.arrays = floats, arrays
+
+
+def _liftable_array(v) -> bool:
+    """A numpy array, or a JAX array held outside any tensor, of a dtype tracegrad has."""
+    if type(v) is np.ndarray:
+        return v.dtype.kind in "biuf"
+    return isinstance(v, jax.Array) and not isinstance(v, jax.core.Tracer)
+
+
+class _Identity:
+    """An object in a cache key by identity; holding it keeps its ``id`` from being reused."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj) -> None:
+        self.obj = obj
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Identity) and other.obj is self.obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __repr__(self) -> str:
+        return f"<{type(self.obj).__name__} object at {id(self.obj):#x}>"
+
+
+def _value_key(v):
+    """A Python value as part of the cache key: by value when it is hashable or a numpy array,
+    by identity otherwise (an object whose contents the walk does not see)."""
+    if v is _MISSING:
+        return ("missing",)
+    if isinstance(v, np.ndarray):
+        return ("ndarray", v.shape, v.dtype, hashlib.blake2b(v.tobytes(), digest_size=16).digest())
+    if isinstance(v, (Tensor, list, dict, _module_type(), _optimizer_type())) or _holder(v):
+        return ("object", type(v).__name__)  # walked: its contents have slots (or are state)
+    try:
+        hash(v)
+        return v
+    except TypeError:
+        if isinstance(v, tuple):
+            return tuple(_value_key(x) for x in v)
+        return _Identity(v)
+
+
+_REPLAYED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> replayed tensor
+
+
+def _was_replayed(t: Tensor) -> bool:
+    """A tensor the step stored in a Python object (a copy of a program output): not state."""
+    return _REPLAYED.get(id(t)) is t
+
+
+class _Trace:
+    """The Python side of one trace: installs the lifted values, detects what the step wrote to
+    the watched spaces, and puts everything back as it was."""
+
+    def __init__(self, values: _Values, floats, arrays) -> None:
+        self.values = values
+        self.saved = [self._snapshot(i) for i in range(len(values.spaces))]
+        self.installed: dict = {}
+        fi = ai = 0
+        for (si, name, label, _, _), kind in zip(values.slots, values.plan):
+            if kind == "f":
+                t = _LiftedFloat._lift(floats[fi], frozenset([label]))
+                fi += 1
+            elif kind == "a":
+                t = _LiftedArray._wrap(arrays[ai])
+                t._labels = frozenset([label])
+                ai += 1
+            else:
+                continue
+            values._set(si, name, t)
+            self.installed[(si, name)] = (t, t._storage.array)
+        self.expected = [self._snapshot(i) for i in range(len(values.spaces))]
+
+    def _snapshot(self, i: int):
+        kind, obj, _, _ = self.values.spaces[i]
+        if kind == "cell":
+            return self.values._get(i, None)
+        if kind == "globals":
+            names = {name for si, name, *_ in self.values.slots if si == i}
+            return {n: obj.get(n, _MISSING) for n in names}
+        if kind == "attrs":
+            internals = _module_internals() if isinstance(obj, _module_type()) else ()
+            return {k: v for k, v in vars(obj).items() if k not in internals}
+        return list(obj) if kind == "list" else dict(obj)
+
+    def writes(self, state: _State) -> tuple[list, list]:
+        """What the step wrote: ``(space, name, op, tree)`` records to replay after every call,
+        and the traced arrays they need (extra program outputs). Raises for writes that cannot
+        be replayed."""
+        values, records, leaves = self.values, [], []
+        state_ids = {id(t) for t in state.base}
+        for i, (kind, _, label, is_arg) in enumerate(values.spaces):
+            now, before = self._snapshot(i), self.expected[i]
+            if kind == "cell":
+                if now is not before:
+                    tree = _flatten_write(now, state_ids, leaves, label, False)
+                    records.append((i, None, "set", tree))
+                continue
+            if kind == "list":
+                n = len(before)
+                appended = now[n:]
+                if (
+                    len(now) < n
+                    or any(a is not b for a, b in zip(now, before))
+                    or (appended and (is_arg or any(_has_tensor(x) for x in appended)))
+                ):
+                    raise RuntimeError(
+                        f"tracegrad.compile: the step changes the list {label} (appends tensors, "
+                        "removes or replaces items, or changes a list passed as an argument). A "
+                        "compiled step runs its Python code only when it is traced, so this cannot "
+                        "be repeated on every call. Return the value and append it outside the "
+                        "compiled function, or store it in an attribute or a dict item (those are "
+                        "written back after every call)"
+                    )
+                if appended:
+                    tree = _flatten_write(list(appended), state_ids, leaves, label, False)
+                    records.append((i, None, "extend", tree))
+                continue
+            if kind == "dict" and is_arg and now.keys() != before.keys():
+                raise RuntimeError(
+                    f"tracegrad.compile: the step changes the dict argument {label}; return the "
+                    "value instead, or store it in a global dict or an attribute"
+                )
+            for name in (*before, *(k for k in now if k not in before)):
+                a, b = before.get(name, _MISSING), now.get(name, _MISSING)
+                where = _where(kind, label, name)
+                if b is _MISSING:
+                    if a is not _MISSING:
+                        records.append((i, name, "del", None))
+                    continue
+                inst = self.installed.get((i, name))
+                if b is not a:
+                    was_array = isinstance(self.saved[i].get(name), np.ndarray)
+                    records.append(
+                        (i, name, "set", _flatten_write(b, state_ids, leaves, where, was_array))
+                    )
+                elif inst is not None and b._storage.array is not inst[1]:  # changed in place
+                    records.append(
+                        (i, name, "inplace", _flatten_write(b, state_ids, leaves, where, True))
+                    )
+        return records, leaves
+
+    def restore(self) -> None:
+        values = self.values
+        for i, saved in enumerate(self.saved):
+            kind, obj, _, _ = values.spaces[i]
+            if kind == "cell":
+                values._set(i, None, saved)
+            elif kind == "list":
+                obj[:] = saved
+            elif kind == "dict":
+                obj.clear()
+                obj.update(saved)
+            else:
+                now = self._snapshot(i)
+                for name in now:
+                    if name not in saved:
+                        values._set(i, name, _MISSING)
+                for name, v in saved.items():
+                    values._set(i, name, v)
+
+
+def _where(kind: str, label: str, name) -> str:
+    if kind == "globals":
+        return f"global {name}"
+    return f"{label}.{name}" if kind == "attrs" else f"{label}[{name!r}]"
+
+
+def _has_tensor(x) -> bool:
+    if isinstance(x, Tensor):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_has_tensor(y) for y in x)
+    if isinstance(x, dict):
+        return any(_has_tensor(y) for y in x.values())
+    return False
+
+
+def _flatten_write(value, state_ids: set, leaves: list, where: str, as_numpy: bool):
+    """A value the step wrote, as a tree that :func:`_rebuild` turns back into a Python value
+    after every call: traced tensors and lifted floats become program outputs, state tensors and
+    plain Python values are kept as they are."""
+
+    def walk(x):
+        if isinstance(x, _LiftedFloat):
+            leaves.append(x._storage.array)
+            return ("float",)
+        if isinstance(x, Tensor):
+            a = x._storage.array
+            if id(x) in state_ids or not isinstance(a, jax.core.Tracer):
+                return ("same", x)
+            leaves.append(a)
+            if as_numpy and x is value:
+                return ("numpy",)
+            return ("tensor", x._requires_grad and x.grad_fn is None)
+        if type(x) in (list, tuple, dict):
+            items = [(k, walk(y)) for k, y in (x.items() if type(x) is dict else enumerate(x))]
+            if all(node[0] == "same" for _, node in items):
+                return ("same", x)
+            return (type(x), items)
+        if isinstance(x, jax.core.Tracer) or (
+            _holder(x) and any(_has_tracer(y) for y in vars(x).values())
+        ):
+            raise RuntimeError(
+                f"tracegrad.compile: the step stores traced values in {where} in a form that "
+                f"cannot be written back after each call ({type(x).__name__}); store tensors, "
+                "floats, or lists/tuples/dicts of them, or return the value instead"
+            )
+        return ("same", x)
+
+    return walk(value)
+
+
+def _has_tracer(x) -> bool:
+    if isinstance(x, Tensor):
+        return isinstance(x._storage.array, jax.core.Tracer)
+    if isinstance(x, (list, tuple)):
+        return any(_has_tracer(y) for y in x)
+    if isinstance(x, dict):
+        return any(_has_tracer(y) for y in x.values())
+    return isinstance(x, jax.core.Tracer)
+
+
+def _rebuild(node, it):
+    kind = node[0]
+    if kind == "same":
+        return node[1]
+    if kind == "float":
+        return float(np.asarray(next(it)))
+    if kind == "numpy":
+        return np.array(next(it))
+    if kind == "tensor":
+        t = Tensor._wrap(next(it), requires_grad=node[1])
+        _REPLAYED[id(t)] = t
+        return t
+    if kind is dict:
+        return {k: _rebuild(v, it) for k, v in node[1]}
+    return kind(_rebuild(v, it) for _, v in node[1])
+
+
+def _replay(values: _Values, records: list, arrays) -> None:
+    """Repeat the step's writes to Python state, with this call's output values."""
+    it = iter(arrays)
+    for si, name, op, tree in records:
+        if op == "del":
+            values._set(si, name, _MISSING)
+            continue
+        new = _rebuild(tree, it)
+        if op == "extend":
+            values.spaces[si][1].extend(new)
+        elif op == "inplace" and isinstance(values._get(si, name), np.ndarray):
+            values._get(si, name)[...] = new
+        else:
+            values._set(si, name, new)
+
+
+def _promotion_hazards(tape) -> frozenset:
+    """Lifted floats that reached an op directly (not through an operator) where the result
+    type would differ from what the Python float gives eagerly: those must be keyed instead."""
+    from .ops.registry import REGISTRY, _compute_promotion
+
+    bad: set = set()
+    for name, operands, _, _ in tape:
+        lifted = [x for x in operands if isinstance(x, _LiftedFloat)]
+        if not lifted:
+            continue
+        labels = set().union(*(x._labels for x in lifted))
+        op = REGISTRY.get(name)
+        if op is None or op.promote is None:
+            bad |= labels
+            continue
+        as_python = tuple(1.0 if isinstance(x, _LiftedFloat) else x for x in operands)
+        if _compute_promotion(op, operands) != _compute_promotion(op, as_python):
+            bad |= labels
+    return frozenset(bad)
+
+
 # --------------------------------------------------------------------------- snapshots
 class _Snapshot:
     """Everything a trace may change, so a failed (or lower-only) trace can be undone exactly."""
@@ -352,6 +1043,8 @@ class _Program:
         self.out_tree = None  # rebuilds the return value from the output arrays
         self.tape: list[str] = []
         self.trace_seconds = 0.0
+        self.concrete = owner._concrete  # Python values kept in the cache key, not lifted
+        self.py_writes: list = []  # the step's writes to Python state, replayed after each call
         self.jitted = jax.jit(self._pure, donate_argnums=(0,) if owner.donate else ())
         # A differentiable call (compile(module) under grad mode): the recorded graph's backward
         # as a second program, fed the forward's saved arrays (residuals) and the output's grad.
@@ -360,17 +1053,20 @@ class _Program:
         self.leaves: list = []  # (node index in the plan, position in the state's base tensors)
         self._backward = None
 
-    def _pure(self, state_arrays, arg_arrays, key, lrs):
+    def _pure(self, state_arrays, arg_arrays, key, lrs, py_floats, py_arrays):
         """The step as a pure function of arrays. Runs only while ``jax.jit`` traces it; it leaves
         every Python object as it found it (the caller writes the results back)."""
         start = time.perf_counter()
         state = _State(_find_roots(self.owner.fn, self.args, self.kwargs))
         arg_tensors, _ = _flatten_args(self.args, self.kwargs)
         snapshot = _Snapshot(state, arg_tensors)
+        values = _Values(self.owner.fn, self.args, self.kwargs, self.concrete)
+        py_trace = None
         from .autograd import compiled
 
         compiled_was = compiled.is_enabled()
         try:
+            py_trace = _Trace(values, py_floats, py_arrays)
             pre = list(state.tensors)
             for t, a in zip(pre, state_arrays):
                 t._storage.array = a
@@ -383,6 +1079,10 @@ class _Program:
             with _tracing.tracing(_tracing.Trace(_Tape())) as trace:
                 out = self.owner.fn(*self.args, **self.kwargs)
             self.tape = [_tape_line(*entry) for entry in trace.tape]
+            hazards = _promotion_hazards(trace.tape)
+            if hazards:
+                raise _NeedsConcrete(hazards, "an op whose result type depends on it being a float")
+            self.py_writes, py_out = py_trace.writes(state)
             for opt, gi, lr in snapshot.lrs:  # back to floats before the state is walked again
                 opt.param_groups[gi]["lr"] = lr
 
@@ -412,9 +1112,12 @@ class _Program:
                 [t._storage.array for t in out_leaves],
                 _random.get_rng_state(),
                 residuals,
+                py_out,
             )
         finally:
             compiled.set_enabled(compiled_was)
+            if py_trace is not None:
+                py_trace.restore()
             snapshot.restore()
             self.trace_seconds = time.perf_counter() - start
 
@@ -510,6 +1213,9 @@ def _flatten_out(out):
     leaves: list[Tensor] = []
 
     def walk(x):
+        if isinstance(x, _LiftedFloat):  # a Python float of the state, returned
+            leaves.append(x)
+            return ("float", None)
         if isinstance(x, Tensor):
             leaves.append(x)
             return None
@@ -535,6 +1241,8 @@ def _flatten_out(out):
             kind, body = node
             if kind == "const":
                 return body
+            if kind == "float":
+                return float(np.asarray(next(it)))
             if kind is dict:
                 return {k: rebuild(v) for k, v in body.items()}
             return kind(rebuild(v) for v in body)
@@ -554,6 +1262,7 @@ class CompiledFunction:
         self.differentiable = differentiable
         self._programs: OrderedDict = OrderedDict()
         self._last_key = None  # the previous call's key, to say what changed on a retrace
+        self._concrete: frozenset = frozenset()  # Python floats/arrays needed as concrete values
         self.traces = 0
         self.compile_seconds = 0.0
         functools.update_wrapper(self, fn)
@@ -567,27 +1276,60 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         if _tracing.current() is not None:  # called while an outer compiled function traces: inline
             return self.fn(*args, **kwargs)
-        state, arg_tensors, key = self._walk(args, kwargs)
-        program = self._programs.get(key)
-        if program is None:
-            program = self._new_program(args, kwargs, key)
+        while True:
+            state, arg_tensors, values, key = self._walk(args, kwargs)
+            program = self._programs.get(key)
+            if program is None:
+                program = self._new_program(args, kwargs, key)
+            else:
+                self._programs.move_to_end(key)
+            self._last_key = key
+            try:
+                return self._run(program, state, arg_tensors, values)
+            except Exception as e:
+                if program.post_spec is not None or not self._key_lifted(values, e):
+                    raise
+                self._programs.pop(key, None)
+
+    def _key_lifted(self, values: _Values, error: Exception) -> bool:
+        """A trace with lifted Python values failed: move the values it needed concretely (or,
+        when the error does not say which, the arrays and then the floats) into the cache key.
+        Returns False when nothing is left to move (the error is the user's)."""
+        lifted = {kind: set() for kind in "fa"}
+        for (_, _, label, _, _), kind in zip(values.slots, values.plan):
+            if kind:
+                lifted[kind].add(label)
+        if isinstance(error, _NeedsConcrete):
+            labels = error.labels & (lifted["f"] | lifted["a"])
+            reason = str(error).removeprefix("tracegrad.compile: ")
         else:
-            self._programs.move_to_end(key)
-        self._last_key = key
-        return self._run(program, state, arg_tensors)
+            labels = lifted["a"] or lifted["f"]
+            reason = f"tracing with them as inputs failed ({type(error).__name__}: {error})"
+        if not labels:
+            return False
+        self._concrete |= labels
+        logger.info(
+            "tracegrad.compile: %s keeps %s in its cache key (a new value retraces): %s",
+            _name(self.fn),
+            ", ".join(sorted(labels)),
+            reason,
+        )
+        return True
 
     # ------------------------------------------------------------------ running one program
     def _walk(self, args, kwargs):
-        """This call's state, its tensor arguments and its cache key."""
+        """This call's state, its tensor arguments, the Python values it reads and its key."""
         state = _State(_find_roots(self.fn, args, kwargs))
         arg_tensors, arg_desc = _flatten_args(args, kwargs)
+        values = _Values(self.fn, args, kwargs, self._concrete)
         return (
             state,
             arg_tensors,
-            (arg_desc, state.spec, is_grad_enabled(), _dtype.get_default_dtype()),
+            values,
+            (arg_desc, state.spec, is_grad_enabled(), _dtype.get_default_dtype(), values.key),
         )
 
-    def _inputs(self, state: _State, arg_tensors: list[Tensor]):
+    def _inputs(self, state: _State, arg_tensors: list[Tensor], values: _Values):
         state_arrays = [t._storage.array for t in state.tensors]
         if self.donate:
             _own_donated(state_arrays, state.tensors)
@@ -607,13 +1349,15 @@ class CompiledFunction:
             ],
             _placed_key(_random.get_rng_state(), state_arrays),
             lrs,
+            values.floats,
+            values.arrays,
         )
 
-    def _run(self, program: _Program, state: _State, arg_tensors: list[Tensor]):
+    def _run(self, program: _Program, state: _State, arg_tensors: list[Tensor], values: _Values):
         traced = program.post_spec is None
         start = time.perf_counter()
-        outputs = program.jitted(*self._inputs(state, arg_tensors))
-        new_state, orphans, arg_out, out, key, residuals = outputs
+        outputs = program.jitted(*self._inputs(state, arg_tensors, values))
+        new_state, orphans, arg_out, out, key, residuals, py_out = outputs
         if traced:
             self._count_trace(time.perf_counter() - start)
         if program.post_spec != state.spec:
@@ -628,6 +1372,8 @@ class CompiledFunction:
         for i, a in zip(program.arg_writes, arg_out):
             _write(arg_tensors[i], a)
         _random.set_rng_state(key)
+        if program.py_writes:
+            _replay(values, program.py_writes, py_out)
         result = program.out_tree(out)
         if program.backward_key is None:
             return result
@@ -666,9 +1412,10 @@ class CompiledFunction:
     def lower(self, *args, **kwargs) -> LoweredStep:
         """Trace the step for these arguments without running it, and return what XLA would get:
         the recorded tape, the jaxpr and the StableHLO text (see :class:`LoweredStep`)."""
-        state, arg_tensors, key = self._walk(args, kwargs)
+        state, arg_tensors, values, key = self._walk(args, kwargs)
         program = _Program(self, args, kwargs, key)
-        return LoweredStep(program, program.jitted.trace(*self._inputs(state, arg_tensors)))
+        inputs = self._inputs(state, arg_tensors, values)
+        return LoweredStep(program, program.jitted.trace(*inputs))
 
 
 class LoweredStep:
@@ -767,8 +1514,8 @@ def _name(fn) -> str:
 
 def _what_changed(old, new, fn) -> str:
     """A readable account of the first cache-key component that differs."""
-    (old_args, old_kwargs), old_spec, old_grad, old_dtype = old
-    (new_args, new_kwargs), new_spec, new_grad, new_dtype = new
+    (old_args, old_kwargs), old_spec, old_grad, old_dtype, old_py = old
+    (new_args, new_kwargs), new_spec, new_grad, new_dtype, new_py = new
     try:
         names = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
@@ -790,7 +1537,34 @@ def _what_changed(old, new, fn) -> str:
     for label, a, b in zip(what, old_spec, new_spec):
         if a != b:
             return f"{label} changed"
+    if old_py != new_py:
+        return _py_changed(old_py, new_py)
     return "the state's structure changed"
+
+
+def _py_changed(old: tuple, new: tuple) -> str:
+    """Which Python value the step reads changed (``global 'step' changed: 3 -> 4``)."""
+    old_by_label = dict(old)
+    for label, b in new:
+        a = old_by_label.get(label, _MISSING)
+        if a is _MISSING:
+            return f"{label} is new"
+        if a != b:
+            if b == "f":
+                return f"{label} became a float (a program input)"
+            if a == "f":
+                return f"{label} changed from a float to {_describe_value(b)}"
+            return f"{label} changed: {_describe_value(a)} -> {_describe_value(b)}"
+    gone = [label for label, _ in old if label not in dict(new)]
+    return f"{gone[0]} is gone" if gone else "the Python values it reads changed"
+
+
+def _describe_value(k) -> str:
+    if isinstance(k, tuple) and k and k[0] in ("ndarray", "a"):
+        return "a numpy array of other contents" if k[0] == "ndarray" else "a numpy array"
+    if isinstance(k, tuple) and k and k[0] in ("object", "missing"):
+        return "another object" if k[0] != "missing" else "missing"
+    return repr(k)
 
 
 def _describe(desc) -> str:

@@ -62,7 +62,7 @@ def clip_grads_with_norm_(
     if not grads:
         return
     with no_grad():
-        coef = clamp(float(max_norm) / (total_norm + 1e-6), max=1.0)
+        coef = clamp(max_norm / (total_norm + 1e-6), max=1.0)  # max_norm may be lifted by compile
         for g in grads:
             g.mul_(coef.to(device=g.device, dtype=g.dtype))
 
