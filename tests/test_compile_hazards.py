@@ -602,3 +602,47 @@ def test_float_returned_by_the_step_stays_a_float():
         return lambda: (model(X).sum(), model.temperature * 2), before, nothing
 
     check(make, traces=1)
+
+
+class Masked(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+        self.mask = tg.ones(2)  # a plain tensor attribute, not a registered buffer
+
+    def forward(self, x):
+        out = self.lin(x) * self.mask
+        self.last = out.detach()
+        return out
+
+
+def test_module_tensor_attribute_rebound_and_stored_by_forward():
+    def make():
+        fresh()
+        model = Masked()
+
+        def before(i):
+            model.mask = tg.full((2,), float(i) - 1.0)
+
+        return lambda: model(X).sum(), before, lambda: model.last
+
+    check(make)
+
+
+W = None
+
+
+def test_global_tensor_rebound_by_the_step():
+    def make():
+        global W
+        fresh()
+        W = tg.ones(3)
+
+        def step():
+            global W
+            W = W * 0.5 + X.mean(0)
+            return W.sum()
+
+        return step, nothing, lambda: W
+
+    check(make, traces=1)

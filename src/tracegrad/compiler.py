@@ -16,7 +16,10 @@ results back into the objects. State inputs are donated, so parameters are updat
 
 The cache key is everything the trace depended on besides array values: argument shapes, dtypes
 and non-tensor values, the state's structure (which parameters have a ``.grad``, which optimizer
-state exists), grad mode, ``module.training`` flags and non-lr hyperparameters. A new key retraces
+state exists), grad mode, ``module.training`` flags and non-lr hyperparameters, and the
+Python values the step reads that are not inputs (``_Values``: floats and numpy arrays found in
+globals, closure cells and attributes are lifted to inputs; ints, strings and floats needed as
+Python numbers are keyed; the step's writes to them are replayed after each call). A new key retraces
 (logged with what changed, through the ``tracegrad.compile`` logger); one function retracing more
 than ``RETRACE_WARNING`` times warns.
 
@@ -40,7 +43,6 @@ import sys
 import time
 import types
 import warnings
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -91,8 +93,6 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
     def add(obj, depth: int, tensors: bool = True) -> None:
         if isinstance(obj, Tensor) and not (tensors or obj._requires_grad):
             return  # a data argument: an input, not state
-        if isinstance(obj, Tensor) and _was_replayed(obj):
-            return  # a copy of an output the step stored in a Python object: not state
         if isinstance(obj, (Tensor, module_t, optim_t)):
             if id(obj) not in seen_roots:
                 seen_roots.add(id(obj))
@@ -204,6 +204,9 @@ class _State:
                     modules.append(m)
                     for t in (*m._parameters.values(), *m._buffers.values()):
                         if t is not None:
+                            add_base(t)
+                    for t in vars(m).values():  # a tensor kept as a plain attribute
+                        if type(t) is Tensor:
                             add_base(t)
             else:
                 optimizers.append(r)
@@ -530,9 +533,23 @@ class _Values:
     attributes, a dict, a list, a closure cell) and the *slots* in them whose value matters. The
     walk is deterministic, so slot ``i`` of a later walk is the same place as slot ``i`` of the
     walk the program was traced with. ``key`` is this call's part of the cache key; ``floats``
-    and ``arrays`` are the program inputs of the lifted slots."""
+    and ``arrays`` are the program inputs of the lifted slots.
 
-    __slots__ = ("spaces", "slots", "values", "plan", "key", "floats", "arrays")
+    The walk's path depends only on the identity of the containers, objects and functions it
+    passes through and on which keys they have; ``checks`` records those, so a later call whose
+    checks hold reuses the walk (:meth:`reread`) and only reads the values again."""
+
+    __slots__ = (
+        "spaces",
+        "slots",
+        "checks",
+        "concrete",
+        "values",
+        "plan",
+        "key",
+        "floats",
+        "arrays",
+    )
 
     def __init__(self, fn: Callable, args: tuple, kwargs: dict, concrete: frozenset) -> None:
         module_t, optim_t = _module_type(), _optimizer_type()
@@ -540,8 +557,9 @@ class _Values:
         space_index: dict[int, int] = {}
         slots: list = []  # (space, name, label, attribute path, liftable)
         seen_slots: set = set()
+        visited: list = []  # (space, name, value if the walk went into it else _LEAF)
         seen_code: set[int] = set()
-        used: set = set()
+        used: dict[int, frozenset] = {}  # the names code the step can run uses, by class/code
 
         def space(kind, obj, label, arg=False):
             i = space_index.get(id(obj))
@@ -556,6 +574,7 @@ class _Values:
                 return
             seen_slots.add((si, name))
             slots.append((si, name, label, path, liftable))
+            visited.append((si, name, _LEAF if _is_leaf(value) else value))
             visit(value, label, depth, path)
 
         def visit(v, label, depth, path, arg=False):
@@ -609,7 +628,7 @@ class _Values:
 
         def visit_class(cls, depth):
             functions, names = _class_code(cls)
-            used.update(names)
+            used[id(names)] = names
             if _is_user_class(cls):
                 for f in functions:
                     visit_function(f, depth - 1)
@@ -629,7 +648,7 @@ class _Values:
             if not _is_user_code(code):
                 return
             names, code_used = _code_names(code)
-            used.update(code_used)
+            used[id(code_used)] = code_used
             for name, cell in zip(code.co_freevars, f.__closure__ or ()):
                 si, _ = space("cell", cell, name)
                 try:
@@ -644,10 +663,7 @@ class _Values:
                 if not isinstance(value, types.ModuleType):
                     slot(si, name, f"global {name}", value, (), depth)
 
-        try:
-            params = list(inspect.signature(fn).parameters)
-        except (TypeError, ValueError):
-            params = []
+        params = _parameter_names(fn)
         for i, a in enumerate(args):
             visit(a, f"argument {params[i] if i < len(params) else i}", _SEARCH_DEPTH, (), True)
         for k, a in kwargs.items():
@@ -657,8 +673,32 @@ class _Values:
         # Keep an attribute only when some code the step can run names it (``self.temperature``):
         # an attribute no code reads (``trainer.epoch``) must not retrace the step when it changes.
         self.spaces = spaces
-        self.slots = [s for s in slots if all(n in used for n in s[3])]
+        self.checks = (
+            _arg_identities(args, kwargs),
+            visited,
+            [_space_shape(kind, obj) for kind, obj, _, _ in spaces],
+        )
+        name_sets = list(used.values())
+        self.slots = [s for s in slots if all(any(n in u for u in name_sets) for n in s[3])]
         self._read(concrete)
+
+    def reread(self, args: tuple, kwargs: dict, concrete: frozenset) -> _Values | None:
+        """This walk with this call's values, or None when the walk would now take another path
+        (then walk again)."""
+        if concrete is not self.concrete or _arg_identities(args, kwargs) != self.checks[0]:
+            return None
+        get = self._get
+        for si, name, v in self.checks[1]:
+            now = get(si, name)
+            if (now is not v) if v is not _LEAF else not _is_leaf(now):
+                return None
+        for (kind, obj, _, _), shape in zip(self.spaces, self.checks[2]):
+            if _space_shape(kind, obj) != shape:
+                return None
+        new = _Values.__new__(_Values)
+        new.spaces, new.slots, new.checks = self.spaces, self.slots, self.checks
+        new._read(concrete)
+        return new
 
     def _get(self, si, name):
         kind, obj, _, _ = self.spaces[si]
@@ -708,8 +748,51 @@ class _Values:
             else:
                 plan.append(None)
                 key.append((label, _value_key(v)))
+        self.concrete = concrete
         self.values, self.plan, self.key = values, tuple(plan), tuple(key)
         self.floats, self.arrays = floats, arrays
+
+
+_LEAF = object()  # in _Values.checks: a value the walk did not go into
+
+
+def _is_leaf(v) -> bool:
+    return type(v) is float or isinstance(
+        v, (_KEYED_TYPES, np.generic, np.ndarray, Tensor, jax.Array, _optimizer_type())
+    )
+
+
+def _arg_identities(args: tuple, kwargs: dict) -> tuple:
+    return (
+        tuple(_LEAF if _is_leaf(a) else id(a) for a in args),
+        tuple((k, _LEAF if _is_leaf(a) else id(a)) for k, a in kwargs.items()),
+    )
+
+
+def _space_shape(kind: str, obj):
+    """What of a space decides the walk's path besides its values: its keys, its submodules."""
+    if kind == "attrs":
+        modules = getattr(obj, "_modules", None)
+        return (
+            tuple(vars(obj)),
+            tuple(map(id, modules.values())) if isinstance(modules, dict) else (),
+        )
+    if kind == "list":
+        return len(obj)
+    if kind == "dict":
+        return tuple(obj)
+    return None
+
+
+def _parameter_names(fn) -> tuple:
+    """The names of ``fn``'s positional parameters (for labels), without ``inspect``'s cost."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    skip = 1 if isinstance(fn, types.MethodType) else 0
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    if code is None:
+        return ()
+    return code.co_varnames[skip : code.co_argcount]
 
 
 def _liftable_array(v) -> bool:
@@ -737,9 +820,14 @@ class _Identity:
         return f"<{type(self.obj).__name__} object at {id(self.obj):#x}>"
 
 
+_SIMPLE = frozenset((int, bool, str, float, type(None)))
+
+
 def _value_key(v):
     """A Python value as part of the cache key: by value when it is hashable or a numpy array,
     by identity otherwise (an object whose contents the walk does not see)."""
+    if type(v) in _SIMPLE:
+        return v
     if v is _MISSING:
         return ("missing",)
     if isinstance(v, np.ndarray):
@@ -753,14 +841,6 @@ def _value_key(v):
         if isinstance(v, tuple):
             return tuple(_value_key(x) for x in v)
         return _Identity(v)
-
-
-_REPLAYED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> replayed tensor
-
-
-def _was_replayed(t: Tensor) -> bool:
-    """A tensor the step stored in a Python object (a copy of a program output): not state."""
-    return _REPLAYED.get(id(t)) is t
 
 
 class _Trace:
@@ -945,9 +1025,7 @@ def _rebuild(node, it):
     if kind == "numpy":
         return np.array(next(it))
     if kind == "tensor":
-        t = Tensor._wrap(next(it), requires_grad=node[1])
-        _REPLAYED[id(t)] = t
-        return t
+        return Tensor._wrap(next(it), requires_grad=node[1])
     if kind is dict:
         return {k: _rebuild(v, it) for k, v in node[1]}
     return kind(_rebuild(v, it) for _, v in node[1])
@@ -1083,6 +1161,7 @@ class _Program:
             if hazards:
                 raise _NeedsConcrete(hazards, "an op whose result type depends on it being a float")
             self.py_writes, py_out = py_trace.writes(state)
+            py_trace.restore()  # the attributes' own tensors, before the state is walked again
             for opt, gi, lr in snapshot.lrs:  # back to floats before the state is walked again
                 opt.param_groups[gi]["lr"] = lr
 
@@ -1263,6 +1342,7 @@ class CompiledFunction:
         self._programs: OrderedDict = OrderedDict()
         self._last_key = None  # the previous call's key, to say what changed on a retrace
         self._concrete: frozenset = frozenset()  # Python floats/arrays needed as concrete values
+        self._values: _Values | None = None  # the last walk over the Python values it reads
         self.traces = 0
         self.compile_seconds = 0.0
         functools.update_wrapper(self, fn)
@@ -1321,7 +1401,9 @@ class CompiledFunction:
         """This call's state, its tensor arguments, the Python values it reads and its key."""
         state = _State(_find_roots(self.fn, args, kwargs))
         arg_tensors, arg_desc = _flatten_args(args, kwargs)
-        values = _Values(self.fn, args, kwargs, self._concrete)
+        values = self._values and self._values.reread(args, kwargs, self._concrete)
+        if values is None:
+            values = self._values = _Values(self.fn, args, kwargs, self._concrete)
         return (
             state,
             arg_tensors,
@@ -1589,8 +1671,12 @@ def compile(
     * A change of argument shapes/dtypes, of non-tensor arguments, grad mode, ``train()``/``eval()``
       or the state's structure retraces (logged by the ``tracegrad.compile`` logger).
     * Inside, ``.item()``, ``.tolist()``, ``.numpy()`` and ``bool(tensor)`` raise: values are not
-      known while tracing. Python side effects (printing, appending to lists, ``scheduler.step()``)
-      happen only when the function is traced, so keep them outside.
+      known while tracing.
+    * Python values it reads (globals, closure cells, attributes, list and dict items) are never
+      baked: floats and numpy arrays are program inputs, other values (ints, bools, strings, a
+      float needed as a Python number) are in the cache key. Its writes to them (``self.t += 1``,
+      ``metrics["loss"] = loss``) are replayed after every call; appending a tensor to a list
+      raises. Other side effects (``print``, ``scheduler.step()``) happen only when it is traced.
     * Random draws use the global generator's key as program state: every call draws fresh
       numbers, the same ones an eager run from the same ``manual_seed`` draws.
     * Returned tensors are detached (the graph lives inside the program).
