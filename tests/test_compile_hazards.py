@@ -646,3 +646,36 @@ def test_global_tensor_rebound_by_the_step():
         return step, nothing, lambda: W
 
     check(make, traces=1)
+
+
+class FloatCounter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.t = 0.0
+
+    def forward(self, x):
+        self.t += 1.0
+        return x * (1 - 0.9**self.t)
+
+
+def test_float_counter_is_replayed_without_retracing():
+    def make():
+        fresh()
+        model = FloatCounter()
+        return lambda: model(X), nothing, lambda: model.t
+
+    check(make, traces=1)
+
+
+def test_changing_a_list_argument_is_refused_clearly():
+    fresh()
+    log: list = []
+
+    @tg.compile
+    def step(log):
+        log.append(X.sum())
+        return X * 2
+
+    with pytest.raises(RuntimeError, match="changes the list argument log"):
+        step(log)
+    assert log == []

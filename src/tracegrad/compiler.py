@@ -1063,7 +1063,11 @@ def _promotion_hazards(tape) -> frozenset:
             bad |= labels
             continue
         as_python = tuple(1.0 if isinstance(x, _LiftedFloat) else x for x in operands)
-        if _compute_promotion(op, operands) != _compute_promotion(op, as_python):
+        try:
+            differs = _compute_promotion(op, operands) != _compute_promotion(op, as_python)
+        except TypeError:  # an operand promotion does not know (a list): do not risk it
+            differs = True
+        if differs:
             bad |= labels
     return frozenset(bad)
 
