@@ -36,6 +36,7 @@ import functools
 import inspect
 import logging
 import sys
+import threading
 import time
 import types
 import warnings
@@ -56,6 +57,7 @@ __all__ = ["compile", "CompiledFunction", "LoweredStep", "RETRACE_WARNING"]
 
 RETRACE_WARNING = 8  # warn when one function has been traced this many times
 CACHE_SIZE = 32  # executables kept per compiled function (least recently used evicted)
+_TRACE_LOCK = threading.RLock()  # one trace at a time (see _Program._traced)
 _SEARCH_DEPTH = 4  # how deep globals/closures/containers are searched for state
 _MAX_CONTAINER = 256  # lists/dicts longer than this (a dataset) are not searched
 
@@ -313,7 +315,6 @@ class _Snapshot:
         ]
         self.opt = [(o, {p: dict(s) for p, s in o.state.items()}) for o in state.optimizers]
         self.lrs = [(o, gi, o.param_groups[gi]["lr"]) for o, gi in state.lrs]
-        self.key = _random.get_rng_state()
 
     def restore(self) -> None:
         for storage, array, version in (*self.arrays, *self.grad_arrays):
@@ -325,7 +326,6 @@ class _Snapshot:
             o.state.update({p: dict(s) for p, s in st.items()})
         for o, gi, lr in self.lrs:
             o.param_groups[gi]["lr"] = lr
-        _random.set_rng_state(self.key)
 
 
 # --------------------------------------------------------------------------- one traced program
@@ -352,13 +352,21 @@ class _Program:
         self.out_tree = None  # rebuilds the return value from the output arrays
         self.tape: list[str] = []
         self.trace_seconds = 0.0
-        self.jitted = jax.jit(self._pure, donate_argnums=(0,) if owner.donate else ())
+        self.draws = False  # whether the step draws random numbers (then its key is written back)
+        self.jitted = jax.jit(self._traced, donate_argnums=(0,) if owner.donate else ())
         # A differentiable call (compile(module) under grad mode): the recorded graph's backward
         # as a second program, fed the forward's saved arrays (residuals) and the output's grad.
         self.backward_key = None
         self.seed_slot = 0
         self.leaves: list = []  # (node index in the plan, position in the state's base tensors)
         self._backward = None
+
+    def _traced(self, state_arrays, arg_arrays, key, lrs):
+        """``_pure``, one trace at a time in the process: a trace installs tracers into the very
+        Python objects (a model two compiled functions share, or one program's objects that two
+        threads' first calls would trace at once)."""
+        with _TRACE_LOCK:
+            return self._pure(state_arrays, arg_arrays, key, lrs)
 
     def _pure(self, state_arrays, arg_arrays, key, lrs):
         """The step as a pure function of arrays. Runs only while ``jax.jit`` traces it; it leaves
@@ -367,20 +375,18 @@ class _Program:
         state = _State(_find_roots(self.owner.fn, self.args, self.kwargs))
         arg_tensors, _ = _flatten_args(self.args, self.kwargs)
         snapshot = _Snapshot(state, arg_tensors)
-        from .autograd import compiled
-
-        compiled_was = compiled.is_enabled()
         try:
             pre = list(state.tensors)
             for t, a in zip(pre, state_arrays):
                 t._storage.array = a
             for t, a in zip(arg_tensors, arg_arrays):
                 t._storage.array = a
-            _random.set_rng_state(key)
             for (opt, gi), lr in zip(state.lrs, lrs):
                 opt.param_groups[gi]["lr"] = Tensor._wrap(lr)
-            compiled.set_enabled(False)  # the backward is traced into this program anyway
-            with _tracing.tracing(_tracing.Trace(_Tape())) as trace:
+            # The trace is this thread's: its ops go to its tape, its random draws split its own
+            # key (the program's key input), and its backward runs node by node (traced into this
+            # program); other threads' eager code, draws and compiled backward are not affected.
+            with _tracing.tracing(_tracing.Trace(_Tape(), key=key)) as trace:
                 out = self.owner.fn(*self.args, **self.kwargs)
             self.tape = [_tape_line(*entry) for entry in trace.tape]
             for opt, gi, lr in snapshot.lrs:  # back to floats before the state is walked again
@@ -405,16 +411,16 @@ class _Program:
             residuals = _plan_backward(self, out, state) if self.owner.differentiable else []
             out_leaves, self.out_tree = _flatten_out(out)
             self.post_spec = post.spec
+            self.draws = trace.key is not key
             return (
                 [t._storage.array for t in post.tensors],
                 [pre[i]._storage.array for i in self.orphans],
                 [arg_tensors[i]._storage.array for i in self.arg_writes],
                 [t._storage.array for t in out_leaves],
-                _random.get_rng_state(),
+                trace.key,
                 residuals,
             )
         finally:
-            compiled.set_enabled(compiled_was)
             snapshot.restore()
             self.trace_seconds = time.perf_counter() - start
 
@@ -553,6 +559,7 @@ class CompiledFunction:
         self.donate = donate
         self.differentiable = differentiable
         self._programs: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()  # guards _programs and _last_key
         self._last_key = None  # the previous call's key, to say what changed on a retrace
         self.traces = 0
         self.compile_seconds = 0.0
@@ -568,12 +575,13 @@ class CompiledFunction:
         if _tracing.current() is not None:  # called while an outer compiled function traces: inline
             return self.fn(*args, **kwargs)
         state, arg_tensors, key = self._walk(args, kwargs)
-        program = self._programs.get(key)
-        if program is None:
-            program = self._new_program(args, kwargs, key)
-        else:
-            self._programs.move_to_end(key)
-        self._last_key = key
+        with self._lock:  # threads may call one compiled function (on models of their own)
+            program = self._programs.get(key)
+            if program is None:
+                program = self._new_program(args, kwargs, key)
+            else:
+                self._programs.move_to_end(key)
+            self._last_key = key
         return self._run(program, state, arg_tensors)
 
     # ------------------------------------------------------------------ running one program
@@ -612,7 +620,12 @@ class CompiledFunction:
     def _run(self, program: _Program, state: _State, arg_tensors: list[Tensor]):
         traced = program.post_spec is None
         start = time.perf_counter()
-        outputs = program.jitted(*self._inputs(state, arg_tensors))
+        if traced:  # threads making a program's first call at once wait for one trace, not one each
+            with _TRACE_LOCK:
+                traced = program.post_spec is None
+                outputs = program.jitted(*self._inputs(state, arg_tensors))
+        else:
+            outputs = program.jitted(*self._inputs(state, arg_tensors))
         new_state, orphans, arg_out, out, key, residuals = outputs
         if traced:
             self._count_trace(time.perf_counter() - start)
@@ -627,7 +640,8 @@ class CompiledFunction:
             _write(state.tensors[i], a)
         for i, a in zip(program.arg_writes, arg_out):
             _write(arg_tensors[i], a)
-        _random.set_rng_state(key)
+        if program.draws:  # else leave the global key to other threads' draws
+            _random.set_rng_state(key)
         result = program.out_tree(out)
         if program.backward_key is None:
             return result
