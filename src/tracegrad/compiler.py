@@ -40,6 +40,7 @@ import threading
 import time
 import types
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -48,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _dtype, _tracing
+from . import _caches, _dtype, _tracing
 from . import random as _random
 from .autograd.grad_mode import is_grad_enabled
 from .tensor import Tensor
@@ -157,7 +158,7 @@ def _holder(obj) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=256)
+@_caches.bounded(256)
 def _names(code: types.CodeType) -> tuple:
     """Global names a code object (and the code nested in it: lambdas, inner functions) loads.
     Attribute names (``model.step``) are not globals and are not looked up."""
@@ -551,6 +552,27 @@ def _flatten_out(out):
 
 
 # --------------------------------------------------------------------------- the public object
+_live: weakref.WeakSet = weakref.WeakSet()  # every CompiledFunction, for tracegrad.clear_caches()
+_live_lock = threading.Lock()
+
+
+def _compiled_functions() -> list:
+    with _live_lock:
+        return list(_live)
+
+
+def _clear_all() -> None:
+    for f in _compiled_functions():
+        f.clear_cache()
+
+
+_caches.register(
+    "tracegrad.compiler.CompiledFunction._programs",
+    lambda: sum(len(f._programs) for f in _compiled_functions()),
+    _clear_all,
+)
+
+
 class CompiledFunction:
     """What ``tracegrad.compile(fn)`` returns: call it like ``fn``. See :func:`compile`."""
 
@@ -560,6 +582,8 @@ class CompiledFunction:
         self.differentiable = differentiable
         self._programs: OrderedDict = OrderedDict()
         self._lock = threading.Lock()  # guards _programs and _last_key
+        with _live_lock:
+            _live.add(self)
         self._last_key = None  # the previous call's key, to say what changed on a retrace
         self.traces = 0
         self.compile_seconds = 0.0
@@ -567,6 +591,26 @@ class CompiledFunction:
 
     def __repr__(self) -> str:
         return f"<tracegrad.compile of {getattr(self.fn, '__qualname__', self.fn)!r}>"
+
+    def stats(self) -> dict:
+        """``traces`` and ``compile_seconds`` so far; the cache's size: ``programs`` (one per
+        cache key, at most ``CACHE_SIZE``) and ``executables`` (compiled programs they hold: a
+        step's, plus a differentiable call's backward)."""
+        with self._lock:
+            programs = list(self._programs.values())
+        executables = sum((p.post_spec is not None) + (p._backward is not None) for p in programs)
+        return dict(
+            traces=self.traces,
+            compile_seconds=self.compile_seconds,
+            programs=len(programs),
+            executables=executables,
+        )
+
+    def clear_cache(self) -> None:
+        """Drop this function's programs (the next call traces and compiles again)."""
+        with self._lock:
+            self._programs.clear()
+            self._last_key = None
 
     def __get__(self, obj, objtype=None):  # decorating a method
         return self if obj is None else functools.partial(self.__call__, obj)

@@ -39,7 +39,7 @@ from collections import OrderedDict
 
 import jax
 
-from .. import _tracing
+from .. import _caches, _tracing
 from . import engine
 from .grad_mode import set_grad_enabled
 from .node import AccumulateGrad
@@ -113,6 +113,15 @@ def clear_cache() -> None:
     with _lock:
         _cache.clear()
         _seen.clear()
+
+
+def _clear_seen() -> None:
+    with _lock:
+        _seen.clear()
+
+
+_caches.register("tracegrad.autograd.compiled._cache", lambda: len(_cache), clear_cache)
+_caches.register("tracegrad.autograd.compiled._seen", lambda: len(_seen), _clear_seen)
 
 
 class _Entry:
