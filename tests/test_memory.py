@@ -19,6 +19,7 @@ def compiled_backward_on():
     was = tg.is_compiled_backward_enabled()
     tg.set_compiled_backward(True)
     compiled_backward.clear_cache()
+    compiled_backward.reset_stats()
     yield
     tg.set_compiled_backward(was)
 
