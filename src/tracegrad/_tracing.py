@@ -2,7 +2,10 @@
 
 While a compiled function is traced, its thread records the ops it runs (the *tape*) and the
 runtime checks that cannot be decided on tracer values (``checks``: an out-of-range index inside
-the program). Other threads see no trace at all: their eager code runs as usual.
+the program), draws random numbers from the trace's own key (``key``, a tracer: the program's RNG
+input) and runs ``backward()`` node by node (it is traced into the program). Other threads see no
+trace at all: their eager code, their random draws (from the process-wide generator) and their
+compiled backward run as usual.
 """
 
 from __future__ import annotations
@@ -17,18 +20,23 @@ _local = threading.local()
 
 
 class Trace:
-    """One trace in progress: the recorded ``tape`` and the pending ``checks``.
+    """One trace in progress: the recorded ``tape``, the pending ``checks`` and the RNG ``key``.
 
     ``checks`` holds ``(bad, make_error)`` pairs: ``bad`` is a boolean JAX value computed inside
     the program (True when the check fails) and ``make_error()`` builds the exception to raise
     after the program ran.
+
+    ``key`` is the trace's random key (None: draws use the global generator). While the trace is
+    current, ``tracegrad.random`` splits and replaces it instead of the global key, so the
+    program's draws are a function of its key input and never touch another thread's state.
     """
 
-    __slots__ = ("tape", "checks")
+    __slots__ = ("tape", "checks", "key")
 
-    def __init__(self, tape: list) -> None:
+    def __init__(self, tape: list, key=None) -> None:
         self.tape = tape
         self.checks: list[tuple] = []
+        self.key = key
 
 
 def current() -> Trace | None:

@@ -40,9 +40,11 @@ import hashlib
 import inspect
 import logging
 import sys
+import threading
 import time
 import types
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -51,7 +53,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _dtype, _tracing
+from . import _caches, _dtype, _tracing
 from . import random as _random
 from .autograd.grad_mode import is_grad_enabled
 from .tensor import Tensor
@@ -60,6 +62,7 @@ __all__ = ["compile", "CompiledFunction", "LoweredStep", "RETRACE_WARNING"]
 
 RETRACE_WARNING = 8  # warn when one function has been traced this many times
 CACHE_SIZE = 32  # executables kept per compiled function (least recently used evicted)
+_TRACE_LOCK = threading.RLock()  # one trace at a time (see _Program._traced)
 _SEARCH_DEPTH = 4  # how deep globals/closures/containers are searched for state
 _MAX_CONTAINER = 256  # lists/dicts longer than this (a dataset) are not searched
 
@@ -159,7 +162,7 @@ def _holder(obj) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=256)
+@_caches.bounded(256)
 def _names(code: types.CodeType) -> tuple:
     """Global names a code object (and the code nested in it: lambdas, inner functions) loads.
     Attribute names (``model.step``) are not globals and are not looked up."""
@@ -1086,7 +1089,6 @@ class _Snapshot:
         ]
         self.opt = [(o, {p: dict(s) for p, s in o.state.items()}) for o in state.optimizers]
         self.lrs = [(o, gi, o.param_groups[gi]["lr"]) for o, gi in state.lrs]
-        self.key = _random.get_rng_state()
 
     def restore(self) -> None:
         for storage, array, version in (*self.arrays, *self.grad_arrays):
@@ -1098,7 +1100,6 @@ class _Snapshot:
             o.state.update({p: dict(s) for p, s in st.items()})
         for o, gi, lr in self.lrs:
             o.param_groups[gi]["lr"] = lr
-        _random.set_rng_state(self.key)
 
 
 # --------------------------------------------------------------------------- one traced program
@@ -1127,13 +1128,21 @@ class _Program:
         self.trace_seconds = 0.0
         self.concrete = owner._concrete  # Python values kept in the cache key, not lifted
         self.py_writes: list = []  # the step's writes to Python state, replayed after each call
-        self.jitted = jax.jit(self._pure, donate_argnums=(0,) if owner.donate else ())
+        self.draws = False  # whether the step draws random numbers (then its key is written back)
+        self.jitted = jax.jit(self._traced, donate_argnums=(0,) if owner.donate else ())
         # A differentiable call (compile(module) under grad mode): the recorded graph's backward
         # as a second program, fed the forward's saved arrays (residuals) and the output's grad.
         self.backward_key = None
         self.seed_slot = 0
         self.leaves: list = []  # (node index in the plan, position in the state's base tensors)
         self._backward = None
+
+    def _traced(self, *inputs):
+        """``_pure``, one trace at a time in the process: a trace installs tracers into the very
+        Python objects (a model two compiled functions share, or one program's objects that two
+        threads' first calls would trace at once)."""
+        with _TRACE_LOCK:
+            return self._pure(*inputs)
 
     def _pure(self, state_arrays, arg_arrays, key, lrs, py_floats, py_arrays):
         """The step as a pure function of arrays. Runs only while ``jax.jit`` traces it; it leaves
@@ -1144,9 +1153,6 @@ class _Program:
         snapshot = _Snapshot(state, arg_tensors)
         values = _Values(self.owner.fn, self.args, self.kwargs, self.concrete)
         py_trace = None
-        from .autograd import compiled
-
-        compiled_was = compiled.is_enabled()
         try:
             py_trace = _Trace(values, py_floats, py_arrays)
             pre = list(state.tensors)
@@ -1154,11 +1160,12 @@ class _Program:
                 t._storage.array = a
             for t, a in zip(arg_tensors, arg_arrays):
                 t._storage.array = a
-            _random.set_rng_state(key)
             for (opt, gi), lr in zip(state.lrs, lrs):
                 opt.param_groups[gi]["lr"] = Tensor._wrap(lr)
-            compiled.set_enabled(False)  # the backward is traced into this program anyway
-            with _tracing.tracing(_tracing.Trace(_Tape())) as trace:
+            # The trace is this thread's: its ops go to its tape, its random draws split its own
+            # key (the program's key input), and its backward runs node by node (traced into this
+            # program); other threads' eager code, draws and compiled backward are not affected.
+            with _tracing.tracing(_tracing.Trace(_Tape(), key=key)) as trace:
                 out = self.owner.fn(*self.args, **self.kwargs)
             self.tape = [_tape_line(*entry) for entry in trace.tape]
             hazards = _promotion_hazards(trace.tape)
@@ -1188,17 +1195,17 @@ class _Program:
             residuals = _plan_backward(self, out, state) if self.owner.differentiable else []
             out_leaves, self.out_tree = _flatten_out(out)
             self.post_spec = post.spec
+            self.draws = trace.key is not key
             return (
                 [t._storage.array for t in post.tensors],
                 [pre[i]._storage.array for i in self.orphans],
                 [arg_tensors[i]._storage.array for i in self.arg_writes],
                 [t._storage.array for t in out_leaves],
-                _random.get_rng_state(),
+                trace.key,
                 residuals,
                 py_out,
             )
         finally:
-            compiled.set_enabled(compiled_was)
             if py_trace is not None:
                 py_trace.restore()
             snapshot.restore()
@@ -1336,6 +1343,27 @@ def _flatten_out(out):
 
 
 # --------------------------------------------------------------------------- the public object
+_live: weakref.WeakSet = weakref.WeakSet()  # every CompiledFunction, for tracegrad.clear_caches()
+_live_lock = threading.Lock()
+
+
+def _compiled_functions() -> list:
+    with _live_lock:
+        return list(_live)
+
+
+def _clear_all() -> None:
+    for f in _compiled_functions():
+        f.clear_cache()
+
+
+_caches.register(
+    "tracegrad.compiler.CompiledFunction._programs",
+    lambda: sum(len(f._programs) for f in _compiled_functions()),
+    _clear_all,
+)
+
+
 class CompiledFunction:
     """What ``tracegrad.compile(fn)`` returns: call it like ``fn``. See :func:`compile`."""
 
@@ -1344,6 +1372,9 @@ class CompiledFunction:
         self.donate = donate
         self.differentiable = differentiable
         self._programs: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()  # guards _programs and _last_key
+        with _live_lock:
+            _live.add(self)
         self._last_key = None  # the previous call's key, to say what changed on a retrace
         self._concrete: frozenset = frozenset()  # Python floats/arrays needed as concrete values
         self._values: _Values | None = None  # the last walk over the Python values it reads
@@ -1354,6 +1385,26 @@ class CompiledFunction:
     def __repr__(self) -> str:
         return f"<tracegrad.compile of {getattr(self.fn, '__qualname__', self.fn)!r}>"
 
+    def stats(self) -> dict:
+        """``traces`` and ``compile_seconds`` so far; the cache's size: ``programs`` (one per
+        cache key, at most ``CACHE_SIZE``) and ``executables`` (compiled programs they hold: a
+        step's, plus a differentiable call's backward)."""
+        with self._lock:
+            programs = list(self._programs.values())
+        executables = sum((p.post_spec is not None) + (p._backward is not None) for p in programs)
+        return dict(
+            traces=self.traces,
+            compile_seconds=self.compile_seconds,
+            programs=len(programs),
+            executables=executables,
+        )
+
+    def clear_cache(self) -> None:
+        """Drop this function's programs (the next call traces and compiles again)."""
+        with self._lock:
+            self._programs.clear()
+            self._last_key = None
+
     def __get__(self, obj, objtype=None):  # decorating a method
         return self if obj is None else functools.partial(self.__call__, obj)
 
@@ -1361,19 +1412,21 @@ class CompiledFunction:
         if _tracing.current() is not None:  # called while an outer compiled function traces: inline
             return self.fn(*args, **kwargs)
         while True:
-            state, arg_tensors, values, key = self._walk(args, kwargs)
-            program = self._programs.get(key)
-            if program is None:
-                program = self._new_program(args, kwargs, key)
-            else:
-                self._programs.move_to_end(key)
-            self._last_key = key
+            with self._lock:  # threads may call one compiled function (on models of their own)
+                state, arg_tensors, values, key = self._walk(args, kwargs)
+                program = self._programs.get(key)
+                if program is None:
+                    program = self._new_program(args, kwargs, key)
+                else:
+                    self._programs.move_to_end(key)
+                self._last_key = key
             try:
                 return self._run(program, state, arg_tensors, values)
             except Exception as e:
                 if program.post_spec is not None or not self._key_lifted(values, e):
                     raise
-                self._programs.pop(key, None)
+                with self._lock:
+                    self._programs.pop(key, None)
 
     def _key_lifted(self, values: _Values, error: Exception) -> bool:
         """A trace with lifted Python values failed: move the values it needed concretely (or,
@@ -1442,7 +1495,12 @@ class CompiledFunction:
     def _run(self, program: _Program, state: _State, arg_tensors: list[Tensor], values: _Values):
         traced = program.post_spec is None
         start = time.perf_counter()
-        outputs = program.jitted(*self._inputs(state, arg_tensors, values))
+        if traced:  # threads making a program's first call at once wait for one trace, not one each
+            with _TRACE_LOCK:
+                traced = program.post_spec is None
+                outputs = program.jitted(*self._inputs(state, arg_tensors, values))
+        else:
+            outputs = program.jitted(*self._inputs(state, arg_tensors, values))
         new_state, orphans, arg_out, out, key, residuals, py_out = outputs
         if traced:
             self._count_trace(time.perf_counter() - start)
@@ -1457,7 +1515,8 @@ class CompiledFunction:
             _write(state.tensors[i], a)
         for i, a in zip(program.arg_writes, arg_out):
             _write(arg_tensors[i], a)
-        _random.set_rng_state(key)
+        if program.draws:  # else leave the global key to other threads' draws
+            _random.set_rng_state(key)
         if program.py_writes:
             _replay(values, program.py_writes, py_out)
         result = program.out_tree(out)

@@ -1,21 +1,45 @@
-"""The global random state: a JAX PRNG key split on every draw, seeded by ``manual_seed``."""
+"""The random state: a JAX PRNG key split on every draw, seeded by ``manual_seed``.
+
+The generator is process-wide, like PyTorch's default generator: every thread draws from it, one
+draw at a time (a lock makes split-and-replace atomic, so two threads never get the same key).
+While ``tracegrad.compile`` traces a step in some thread, that thread draws from the trace's own
+key instead (``_tracing.Trace.key``, the program's RNG input); ``get_rng_state``,
+``set_rng_state`` and ``manual_seed`` called inside the step act on that key too, so the program
+sees the same random state an eager step would. Other threads keep using the global key.
+"""
 
 from __future__ import annotations
 
+import threading
+
 import jax
 import numpy as np
+
+from . import _tracing
 
 __all__ = ["manual_seed", "seed", "initial_seed", "next_key", "get_rng_state", "set_rng_state"]
 
 _seed = 0
 _key = None
+_lock = threading.Lock()  # guards _seed and _key
+
+
+def _trace_with_key():
+    trace = _tracing.current()
+    return trace if trace is not None and trace.key is not None else None
 
 
 def manual_seed(seed: int):
     """Seed tracegrad's random number generator (factories, dropout, init, shuffling)."""
     global _seed, _key
-    _seed = int(seed)
-    _key = jax.random.key(_seed)
+    seed = int(seed)
+    trace = _trace_with_key()
+    if trace is not None:  # inside a compiled step: reseeds the step's key
+        trace.key = jax.random.key(seed)
+        return _Generator
+    key = jax.random.key(seed)
+    with _lock:
+        _seed, _key = seed, key
     return _Generator
 
 
@@ -32,25 +56,41 @@ def initial_seed() -> int:
 
 
 def next_key() -> jax.Array:
-    """Split the global key and return a fresh subkey for one random draw."""
+    """Split the current key (the global one, or the trace's inside a compiled step) and return
+    a fresh subkey for one random draw."""
     global _key
-    if _key is None:
-        _key = jax.random.key(_seed)
-    _key, sub = jax.random.split(_key)
+    trace = _trace_with_key()
+    if trace is not None:
+        trace.key, sub = jax.random.split(trace.key)
+        return sub
+    with _lock:
+        if _key is None:
+            _key = jax.random.key(_seed)
+        _key, sub = jax.random.split(_key)
     return sub
 
 
 def get_rng_state():
     """The current key (a JAX key array); pass it to ``set_rng_state`` to replay draws."""
-    if _key is None:
-        manual_seed(_seed)
-    return _key
+    global _key
+    trace = _trace_with_key()
+    if trace is not None:
+        return trace.key
+    with _lock:
+        if _key is None:
+            _key = jax.random.key(_seed)
+        return _key
 
 
 def set_rng_state(state) -> None:
     """Restore a key returned by ``get_rng_state``."""
     global _key
-    _key = state
+    trace = _trace_with_key()
+    if trace is not None:
+        trace.key = state
+        return
+    with _lock:
+        _key = state
 
 
 class _Generator:

@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import OrderedDict
 
 import jax
 
+from .. import _caches, _tracing
 from . import engine
 from .grad_mode import set_grad_enabled
 from .node import AccumulateGrad
@@ -67,37 +69,59 @@ _enabled = os.environ.get("TRACEGRAD_COMPILED_BACKWARD", "1") not in ("", "0")
 _cache: OrderedDict = OrderedDict()  # key -> _Entry
 _seen: OrderedDict = OrderedDict()  # key -> times seen
 _stats = dict(hits=0, misses=0, compiles=0, compile_seconds=0.0, fallbacks=0)
+# Guards _cache, _seen and _stats: backward() may run in several threads at once. Held only for
+# the bookkeeping, never while a graph is compiled or run.
+_lock = threading.Lock()
 _ARRAY = type(jax.numpy.zeros(()))
 _LEAF = ("AccumulateGrad",)
 
 
 def set_enabled(enabled: bool) -> None:
-    """Switch compiled backward on or off (``tracegrad.set_compiled_backward``)."""
+    """Switch compiled backward on or off (``tracegrad.set_compiled_backward``), for every
+    thread."""
     global _enabled
     _enabled = bool(enabled)
 
 
 def is_enabled() -> bool:
-    """Whether plain ``backward()`` may run recurring graphs compiled."""
-    return _enabled
+    """Whether plain ``backward()`` may run recurring graphs compiled: the switch is on and this
+    thread is not tracing a ``tracegrad.compile`` step (whose backward is traced into the step's
+    program, node by node). A trace in one thread leaves the other threads' backward compiled."""
+    return _enabled and _tracing.current() is None
 
 
 def stats() -> dict:
     """Counters: ``hits`` (ran a cached executable), ``misses`` (signature not compiled yet:
     ran node by node, or compiled now), ``compiles``, ``compile_seconds``, ``fallbacks`` (graphs
-    that must run node by node), ``cached`` (executables in the cache)."""
-    return dict(_stats, cached=len(_cache))
+    that must run node by node); and the cache's size: ``cached`` (signatures in the cache, at
+    most ``CACHE_SIZE``), ``executables`` (those holding a compiled executable; the others could
+    not be compiled and run node by node) and ``seen`` (signatures seen but not compiled yet, at
+    most 256)."""
+    with _lock:
+        executables = sum(1 for e in _cache.values() if e.executable is not None)
+        return dict(_stats, cached=len(_cache), executables=executables, seen=len(_seen))
 
 
 def reset_stats() -> None:
     """Zero the counters (the cache is kept)."""
-    _stats.update(hits=0, misses=0, compiles=0, compile_seconds=0.0, fallbacks=0)
+    with _lock:
+        _stats.update(hits=0, misses=0, compiles=0, compile_seconds=0.0, fallbacks=0)
 
 
 def clear_cache() -> None:
     """Drop every compiled executable and every remembered signature."""
-    _cache.clear()
-    _seen.clear()
+    with _lock:
+        _cache.clear()
+        _seen.clear()
+
+
+def _clear_seen() -> None:
+    with _lock:
+        _seen.clear()
+
+
+_caches.register("tracegrad.autograd.compiled._cache", lambda: len(_cache), clear_cache)
+_caches.register("tracegrad.autograd.compiled._seen", lambda: len(_seen), _clear_seen)
 
 
 class _Entry:
@@ -294,15 +318,17 @@ def _compile(key, arrays) -> _Entry:
         logger.warning("backward of %d nodes cannot be compiled, runs eagerly: %s", len(key[1]), e)
         return _Entry(None, (), error=e)
     seconds = time.perf_counter() - start
-    _stats["compiles"] += 1
-    _stats["compile_seconds"] += seconds
+    with _lock:
+        _stats["compiles"] += 1
+        _stats["compile_seconds"] += seconds
+        why = _why_new(key) if logger.isEnabledFor(logging.INFO) else ""
     logger.info(
         "compiled backward: %d nodes (%d ops), %d input arrays, %.3f s; new signature: %s",
         len(key[1]),
         sum(1 for s in key[1] if s is not _LEAF),
         len(arrays),
         seconds,
-        _why_new(key),
+        why,
     )
     return _Entry(executable, tuple(visited))
 
@@ -311,31 +337,38 @@ def _compile(key, arrays) -> _Entry:
 def try_backward(order: list, root_nodes: list, grad_roots: list, retain_graph: bool) -> bool:
     """Run ``backward()`` of this graph compiled if its signature is cached (or due to be
     compiled). Returns False, having changed nothing, when the engine must run it node by node."""
-    try:
-        sig = _signature(order, root_nodes, grad_roots)
-        entry = _cache.get(sig[0]) if sig is not None else None
-    except TypeError:  # an unhashable param
-        sig = None
+    sig = _signature(order, root_nodes, grad_roots)
     if sig is None:
-        _stats["fallbacks"] += 1
+        with _lock:
+            _stats["fallbacks"] += 1
         return False
     key, arrays = sig
-    if entry is None:
-        _stats["misses"] += 1
-        count = _seen.pop(key, 0) + 1
-        if count < COMPILE_AT + len(order) // NODES_PER_SIGHTING:
-            _seen[key] = count
-            if len(_seen) > _SEEN_SIZE:
-                _seen.popitem(last=False)
+    with _lock:
+        try:
+            entry = _cache.get(key)
+        except TypeError:  # an unhashable param
+            _stats["fallbacks"] += 1
             return False
-        entry = _cache[key] = _compile(key, arrays)
-        if len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    else:
-        _stats["hits"] += 1
-        _cache.move_to_end(key)
+        if entry is None:
+            _stats["misses"] += 1
+            count = _seen.pop(key, 0) + 1
+            if count < COMPILE_AT + len(order) // NODES_PER_SIGHTING:
+                _seen[key] = count
+                if len(_seen) > _SEEN_SIZE:
+                    _seen.popitem(last=False)
+                return False
+        else:
+            _stats["hits"] += 1
+            _cache.move_to_end(key)
+    if entry is None:  # compiled outside the lock: other threads' backward goes on meanwhile
+        entry = _compile(key, arrays)
+        with _lock:
+            entry = _cache.setdefault(key, entry)  # another thread may have compiled it too
+            if len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
     if entry.executable is None:
-        _stats["fallbacks"] += 1
+        with _lock:
+            _stats["fallbacks"] += 1
         return False
 
     from ..tensor import Tensor

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import _caches
 from ..tensor import Tensor
 from .indexing import _gather
 from .registry import defop
@@ -52,6 +53,10 @@ __all__ = [
     "unfold",
     "fold",
 ]
+
+# Index and weight tables are keyed on input/output sizes, so a new shape adds entries: keep the
+# most recently used (tracegrad.clear_caches() empties them).
+_TABLES = 128
 
 
 def _jit(lowering):
@@ -135,7 +140,7 @@ def _patches_t(g, size, kernel, stride, dilation, lo):
     return total
 
 
-@functools.cache
+@_caches.bounded(_TABLES)
 def _window_table(size, out, kernel, stride, dilation, lo):
     """(*out, K) flat input index (row-major over ``size``) read by window element ``t`` of each
     output position, -1 where it reads padding."""
@@ -231,7 +236,7 @@ def _(gg, out, g, idx, *, size, name):
 
 
 # ------------------------------------------------------------------------------------ avg pooling
-@functools.cache
+@_caches.bounded(_TABLES)
 def _divisors(size, out, kernel, stride, lo, count_include_pad, divisor_override):
     """PyTorch's divisor per output position (*out), float64: per axis a window
     [o s - p, o s - p + k) is clipped to the padded input [-p, n + p) (the ceil-mode overhang
@@ -332,13 +337,13 @@ def _(gg, out, g, *, size, kernel, stride, padding, count_include_pad, divisor_o
 
 
 # --------------------------------------------------------------------------- adaptive max pooling
-@functools.cache
+@_caches.bounded(_TABLES)
 def _adaptive_bounds(n: int, o: int) -> tuple:
     """PyTorch's adaptive windows: [floor(i n / o), ceil((i + 1) n / o)) for output i."""
     return tuple((i * n // o, -(-(i + 1) * n // o)) for i in range(o))
 
 
-@functools.cache
+@_caches.bounded(_TABLES)
 def _adaptive_windows(size, out):
     """Per-axis gather indices (o, kmax) of the adaptive windows, each padded to the widest by
     repeating its last element (neither the max nor the first arg-max changes), and the (*out,
@@ -409,7 +414,7 @@ def _(g, out, x, *, output_size):
 
 
 # ------------------------------------------------------------------- sparse maps along axes
-@functools.cache
+@_caches.bounded(_TABLES)
 def _dense_rows(rows: tuple):
     """Row taps ((j, w), ...) per output element as (o, T) index and weight arrays, padded with
     masked taps; plus whether any tap is masked and whether every weight is 1."""
@@ -443,7 +448,7 @@ def _apply_rows(x, axis: int, rows: tuple):
     return total
 
 
-@functools.cache
+@_caches.bounded(_TABLES)
 def _transpose_rows(rows: tuple, n: int) -> tuple:
     """The same sparse matrix, transposed: taps ((i, w), ...) for each of the ``n`` inputs."""
     cols = [[] for _ in range(n)]
@@ -925,7 +930,7 @@ def _adaptive_check(fname: str, nd: int, input, out: tuple, colon: str = "") -> 
         )
 
 
-@functools.cache
+@_caches.bounded(_TABLES)
 def _adaptive_rows(n: int, o: int) -> tuple:
     """Averaging taps of PyTorch's adaptive windows along one axis."""
     return tuple(tuple((j, 1.0 / (e - b)) for j in range(b, e)) for b, e in _adaptive_bounds(n, o))
@@ -1029,7 +1034,7 @@ def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False
 
 
 # ------------------------------------------------------------------------------------------- pad
-@functools.cache
+@_caches.bounded(_TABLES)
 def _pad_rows(n: int, lo: int, hi: int, mode: str) -> tuple:
     """The source element of each padded position along one axis (negative pads crop)."""
     if mode == "reflect":
@@ -1110,7 +1115,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
 
 
 # ----------------------------------------------------------------------------------- interpolate
-@functools.cache
+@_caches.bounded(_TABLES)
 def _nearest_rows(n: int, o: int, scale: float | None, exact: bool) -> tuple:
     """PyTorch's nearest source index, in float32 as its kernels compute it: legacy
     ``floor(dst * s)`` (with its copy and 2x fast paths), exact ``floor((dst + 0.5) * s)``;
@@ -1131,7 +1136,7 @@ def _nearest_rows(n: int, o: int, scale: float | None, exact: bool) -> tuple:
     return tuple(((j, 1.0),) for j in src)
 
 
-@functools.cache
+@_caches.bounded(_TABLES)
 def _linear_rows(n: int, o: int, align_corners: bool, scale: float | None, double: bool) -> tuple:
     """PyTorch's linear taps per output (upsample_linear1d / bilinear2d / trilinear3d), computed
     in the kernels' math type (float32, or float64 for double inputs): source

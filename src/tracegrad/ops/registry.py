@@ -24,7 +24,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from .. import _tracing
+from .. import _caches, _tracing
 from .._dtype import as_dtype, get_default_dtype, result_type, scalar_kind
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.node import Node, accumulate_node
@@ -124,8 +124,14 @@ def defop(
 
 # PyTorch's promotion depends only on the operands' dtypes, which of them are 0-d tensors and the
 # kinds of the Python scalars, so it is computed once per such signature and cached: the hot path
-# of every op is a dict lookup.
+# of every op is a dict lookup. No shapes in the key, so it stays small; still bounded (emptied
+# when full: a lookup is cheaper than LRU bookkeeping). Reads and writes of one dict entry are
+# atomic, so threads share it without a lock (two may compute the same entry, equal values).
 _PROMOTION_CACHE: dict = {}
+_PROMOTION_LIMIT = 4096
+_caches.register(
+    "tracegrad.ops.registry._PROMOTION_CACHE", lambda: len(_PROMOTION_CACHE), _PROMOTION_CACHE.clear
+)
 
 
 def _promote(op: Op, operands: tuple):
@@ -142,6 +148,8 @@ def _promote(op: Op, operands: tuple):
     key = tuple(key)
     dtype = _PROMOTION_CACHE.get(key)
     if dtype is None:
+        if len(_PROMOTION_CACHE) >= _PROMOTION_LIMIT:
+            _PROMOTION_CACHE.clear()
         dtype = _PROMOTION_CACHE[key] = _compute_promotion(op, operands)
     return dtype
 
