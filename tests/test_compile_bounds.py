@@ -225,3 +225,40 @@ def test_an_inner_compiled_function_reports_through_the_outer_one():
     with pytest.raises(IndexError, match="index 12 is out of bounds for dimension 0 with size 3"):
         outer(x, torch.tensor(BAD["too large"]))
     _assert_same(before, _state(model, opt))
+
+
+def test_setitem_with_a_bad_index_raises():
+    model, opt = _setup()
+
+    @torch.compile
+    def step(x, idx):
+        opt.zero_grad()
+        y = model.lin(x)
+        y[idx] = 0.0
+        y.sum().backward()
+        opt.step()
+
+    x = torch.randn(3, 4)
+    step(x, torch.tensor([1]))
+    step(x, torch.tensor([1]))
+    before = _state(model, opt)
+    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 0 with size 3"):
+        step(x, torch.tensor([3]))
+    _assert_same(before, _state(model, opt))
+
+
+@pytest.mark.parametrize(
+    "classes, message",
+    [
+        ([0, 3], "Class values must be smaller than num_classes."),
+        ([-1, 3], "Class values must be non-negative."),
+    ],
+)
+def test_one_hot_with_a_bad_class_raises(classes, message):
+    f = torch.compile(lambda t: F.one_hot(t, 3))
+    assert f(torch.tensor([0, 2])).tolist() == [[1, 0, 0], [0, 0, 1]]
+    with pytest.raises(RuntimeError) as eager:
+        F.one_hot(torch.tensor(classes), 3)
+    with pytest.raises(RuntimeError) as compiled:
+        f(torch.tensor(classes))
+    assert str(compiled.value) == str(eager.value) == message

@@ -836,4 +836,15 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
                 raise RuntimeError("Class values must be smaller than num_classes.")
     elif num_classes == -1:
         raise RuntimeError("one_hot needs num_classes inside a compiled function")
+    elif _tracing.current() is not None and a.size:  # checked when the compiled program has run
+        lo, hi = a.min(), a.max()
+        _tracing.add_check(
+            (lo < 0) | (hi >= num_classes),
+            lambda v: RuntimeError(
+                "Class values must be non-negative."
+                if v < 0
+                else "Class values must be smaller than num_classes."
+            ),
+            jnp.where(lo < 0, lo, hi),
+        )
     return Tensor._wrap((a[..., None] == jnp.arange(num_classes)).astype(jnp.int64))
