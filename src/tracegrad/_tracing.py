@@ -22,9 +22,10 @@ _local = threading.local()
 class Trace:
     """One trace in progress: the recorded ``tape``, the pending ``checks`` and the RNG ``key``.
 
-    ``checks`` holds ``(bad, make_error)`` pairs: ``bad`` is a boolean JAX value computed inside
-    the program (True when the check fails) and ``make_error()`` builds the exception to raise
-    after the program ran.
+    ``checks`` holds ``(bad, make_error, value)`` triples: ``bad`` is a boolean JAX value computed
+    inside the program (True when the check fails), ``value`` None or an integer JAX value the
+    error message needs (the offending index), and ``make_error()`` (``make_error(int(value))``
+    when there is a value) builds the exception to raise after the program ran.
 
     ``key`` is the trace's random key (None: draws use the global generator). While the trace is
     current, ``tracegrad.random`` splits and replaces it instead of the global key, so the
@@ -55,9 +56,11 @@ def tracing(trace: Trace) -> Iterator[Trace]:
         _local.trace = previous
 
 
-def add_check(bad, make_error: Callable[[], Exception]) -> None:
-    """Register a check on traced values with the current trace (the program raises
-    ``make_error()`` after it runs, when ``bad`` is True). Outside a trace: does nothing."""
+def add_check(bad, make_error: Callable[..., Exception], value=None) -> None:
+    """Register a check on traced values with the current trace: when ``bad`` is True the
+    program raises ``make_error()`` after it runs -- ``make_error(v)`` with ``v`` the concrete
+    integer of ``value`` when one is given -- and nothing the step wrote is kept. Outside a
+    trace: does nothing."""
     trace = current()
     if trace is not None:
-        trace.checks.append((bad, make_error))
+        trace.checks.append((bad, make_error, value))

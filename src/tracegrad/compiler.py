@@ -1134,6 +1134,10 @@ class _Program:
         # as a second program, fed the forward's saved arrays (residuals) and the output's grad.
         self.backward_key = None
         self.seed_slot = 0
+        # Runtime checks (an out-of-range index): their error builders, and where each state
+        # input's old value comes back from when one fails (see _checked_state).
+        self.errors: list = []
+        self.restore: list = []
         self.leaves: list = []  # (node index in the plan, position in the state's base tensors)
         self._backward = None
 
@@ -1196,20 +1200,68 @@ class _Program:
             out_leaves, self.out_tree = _flatten_out(out)
             self.post_spec = post.spec
             self.draws = trace.key is not key
+            new_state = [t._storage.array for t in post.tensors]
+            orphans = [pre[i]._storage.array for i in self.orphans]
+            checks, kept = (), []
+            if trace.checks:  # none: nothing extra in the program
+                self.errors = [(make, value is not None) for _, make, value in trace.checks]
+                checks = _check_result(trace.checks)
+                if self.owner.donate:
+                    new_state, kept = _checked_state(
+                        self, checks[0] >= 0, state_arrays, state.paths, post.paths, new_state
+                    )
+            else:
+                self.errors = []
             return (
-                [t._storage.array for t in post.tensors],
-                [pre[i]._storage.array for i in self.orphans],
+                new_state,
+                orphans,
                 [arg_tensors[i]._storage.array for i in self.arg_writes],
                 [t._storage.array for t in out_leaves],
                 trace.key,
                 residuals,
                 py_out,
+                checks,
+                kept,
             )
         finally:
             if py_trace is not None:
                 py_trace.restore()
             snapshot.restore()
             self.trace_seconds = time.perf_counter() - start
+
+
+def _check_result(checks: list):
+    """The program's verdict on its runtime checks: an int64 pair (the number of the first check
+    that failed, or -1; that check's value, or 0)."""
+    bad = jnp.stack([jnp.asarray(b, bool).reshape(()) for b, _, _ in checks])
+    values = jnp.stack(
+        [jnp.asarray(0 if v is None else v).astype(jnp.int64).reshape(()) for _, _, v in checks]
+    )
+    first = jnp.argmax(bad)
+    return jnp.stack([jnp.where(bad[first], first, -1), values[first]])
+
+
+def _checked_state(program: _Program, failed, old: list, pre_paths: list, post_paths: list, new):
+    """The new state arrays, each replaced by its old value when a check ``failed``: the old
+    buffers are donated, so a failed step must hand them back for the Python objects to stay as
+    they were (as in eager mode, where the error stops the step). ``program.restore`` records
+    where each pre-step tensor's value comes back from: ``("state", j)``, ``("orphan", k)`` or
+    ``("kept", k)`` (an extra output, for a tensor whose place changed shape or dtype)."""
+    where = {path: i for i, path in enumerate(pre_paths)}
+    source: dict[int, tuple] = {k: ("orphan", n) for n, k in enumerate(program.orphans)}
+    out = list(new)
+    for j, path in enumerate(post_paths):
+        i = where.get(path)
+        if i is not None and (old[i].shape, old[i].dtype) == (new[j].shape, new[j].dtype):
+            out[j] = jnp.where(failed, old[i], new[j])
+            source[i] = ("state", j)
+    kept = []
+    for i in range(len(old)):
+        if i not in source:
+            source[i] = ("kept", len(kept))
+            kept.append(old[i])
+    program.restore = [source[i] for i in range(len(old))]
+    return out, kept
 
 
 class _Tape(list):
@@ -1501,9 +1553,17 @@ class CompiledFunction:
                 outputs = program.jitted(*self._inputs(state, arg_tensors, values))
         else:
             outputs = program.jitted(*self._inputs(state, arg_tensors, values))
-        new_state, orphans, arg_out, out, key, residuals, py_out = outputs
+        new_state, orphans, arg_out, out, key, residuals, py_out, checks, kept = outputs
         if traced:
             self._count_trace(time.perf_counter() - start)
+        if program.errors:
+            failed, value = (int(v) for v in np.asarray(checks))
+            if failed >= 0:  # nothing is written but the old state (its buffers were donated)
+                arrays = {"state": new_state, "orphan": orphans, "kept": kept}
+                for t, (kind, k) in zip(state.tensors, program.restore):
+                    t._storage.array = arrays[kind][k]
+                make_error, has_value = program.errors[failed]
+                raise make_error(value) if has_value else make_error()
         if program.post_spec != state.spec:
             _restructure(state, program.post_spec)
             post = _State(state.roots)

@@ -279,8 +279,17 @@ class _Builder:
         if not isinstance(node, dict):
             return node
         if "T" in node:
-            array = self.place(jnp.asarray(self.array(node["T"])))
-            return Tensor._wrap(array, requires_grad=bool(node.get("g", False)))
+            raw = self.array(node["T"])
+            requires_grad = bool(node.get("g", False))
+            if requires_grad and raw.dtype.kind != "f" and raw.dtype != _FROM_CODE["BF16"]:
+                # tracegrad.save never writes this; a tensor that cannot have gradients must not
+                # come back as one that requires them.
+                _fail(
+                    self.name,
+                    f"tensor {node['T']!r} has dtype {raw.dtype} but is marked requires_grad; only "
+                    "floating point tensors can require gradients: corrupt file",
+                )
+            return Tensor._wrap(self.place(jnp.asarray(raw)), requires_grad=requires_grad)
         (tag, value), *rest = node.items()
         if rest or tag not in ("N", "F", "D", "O", "L", "U"):
             _fail(self.name, f"unknown entry {str(node)[:80]} in the {TREE_KEY!r} metadata")

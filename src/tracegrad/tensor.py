@@ -331,15 +331,22 @@ class Tensor:
     def __bool__(self) -> bool:
         self._check_concrete("__bool__")
         if self.numel() != 1:
+            many = "no values" if self.numel() == 0 else "more than one value"
             raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous (shape {list(self.shape)})"
+                f"Boolean value of Tensor with {many} is ambiguous (shape {list(self.shape)})"
             )
         return bool(self.item())
 
     def __float__(self) -> float:
+        self._check_concrete("__float__")
+        if self.numel() != 1:  # PyTorch's type and message (item() raises RuntimeError)
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
 
     def __int__(self) -> int:
+        self._check_concrete("__int__")
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return int(self.item())
 
     def __index__(self) -> int:
@@ -537,7 +544,8 @@ class Tensor:
 
 
 def _rebuild(array, requires_grad):
-    return Tensor._wrap(jnp.asarray(array), requires_grad=requires_grad)
+    # requires_grad_ refuses a non-float tensor, as PyTorch's unpickling does.
+    return Tensor._wrap(jnp.asarray(array)).requires_grad_(bool(requires_grad))
 
 
 _TYPE_NAMES = {

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _tracing
 from .. import random as _random
 from ..autograd.grad_mode import no_grad
 from ..ops import conv as _conv
@@ -48,7 +49,7 @@ from ..ops.linalg import einsum, linear_2d
 from ..ops.nn import _binary_cross_entropy, _mse_loss, _nll_loss
 from ..ops.pooling import *  # noqa: F403
 from ..ops.reduction import log_softmax, softmax
-from ..tensor import Tensor, tensor
+from ..tensor import _TYPE_NAMES, Tensor, tensor
 
 __all__ = [
     "celu",
@@ -160,9 +161,13 @@ def embedding(
             raise AssertionError("Padding_idx must be within num_embeddings")
         padding_idx %= n
     idx = input.reshape(-1)
-    if _concrete(idx) and idx.numel():
+    if idx.numel():
         a = idx._storage.array
-        if bool(jnp.any((a < 0) | (a >= n))):
+        if not _concrete(idx):  # inside tracegrad.compile: checked when the program has run
+            _tracing.add_check(
+                jnp.any((a < 0) | (a >= n)), lambda: IndexError("index out of range in self")
+            )
+        elif bool(jnp.any((a < 0) | (a >= n))):
             raise IndexError("index out of range in self")
     if max_norm is not None:
         _embedding_renorm_(weight, idx, max_norm, norm_type)
@@ -557,16 +562,19 @@ def _class_target_check(input: Tensor, target: Tensor) -> None:
 
 
 def _tname(t: Tensor) -> str:
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int32": "Int"}.get(
-        t.dtype.name, t.dtype.name
-    )
+    """PyTorch's scalar type name (``Int``, ``Short``, ``Float``) as its messages print it."""
+    return _TYPE_NAMES.get(t.dtype.name, t.dtype.name).removesuffix("Tensor")
 
 
 def _check_bounds(target: Tensor, c: int, ignore_index: int) -> None:
-    if not _concrete(target) or target.numel() == 0:
+    if target.numel() == 0:
         return
     bad = _first_out_of_bounds(target._storage.array, c, ignore_index)
-    if int(bad) != ignore_index:  # one compiled check and one read, not six eager ops
+    if not _concrete(target):  # inside tracegrad.compile: checked when the program has run
+        _tracing.add_check(
+            bad != ignore_index, lambda v: IndexError(f"Target {v} is out of bounds."), bad
+        )
+    elif int(bad) != ignore_index:  # one compiled check and one read, not six eager ops
         raise IndexError(f"Target {int(bad)} is out of bounds.")
 
 

@@ -4,6 +4,8 @@ side, PyTorch's type promotion, and the in-place forms (``add_``, ``+=``, ...)."
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 
 from .._dtype import bool_, get_default_dtype, int64
 from ..tensor import Tensor
@@ -130,8 +132,30 @@ def _(g, out, a, b):
     return (g / b if _req(a) else None), (-g * a / (b * b) if _req(b) else None)
 
 
+def _common_dtype(a, b):
+    """The dtype of a division's promoted operands: array operands share it already; only two
+    Python numbers need JAX's rule."""
+    for x in (a, b):
+        if hasattr(x, "dtype"):
+            return x.dtype
+    return jnp.result_type(a, b)
+
+
+def _check_int_divisor(a, b, kernel: str) -> None:
+    """PyTorch's errors for integer division: by zero, and of booleans. A Python 0 divisor is
+    checked here at no cost; a tensor divisor holding zeros is not (that would read the divisor
+    back to the host on every division): its quotient is whatever XLA computes (see
+    docs/semantics.md)."""
+    dtype = _common_dtype(a, b)
+    if dtype == jnp.bool_:
+        raise NotImplementedError(f"\"{kernel}_cpu\" not implemented for 'Bool'")
+    if isinstance(b, (int, np.integer)) and b == 0 and jnp.issubdtype(dtype, jnp.integer):
+        raise RuntimeError("ZeroDivisionError")
+
+
 @defop("DivBackward0", promote="same", saves=(), name="floor_div")
 def _floor_div(a, b):
+    _check_int_divisor(a, b, "div_floor")
     return jnp.floor_divide(a, b)
 
 
@@ -140,8 +164,14 @@ def _(g, out, a, b):  # piecewise constant: zero almost everywhere, as PyTorch's
     return g * 0, g * 0
 
 
-@defop("DivBackward0", promote="float", saves=(1,), name="trunc_div")
+# Integers divide exactly, rounding toward zero (lax.div), and stay integers as in PyTorch;
+# floats divide and truncate.
+@defop("DivBackward0", promote="same", saves=(1,), name="trunc_div")
 def _trunc_div(a, b):
+    _check_int_divisor(a, b, "div_trunc")
+    dtype = _common_dtype(a, b)
+    if jnp.issubdtype(dtype, jnp.integer):
+        return lax.div(jnp.asarray(a, dtype), jnp.asarray(b, dtype))
     return jnp.trunc(jnp.true_divide(a, b))
 
 
@@ -187,6 +217,7 @@ _inplace_methods(floor_divide, "floor_divide_", "__ifloordiv__")
 @defop("RemainderBackward0", promote="same")
 def remainder(a, b):
     """Python-style modulus: the result has the sign of ``b``."""
+    _check_int_divisor(a, b, "remainder")
     return jnp.remainder(a, b)
 
 
@@ -198,6 +229,7 @@ def _(g, out, a, b):
 @defop("FmodBackward0", promote="same")
 def fmod(a, b):
     """C-style modulus: the result has the sign of ``a``."""
+    _check_int_divisor(a, b, "fmod")
     return jnp.fmod(a, b)
 
 

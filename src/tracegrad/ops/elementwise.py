@@ -283,7 +283,9 @@ def _(g, out, a):
 
 @defop("SignBackward0", saves=())
 def sign(a):
-    """-1, 0 or 1 by the sign of each element (its gradient is zero)."""
+    """-1, 0 or 1 by the sign of each element (its gradient is zero); 0 at NaN, as PyTorch."""
+    if jnp.issubdtype(a.dtype, jnp.inexact):
+        return (a > 0).astype(a.dtype) - (a < 0).astype(a.dtype)
     return jnp.sign(a)
 
 
@@ -605,7 +607,8 @@ for _fn in (lerp, addcmul, addcdiv):
 # ------------------------------------------------------------------------------------ activations
 # The signatures are those of torch.nn.functional (``inplace=True`` runs the ``x.name_()`` form),
 # so nn.functional can re-export them.
-# relu' is 1 where the output is positive, 0 elsewhere (0 at the kink, as PyTorch).
+# relu' is 0 where the output is <= 0 (0 at the kink), 1 elsewhere -- NaN included, as
+# PyTorch's threshold_backward (a NaN input passes the gradient through).
 @defop("ReluBackward0", saves=(), save_out=True)
 def _relu(a):
     return jnp.maximum(a, jnp.zeros((), a.dtype))
@@ -613,7 +616,7 @@ def _relu(a):
 
 @_relu.vjp
 def _(g, out, a):
-    return (_mask(out > 0, g),)
+    return (_where(out <= 0, 0.0, g),)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -650,8 +653,9 @@ def _elu(a, *, alpha, scale, input_scale):
 
 @_elu.vjp
 def _(g, out, a, *, alpha, scale, input_scale):
-    neg = exp(_where(a > 0, 0.0, a) * input_scale) * (alpha * scale * input_scale)
-    return (_where(a > 0, g * scale, g * neg),)
+    # PyTorch's branch test is x <= 0, so a NaN input takes the linear branch's slope.
+    neg = exp(_where(a <= 0, a, 0.0) * input_scale) * (alpha * scale * input_scale)
+    return (_where(a <= 0, g * neg, g * scale),)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -790,7 +794,8 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
     return _mish(input)
 
 
-# hardtanh: slope 1 strictly inside (min_val, max_val), 0 at the corners and outside (PyTorch).
+# hardtanh: slope 0 at the corners and outside, 1 elsewhere -- strictly inside (min_val, max_val),
+# and at NaN, as PyTorch's test (x <= min_val or x >= max_val) has it.
 @defop("HardtanhBackward0", saves=(0,))
 def _hardtanh(a, *, min_val, max_val):
     return jnp.clip(a, min_val, max_val)
@@ -798,7 +803,7 @@ def _hardtanh(a, *, min_val, max_val):
 
 @_hardtanh.vjp
 def _(g, out, a, *, min_val, max_val):
-    return (_mask((a > min_val) & (a < max_val), g),)
+    return (_where((a <= min_val) | (a >= max_val), 0.0, g),)
 
 
 def hardtanh(
@@ -847,9 +852,9 @@ def _hardswish(a):
 
 @_hardswish.vjp
 def _(g, out, a):
-    # PyTorch's kernel: 0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 for x >= 3.
+    # PyTorch's kernel: 0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 otherwise (NaN included).
     middle = _where(a < 3.0, g * (a / 3.0 + 0.5), g)
-    return (_mask(a > -3.0, middle),)
+    return (_where(a <= -3.0, 0.0, middle),)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:

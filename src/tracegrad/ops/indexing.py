@@ -23,8 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _tracing
 from .._dtype import as_dtype
-from ..tensor import Tensor, _wrap_dim, tensor
+from ..tensor import _TYPE_NAMES, Tensor, _wrap_dim, tensor
 from .compare import logical_not
 from .registry import defop, inplace, tensor_method
 
@@ -208,7 +209,9 @@ def _index_array(it):
         if a.size == 0:
             a = a.astype(np.int64)
     kind = a.dtype.kind
-    if kind == "u" and a.dtype.itemsize == 1:
+    if (kind == "i" and a.dtype.itemsize < 4) or (kind == "u" and a.dtype.itemsize > 1):
+        kind = "f"  # int8/int16 (and wide unsigned) indices are refused, as PyTorch does
+    elif kind == "u":
         warnings.warn(
             "indexing with dtype uint8 is deprecated, please use a dtype bool instead.",
             UserWarning,
@@ -216,21 +219,43 @@ def _index_array(it):
         )
         return a.astype(bool)
     if kind not in "biu":
+        try:
+            got = as_dtype(a.dtype)
+        except (TypeError, KeyError, ValueError):
+            got = a.dtype if a.dtype.kind != "O" else "a sequence of non-integers"
         raise IndexError(
-            "tensors used as indices must be long, int, byte or bool tensors "
-            f"(got {as_dtype(a.dtype) if kind != 'O' else 'a sequence of non-integers'})"
+            f"tensors used as indices must be long, int, byte or bool tensors (got {got})"
         )
     return a
 
 
 def _check_bounds(a, size: int, dim: int) -> None:
-    if _is_tracer(a) or a.size == 0:
+    if a.size == 0:
+        return
+    if _is_tracer(a):
+        _check_traced(a, -size, size, lambda bad: _bounds_error(bad, size, dim))
         return
     a = np.asarray(a)
     hi, lo = int(a.max()), int(a.min())
     if hi >= size or lo < -size:
-        bad = hi if hi >= size else lo
-        raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+        raise _bounds_error(hi if hi >= size else lo, size, dim)
+
+
+def _bounds_error(bad: int, size: int, dim: int) -> IndexError:
+    return IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+
+
+def _check_traced(a, lo: int, hi: int, make_error) -> None:
+    """Inside ``tracegrad.compile``: the index array ``a`` (a tracer) must lie in ``[lo, hi)``.
+    Registered as a runtime check of the trace; the value reported is the one the eager check
+    reports (the largest index when it is too large, else the smallest), so the compiled error
+    reads exactly like the eager one. Under a bare ``jax.jit`` (no trace) this adds nothing."""
+    if _tracing.current() is None or a.size == 0:
+        return
+    a = jnp.asarray(a).reshape(-1)
+    top, bottom = a.max(), a.min()
+    too_big = top >= hi
+    _tracing.add_check(too_big | (bottom < lo), make_error, jnp.where(too_big, top, bottom))
 
 
 def _parse(shape: tuple, index) -> _Key:
@@ -244,7 +269,7 @@ def _parse(shape: tuple, index) -> _Key:
             items[i] = np.asarray(bool(it))
         elif isinstance(it, (int, np.integer)):
             items[i] = int(it)
-        elif isinstance(it, (Tensor, jax.Array, np.ndarray, list, tuple)):
+        elif isinstance(it, (Tensor, jax.Array, np.ndarray, list, tuple, range)):
             items[i] = _index_array(it)
         else:
             raise IndexError(
@@ -444,6 +469,11 @@ def _select_dim(x: Tensor, dim: int, i: int, name: str = "SelectBackward0") -> T
     return _index(x, None, basic=(_FULL,) * dim + (i,), adv=(), name=name)
 
 
+def _type_name(dtype) -> str:
+    """PyTorch's scalar type name of a dtype, as its messages print it (``Int``, ``Long``)."""
+    return _TYPE_NAMES.get(dtype.name, dtype.name).removesuffix("Tensor")
+
+
 def _int_index(index: Tensor, op: str) -> Tensor:
     if not isinstance(index, Tensor):
         index = tensor(index)
@@ -461,7 +491,9 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     d = _wrap_dim(dim, input.ndim)
     arr = index._storage.array.reshape(-1)
     size = input.shape[d] if input.ndim else 1
-    if not _is_tracer(arr) and arr.size and (int(arr.max()) >= size or int(arr.min()) < 0):
+    if _is_tracer(arr):
+        _check_traced(arr, 0, size, lambda bad: IndexError("index out of range in self"))
+    elif arr.size and (int(arr.max()) >= size or int(arr.min()) < 0):
         raise IndexError("index out of range in self")
     if input.ndim == 0:  # a 0-d input reads as 1-d; a one-element result is 0-d again
         out = index_select(input.reshape(1), 0, index)
@@ -474,11 +506,20 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 def take(input: Tensor, index: Tensor) -> Tensor:
     """``input`` read as a 1-d tensor, at the positions in ``index`` (result shaped like it)."""
     index = _int_index(index, "take")
+    if index.dtype.name != "int64":  # PyTorch's take reads only int64 indices
+        raise RuntimeError(
+            f"take(): Expected a long tensor for index, but got {_type_name(index.dtype)}"
+        )
     n = input.numel()
     arr = index._storage.array
-    if not _is_tracer(arr) and arr.size and (int(arr.max()) >= n or int(arr.min()) < -n):
-        bad = int(arr.max()) if int(arr.max()) >= n else int(arr.min())
-        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
+
+    def error(bad: int) -> IndexError:
+        return IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
+
+    if _is_tracer(arr):
+        _check_traced(arr, -n, n, error)
+    elif arr.size and (int(arr.max()) >= n or int(arr.min()) < -n):
+        raise error(int(arr.max()) if int(arr.max()) >= n else int(arr.min()))
     idx = Tensor._wrap(arr.astype(jnp.int64)[None])
     return _index(input.reshape(-1), idx, basic=(), adv=(0,), name="TakeBackward0")
 
@@ -545,9 +586,7 @@ def _scatter_loser(index, *, dim, shape):
 
 
 def _check_scatter_args(op: str, input: Tensor, dim: int, index: Tensor, src) -> int:
-    index = _int_index(index, op)
-    if index.dtype.name != "int64":
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index")
+    index = _int_index(index, op)  # int32 or int64, as PyTorch accepts
     if isinstance(src, Tensor) and src.dtype != input.dtype:
         raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype")
     if index.ndim != input.ndim and index.numel():
@@ -566,9 +605,14 @@ def _check_scatter_args(op: str, input: Tensor, dim: int, index: Tensor, src) ->
             )
     arr = index._storage.array
     size = input.shape[d] if input.ndim else 1
-    if not _is_tracer(arr) and arr.size and (int(arr.max()) >= size or int(arr.min()) < 0):
-        bad = int(arr.max()) if int(arr.max()) >= size else int(arr.min())
-        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {size}")
+
+    def error(bad: int) -> RuntimeError:
+        return RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {size}")
+
+    if _is_tracer(arr):
+        _check_traced(arr, 0, size, error)
+    elif arr.size and (int(arr.max()) >= size or int(arr.min()) < 0):
+        raise error(int(arr.max()) if int(arr.max()) >= size else int(arr.min()))
     return d
 
 
@@ -637,6 +681,11 @@ Tensor.scatter_add_ = inplace(scatter_add)
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
     """numpy's ``take_along_axis``: ``gather`` after broadcasting ``input`` and ``indices`` in every
     dimension but ``dim`` (with ``dim=None``, both are flattened first)."""
+    if isinstance(indices, Tensor) and indices.dtype.name != "int64":
+        raise RuntimeError(
+            "torch.take_along_dim(): dtype of indices should be Long but got "
+            f"{_type_name(indices.dtype)}"
+        )
     if dim is None:
         return gather(input.reshape(-1), 0, indices.reshape(-1))
     if input.ndim != indices.ndim:
@@ -787,4 +836,15 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
                 raise RuntimeError("Class values must be smaller than num_classes.")
     elif num_classes == -1:
         raise RuntimeError("one_hot needs num_classes inside a compiled function")
+    elif _tracing.current() is not None and a.size:  # checked when the compiled program has run
+        lo, hi = a.min(), a.max()
+        _tracing.add_check(
+            (lo < 0) | (hi >= num_classes),
+            lambda v: RuntimeError(
+                "Class values must be non-negative."
+                if v < 0
+                else "Class values must be smaller than num_classes."
+            ),
+            jnp.where(lo < 0, lo, hi),
+        )
     return Tensor._wrap((a[..., None] == jnp.arange(num_classes)).astype(jnp.int64))
