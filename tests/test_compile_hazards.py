@@ -679,3 +679,22 @@ def test_changing_a_list_argument_is_refused_clearly():
     with pytest.raises(RuntimeError, match="changes the list argument log"):
         step(log)
     assert log == []
+
+
+def test_model_bound_as_a_default_argument():
+    def make():
+        fresh()
+        tg.manual_seed(1)
+        model = nn.Linear(3, 2)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(m=model, o=opt):
+            o.zero_grad()
+            loss = m(X).pow(2).sum()
+            loss.backward()
+            o.step()
+            return loss
+
+        return step, nothing, lambda: [p.detach().clone() for p in model.parameters()]
+
+    check(make)

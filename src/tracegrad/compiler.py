@@ -136,6 +136,8 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
                 add(cell.cell_contents, depth)
             except ValueError:  # an empty cell
                 pass
+        for x in (*(f.__defaults__ or ()), *(f.__kwdefaults__ or {}).values()):
+            add(x, depth)  # def step(x, model=model): state bound as a default argument
         g = f.__globals__
         for name in _names(f.__code__):
             if name in g:
