@@ -29,6 +29,17 @@ from ._dtype import (  # noqa: E402
     set_default_dtype,
     uint8,
 )
+from ._layout import (  # noqa: E402
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    layout,
+    memory_format,
+    preserve_format,
+    sparse_coo,
+    sparse_csr,
+    strided,
+)
 from .autograd import (  # noqa: E402
     enable_grad,
     inference_mode,
