@@ -372,6 +372,8 @@ def randint(
     elif high is None:
         low, high = 0, low
     d = as_dtype(dtype) if dtype is not None else int64
+    if d is bool_:
+        raise RuntimeError("randint(): to - 1 is out of bounds for bool")
     shape = _size_args((size,))
     vals = jax.random.randint(_random.next_key(), shape, low, high, dtype=np.int64)
     return _finish(vals.astype(d.np), device, requires_grad)
