@@ -419,6 +419,7 @@ def normal(
 def rand_like(
     input: Tensor,
     *,
+    generator=None,
     dtype=None,
     layout=None,
     device=None,
@@ -434,6 +435,7 @@ def rand_like(
 def randn_like(
     input: Tensor,
     *,
+    generator=None,
     dtype=None,
     layout=None,
     device=None,
@@ -451,6 +453,7 @@ def randint_like(
     low=0,
     high=None,
     *,
+    generator=None,
     dtype=None,
     layout=None,
     device=None,

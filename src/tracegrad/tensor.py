@@ -380,15 +380,24 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------------------------ conversions
-    def to(self, *args, **kwargs) -> Tensor:
+    def to(
+        self,
+        *args,
+        dtype=None,
+        device=None,
+        non_blocking: bool = False,
+        copy: bool = False,
+        memory_format=None,
+    ) -> Tensor:
         """Convert dtype and/or device: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
-        ``to(other)``; returns ``self`` when nothing changes (unless ``copy=True``)."""
-        dtype_, device_ = kwargs.pop("dtype", None), kwargs.pop("device", None)
-        copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        ``to(other)``; returns ``self`` when nothing changes (unless ``copy=True``).
+
+        ``non_blocking`` is accepted (JAX transfers are asynchronous anyway); ``memory_format``
+        other than ``contiguous_format``/``preserve_format`` raises ``NotImplementedError``."""
+        from ._layout import check_memory_format
+
+        check_memory_format("to", memory_format)
+        dtype_, device_ = dtype, device
         for a in args:
             if isinstance(a, Tensor):
                 dtype_, device_ = a.dtype, a.device
@@ -449,7 +458,12 @@ class Tensor:
         )
 
     def contiguous(self, memory_format=None) -> Tensor:
-        """JAX arrays have no strides: returns ``self``."""
+        """JAX arrays have no strides: returns ``self`` (``channels_last`` raises
+        ``NotImplementedError``)."""
+        if memory_format is not None:
+            from ._layout import check_memory_format
+
+            check_memory_format("contiguous", memory_format)
         return self
 
     def is_contiguous(self, memory_format=None) -> bool:
