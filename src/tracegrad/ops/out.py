@@ -248,8 +248,14 @@ def with_out(fn, name: str | None = None, rule: str = CAST):
 
 
 def install(namespace: dict, table: dict[str, str] = OUT_FUNCTIONS) -> None:
-    """Replace each function of ``table`` in ``namespace`` by its ``out=`` form (idempotent)."""
+    """Replace each function of ``table`` in ``namespace`` by its ``out=`` form (idempotent).
+    Aliases of one function (``clip``/``clamp``, ``concat``/``cat``) share one wrapper, so they
+    stay the same object."""
+    wrapped: dict[int, object] = {}
     for name, rule in table.items():
         fn = namespace[name]
-        if getattr(fn, "out_rule", None) is None:
-            namespace[name] = with_out(fn, name, rule)
+        if getattr(fn, "out_rule", None) is not None:
+            continue
+        if id(fn) not in wrapped:
+            wrapped[id(fn)] = with_out(fn, fn.__name__.lstrip("_") or name, rule)
+        namespace[name] = wrapped[id(fn)]
