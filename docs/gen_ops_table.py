@@ -60,6 +60,7 @@ def _referenced(fn: types.FunctionType):
 def _ops_used(obj, depth: int = 0) -> set:
     """Names of the registered ops that ``obj`` is, or that its code calls directly (following
     private helpers and the functions an in-place wrapper closes over)."""
+    obj = getattr(obj, "__wrapped__", obj)  # the out= wrapper (ops/out.py)
     if isinstance(obj, Op):
         return {obj.name}
     if isinstance(obj, property):

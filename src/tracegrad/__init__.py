@@ -30,6 +30,17 @@ from ._dtype import (  # noqa: E402
     set_default_dtype,
     uint8,
 )
+from ._layout import (  # noqa: E402
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    layout,
+    memory_format,
+    preserve_format,
+    sparse_coo,
+    sparse_csr,
+    strided,
+)
 from .autograd import (  # noqa: E402
     enable_grad,
     inference_mode,
@@ -41,10 +52,15 @@ from .autograd import (  # noqa: E402
 from .compiler import compile  # noqa: E402, A004 - PyTorch's name
 from .creation import *  # noqa: E402, F403
 from .ops import *  # noqa: E402, F403
+from .ops import out as _out_variants  # noqa: E402
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .tensor import Size, Tensor, tensor  # noqa: E402
 from .utils.data.generator import Generator  # noqa: E402
+
+# PyTorch's ``out=`` on every public function that takes it (see ops/out.py).
+_out_variants.install(globals())
+_out_variants.install(nn.functional.__dict__, _out_variants.NN_FUNCTIONAL_OUT_FUNCTIONS)
 
 bool = bool_  # noqa: A001 - PyTorch's name
 float = float32  # noqa: A001

@@ -10,8 +10,9 @@ import numpy as np
 
 from . import random as _random
 from ._device import device as Device
-from ._dtype import as_dtype, float32, get_default_dtype, int64
-from .tensor import Tensor, _size_args, as_array
+from ._dtype import as_dtype, bool_, float32, get_default_dtype, int64
+from ._layout import check_layout, check_memory_format, check_pin_memory
+from .tensor import Tensor, _from_python, _size_args, as_array
 
 __all__ = [
     "zeros",
@@ -51,31 +52,102 @@ def _float_dtype(dtype):
     return as_dtype(dtype) if dtype is not None else get_default_dtype()
 
 
-def full(
-    size, fill_value, *, dtype=None, device=None, requires_grad: bool = False, out=None
-) -> Tensor:
-    """A tensor of shape ``size`` filled with ``fill_value`` (dtype inferred from it if not given)."""
-    if dtype is None:
-        dtype = (
-            as_array(fill_value).dtype if not isinstance(fill_value, float) else get_default_dtype()
+def _shape(fn: str, sizes: tuple, size) -> tuple:
+    """The shape of ``fn(2, 3)``, ``fn((2, 3))`` or ``fn(size=(2, 3))``, as PyTorch's factories."""
+    if size is not None:
+        if sizes:
+            raise TypeError(f"{fn}() got multiple values for argument 'size'")
+        sizes = (size,)
+    return _size_args(sizes)
+
+
+def _check_strided(fn: str, layout, pin_memory=False, memory_format=None) -> None:
+    check_layout(fn, layout)
+    check_pin_memory(fn, pin_memory)
+    check_memory_format(fn, memory_format)
+
+
+def _random_float_dtype(fn: str, dtype):
+    d = _float_dtype(dtype)
+    if not d.is_floating_point:
+        raise NotImplementedError(f"{fn}(): expected a floating point dtype, got {d}")
+    return d
+
+
+def _no_bool(fn: str, d) -> None:
+    if d is bool_:
+        raise NotImplementedError(f"{fn}() is not implemented for dtype {d}")
+
+
+def _scalar(value, d):
+    """A fill value as a 0-d numpy array of ``d`` (or its inferred dtype). As PyTorch converts a
+    ``Scalar``, a value out of ``d``'s range raises ``RuntimeError`` (``tensor()`` data makes inf)."""
+    if isinstance(value, Tensor):
+        value = value.item()
+    try:
+        array = _from_python(value, d)
+    except ValueError:  # an int past int64
+        raise RuntimeError(
+            f"value cannot be converted to type {d or int64} without overflow"
+        ) from None
+    if array.dtype.kind == "f" and np.isinf(array).any() and math.isfinite(value):
+        raise RuntimeError(
+            f"value cannot be converted to type {as_dtype(array.dtype)} without overflow"
         )
+    return array
+
+
+def full(
+    size,
+    fill_value,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value`` (dtype inferred from it if not given).
+
+    The value is converted straight to ``dtype``: ``full((2,), 0.3, dtype=float64)`` holds 0.3."""
+    _check_strided("full", layout, pin_memory)
+    value = _scalar(fill_value, as_dtype(dtype) if dtype is not None else None)
     shape = _size_args((size,)) if not isinstance(size, int) else (size,)
-    return _finish(jnp.full(shape, fill_value, as_dtype(dtype).np), device, requires_grad)
+    return _finish(jnp.full(shape, value, value.dtype), device, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
-    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
-    return _finish(jnp.zeros(_size_args(size), _float_dtype(dtype).np), device, requires_grad)
+def zeros(
+    *sizes, size=None, dtype=None, layout=None, device=None, requires_grad: bool = False
+) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
+    _check_strided("zeros", layout)
+    shape = _shape("zeros", sizes, size)
+    return _finish(jnp.zeros(shape, _float_dtype(dtype).np), device, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
-    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
-    return _finish(jnp.ones(_size_args(size), _float_dtype(dtype).np), device, requires_grad)
+def ones(
+    *sizes, size=None, dtype=None, layout=None, device=None, requires_grad: bool = False
+) -> Tensor:
+    """A tensor of ones: ``ones(2, 3)``, ``ones((2, 3))`` or ``ones(size=(2, 3))``."""
+    _check_strided("ones", layout)
+    shape = _shape("ones", sizes, size)
+    return _finish(jnp.ones(shape, _float_dtype(dtype).np), device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None, **_) -> Tensor:
+def empty(
+    *sizes,
+    size=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     """An 'uninitialised' tensor; JAX has no such thing, so it is zeros."""
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    _check_strided("empty", layout, pin_memory, memory_format)
+    shape = _shape("empty", sizes, size)
+    return _finish(jnp.zeros(shape, _float_dtype(dtype).np), device, requires_grad)
 
 
 def _like(t: Tensor, dtype, device):
@@ -84,46 +156,87 @@ def _like(t: Tensor, dtype, device):
     )
 
 
-def _filled_like(t: Tensor, value, dtype, device, requires_grad: bool) -> Tensor:
+def _filled_like(fn: str, t: Tensor, value, dtype, layout, device, requires_grad, memory_format):
     """``value`` in the shape of ``t``. Without ``device`` the result is placed like ``t`` (same
     device, or the same sharding over several), as PyTorch keeps a ``*_like`` on its input's device."""
+    _check_strided(fn, layout, memory_format=memory_format)
     d = as_dtype(dtype) if dtype is not None else t.dtype
+    value = _scalar(value, d)
     if device is None:
         return _finish(jnp.full_like(t._storage.array, value, d.np), None, requires_grad)
     return _finish(jnp.full(t.shape, value, d.np), device, requires_grad)
 
 
 def zeros_like(
-    input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, **_
+    input: Tensor,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    memory_format=None,
 ) -> Tensor:
     """Zeros with the shape (and, unless given, dtype and device) of ``input``."""
-    return _filled_like(input, 0, dtype, device, requires_grad)
+    return _filled_like("zeros_like", input, 0, dtype, layout, device, requires_grad, memory_format)
 
 
 def ones_like(
-    input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, **_
+    input: Tensor,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    memory_format=None,
 ) -> Tensor:
     """Ones with the shape (and, unless given, dtype and device) of ``input``."""
-    return _filled_like(input, 1, dtype, device, requires_grad)
+    return _filled_like("ones_like", input, 1, dtype, layout, device, requires_grad, memory_format)
 
 
 def empty_like(
-    input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, **_
+    input: Tensor,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    memory_format=None,
 ) -> Tensor:
-    return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
+    """An 'uninitialised' tensor like ``input``; JAX has no such thing, so it is zeros."""
+    return _filled_like("empty_like", input, 0, dtype, layout, device, requires_grad, memory_format)
 
 
 def full_like(
-    input: Tensor, fill_value, *, dtype=None, device=None, requires_grad: bool = False, **_
+    input: Tensor,
+    fill_value,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    memory_format=None,
 ) -> Tensor:
     """``fill_value`` everywhere, with the shape (and, unless given, dtype and device) of ``input``."""
-    return _filled_like(input, fill_value, dtype, device, requires_grad)
+    return _filled_like(
+        "full_like", input, fill_value, dtype, layout, device, requires_grad, memory_format
+    )
 
 
 def arange(
-    start, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False, out=None
+    start=0,
+    end=None,
+    step=1,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
 ) -> Tensor:
-    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless any bound is a float."""
+    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless any bound is a float.
+
+    As PyTorch, each value is ``start + i * step`` computed in float64 (int64 for integer dtypes)
+    and then rounded once to ``dtype``."""
+    _check_strided("arange", layout)
     if end is None:
         start, end = 0, start
     start, end, step = (x.item() if isinstance(x, Tensor) else x for x in (start, end, step))
@@ -134,71 +247,152 @@ def arange(
             get_default_dtype() if any(isinstance(x, float) for x in (start, end, step)) else int64
         )
     dtype = as_dtype(dtype)
+    _no_bool("arange", dtype)
+    if not dtype.is_floating_point:  # PyTorch converts the bounds to the integer type first
+        start, end, step = math.trunc(start), math.trunc(end), math.trunc(step)
+        if step == 0:  # PyTorch's error type when truncation made the step zero
+            raise ValueError("step must be nonzero")
     n = max(0, math.ceil((end - start) / step))
     values = start + np.arange(n, dtype=np.float64 if dtype.is_floating_point else np.int64) * step
     return _finish(jnp.asarray(values, dtype.np), device, requires_grad)
 
 
 def linspace(
-    start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False, out=None
+    start,
+    end,
+    steps: int,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
 ) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive.
+
+    PyTorch's formula: with ``step = (end - start) / (steps - 1)``, the first half is
+    ``start + i * step`` and the second ``end - (steps - 1 - i) * step``, so both ends are exact.
+    It runs in ``dtype`` (float64 for integer dtypes, then truncated)."""
+    _check_strided("linspace", layout)
+    start, end = (x.item() if isinstance(x, Tensor) else x for x in (start, end))
     d = _float_dtype(dtype)
-    return _finish(jnp.asarray(np.linspace(start, end, steps), d.np), device, requires_grad)
+    _no_bool("linspace", d)
+    if steps < 0:
+        raise RuntimeError("linspace(): number of steps must be non-negative")
+    # ``start`` and ``end`` are first converted to ``dtype`` (truncated for integers), then the
+    # formula runs in ``dtype`` itself (float64 for integer dtypes).
+    if d.is_floating_point:
+        work = d.np.type
+        with np.errstate(over="ignore"):
+            first, last = work(start), work(end)
+        if (math.isfinite(start) and not np.isfinite(first)) or (
+            math.isfinite(end) and not np.isfinite(last)
+        ):
+            raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
+    else:
+        work = np.float64
+        first, last = work(math.trunc(start)), work(math.trunc(end))
+    i = np.arange(steps)
+    if steps == 1:
+        values = np.full(1, first, work)
+    else:
+        step = (last - first) / work(steps - 1)
+        values = np.where(
+            i < steps // 2,
+            first + step * i.astype(work),
+            last - step * (steps - 1 - i).astype(work),
+        ).astype(work)
+    return _finish(jnp.asarray(values.astype(d.np)), device, requires_grad)
 
 
 def eye(
-    n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False, out=None
+    n: int,
+    m: int | None = None,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
 ) -> Tensor:
     """An ``n x m`` identity matrix."""
+    _check_strided("eye", layout)
     return _finish(jnp.eye(n, m, dtype=_float_dtype(dtype).np), device, requires_grad)
 
 
 def rand(
-    *size, generator=None, dtype=None, device=None, requires_grad: bool = False, out=None
+    *sizes,
+    size=None,
+    generator=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
 ) -> Tensor:
     """Uniform samples on [0, 1) from tracegrad's global generator (see ``manual_seed``)."""
-    d = _float_dtype(dtype)
-    return _finish(
-        jax.random.uniform(_random.next_key(), _size_args(size), d.np), device, requires_grad
-    )
+    _check_strided("rand", layout, pin_memory)
+    shape = _shape("rand", sizes, size)
+    d = _random_float_dtype("rand", dtype)
+    return _finish(jax.random.uniform(_random.next_key(), shape, d.np), device, requires_grad)
 
 
 def randn(
-    *size, generator=None, dtype=None, device=None, requires_grad: bool = False, out=None
+    *sizes,
+    size=None,
+    generator=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
 ) -> Tensor:
     """Standard normal samples from tracegrad's global generator (see ``manual_seed``)."""
-    d = _float_dtype(dtype)
-    return _finish(
-        jax.random.normal(_random.next_key(), _size_args(size), d.np), device, requires_grad
-    )
+    _check_strided("randn", layout, pin_memory)
+    shape = _shape("randn", sizes, size)
+    d = _random_float_dtype("randn", dtype)
+    return _finish(jax.random.normal(_random.next_key(), shape, d.np), device, requires_grad)
 
 
 def randint(
-    low,
+    low=0,
     high=None,
     size=None,
     *,
     generator=None,
     dtype=None,
+    layout=None,
     device=None,
     requires_grad: bool = False,
-    out=None,
 ) -> Tensor:
     """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    _check_strided("randint", layout)
     if size is None:
+        if high is None:
+            raise TypeError("randint() missing 1 required positional argument: 'size'")
         low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
     d = as_dtype(dtype) if dtype is not None else int64
+    if d is bool_:
+        raise RuntimeError("randint(): to - 1 is out of bounds for bool")
     shape = _size_args((size,))
     vals = jax.random.randint(_random.next_key(), shape, low, high, dtype=np.int64)
     return _finish(vals.astype(d.np), device, requires_grad)
 
 
 def randperm(
-    n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False
+    n: int,
+    *,
+    generator=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
 ) -> Tensor:
     """A random permutation of ``0 .. n-1``."""
+    _check_strided("randperm", layout, pin_memory)
     d = as_dtype(dtype) if dtype is not None else int64
+    _no_bool("randperm", d)
     return _finish(
         jax.random.permutation(_random.next_key(), n).astype(d.np), device, requires_grad
     )
@@ -211,34 +405,67 @@ def normal(
     *,
     generator=None,
     dtype=None,
+    layout=None,
     device=None,
     requires_grad: bool = False,
+    pin_memory: bool = False,
 ) -> Tensor:
     """Normal samples with the given (scalar) ``mean`` and ``std``."""
+    _check_strided("normal", layout, pin_memory)
     t = randn(*_size_args((size,)), dtype=dtype, device=device)
     return _finish(t._storage.array * std + mean, None, requires_grad)
 
 
 def rand_like(
-    input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, **_
+    input: Tensor,
+    *,
+    generator=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    memory_format=None,
 ) -> Tensor:
+    """Uniform samples on [0, 1) with the shape (and, unless given, dtype and device) of ``input``."""
+    _check_strided("rand_like", layout, memory_format=memory_format)
     d, dev = _like(input, dtype, device)
     return rand(*input.shape, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def randn_like(
-    input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, **_
+    input: Tensor,
+    *,
+    generator=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    memory_format=None,
 ) -> Tensor:
+    """Standard normal samples with the shape (and, unless given, dtype and device) of ``input``."""
+    _check_strided("randn_like", layout, memory_format=memory_format)
     d, dev = _like(input, dtype, device)
     return randn(*input.shape, dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def randint_like(input: Tensor, low, high=None, *, dtype=None, device=None, **_) -> Tensor:
+def randint_like(
+    input: Tensor,
+    low=0,
+    high=None,
+    *,
+    generator=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    memory_format=None,
+) -> Tensor:
     """Integers uniform on [low, high) with the shape of ``input``; ``randint_like(x, high)``."""
+    _check_strided("randint_like", layout, memory_format=memory_format)
     if high is None:
         low, high = 0, low
     d, dev = _like(input, dtype, device)
-    return randint(low, high, tuple(input.shape), dtype=d, device=dev)
+    return randint(low, high, tuple(input.shape), dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -249,7 +476,8 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
-    """Like ``tensor`` but returns ``data`` itself when it is already a tensor of that dtype/device."""
+    """Like ``tensor`` but returns ``data`` itself when it is already a tensor of that dtype/device
+    (Python data is converted straight to ``dtype``, as ``tensor`` does)."""
     if (
         isinstance(data, Tensor)
         and (dtype is None or as_dtype(dtype) == data.dtype)

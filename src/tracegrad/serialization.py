@@ -232,8 +232,14 @@ def load(f, map_location=None, weights_only: bool = True, *, mmap=None, **pickle
     ``safetensors.torch.save_file``, gives a flat dict of tensors). ``map_location`` is a device
     (string) to put the tensors on. Nothing is ever unpickled, so ``weights_only`` is always
     effectively True. A truncated, empty, pickled or otherwise corrupt file raises RuntimeError
-    naming the file and the problem.
+    naming the file and the problem. ``pickle_load_args`` (PyTorch passes them to ``pickle.load``)
+    raise ``NotImplementedError``: nothing is unpickled.
     """
+    if pickle_load_args:
+        raise NotImplementedError(
+            f"load() got pickle arguments {sorted(pickle_load_args)}; tracegrad reads safetensors "
+            "and never unpickles, so drop them"
+        )
     data, name = _read(f)
     header = _parse_header(data, name)
     try:

@@ -387,15 +387,24 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------------------------ conversions
-    def to(self, *args, **kwargs) -> Tensor:
+    def to(
+        self,
+        *args,
+        dtype=None,
+        device=None,
+        non_blocking: bool = False,
+        copy: bool = False,
+        memory_format=None,
+    ) -> Tensor:
         """Convert dtype and/or device: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
-        ``to(other)``; returns ``self`` when nothing changes (unless ``copy=True``)."""
-        dtype_, device_ = kwargs.pop("dtype", None), kwargs.pop("device", None)
-        copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        ``to(other)``; returns ``self`` when nothing changes (unless ``copy=True``).
+
+        ``non_blocking`` is accepted (JAX transfers are asynchronous anyway); ``memory_format``
+        other than ``contiguous_format``/``preserve_format`` raises ``NotImplementedError``."""
+        from ._layout import check_memory_format
+
+        check_memory_format("to", memory_format)
+        dtype_, device_ = dtype, device
         for a in args:
             if isinstance(a, Tensor):
                 dtype_, device_ = a.dtype, a.device
@@ -456,13 +465,20 @@ class Tensor:
         )
 
     def contiguous(self, memory_format=None) -> Tensor:
-        """JAX arrays have no strides: returns ``self``."""
+        """JAX arrays have no strides: returns ``self`` (``channels_last`` raises
+        ``NotImplementedError``)."""
+        if memory_format is not None:
+            from ._layout import check_memory_format
+
+            check_memory_format("contiguous", memory_format)
         return self
 
     def is_contiguous(self, memory_format=None) -> bool:
         return True
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """A tensor of ``data`` with this tensor's dtype and device unless given (Python numbers are
+        converted straight to that dtype)."""
         return tensor(
             data,
             dtype=dtype or self.dtype,
@@ -470,28 +486,79 @@ class Tensor:
             requires_grad=requires_grad,
         )
 
-    def _new_filled(self, size, value, dtype, device, requires_grad) -> Tensor:
-        from .creation import full
+    def _new_filled(self, fn, sizes, size, value, dtype, device, requires_grad, layout, pin_memory):
+        from ._layout import check_layout, check_pin_memory
+        from .creation import _shape, full
 
+        check_layout(fn, layout)
+        check_pin_memory(fn, pin_memory)
         return full(
-            _size_args(size),
+            _shape(fn, sizes, size),
             value,
             dtype=dtype or self.dtype,
             device=device or self.device,
             requires_grad=requires_grad,
         )
 
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return self._new_filled(size, 0, dtype, device, requires_grad)
+    def new_zeros(
+        self,
+        *sizes,
+        size=None,
+        dtype=None,
+        device=None,
+        requires_grad=False,
+        layout=None,
+        pin_memory=False,
+    ) -> Tensor:
+        """Zeros of shape ``size``, with this tensor's dtype and device unless given."""
+        return self._new_filled(
+            "new_zeros", sizes, size, 0, dtype, device, requires_grad, layout, pin_memory
+        )
 
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return self._new_filled(size, 1, dtype, device, requires_grad)
+    def new_ones(
+        self,
+        *sizes,
+        size=None,
+        dtype=None,
+        device=None,
+        requires_grad=False,
+        layout=None,
+        pin_memory=False,
+    ) -> Tensor:
+        """Ones of shape ``size``, with this tensor's dtype and device unless given."""
+        return self._new_filled(
+            "new_ones", sizes, size, 1, dtype, device, requires_grad, layout, pin_memory
+        )
 
-    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return self._new_filled(size, 0, dtype, device, requires_grad)
+    def new_empty(
+        self,
+        *sizes,
+        size=None,
+        dtype=None,
+        device=None,
+        requires_grad=False,
+        layout=None,
+        pin_memory=False,
+    ) -> Tensor:
+        """An 'uninitialised' (zero) tensor of shape ``size``, like ``new_zeros``."""
+        return self._new_filled(
+            "new_empty", sizes, size, 0, dtype, device, requires_grad, layout, pin_memory
+        )
 
-    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return self._new_filled((size,), fill_value, dtype, device, requires_grad)
+    def new_full(
+        self,
+        size,
+        fill_value,
+        dtype=None,
+        device=None,
+        requires_grad=False,
+        layout=None,
+        pin_memory=False,
+    ) -> Tensor:
+        """``fill_value`` in shape ``size``, with this tensor's dtype and device unless given."""
+        return self._new_filled(
+            "new_full", (size,), None, fill_value, dtype, device, requires_grad, layout, pin_memory
+        )
 
     # ---------------------------------------------------------------------------- in-place core
     def _check_inplace(self, op_name: str) -> None:
@@ -588,14 +655,15 @@ def as_array(data, dtype: dtype | None = None):
     """Convert nested lists, numbers, numpy/JAX arrays or tensors to a JAX array.
 
     Without ``dtype`` it infers as PyTorch does: Python floats give the default float dtype, ints
-    int64, bools bool; numpy arrays keep their dtype.
+    int64, bools bool; numpy arrays keep their dtype. Python numbers are converted straight to
+    ``dtype`` (see ``_from_python``), never through another precision.
     """
     if isinstance(data, Tensor):
         array = data._storage.array
     elif isinstance(data, (jax.Array, np.ndarray, np.generic)):
         array = data
     else:
-        array = _from_python(data)
+        array = _from_python(data, dtype)
     target = dtype.np if dtype is not None else None
     if target is None and isinstance(array, (np.ndarray, np.generic)):
         as_dtype(array.dtype)  # raise on unsupported numpy dtypes
@@ -604,25 +672,117 @@ def as_array(data, dtype: dtype | None = None):
     return jnp.asarray(array, dtype=target)
 
 
-def _from_python(data):
+_PY_KINDS = {bool: 0, int: 1, float: 2}
+
+
+def _from_python(data, dtype: dtype | None = None) -> np.ndarray:
+    """Python data (a number, or nested sequences of numbers and one-element tensors) as a numpy
+    array of ``dtype``, or of the dtype PyTorch infers for it.
+
+    Every number is converted once, from its exact Python value, as ``torch.tensor`` does: a float
+    to float64 is exact, to float32 rounds once (``1e40`` becomes inf); an int to int64 is exact,
+    and one that does not fit raises ``ValueError``; a number out of a narrower integer type's range
+    (or a NaN/inf to an integer type) raises ``RuntimeError``; floats to integers truncate.
+    """
     try:
-        arr = np.asarray(data)
+        values = np.asarray(data, dtype=object)
     except ValueError as e:
         raise ValueError(f"expected a sequence of equal-length sequences of numbers: {e}") from None
-    if arr.dtype == object:
-        flat = [x.item() if isinstance(x, Tensor) else x for x in np.ravel(arr)]
-        arr = np.asarray(flat).reshape(arr.shape)
-    if arr.dtype.kind == "f":
-        return arr.astype(_dtype.get_default_dtype().np)
-    if arr.dtype.kind in "iu":
-        return arr.astype(np.int64)
-    if arr.dtype.kind == "b":
-        return arr
-    raise TypeError(f"can't convert {type(data).__name__} of {arr.dtype} to a tensor")
+    flat = values.ravel()
+    if not set(map(type, flat)) <= _PY_KINDS.keys():
+        flat, inferred = _unpack_elements(data, flat)
+        values = flat.reshape(values.shape)
+    elif flat.size:
+        kind = max(_PY_KINDS[t] for t in set(map(type, flat)))
+        inferred = (_dtype.bool_, _dtype.int64, _dtype.get_default_dtype())[kind]
+    else:
+        inferred = _dtype.get_default_dtype()
+    return _convert_numbers(values, dtype if dtype is not None else inferred)
 
 
-def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Build a tensor from data (lists, numbers, numpy or JAX arrays), as ``torch.tensor``."""
+def _unpack_elements(data, flat):
+    """Elements that are not Python numbers: one-element tensors and numpy scalars give their value
+    and take part in dtype inference with their dtype (``[float64_tensor, 2]`` is float64)."""
+    out = np.empty(flat.shape, dtype=object)
+    inferred = None
+    for i, x in enumerate(flat):
+        t = type(x)
+        if t in _PY_KINDS:
+            d = (_dtype.bool_, _dtype.int64, _dtype.get_default_dtype())[_PY_KINDS[t]]
+        elif isinstance(x, Tensor):
+            if x.numel() != 1:
+                raise ValueError("only one element tensors can be converted to Python scalars")
+            d, x = x.dtype, x.item()
+        elif isinstance(x, np.generic):
+            d, x = as_dtype(x.dtype), x.item()
+        elif isinstance(x, (bool, int, float)):  # subclasses (IntEnum, ...)
+            d = (_dtype.bool_, _dtype.int64, _dtype.get_default_dtype())[_dtype.scalar_kind(x)]
+            x = (bool, int, float)[_dtype.scalar_kind(x)](x)
+        elif isinstance(x, (list, tuple)):
+            raise ValueError(
+                "expected a sequence of equal-length sequences of numbers, got ragged nesting "
+                f"in {type(data).__name__}"
+            )
+        else:
+            raise TypeError(
+                f"can't convert {type(data).__name__} with an element of type {t.__name__} to a "
+                "tensor"
+            )
+        out[i] = x
+        inferred = d if inferred is None else _dtype.promote_types(inferred, d)
+    return out, inferred
+
+
+def _convert_numbers(values: np.ndarray, d: dtype) -> np.ndarray:
+    """An object array of Python numbers as a numpy array of ``d``, each converted once."""
+    if d is _dtype.bool_:
+        return values.astype(np.bool_)
+    if d.is_floating_point:
+        # float(int) rounds correctly and raises OverflowError past the float64 range, as PyTorch.
+        f64 = values.astype(np.float64)
+        if d.np == np.float64:
+            return f64
+        with np.errstate(over="ignore"):  # overflow to inf, as PyTorch
+            if d.itemsize < 4:  # PyTorch rounds to half types through float32
+                return f64.astype(np.float32).astype(d.np)
+            return f64.astype(d.np)
+    info = np.iinfo(d.np)
+    out = np.empty(values.shape, d.np)
+    is_float = np.fromiter((type(x) is float for x in values.flat), bool, values.size).reshape(
+        values.shape
+    )
+    ints = values[~is_float]
+    if ints.size:
+        try:
+            i64 = ints.astype(np.int64)
+        except OverflowError:
+            raise ValueError("Overflow when unpacking long long") from None
+        low = -int(info.max) if info.min == 0 else int(info.min)  # PyTorch lets -1 wrap to 255
+        if ((i64 < low) | (i64 > info.max)).any():
+            raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
+        out[~is_float] = i64.astype(d.np)
+    floats = values[is_float]
+    if floats.size:
+        f64 = floats.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(f64) | (f64 < float(info.min)) | (f64 > float(info.max))
+        if bad.any():
+            raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
+        out[is_float] = np.trunc(f64).astype(np.int64).astype(d.np)
+    return out
+
+
+def tensor(
+    data, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
+    """Build a tensor from data (lists, numbers, numpy or JAX arrays), as ``torch.tensor``.
+
+    Python numbers are converted straight to ``dtype`` (``tensor([0.3], dtype=float64)`` holds the
+    double 0.3); ints that do not fit int64 raise ``ValueError``, as in PyTorch."""
+    if pin_memory:
+        from ._layout import check_pin_memory
+
+        check_pin_memory("tensor", pin_memory)
     d = as_dtype(dtype) if dtype is not None else None
     array = as_array(data, d)
     if device is not None:

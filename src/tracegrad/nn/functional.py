@@ -406,10 +406,8 @@ def group_norm(
     return out
 
 
-def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
-    """``input / max(||input||_p, eps)`` along ``dim``."""
-    if out is not None:
-        raise NotImplementedError("normalize(out=...) is not supported: tracegrad is functional")
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``input / max(||input||_p, eps)`` along ``dim`` (``out=`` is added by ``ops/out.py``)."""
     return input / input.norm(p, dim=dim, keepdim=True).clamp_min(eps)
 
 

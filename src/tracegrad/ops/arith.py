@@ -78,13 +78,13 @@ def _(g, out, a, b):
 
 
 @tensor_method
-def add(input, other, *, alpha=1, out=None) -> Tensor:
+def add(input, other, *, alpha=1) -> Tensor:
     """``input + alpha * other``, broadcasting and promoting as PyTorch does."""
     return _add(input, other if alpha == 1 else other * alpha)
 
 
 @tensor_method
-def sub(input, other, *, alpha=1, out=None) -> Tensor:
+def sub(input, other, *, alpha=1) -> Tensor:
     """``input - alpha * other``."""
     return _sub(input, other if alpha == 1 else other * alpha)
 
@@ -181,7 +181,7 @@ def _(g, out, a, b):
 
 
 @tensor_method
-def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
+def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     """``input / other``; ``rounding_mode`` ``'floor'`` or ``'trunc'`` rounds the quotient."""
     if rounding_mode is None:
         return _div(input, other)

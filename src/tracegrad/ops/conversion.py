@@ -39,4 +39,8 @@ def _(g, out, a):
 @tensor_method
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
     """A copy of ``input`` that is recorded (gradients flow back to ``input``)."""
+    if memory_format is not None:
+        from .._layout import check_memory_format
+
+        check_memory_format("clone", memory_format)
     return _clone(input)

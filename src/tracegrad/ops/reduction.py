@@ -563,7 +563,7 @@ def _(g, out, a, *, p, dim, keepdim):
 
 
 @tensor_method
-def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtype=None) -> Tensor:
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """The vector ``p``-norm over ``dim`` (all elements when None): ``'fro'`` (= 2, the default),
     any number, ``inf`` or ``-inf``. The gradient of the 2-norm at 0 is 0, as in PyTorch."""
     if dtype is not None:

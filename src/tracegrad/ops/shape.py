@@ -378,7 +378,7 @@ def _tensor_list(tensors, op: str) -> list:
     return tensors
 
 
-def cat(tensors: Sequence[Tensor], dim: int = 0, *, out=None) -> Tensor:
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension ``dim``; all other sizes must match. Legacy 1-d
     empty tensors (shape ``(0,)``) are skipped, as in PyTorch. Dtypes are promoted."""
     tensors = _tensor_list(tensors, "cat")
@@ -417,7 +417,7 @@ def _(g, out, *xs, dim):
     return tuple(_select_dim(g, dim, i) if x._requires_grad else None for i, x in enumerate(xs))
 
 
-def stack(tensors: Sequence[Tensor], dim: int = 0, *, out=None) -> Tensor:
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join equally shaped tensors along a new dimension ``dim``."""
     tensors = _tensor_list(tensors, "stack")
     if not tensors:
@@ -432,7 +432,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0, *, out=None) -> Tensor:
     return _stack(*tensors, dim=_wrap_dim(dim, ref.ndim + 1))
 
 
-def hstack(tensors: Sequence[Tensor], *, out=None) -> Tensor:
+def hstack(tensors: Sequence[Tensor]) -> Tensor:
     """Concatenate along dimension 1 (dimension 0 for 1-d tensors); 0-d tensors count as 1-d."""
     tensors = [t.reshape(1) if t.ndim == 0 else t for t in _tensor_list(tensors, "hstack")]
     if not tensors:
@@ -440,7 +440,7 @@ def hstack(tensors: Sequence[Tensor], *, out=None) -> Tensor:
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
-def vstack(tensors: Sequence[Tensor], *, out=None) -> Tensor:
+def vstack(tensors: Sequence[Tensor]) -> Tensor:
     """Concatenate along dimension 0, after making 0-d and 1-d tensors rows (1, n)."""
     tensors = [t.reshape(1, -1) if t.ndim < 2 else t for t in _tensor_list(tensors, "vstack")]
     if not tensors:

@@ -595,15 +595,18 @@ class Module:
                     self._buffers[name] = fn(b)
         return self
 
-    def to(self, *args, **kwargs) -> Module:
+    def to(
+        self, *args, dtype=None, device=None, non_blocking: bool = False, memory_format=None
+    ) -> Module:
         """Move and/or cast parameters and buffers: ``to(device)``, ``to(dtype)``,
         ``to(device, dtype)``, ``to(tensor)``. A dtype applies to floating-point tensors only
-        (integer buffers such as ``num_batches_tracked`` keep theirs). Returns ``self``."""
-        dtype_, device_ = kwargs.pop("dtype", None), kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() received an invalid combination of arguments: {sorted(kwargs)}")
+        (integer buffers such as ``num_batches_tracked`` keep theirs). Returns ``self``.
+        ``memory_format=channels_last`` raises ``NotImplementedError`` (JAX arrays have no
+        strides)."""
+        from ..._layout import check_memory_format
+
+        check_memory_format("to", memory_format)
+        dtype_, device_ = dtype, device
         for a in args:
             if isinstance(a, Tensor):
                 dtype_, device_ = a.dtype, a.device
