@@ -1235,7 +1235,7 @@ class _Program:
 def _check_result(checks: list):
     """The program's verdict on its runtime checks: an int64 pair (the number of the first check
     that failed, or -1; that check's value, or 0)."""
-    bad = jnp.stack([jnp.asarray(b, bool).reshape(()) for b, _, _ in checks])
+    bad = jnp.stack([jnp.any(jnp.asarray(b, bool)) for b, _, _ in checks])
     values = jnp.stack(
         [jnp.asarray(0 if v is None else v).astype(jnp.int64).reshape(()) for _, _, v in checks]
     )
