@@ -332,7 +332,9 @@ def rand(
     _check_strided("rand", layout, pin_memory)
     shape = _shape("rand", sizes, size)
     d = _random_float_dtype("rand", dtype)
-    return _finish(jax.random.uniform(_random.next_key(), shape, d.np), device, requires_grad)
+    return _finish(
+        jax.random.uniform(_random.next_key(generator), shape, d.np), device, requires_grad
+    )
 
 
 def randn(
@@ -349,7 +351,9 @@ def randn(
     _check_strided("randn", layout, pin_memory)
     shape = _shape("randn", sizes, size)
     d = _random_float_dtype("randn", dtype)
-    return _finish(jax.random.normal(_random.next_key(), shape, d.np), device, requires_grad)
+    return _finish(
+        jax.random.normal(_random.next_key(generator), shape, d.np), device, requires_grad
+    )
 
 
 def randint(
@@ -375,7 +379,7 @@ def randint(
     if d is bool_:
         raise RuntimeError("randint(): to - 1 is out of bounds for bool")
     shape = _size_args((size,))
-    vals = jax.random.randint(_random.next_key(), shape, low, high, dtype=np.int64)
+    vals = jax.random.randint(_random.next_key(generator), shape, low, high, dtype=np.int64)
     return _finish(vals.astype(d.np), device, requires_grad)
 
 
@@ -394,7 +398,7 @@ def randperm(
     d = as_dtype(dtype) if dtype is not None else int64
     _no_bool("randperm", d)
     return _finish(
-        jax.random.permutation(_random.next_key(), n).astype(d.np), device, requires_grad
+        jax.random.permutation(_random.next_key(generator), n).astype(d.np), device, requires_grad
     )
 
 
@@ -412,7 +416,7 @@ def normal(
 ) -> Tensor:
     """Normal samples with the given (scalar) ``mean`` and ``std``."""
     _check_strided("normal", layout, pin_memory)
-    t = randn(*_size_args((size,)), dtype=dtype, device=device)
+    t = randn(*_size_args((size,)), generator=generator, dtype=dtype, device=device)
     return _finish(t._storage.array * std + mean, None, requires_grad)
 
 
@@ -429,7 +433,7 @@ def rand_like(
     """Uniform samples on [0, 1) with the shape (and, unless given, dtype and device) of ``input``."""
     _check_strided("rand_like", layout, memory_format=memory_format)
     d, dev = _like(input, dtype, device)
-    return rand(*input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return rand(*input.shape, generator=generator, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def randn_like(
@@ -445,7 +449,9 @@ def randn_like(
     """Standard normal samples with the shape (and, unless given, dtype and device) of ``input``."""
     _check_strided("randn_like", layout, memory_format=memory_format)
     d, dev = _like(input, dtype, device)
-    return randn(*input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return randn(
+        *input.shape, generator=generator, dtype=d, device=dev, requires_grad=requires_grad
+    )
 
 
 def randint_like(
@@ -465,7 +471,15 @@ def randint_like(
     if high is None:
         low, high = 0, low
     d, dev = _like(input, dtype, device)
-    return randint(low, high, tuple(input.shape), dtype=d, device=dev, requires_grad=requires_grad)
+    return randint(
+        low,
+        high,
+        tuple(input.shape),
+        generator=generator,
+        dtype=d,
+        device=dev,
+        requires_grad=requires_grad,
+    )
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

@@ -55,10 +55,13 @@ def initial_seed() -> int:
     return _seed
 
 
-def next_key() -> jax.Array:
+def next_key(generator=None) -> jax.Array:
     """Split the current key (the global one, or the trace's inside a compiled step) and return
-    a fresh subkey for one random draw."""
+    a fresh subkey for one random draw. With a ``tracegrad.Generator``, split that generator's
+    key instead (the ``generator=`` argument of PyTorch's random functions)."""
     global _key
+    if generator is not None:
+        return _generator_key(generator)
     trace = _trace_with_key()
     if trace is not None:
         trace.key, sub = jax.random.split(trace.key)
@@ -91,6 +94,20 @@ def set_rng_state(state) -> None:
         return
     with _lock:
         _key = state
+
+
+def _generator_key(generator) -> jax.Array:
+    if not hasattr(generator, "_next_key"):
+        raise TypeError(f"generator must be a tracegrad.Generator, got {type(generator).__name__}")
+    if _tracing.current() is not None:
+        # The generator's key is Python state outside the program: splitting it here would leave
+        # a traced key in it and replay the same draws on every call.
+        raise NotImplementedError(
+            "tracegrad.compile: a draw from an explicit Generator (generator=...) inside a "
+            "compiled step is not supported; draw from the global generator (seeded by "
+            "tracegrad.manual_seed) inside the step, or make the draw outside it"
+        )
+    return generator._next_key()
 
 
 class _Generator:

@@ -2,7 +2,7 @@
 
 Every function fills its tensor in place under ``no_grad`` (so it works on parameters that require
 grad), bumps its version and returns it. Random draws come from tracegrad's global generator
-(``tracegrad.manual_seed``); the ``generator`` argument is accepted for compatibility and ignored.
+(``tracegrad.manual_seed``), or from ``generator`` (a ``tracegrad.Generator``) when one is given.
 """
 
 from __future__ import annotations
@@ -112,14 +112,14 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
     """Fill ``tensor`` with draws from U(a, b)."""
     _check_float(tensor, "uniform_")
     shape = tuple(tensor.shape)
-    u = jax.random.uniform(next_key(), shape, _draw_dtype(tensor), minval=a, maxval=b)
+    u = jax.random.uniform(next_key(generator), shape, _draw_dtype(tensor), minval=a, maxval=b)
     return _write(tensor, u)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill ``tensor`` with draws from N(mean, std^2)."""
     _check_float(tensor, "normal_")
-    z = jax.random.normal(next_key(), tuple(tensor.shape), _draw_dtype(tensor))
+    z = jax.random.normal(next_key(generator), tuple(tensor.shape), _draw_dtype(tensor))
     return _write(tensor, z * std + mean)
 
 
@@ -135,7 +135,11 @@ def trunc_normal_(
     bounds, as in PyTorch)."""
     _check_float(tensor, "trunc_normal_")
     z = jax.random.truncated_normal(
-        next_key(), (a - mean) / std, (b - mean) / std, tuple(tensor.shape), _draw_dtype(tensor)
+        next_key(generator),
+        (a - mean) / std,
+        (b - mean) / std,
+        tuple(tensor.shape),
+        _draw_dtype(tensor),
     )
     return _write(tensor, jnp.clip(z * std + mean, a, b))
 
@@ -188,14 +192,14 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     a = math.sqrt(3.0) * std
-    return uniform_(tensor, -a, a)
+    return uniform_(tensor, -a, a, generator)
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
 def _kaiming_std(tensor: Tensor, a, mode, nonlinearity) -> float | None:
@@ -220,7 +224,7 @@ def kaiming_uniform_(
     if std is None:
         return tensor
     bound = math.sqrt(3.0) * std
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(
@@ -234,7 +238,7 @@ def kaiming_normal_(
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     if std is None:
         return tensor
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
@@ -247,7 +251,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
         return tensor
     rows = tensor.size(0)
     cols = tensor.numel() // rows
-    flat = jax.random.normal(next_key(), (rows, cols), _draw_dtype(tensor))
+    flat = jax.random.normal(next_key(generator), (rows, cols), _draw_dtype(tensor))
     if rows < cols:
         flat = flat.T
     q, r = jnp.linalg.qr(flat)

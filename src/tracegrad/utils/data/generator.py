@@ -68,11 +68,7 @@ class Generator:
 
 def next_key(generator: Generator | None) -> jax.Array:
     """A fresh key from ``generator``, or from the global state (``manual_seed``) when None."""
-    if generator is None:
-        return _random.next_key()
-    if not hasattr(generator, "_next_key"):
-        raise TypeError(f"generator must be a tracegrad.Generator, got {type(generator).__name__}")
-    return generator._next_key()
+    return _random.next_key(generator)
 
 
 def permutation(n: int, generator: Generator | None) -> np.ndarray:
