@@ -100,6 +100,46 @@ def test_no_public_callable_swallows_keywords():
     assert not bad, "keyword catch-alls that neither forward nor refuse: " + ", ".join(sorted(bad))
 
 
+# Named parameters whose value cannot change what tracegrad computes, each with the reason.
+_NO_EFFECT = {
+    "tracegrad.load: weights_only": "safetensors files hold only tensors; nothing is unpickled",
+    "tracegrad.load: mmap": "a loading strategy; the values are the same",
+    "tracegrad.save: pickle_module": "tracegrad writes safetensors, not pickles",
+    "tracegrad.save: pickle_protocol": "tracegrad writes safetensors, not pickles",
+    "Tensor.to: non_blocking": "JAX transfers are asynchronous already; the values are the same",
+    "Tensor.copy_: non_blocking": "JAX transfers are asynchronous already; the values are the same",
+}
+
+
+def test_no_named_parameter_is_ignored():
+    """A parameter the body never reads is an argument accepted and silently ignored (as
+    ``generator=`` was); each must be used, refused, or listed in ``_NO_EFFECT`` with a reason."""
+    bad = []
+    for label, fn in _public_callables():
+        try:
+            func = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+        except (OSError, TypeError, SyntaxError):
+            continue
+        if not isinstance(func, ast.FunctionDef):
+            continue
+        body = [
+            s
+            for s in func.body
+            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        ]
+        if body and isinstance(body[0], ast.Raise):  # always refuses
+            continue
+        read = {n.id for s in func.body for n in ast.walk(s) if isinstance(n, ast.Name)}
+        a = func.args
+        for p in (*a.posonlyargs, *a.args, *a.kwonlyargs):
+            name = p.arg
+            if name in ("self", "cls") or name.startswith("_") or name in read:
+                continue
+            if f"{label}: {name}" not in _NO_EFFECT:
+                bad.append(f"{label}: {name}")
+    assert not bad, "parameters accepted and never read: " + ", ".join(sorted(set(bad)))
+
+
 # -------------------------------------------------------------------------- unknown keywords
 # The functions that had a ``**_`` catch-all: an unknown keyword used to vanish.
 @pytest.mark.parametrize(
@@ -245,3 +285,29 @@ def test_common_keywords_match_pytorch():
         if lacking:
             missing[name] = sorted(lacking)
     assert not missing, f"missing PyTorch keywords: {missing}"
+
+
+# ------------------------------------------------------------------ sparse and memory formats
+def test_sparse_gradients_are_refused_when_they_would_be_made():
+    x = tg.randn(3, 4, requires_grad=True)
+    idx = tg.zeros(3, 1, dtype=tg.int64)
+    with pytest.raises(NotImplementedError, match="sparse_grad=True"):
+        tg.gather(x, 1, idx, sparse_grad=True)
+    w = tg.randn(5, 2, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="sparse=True"):
+        F.embedding(tg.tensor([1, 2]), w, sparse=True)
+    # No gradient to make sparse: the values are all there is, and they are the same.
+    with tg.no_grad():
+        assert tg.gather(x, 1, idx, sparse_grad=True).shape == (3, 1)
+    frozen = tg.nn.Embedding.from_pretrained(w.detach(), sparse=True)
+    assert frozen(tg.tensor([1])).shape == (1, 2)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (2, 1, 4, 5), (2, 3, 1, 1), (3, 4), (1, 1, 1, 1)])
+@pytest.mark.parametrize("fmt", ["channels_last", "channels_last_3d", "contiguous_format"])
+def test_is_contiguous_memory_format_matches_pytorch(shape, fmt):
+    torch = pytest.importorskip("torch")
+    if fmt == "channels_last_3d":
+        shape = (*shape, 1) if len(shape) == 4 else shape
+    expected = torch.zeros(shape).is_contiguous(memory_format=getattr(torch, fmt))
+    assert tg.zeros(shape).is_contiguous(memory_format=getattr(tg, fmt)) is expected

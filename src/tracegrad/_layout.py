@@ -101,6 +101,31 @@ def check_memory_format(fn: str, value) -> None:
         )
 
 
+def is_contiguous_as(shape: tuple, value) -> bool:
+    """``Tensor.is_contiguous(memory_format)`` for a row-major (contiguous) tensor of ``shape``.
+
+    PyTorch walks the dimensions in the format's order (channels first, batch last) and expects
+    each non-size-1 dimension's stride to be the product of the sizes walked before it."""
+    name = "contiguous_format" if value is None else _name(value)
+    if name in ("contiguous_format", "preserve_format"):
+        return True
+    order = {"channels_last": (1, 3, 2, 0), "channels_last_3d": (1, 4, 3, 2, 0)}.get(name)
+    if order is None:
+        raise RuntimeError(f"is_contiguous(): unknown memory_format {value!r}")
+    if len(shape) != len(order):
+        return False
+    strides = [1] * len(shape)
+    for d in range(len(shape) - 2, -1, -1):
+        strides[d] = strides[d + 1] * max(shape[d + 1], 1)
+    expected = 1
+    for d in order:
+        if shape[d] != 1:
+            if strides[d] != expected:
+                return False
+            expected *= shape[d]
+    return True
+
+
 def check_pin_memory(fn: str, value) -> None:
     """Accept ``pin_memory=False``; refuse ``True`` (JAX manages host buffers itself)."""
     if value:

@@ -474,7 +474,12 @@ class Tensor:
         return self
 
     def is_contiguous(self, memory_format=None) -> bool:
-        return True
+        """Always True for the default format (a JAX array reads as row-major); for
+        ``channels_last``/``channels_last_3d``, whether a row-major tensor of this shape would
+        also pass PyTorch's check (size-1 dimensions aside, the channels are innermost)."""
+        from ._layout import is_contiguous_as
+
+        return is_contiguous_as(tuple(self._storage.array.shape), memory_format)
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
         """A tensor of ``data`` with this tensor's dtype and device unless given (Python numbers are

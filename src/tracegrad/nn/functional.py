@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import _tracing
 from .. import random as _random
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import conv as _conv
 from ..ops import pooling as _pooling
 from ..ops.conv import *  # noqa: F403
@@ -148,8 +148,15 @@ def embedding(
 
     ``padding_idx`` rows get no gradient; ``max_norm`` renormalises (in place, as PyTorch) the
     looked-up rows whose ``norm_type``-norm exceeds it; ``scale_grad_by_freq`` divides each row's
-    gradient by how often its index occurs in ``input``. ``sparse`` is accepted; gradients are dense.
+    gradient by how often its index occurs in ``input``. ``sparse=True`` raises: tracegrad has no
+    sparse gradients (the dense one has the same values).
     """
+    if sparse and weight.requires_grad and is_grad_enabled():
+        raise NotImplementedError(
+            "embedding(): sparse=True (a sparse gradient for the weight) is not supported; "
+            "tracegrad has no sparse tensors. Use sparse=False: the dense gradient has the same "
+            "values (and a dense optimizer such as Adam instead of SparseAdam)"
+        )
     if input.dtype.name not in ("int64", "int32"):
         raise RuntimeError(
             "Expected tensor for argument #1 'indices' to have one of the following scalar types: "

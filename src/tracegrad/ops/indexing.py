@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import _tracing
 from .._dtype import as_dtype
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import _TYPE_NAMES, Tensor, _wrap_dim, tensor
 from .compare import logical_not
 from .registry import defop, inplace, tensor_method
@@ -629,7 +630,13 @@ def _as_1d(*ts):
 
 @tensor_method
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
-    """``out[i][j][k] = input[index[i][j][k]][j][k]`` for ``dim=0`` (and likewise for others)."""
+    """``out[i][j][k] = input[index[i][j][k]][j][k]`` for ``dim=0`` (and likewise for others).
+    ``sparse_grad=True`` (a sparse gradient for ``input``) raises: tracegrad's gradients are dense."""
+    if sparse_grad and input.requires_grad and is_grad_enabled():
+        raise NotImplementedError(
+            "gather(): sparse_grad=True is not supported; tracegrad has no sparse tensors. Drop "
+            "the argument: the dense gradient has the same values"
+        )
     d = _check_scatter_args("gather", input, dim, index, None)
     if index.numel() == 0:
         return Tensor._wrap(jnp.zeros(index.shape, input.dtype.np))

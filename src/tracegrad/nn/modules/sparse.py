@@ -16,7 +16,8 @@ class Embedding(Module):
     """Row ``i`` of ``weight`` (``(num_embeddings, embedding_dim)``, initialised N(0, 1)) for each
     index ``i`` of the input. With ``padding_idx`` that row starts at zero and receives no
     gradient. ``max_norm`` renormalises looked-up rows in place, ``scale_grad_by_freq`` divides
-    gradients by index frequency; ``sparse=True`` is accepted but gradients are dense."""
+    gradients by index frequency; ``sparse=True`` raises when the weight is trained (tracegrad has no sparse
+    gradients); with a frozen weight it changes nothing and is accepted."""
 
     def __init__(
         self,
