@@ -394,3 +394,34 @@ def test_cpu_flushes_subnormals_as_documented():
     assert tg.log(tg.tensor(1.2e-38)).item() == pytest.approx(math.log(1.2e-38), rel=1e-6)
     if torch is not None:
         assert torch.log(torch.tensor(1e-45)).item() == pytest.approx(-103.2789, abs=1e-3)
+
+
+_N = float("nan")
+
+
+@pytest.mark.parametrize(
+    "fn, grad",
+    [
+        (lambda lib, x: lib.amax(x), [[_N, _N, _N], [_N, _N, _N]]),
+        (lambda lib, x: lib.amin(x, 1), [[_N, _N, _N], [1, 0, 0]]),
+        (lambda lib, x: x.amax(dim=1, keepdim=True), [[_N, _N, _N], [0, 0.5, 0.5]]),
+        (lambda lib, x: lib.max(x), [[0, 1, 0], [0, 0, 0]]),
+        (lambda lib, x: lib.min(x), [[0, 1, 0], [0, 0, 0]]),
+        (lambda lib, x: lib.max(x, 1).values, [[0, 1, 0], [0, 1, 0]]),
+        (lambda lib, x: lib.median(x), [[0, 1, 0], [0, 0, 0]]),
+    ],
+)
+def test_reduction_gradient_at_nan_follows_pytorch(fn, grad):
+    """``amax``/``amin`` give NaN gradients where the result is NaN (PyTorch matches ties with
+    ``==``); ``max()``/``min()``/``median()`` send the gradient to the NaN itself."""
+    data = [[1.0, float("nan"), 3.0], [2.0, 5.0, 5.0]]
+
+    def run(lib):
+        x = lib.tensor(data, requires_grad=True)
+        fn(lib, x).sum().backward()
+        return x.grad.tolist()
+
+    ours, theirs = _both(run)
+    np.testing.assert_array_equal(np.array(ours), np.array(grad))
+    if theirs is not None:
+        np.testing.assert_array_equal(np.array(ours), np.array(theirs))

@@ -256,12 +256,18 @@ def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
 
 # ----------------------------------------------------------------------------- amax, amin, max()
 # The maximum is locally a selection of the elements equal to it; PyTorch splits the gradient
-# evenly among ties (and NaNs, which are the maximum when present).
-def _evenly(g, out, a, dim, keepdim):
+# evenly among ties. Where the result is NaN the two forms differ, as PyTorch's do: ``max()``
+# counts the NaNs as the ties (evenly_distribute_backward), while ``amax``/``amin`` match with
+# ``==`` only, so no element matches and the gradient is ``g / 0 * 0`` = NaN everywhere
+# (scale_grad_by_count).
+def _evenly(g, out, a, dim, keepdim, name):
     out = _restore(out, a.shape, dim, keepdim)
+    g = _restore(g, a.shape, dim, keepdim)
+    if name in ("AmaxBackward0", "AminBackward0"):
+        mask = a == out
+        return g / mask.sum(dim, keepdim=True) * mask
     mask = (a == out) | ((a != a) & (out != out))
-    count = mask.sum(dim, keepdim=True)
-    return _where(mask, _restore(g, a.shape, dim, keepdim) / count, 0.0)
+    return _where(mask, g / mask.sum(dim, keepdim=True), 0.0)
 
 
 @defop(lambda p: p["name"], save_out=True)
@@ -271,7 +277,7 @@ def _amax(a, *, dim, keepdim, name):
 
 @_amax.vjp
 def _(g, out, a, *, dim, keepdim, name):
-    return (_evenly(g, out, a, dim, keepdim),)
+    return (_evenly(g, out, a, dim, keepdim, name),)
 
 
 @defop(lambda p: p["name"], save_out=True)
@@ -281,7 +287,7 @@ def _amin(a, *, dim, keepdim, name):
 
 @_amin.vjp
 def _(g, out, a, *, dim, keepdim, name):
-    return (_evenly(g, out, a, dim, keepdim),)
+    return (_evenly(g, out, a, dim, keepdim, name),)
 
 
 @tensor_method
@@ -421,7 +427,7 @@ def _median(a):
 
 @_median.vjp
 def _(g, out, a):
-    return (_evenly(g, out, a, None, False),)
+    return (_evenly(g, out, a, None, False, "MedianBackward0"),)
 
 
 @defop("MedianIndexBackward0")
