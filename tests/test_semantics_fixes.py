@@ -219,6 +219,38 @@ def test_integer_division_by_python_zero_raises(op):
             op(lib, lib.tensor([7, -7]))
 
 
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda lib, a, b: lib.div(a, b, rounding_mode="trunc"),
+        lambda lib, a, b: a // b,
+        lambda lib, a, b: a % b,
+        lambda lib, a, b: lib.fmod(a, b),
+        lambda lib, a, b: 7 // b,
+    ],
+)
+def test_integer_division_by_a_tensor_holding_zero_raises(op):
+    for lib in (tg, torch) if torch is not None else (tg,):
+        with pytest.raises(RuntimeError, match="^ZeroDivisionError$"):
+            op(lib, lib.tensor([7, -7]), lib.tensor([2, 0]))
+    assert op(tg, tg.tensor([7, -7]), tg.tensor([2, 3])).dtype == tg.int64
+
+
+def test_integer_division_by_zero_inside_compile_raises_and_keeps_the_state():
+    counts = tg.tensor([3, 4])
+
+    @tg.compile
+    def step(b):
+        counts.add_(1)
+        return counts // b
+
+    assert step(tg.tensor([2, 1])).tolist() == [2, 5]
+    with pytest.raises(RuntimeError, match="^ZeroDivisionError$"):
+        step(tg.tensor([0, 1]))
+    assert counts.tolist() == [4, 5]  # the failed call wrote nothing back
+    assert step(tg.tensor([1, 1])).tolist() == [5, 6]
+
+
 def test_float_division_by_zero_does_not_raise():
     assert tg.div(tg.tensor([5.0]), 0, rounding_mode="floor").tolist() == [math.inf]
     assert tg.div(tg.tensor([5]), 0.0, rounding_mode="trunc").tolist() == [math.inf]

@@ -3,10 +3,12 @@ side, PyTorch's type promotion, and the in-place forms (``add_``, ``+=``, ...)."
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import _tracing
 from .._dtype import bool_, get_default_dtype, int64
 from ..tensor import Tensor
 from .registry import defop, inplace, tensor_method
@@ -142,14 +144,24 @@ def _common_dtype(a, b):
 
 
 def _check_int_divisor(a, b, kernel: str) -> None:
-    """PyTorch's errors for integer division: by zero, and of booleans. A Python 0 divisor is
-    checked here at no cost; a tensor divisor holding zeros is not (that would read the divisor
-    back to the host on every division): its quotient is whatever XLA computes (see
-    docs/semantics.md)."""
+    """PyTorch's errors for integer division: by zero, and of booleans. XLA's integer division
+    by zero returns an arbitrary value, so a zero divisor must be caught before it is used: a
+    Python number here, an integer tensor by reading back whether it holds a zero (integer
+    division is rare on the hot path; floats are not checked), and inside ``tracegrad.compile``
+    by a check the program raises after it runs."""
     dtype = _common_dtype(a, b)
     if dtype == jnp.bool_:
         raise NotImplementedError(f"\"{kernel}_cpu\" not implemented for 'Bool'")
-    if isinstance(b, (int, np.integer)) and b == 0 and jnp.issubdtype(dtype, jnp.integer):
+    if not jnp.issubdtype(dtype, jnp.integer):
+        return
+    if isinstance(b, (int, np.integer)):
+        if b == 0:
+            raise RuntimeError("ZeroDivisionError")
+        return
+    has_zero = jnp.any(b == 0)
+    if isinstance(has_zero, jax.core.Tracer):
+        _tracing.add_check(has_zero, lambda: RuntimeError("ZeroDivisionError"))
+    elif has_zero:
         raise RuntimeError("ZeroDivisionError")
 
 
