@@ -1540,7 +1540,7 @@ class CompiledFunction:
                 else t._storage.array
                 for t in arg_tensors
             ],
-            _placed_key(_random.get_rng_state(), state_arrays),
+            _placed_key(state_arrays),
             lrs,
             values.floats,
             values.arrays,
@@ -1686,11 +1686,13 @@ def _committed(a):
     return a if isinstance(a, jax.core.Tracer) or a.committed else jax.device_put(a, a.sharding)
 
 
-def _placed_key(key, arrays: list):
-    """The RNG key committed where the program runs: replicated over the devices of the widest
-    state array (one device, or a mesh when the state is sharded)."""
+def _placed_key(arrays: list):
+    """The global RNG key committed where the program runs: replicated over the devices of the
+    widest state array (one device, or a mesh when the state is sharded). The placed key becomes
+    the global key (the same value), so a step that draws nothing does not place it again."""
+    key = _random.get_rng_state()
     if isinstance(key, jax.core.Tracer) or key.committed:
-        return key  # after the first call: the previous call's output, already placed
+        return key  # the previous call's output, or placed by an earlier call
     widest = max(arrays, key=lambda a: len(a.sharding.device_set), default=None)
     target = widest.sharding if widest is not None else key.sharding
     if isinstance(target, jax.sharding.NamedSharding):
@@ -1699,7 +1701,9 @@ def _placed_key(key, arrays: list):
         devices = sorted(target.device_set, key=lambda d: d.id)
         mesh = jax.sharding.Mesh(np.array(devices), ("devices",))
         target = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-    return jax.device_put(key, target)
+    placed = jax.device_put(key, target)
+    _random.replace_rng_state(key, placed)
+    return placed
 
 
 def _own_donated(arrays: list, tensors: list[Tensor]) -> None:

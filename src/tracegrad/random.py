@@ -110,6 +110,15 @@ def _generator_key(generator) -> jax.Array:
     return generator._next_key()
 
 
+def replace_rng_state(old, new) -> None:
+    """Make ``new`` (an equal key, placed on a device) the global key, unless another thread
+    drew since ``old`` was read (then its key is newer and stays)."""
+    global _key
+    with _lock:
+        if _key is old:
+            _key = new
+
+
 class _Generator:
     """What ``manual_seed`` returns in PyTorch; here only its ``initial_seed`` is meaningful."""
 
