@@ -79,20 +79,37 @@ def _no_bool(fn: str, d) -> None:
         raise NotImplementedError(f"{fn}() is not implemented for dtype {d}")
 
 
+_FINITE_MAX = {4: float(np.finfo(np.float32).max), 8: float(np.finfo(np.float64).max)}
+_INT_RANGE = {
+    np.dtype(t): (int(np.iinfo(t).min), int(np.iinfo(t).max))
+    for t in (np.int8, np.int16, np.int32, np.int64, np.uint8)
+}
+
+
 def _scalar(value, d):
     """A fill value as a 0-d numpy array of ``d`` (or its inferred dtype). As PyTorch converts a
     ``Scalar``, a value out of ``d``'s range raises ``RuntimeError`` (``tensor()`` data makes inf)."""
     if isinstance(value, Tensor):
         value = value.item()
+    kind = type(value)
+    if d is not None and (kind is int or kind is float):  # the common case, without numpy objects
+        if d.np.kind == "f" and d.itemsize >= 4 and not abs(value) > _FINITE_MAX[d.itemsize]:
+            return np.asarray(value, d.np)  # rounds once; NaN and inf pass, as in PyTorch
+        if (
+            d.np.kind in "iu"
+            and kind is int
+            and _INT_RANGE[d.np][0] <= value <= _INT_RANGE[d.np][1]
+        ):
+            return np.asarray(value, d.np)
     try:
         array = _from_python(value, d)
     except ValueError:  # an int past int64
         raise RuntimeError(
-            f"value cannot be converted to type {d or int64} without overflow"
+            f"value cannot be converted to type {(d or int64).name} without overflow"
         ) from None
     if array.dtype.kind == "f" and np.isinf(array).any() and math.isfinite(value):
         raise RuntimeError(
-            f"value cannot be converted to type {as_dtype(array.dtype)} without overflow"
+            f"value cannot be converted to type {as_dtype(array.dtype).name} without overflow"
         )
     return array
 
