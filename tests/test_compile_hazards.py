@@ -698,3 +698,126 @@ def test_model_bound_as_a_default_argument():
         return step, nothing, lambda: [p.detach().clone() for p in model.parameters()]
 
     check(make)
+
+
+# ------------------------------------------------------- containers and objects of every kind
+class Box:
+    def __init__(self):
+        self.scale = 1.0
+
+
+def test_object_bound_as_a_default_argument():
+    def make():
+        fresh()
+        cfg = Box()
+
+        def step(c=cfg):
+            return X * c.scale
+
+        def before(i):
+            cfg.scale = 1.0 + i
+
+        return step, before, nothing
+
+    check(make, traces=1)
+
+
+class Slotted:
+    __slots__ = ("scale",)
+
+    def __init__(self):
+        self.scale = 1.0
+
+
+class Settings(dict):
+    pass
+
+
+class Scales(list):
+    pass
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "OrderedDict",
+        "defaultdict",
+        "dict subclass",
+        "list subclass",
+        "__slots__",
+        "slots dataclass",
+    ],
+)
+def test_containers_and_objects_of_every_kind(kind):
+    import collections
+    import dataclasses
+
+    @dataclasses.dataclass(slots=True)
+    class SlotConfig:
+        scale: float = 1.0
+
+    def make():
+        fresh()
+        if kind in ("list subclass",):
+            holder = Scales([1.0])
+            read = lambda: holder[0]  # noqa: E731
+            write = lambda v: holder.__setitem__(0, v)  # noqa: E731
+        elif kind in ("__slots__", "slots dataclass"):
+            holder = Slotted() if kind == "__slots__" else SlotConfig()
+            read = lambda: holder.scale  # noqa: E731
+            write = lambda v: setattr(holder, "scale", v)  # noqa: E731
+        else:
+            holder = {
+                "OrderedDict": collections.OrderedDict,
+                "defaultdict": lambda **kw: collections.defaultdict(float, **kw),
+                "dict subclass": Settings,
+            }[kind](scale=1.0)
+            read = lambda: holder["scale"]  # noqa: E731
+            write = lambda v: holder.__setitem__("scale", v)  # noqa: E731
+
+        def step():
+            return X * read()
+
+        def before(i):
+            write(1.0 + i)
+
+        return step, before, nothing
+
+    check(make)
+
+
+def test_tensor_of_a_lifted_float_has_the_floats_dtype():
+    def make():
+        fresh()
+        cfg = Box()
+
+        def step():
+            return tg.tensor(cfg.scale) + X.sum(), tg.stack([tg.tensor(cfg.scale), X[0, 0]])
+
+        def before(i):
+            cfg.scale = 2.5 + i
+
+        return step, before, nothing
+
+    check(make)
+
+
+def test_a_user_error_does_not_move_floats_into_the_key(caplog):
+    state = {"fail": True}
+
+    def step():
+        if state["fail"]:
+            raise ValueError("a bug in the step")
+        return X * LR
+
+    fresh()
+    compiled = tg.compile(step)
+    with pytest.raises(ValueError, match="a bug in the step"):
+        compiled()
+    state["fail"] = False
+    global LR
+    for lr in (0.1, 0.2, 0.3):
+        LR = lr
+        np.testing.assert_allclose(compiled().numpy(), (X * lr).numpy(), rtol=1e-6)
+    assert compiled.traces == 1, "a new lr retraced: the failed call moved it into the cache key"
+    LR = 0.1

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _dtype
+from . import _caches, _dtype
 from . import compiler as _compiler  # CompiledFunction, _CompiledModule, _holder (at call time)
 from .tensor import Tensor
 
@@ -69,6 +69,7 @@ class _LiftedFloat(Tensor):
     :class:`_NeedsConcrete`, and the call is traced again with the value in the cache key."""
 
     __slots__ = ("_labels",)
+    _python_float = True
 
     @classmethod
     def _lift(cls, array, labels) -> _LiftedFloat:
@@ -200,7 +201,7 @@ class _LiftedArray(Tensor):
         raise _NeedsConcrete(self._labels, f"Tensor.{what}() on a numpy array")
 
 
-@functools.lru_cache(maxsize=1024)
+@_caches.bounded(1024)
 def _code_names(code: types.CodeType) -> tuple[tuple, frozenset]:
     """The global names a code object (and code nested in it) loads or stores, and every name it
     uses (attributes included): what the walk below watches."""
@@ -226,14 +227,14 @@ def _library_dirs() -> tuple:
     return tuple(d + os.sep for d in dirs)
 
 
-@functools.lru_cache(maxsize=1024)
+@_caches.bounded(1024)
 def _is_user_code(code: types.CodeType) -> bool:
     return not code.co_filename.startswith(_library_dirs()) and not code.co_filename.startswith(
         "<frozen"
     )
 
 
-@functools.lru_cache(maxsize=256)
+@_caches.bounded(256)
 def _class_code(cls: type) -> tuple[tuple, frozenset]:
     """The user-written functions of a class (and its bases), and every name they use."""
     functions, used = [], set()
@@ -323,17 +324,17 @@ class _Values:
                 visit_function(v.fn, depth - 1)
             elif isinstance(v, _compiler._CompiledModule):
                 visit_module(v._module, label, depth, path)
-            elif type(v) is list and len(v) <= _MAX_CONTAINER:
+            elif isinstance(v, list) and len(v) <= _MAX_CONTAINER:
                 si, new = space("list", v, label, arg)
                 if new:
                     for i, x in enumerate(v):
                         slot(si, i, f"{label}[{i}]", x, path, depth - 1)
-            elif type(v) is dict and len(v) <= _MAX_CONTAINER:
+            elif isinstance(v, dict) and len(v) <= _MAX_CONTAINER:
                 si, new = space("dict", v, label, arg)
                 if new:
                     for k, x in v.items():
                         slot(si, k, f"{label}[{k!r}]", x, path, depth - 1)
-            elif type(v) is tuple and len(v) <= _MAX_CONTAINER:
+            elif isinstance(v, tuple) and len(v) <= _MAX_CONTAINER:
                 for i, x in enumerate(v):
                     visit(x, f"{label}[{i}]", depth - 1, path)
             elif _compiler._holder(v) and not isinstance(v, types.FunctionType):
@@ -387,6 +388,8 @@ class _Values:
                 except ValueError:
                     value = _MISSING
                 slot(si, None, f"closure {name}", value, (), depth)
+            for x in (*(f.__defaults__ or ()), *(f.__kwdefaults__ or {}).values()):
+                visit(x, f"a default argument of {f.__qualname__}", depth, ())
             g = f.__globals__
             si, _ = space("globals", g, g.get("__name__", "?"))
             for name in names:
@@ -554,7 +557,7 @@ class _Identity:
 _SIMPLE = frozenset((int, bool, str, float, type(None)))
 
 
-def _value_key(v):
+def _value_key(v, depth: int = 4):
     """A Python value as part of the cache key: by value when it is hashable or a numpy array,
     by identity otherwise (an object whose contents the walk does not see)."""
     if type(v) in _SIMPLE:
@@ -567,13 +570,34 @@ def _value_key(v):
         v
     ):
         return ("object", type(v).__name__)  # walked: its contents have slots (or are state)
+    slots = _slot_names(type(v))
+    if slots and depth > 0:  # no __dict__ for the walk to watch: key on the slots' values
+        return (
+            "slots",
+            type(v),
+            tuple(_value_key(getattr(v, s, _MISSING), depth - 1) for s in slots),
+        )
     try:
         hash(v)
         return v
     except TypeError:
         if isinstance(v, tuple):
-            return tuple(_value_key(x) for x in v)
+            return tuple(_value_key(x, depth - 1) for x in v)
         return _Identity(v)
+
+
+@_caches.bounded(256)
+def _slot_names(cls: type) -> tuple:
+    """The ``__slots__`` of a user class and its bases (none for built-in and library types)."""
+    if not _is_user_class(cls):
+        return ()
+    names = []
+    for c in cls.__mro__:
+        s = c.__dict__.get("__slots__", ())
+        names += (
+            [s] if isinstance(s, str) else [n for n in s if n not in ("__dict__", "__weakref__")]
+        )
+    return tuple(dict.fromkeys(names))
 
 
 class _Trace:

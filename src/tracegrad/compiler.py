@@ -34,7 +34,6 @@ the recorded graph's backward (``autograd/compiled.py``'s replay), fed the array
 
 from __future__ import annotations
 
-import dis
 import functools
 import inspect
 import logging
@@ -58,6 +57,7 @@ from ._compile_values import (
     _MAX_CONTAINER,
     _MISSING,
     _SEARCH_DEPTH,
+    _code_names,
     _LiftedFloat,
     _module_type,
     _NeedsConcrete,
@@ -137,7 +137,7 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
         for x in (*(f.__defaults__ or ()), *(f.__kwdefaults__ or {}).values()):
             add(x, depth)  # def step(x, model=model): state bound as a default argument
         g = f.__globals__
-        for name in _names(f.__code__):
+        for name in _code_names(f.__code__)[0]:  # the globals it loads or stores
             if name in g:
                 value = g[name]
                 if not isinstance(value, types.ModuleType):
@@ -160,21 +160,6 @@ def _holder(obj) -> bool:
             obj, (type, types.ModuleType, CompiledFunction, _CompiledModule, _Program)
         )
     )
-
-
-@_caches.bounded(256)
-def _names(code: types.CodeType) -> tuple:
-    """Global names a code object (and the code nested in it: lambdas, inner functions) loads.
-    Attribute names (``model.step``) are not globals and are not looked up."""
-    names = [
-        ins.argval
-        for ins in dis.get_instructions(code)
-        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")
-    ]
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names.extend(_names(const))
-    return tuple(dict.fromkeys(names))
 
 
 class _State:
@@ -697,6 +682,7 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         if _tracing.current() is not None:  # called while an outer compiled function traces: inline
             return self.fn(*args, **kwargs)
+        guessed = frozenset()  # values moved to the key on an error that did not name them
         while True:
             with self._lock:  # threads may call one compiled function (on models of their own)
                 state, arg_tensors, values, key = self._walk(args, kwargs)
@@ -709,15 +695,21 @@ class CompiledFunction:
             try:
                 return self._run(program, state, arg_tensors, values)
             except Exception as e:
-                if program.post_spec is not None or not self._key_lifted(values, e):
+                moved = self._key_lifted(values, e) if program.post_spec is None else None
+                if not moved:
+                    # The error is the user's: the values moved to the key on a guess go back
+                    # to being inputs (a bug elsewhere must not make every new lr retrace).
+                    self._concrete -= guessed
                     raise
+                if not isinstance(e, _NeedsConcrete):
+                    guessed |= moved
                 with self._lock:
                     self._programs.pop(key, None)
 
-    def _key_lifted(self, values: _Values, error: Exception) -> bool:
+    def _key_lifted(self, values: _Values, error: Exception) -> frozenset:
         """A trace with lifted Python values failed: move the values it needed concretely (or,
         when the error does not say which, the arrays and then the floats) into the cache key.
-        Returns False when nothing is left to move (the error is the user's)."""
+        Returns the labels moved (none when nothing is left to move: the error is the user's)."""
         lifted = {kind: set() for kind in "fa"}
         for (_, _, label, _, _), kind in zip(values.slots, values.plan):
             if kind:
@@ -729,7 +721,7 @@ class CompiledFunction:
             labels = lifted["a"] or lifted["f"]
             reason = f"tracing with them as inputs failed ({type(error).__name__}: {error})"
         if not labels:
-            return False
+            return frozenset()
         self._concrete |= labels
         logger.info(
             "tracegrad.compile: %s keeps %s in its cache key (a new value retraces): %s",
@@ -737,7 +729,7 @@ class CompiledFunction:
             ", ".join(sorted(labels)),
             reason,
         )
-        return True
+        return frozenset(labels)
 
     # ------------------------------------------------------------------ running one program
     def _walk(self, args, kwargs):

@@ -69,6 +69,9 @@ class Tensor:
     )
 
     __array_priority__ = 1000  # numpy defers to our operators (np_array * tensor -> Tensor)
+    # True on the stand-in for a Python float while tracegrad.compile traces (a lifted value):
+    # ``tensor(x)`` then converts it as the float it stands for, not as a float64 tensor.
+    _python_float = False
 
     def __init__(self, *data, requires_grad: bool = False):
         if len(data) == 1 and not isinstance(data[0], int):
@@ -665,6 +668,8 @@ def as_array(data, dtype: dtype | None = None):
     """
     if isinstance(data, Tensor):
         array = data._storage.array
+        if data._python_float:  # a Python float's dtype: the default float (or ``dtype``)
+            array = array.astype((dtype or _dtype.get_default_dtype()).np)
     elif isinstance(data, (jax.Array, np.ndarray, np.generic)):
         array = data
     else:
