@@ -66,6 +66,27 @@ _NAMES = {d.name: d for d in ALL}
 _NAMES.update(float=float32, double=float64, half=float16, long=int64, int=int32, short=int16)
 
 
+# PyTorch's ScalarType names, as its error messages print them (``Long``) and its legacy tensor
+# types are named (``LongTensor``).
+_SCALAR_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
+
+
+def scalar_type_name(d) -> str:
+    """PyTorch's ScalarType name of a dtype (``Long`` for int64), as its messages print it."""
+    return _SCALAR_NAMES[as_dtype(d).name]
+
+
 def _by_name(name: str) -> dtype:
     return _NAMES[name]
 

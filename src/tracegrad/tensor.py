@@ -623,18 +623,7 @@ def _rebuild(array, requires_grad):
     return Tensor._wrap(jnp.asarray(array)).requires_grad_(bool(requires_grad))
 
 
-_TYPE_NAMES = {
-    "float32": "FloatTensor",
-    "float64": "DoubleTensor",
-    "float16": "HalfTensor",
-    "bfloat16": "BFloat16Tensor",
-    "int64": "LongTensor",
-    "int32": "IntTensor",
-    "int16": "ShortTensor",
-    "int8": "CharTensor",
-    "uint8": "ByteTensor",
-    "bool": "BoolTensor",
-}
+_TYPE_NAMES = {name: f"{scalar}Tensor" for name, scalar in _dtype._SCALAR_NAMES.items()}
 
 
 def _same_device(dev: Device, t: Tensor) -> bool:

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import _tracing
 from .. import random as _random
+from .._dtype import scalar_type_name
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import conv as _conv
 from ..ops import pooling as _pooling
@@ -49,7 +50,7 @@ from ..ops.linalg import einsum, linear_2d
 from ..ops.nn import _binary_cross_entropy, _mse_loss, _nll_loss
 from ..ops.pooling import *  # noqa: F403
 from ..ops.reduction import log_softmax, softmax
-from ..tensor import _TYPE_NAMES, Tensor, tensor
+from ..tensor import Tensor, tensor
 
 __all__ = [
     "celu",
@@ -545,7 +546,9 @@ def _class_target_check(input: Tensor, target: Tensor) -> None:
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
     if target.dtype.name not in ("int64", "uint8"):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_tname(target)}")
+        raise RuntimeError(
+            f"expected target dtype to be Long or Byte, but got {scalar_type_name(target.dtype)}"
+        )
     if input.ndim == 1:
         if target.ndim != 0:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
@@ -564,11 +567,6 @@ def _class_target_check(input: Tensor, target: Tensor) -> None:
         raise RuntimeError(
             f"Expected target size {[input.shape[0], *input.shape[2:]]}, got {list(target.shape)}"
         )
-
-
-def _tname(t: Tensor) -> str:
-    """PyTorch's scalar type name (``Int``, ``Short``, ``Float``) as its messages print it."""
-    return _TYPE_NAMES.get(t.dtype.name, t.dtype.name).removesuffix("Tensor")
 
 
 def _check_bounds(target: Tensor, c: int, ignore_index: int) -> None:

@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .._dtype import get_default_dtype
-from ..tensor import _TYPE_NAMES, Tensor
+from .._dtype import get_default_dtype, scalar_type_name
+from ..tensor import Tensor
 from .registry import _promote, defop, inplace, tensor_method
 
 __all__ = [
@@ -889,7 +889,7 @@ def where(condition: Tensor, input=None, other=None) -> Tensor:
     if input is None and other is None:
         raise NotImplementedError("where(condition) with one argument: use condition.nonzero()")
     if isinstance(condition, Tensor) and condition.dtype.name not in ("bool", "uint8"):
-        name = _TYPE_NAMES.get(condition.dtype.name, condition.dtype.name).removesuffix("Tensor")
+        name = scalar_type_name(condition.dtype)
         raise RuntimeError(
             f"where expected condition to be a boolean tensor, but got a tensor with dtype {name}"
         )

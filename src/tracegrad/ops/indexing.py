@@ -24,9 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _tracing
-from .._dtype import as_dtype
+from .._dtype import as_dtype, scalar_type_name
 from ..autograd.grad_mode import is_grad_enabled
-from ..tensor import _TYPE_NAMES, Tensor, _wrap_dim, tensor
+from ..tensor import Tensor, _wrap_dim, tensor
 from .compare import logical_not
 from .registry import defop, inplace, tensor_method
 
@@ -470,11 +470,6 @@ def _select_dim(x: Tensor, dim: int, i: int, name: str = "SelectBackward0") -> T
     return _index(x, None, basic=(_FULL,) * dim + (i,), adv=(), name=name)
 
 
-def _type_name(dtype) -> str:
-    """PyTorch's scalar type name of a dtype, as its messages print it (``Int``, ``Long``)."""
-    return _TYPE_NAMES.get(dtype.name, dtype.name).removesuffix("Tensor")
-
-
 def _int_index(index: Tensor, op: str) -> Tensor:
     if not isinstance(index, Tensor):
         index = tensor(index)
@@ -509,7 +504,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:
     index = _int_index(index, "take")
     if index.dtype.name != "int64":  # PyTorch's take reads only int64 indices
         raise RuntimeError(
-            f"take(): Expected a long tensor for index, but got {_type_name(index.dtype)}"
+            f"take(): Expected a long tensor for index, but got {scalar_type_name(index.dtype)}"
         )
     n = input.numel()
     arr = index._storage.array
@@ -691,7 +686,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     if isinstance(indices, Tensor) and indices.dtype.name != "int64":
         raise RuntimeError(
             "torch.take_along_dim(): dtype of indices should be Long but got "
-            f"{_type_name(indices.dtype)}"
+            f"{scalar_type_name(indices.dtype)}"
         )
     if dim is None:
         return gather(input.reshape(-1), 0, indices.reshape(-1))

@@ -14,6 +14,7 @@ import string
 import jax.numpy as jnp
 from jax import lax
 
+from .._dtype import scalar_type_name
 from ..tensor import Tensor
 from .registry import defop, inplace, tensor_method
 
@@ -42,12 +43,6 @@ def _cname(d) -> str:
     names.update(bfloat16="c10::BFloat16", int64="long int", int32="int", int16="short int")
     names.update(int8="signed char", uint8="unsigned char", bool="bool")
     return names[d.name]
-
-
-def _scalar_type(d) -> str:
-    from .reduction import _scalar_type
-
-    return _scalar_type(d)
 
 
 def _shape_str(shape) -> str:
@@ -112,7 +107,7 @@ def _check_bmm(a: Tensor, b: Tensor, names=("batch1", "batch2")) -> None:
         raise RuntimeError(f"{names[1]} must be a 3D tensor")
     if a.dtype != b.dtype:
         raise RuntimeError(
-            f"expected scalar type {_scalar_type(a.dtype)} but found {_scalar_type(b.dtype)}"
+            f"expected scalar type {scalar_type_name(a.dtype)} but found {scalar_type_name(b.dtype)}"
         )
     if b.shape[0] != a.shape[0] or b.shape[1] != a.shape[2]:
         raise RuntimeError(
@@ -148,7 +143,7 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
     if input.dtype != tensor.dtype:
         raise RuntimeError(
             "dot : expected both vectors to have same dtype, but found "
-            f"{_scalar_type(input.dtype)} and {_scalar_type(tensor.dtype)}"
+            f"{scalar_type_name(input.dtype)} and {scalar_type_name(tensor.dtype)}"
         )
     if input.shape[0] != tensor.shape[0]:
         n, m = input.shape[0], tensor.shape[0]
@@ -364,8 +359,8 @@ def _check_addend(input: Tensor, out_shape: tuple, operand: Tensor) -> None:
     _expanded_shape(input, out_shape)  # raises PyTorch's expand error if it cannot broadcast
     if input.dtype != operand.dtype:
         raise RuntimeError(
-            f"self and mat2 must have the same dtype, but got {_scalar_type(input.dtype)} and "
-            f"{_scalar_type(operand.dtype)}"
+            f"self and mat2 must have the same dtype, but got {scalar_type_name(input.dtype)} and "
+            f"{scalar_type_name(operand.dtype)}"
         )
 
 
@@ -562,7 +557,7 @@ def einsum(equation: str, *operands) -> Tensor:
     subs, out = _parse_einsum(equation, operands)
     dtypes = {x.dtype for x in operands}
     if len(dtypes) > 1:
-        names = " and ".join(_scalar_type(d) for d in sorted(dtypes, key=lambda d: d.name))
+        names = " and ".join(scalar_type_name(d) for d in sorted(dtypes, key=lambda d: d.name))
         raise RuntimeError(f"einsum(): expected all operands to have the same dtype, got {names}")
     if len(operands) == 1:
         return _einsum(operands[0], None, equation=f"{subs[0]}->{out}")

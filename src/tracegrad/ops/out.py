@@ -27,7 +27,7 @@ import warnings
 
 import jax
 
-from .._dtype import as_dtype
+from .._dtype import as_dtype, scalar_type_name
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 
@@ -67,18 +67,6 @@ OUT_FUNCTIONS: dict[str, str] = {
 NN_FUNCTIONAL_OUT_FUNCTIONS: dict[str, str] = {"normalize": CAST}
 
 # PyTorch's names for dtypes in its cast errors.
-_TORCH_NAMES = {
-    "float32": "Float",
-    "float64": "Double",
-    "float16": "Half",
-    "bfloat16": "BFloat16",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
-}
 
 
 def _can_cast(src, dst) -> bool:
@@ -124,11 +112,11 @@ def _converted(name: str, rule: str, result: Tensor, out: Tensor):
         if rule == CAT:
             raise TypeError(
                 f"{name}(): input types can't be cast to the desired output type "
-                f"{_TORCH_NAMES[dst.name]}"
+                f"{scalar_type_name(dst)}"
             )
         raise RuntimeError(
-            f"result type {_TORCH_NAMES[src.name]} can't be cast to the desired output type "
-            f"{_TORCH_NAMES[dst.name]}"
+            f"result type {scalar_type_name(src)} can't be cast to the desired output type "
+            f"{scalar_type_name(dst)}"
         )
     return array.astype(dst.np)
 
@@ -182,8 +170,8 @@ def _run_out(fn, name: str, rule: str, args, kwargs, out):
             kwargs["dtype"] = o.dtype
         elif as_dtype(dtype) is not o.dtype:
             raise RuntimeError(
-                f"dtype {_TORCH_NAMES[as_dtype(dtype).name]} does not match dtype of out "
-                f"parameter ({_TORCH_NAMES[o.dtype.name]})"
+                f"dtype {scalar_type_name(dtype)} does not match dtype of out "
+                f"parameter ({scalar_type_name(o.dtype)})"
             )
         if kwargs.get("device") is None:
             kwargs["device"] = o.device

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .._dtype import as_dtype, int64
+from .._dtype import as_dtype, int64, scalar_type_name
 from ..tensor import Tensor, _wrap_dim
 from .registry import defop, inplace, tensor_method
 
@@ -84,13 +84,6 @@ def _where(cond, a, b):
     from .elementwise import where
 
     return where(cond, a, b)
-
-
-def _scalar_type(d) -> str:
-    """PyTorch's ScalarType name of a dtype, as its error messages print it (``Long``)."""
-    names = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16"}
-    names.update(int64="Long", int32="Int", int16="Short", int8="Char", uint8="Byte", bool="Bool")
-    return names[as_dtype(d).name]
 
 
 def _check_nonempty(op: str, input: Tensor, dims) -> None:
@@ -180,7 +173,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
     if not input.dtype.is_floating_point:
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
-            f"complex dtype. Got: {_scalar_type(input.dtype)}"
+            f"complex dtype. Got: {scalar_type_name(input.dtype)}"
         )
     return _mean(input, dim=_dims(dim, input.ndim), keepdim=keepdim)
 
@@ -584,7 +577,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     if not input.dtype.is_floating_point:
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-            f"{_scalar_type(input.dtype)}"
+            f"{scalar_type_name(input.dtype)}"
         )
     dims = _dims(dim, input.ndim)
     if p < 0 or math.isinf(p):
@@ -762,7 +755,7 @@ def _softmax_dim(op: str, input: Tensor, dim, dtype) -> tuple:
         kernel = "softmax_lastdim_kernel_impl" if d == input.ndim - 1 else "softmax_kernel_impl"
         if op == "log_softmax":
             kernel = "log_" + kernel
-        raise RuntimeError(f"\"{kernel}\" not implemented for '{_scalar_type(input.dtype)}'")
+        raise RuntimeError(f"\"{kernel}\" not implemented for '{scalar_type_name(input.dtype)}'")
     return input, d
 
 
