@@ -45,7 +45,7 @@ from ..ops.elementwise import (
     tanh,
     where,
 )
-from ..ops.indexing import one_hot
+from ..ops.indexing import _check_range, one_hot
 from ..ops.linalg import einsum, linear_2d
 from ..ops.nn import _binary_cross_entropy, _mse_loss, _nll_loss
 from ..ops.pooling import *  # noqa: F403
@@ -169,14 +169,7 @@ def embedding(
             raise AssertionError("Padding_idx must be within num_embeddings")
         padding_idx %= n
     idx = input.reshape(-1)
-    if idx.numel():
-        a = idx._storage.array
-        if not _concrete(idx):  # inside tracegrad.compile: checked when the program has run
-            _tracing.add_check(
-                jnp.any((a < 0) | (a >= n)), lambda: IndexError("index out of range in self")
-            )
-        elif bool(jnp.any((a < 0) | (a >= n))):
-            raise IndexError("index out of range in self")
+    _check_range(idx._storage.array, 0, n, lambda bad: IndexError("index out of range in self"))
     if max_norm is not None:
         _embedding_renorm_(weight, idx, max_norm, norm_type)
     w = weight

@@ -231,32 +231,33 @@ def _index_array(it):
 
 
 def _check_bounds(a, size: int, dim: int) -> None:
-    if a.size == 0:
-        return
-    if _is_tracer(a):
-        _check_traced(a, -size, size, lambda bad: _bounds_error(bad, size, dim))
-        return
-    a = np.asarray(a)
-    hi, lo = int(a.max()), int(a.min())
-    if hi >= size or lo < -size:
-        raise _bounds_error(hi if hi >= size else lo, size, dim)
+    _check_range(a, -size, size, lambda bad: _bounds_error(bad, size, dim))
 
 
 def _bounds_error(bad: int, size: int, dim: int) -> IndexError:
     return IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
 
 
-def _check_traced(a, lo: int, hi: int, make_error) -> None:
-    """Inside ``tracegrad.compile``: the index array ``a`` (a tracer) must lie in ``[lo, hi)``.
-    Registered as a runtime check of the trace; the value reported is the one the eager check
-    reports (the largest index when it is too large, else the smallest), so the compiled error
-    reads exactly like the eager one. Under a bare ``jax.jit`` (no trace) this adds nothing."""
-    if _tracing.current() is None or a.size == 0:
+def _check_range(a, lo: int, hi: int, make_error) -> None:
+    """Every index in ``a`` lies in ``[lo, hi)``, or ``make_error(bad)`` is raised, ``bad`` being
+    the largest index when one is too large, else the smallest (the one PyTorch reports).
+
+    A concrete array is checked now (one read back). Inside ``tracegrad.compile`` (``a`` a tracer)
+    the check is registered with the trace and raised after the program ran, with the same
+    message; under a bare ``jax.jit`` (no trace) nothing is checked."""
+    if a.size == 0:
         return
-    a = jnp.asarray(a).reshape(-1)
-    top, bottom = a.max(), a.min()
-    too_big = top >= hi
-    _tracing.add_check(too_big | (bottom < lo), make_error, jnp.where(too_big, top, bottom))
+    if _is_tracer(a):
+        if _tracing.current() is not None:
+            a = jnp.asarray(a).reshape(-1)
+            top, bottom = a.max(), a.min()
+            too_big = top >= hi
+            _tracing.add_check(too_big | (bottom < lo), make_error, jnp.where(too_big, top, bottom))
+        return
+    a = np.asarray(a)
+    top, bottom = int(a.max()), int(a.min())
+    if top >= hi or bottom < lo:
+        raise make_error(top if top >= hi else bottom)
 
 
 def _parse(shape: tuple, index) -> _Key:
@@ -487,10 +488,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     d = _wrap_dim(dim, input.ndim)
     arr = index._storage.array.reshape(-1)
     size = input.shape[d] if input.ndim else 1
-    if _is_tracer(arr):
-        _check_traced(arr, 0, size, lambda bad: IndexError("index out of range in self"))
-    elif arr.size and (int(arr.max()) >= size or int(arr.min()) < 0):
-        raise IndexError("index out of range in self")
+    _check_range(arr, 0, size, lambda bad: IndexError("index out of range in self"))
     if input.ndim == 0:  # a 0-d input reads as 1-d; a one-element result is 0-d again
         out = index_select(input.reshape(1), 0, index)
         return out.reshape(()) if out.numel() == 1 else out
@@ -512,10 +510,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:
     def error(bad: int) -> IndexError:
         return IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
 
-    if _is_tracer(arr):
-        _check_traced(arr, -n, n, error)
-    elif arr.size and (int(arr.max()) >= n or int(arr.min()) < -n):
-        raise error(int(arr.max()) if int(arr.max()) >= n else int(arr.min()))
+    _check_range(arr, -n, n, error)
     idx = Tensor._wrap(arr.astype(jnp.int64)[None])
     return _index(input.reshape(-1), idx, basic=(), adv=(0,), name="TakeBackward0")
 
@@ -605,10 +600,7 @@ def _check_scatter_args(op: str, input: Tensor, dim: int, index: Tensor, src) ->
     def error(bad: int) -> RuntimeError:
         return RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {size}")
 
-    if _is_tracer(arr):
-        _check_traced(arr, 0, size, error)
-    elif arr.size and (int(arr.max()) >= size or int(arr.min()) < 0):
-        raise error(int(arr.max()) if int(arr.max()) >= size else int(arr.min()))
+    _check_range(arr, 0, size, error)
     return d
 
 
