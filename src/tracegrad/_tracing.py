@@ -40,6 +40,12 @@ class Trace:
         self.key = key
 
 
+# How many traces are in progress, in all threads: a module attribute the op dispatch reads before
+# it looks at its thread's state, so eager code pays one truth test per op, not a thread-local read.
+active = 0
+_active_lock = threading.Lock()
+
+
 def current() -> Trace | None:
     """The trace this thread is running, or None in eager code."""
     return getattr(_local, "trace", None)
@@ -48,12 +54,17 @@ def current() -> Trace | None:
 @contextmanager
 def tracing(trace: Trace) -> Iterator[Trace]:
     """Make ``trace`` this thread's current trace for the duration of the block."""
+    global active
     previous = current()
     _local.trace = trace
+    with _active_lock:
+        active += 1
     try:
         yield trace
     finally:
         _local.trace = previous
+        with _active_lock:
+            active -= 1
 
 
 def add_check(bad, make_error: Callable[..., Exception], value=None) -> None:

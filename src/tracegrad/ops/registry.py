@@ -213,9 +213,10 @@ def apply(op: Op, operands: tuple, params: dict):
             if err is not None:
                 raise err from None
         raise
-    trace = _tracing.current()
-    if trace is not None:  # tracegrad.compile is tracing this thread: record the op
-        trace.tape.append((op.name, operands, operand_arrays, out))
+    if _tracing.active:  # some thread is tracing: record the op if it is this one
+        trace = _tracing.current()
+        if trace is not None:
+            trace.tape.append((op.name, operands, operand_arrays, out))
 
     if op.rule is None or not is_grad_enabled():
         return Tensor._wrap(out)
