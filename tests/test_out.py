@@ -380,6 +380,7 @@ def test_tuple_out():
     values, indices = tg.zeros(0), tg.zeros(0, dtype=tg.int64)
     got = tg.max(x, 1, out=(values, indices))
     assert got[0] is values and got[1] is indices
+    assert got.values is values and got.indices is indices  # still PyTorch's named pair
     assert values.tolist() == [5.0, 7.0] and indices.tolist() == [1, 0]
     with pytest.raises(RuntimeError):
         tg.max(x, 1, out=(tg.zeros(0), tg.zeros(0, dtype=tg.int32)))
@@ -398,3 +399,13 @@ def test_nn_functional_normalize_out():
     out = tg.zeros(0)
     assert F.normalize(x, out=out) is out
     np.testing.assert_allclose(out.tolist(), [[0.6, 0.8]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sum", "prod"])
+def test_full_reductions_without_dim_take_no_out(name):
+    """PyTorch's ``sum(input)``/``prod(input)`` have no ``out=`` overload (``mean`` does)."""
+    x = tg.ones(2, 3)
+    with pytest.raises(TypeError, match="invalid combination of arguments"):
+        getattr(tg, name)(x, out=tg.zeros(0))
+    assert getattr(tg, name)(x, 1, out=tg.zeros(0)).shape == (2,)
+    assert tg.mean(x, out=tg.zeros(0)).item() == 1.0

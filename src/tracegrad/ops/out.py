@@ -180,6 +180,12 @@ def _run_out(fn, name: str, rule: str, args, kwargs, out):
         if requires_grad:
             o.requires_grad_(True)
         return o
+    if name in ("sum", "prod") and len(args) < 2 and kwargs.get("dim") is None:
+        # PyTorch's full reductions sum(input) and prod(input) have no out= overload.
+        raise TypeError(
+            f"{name}() received an invalid combination of arguments - got (Tensor, out=Tensor), "
+            f"but expected (Tensor input, int dim, bool keepdim=False, *, dtype=None, Tensor out)"
+        )
     if rule == DTYPE and kwargs.get("dtype") is None and len(outs) == 1:
         if name in ("cumsum", "cumprod") and outs[0].dtype.name == "bool":
             raise NotImplementedError(f"\"{name}_out\" not implemented for 'Bool'")
@@ -199,7 +205,8 @@ def _run_out(fn, name: str, rule: str, args, kwargs, out):
         _write(name, o, a)
     if isinstance(out, Tensor):
         return out
-    return type(result)(*outs) if hasattr(result, "_fields") else tuple(outs)
+    # A named pair (return_types.max) keeps its type, so ``.values``/``.indices`` work.
+    return tuple(outs) if type(result) in (tuple, list) else type(result)(*outs)
 
 
 def _signature_with_out(fn) -> inspect.Signature | None:
