@@ -688,15 +688,17 @@ def _from_python(data, dtype: dtype | None = None) -> np.ndarray:
     except ValueError as e:
         raise ValueError(f"expected a sequence of equal-length sequences of numbers: {e}") from None
     flat = values.ravel()
-    if not set(map(type, flat)) <= _PY_KINDS.keys():
+    kinds = set(map(type, flat))
+    if not kinds <= _PY_KINDS.keys():
         flat, inferred = _unpack_elements(data, flat)
         values = flat.reshape(values.shape)
+        kinds = set(map(type, flat))
     elif flat.size:
-        kind = max(_PY_KINDS[t] for t in set(map(type, flat)))
+        kind = max(_PY_KINDS[t] for t in kinds)
         inferred = (_dtype.bool_, _dtype.int64, _dtype.get_default_dtype())[kind]
     else:
         inferred = _dtype.get_default_dtype()
-    return _convert_numbers(values, dtype if dtype is not None else inferred)
+    return _convert_numbers(values, dtype if dtype is not None else inferred, float in kinds)
 
 
 def _unpack_elements(data, flat):
@@ -732,8 +734,9 @@ def _unpack_elements(data, flat):
     return out, inferred
 
 
-def _convert_numbers(values: np.ndarray, d: dtype) -> np.ndarray:
-    """An object array of Python numbers as a numpy array of ``d``, each converted once."""
+def _convert_numbers(values: np.ndarray, d: dtype, has_floats: bool = True) -> np.ndarray:
+    """An object array of Python numbers as a numpy array of ``d``, each converted once
+    (``has_floats``: whether any of them is a float; False spares looking for them)."""
     if d is _dtype.bool_:
         return values.astype(np.bool_)
     if d.is_floating_point:
@@ -746,20 +749,14 @@ def _convert_numbers(values: np.ndarray, d: dtype) -> np.ndarray:
                 return f64.astype(np.float32).astype(d.np)
             return f64.astype(d.np)
     info = np.iinfo(d.np)
+    if not has_floats:
+        return _exact_ints(values, d, info)
+    is_float = np.fromiter((type(x) is float for x in values.flat), bool, values.size)
+    is_float = is_float.reshape(values.shape)
     out = np.empty(values.shape, d.np)
-    is_float = np.fromiter((type(x) is float for x in values.flat), bool, values.size).reshape(
-        values.shape
-    )
     ints = values[~is_float]
     if ints.size:
-        try:
-            i64 = ints.astype(np.int64)
-        except OverflowError:
-            raise ValueError("Overflow when unpacking long long") from None
-        low = -int(info.max) if info.min == 0 else int(info.min)  # PyTorch lets -1 wrap to 255
-        if ((i64 < low) | (i64 > info.max)).any():
-            raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
-        out[~is_float] = i64.astype(d.np)
+        out[~is_float] = _exact_ints(ints, d, info)
     floats = values[is_float]
     if floats.size:
         f64 = floats.astype(np.float64)
@@ -769,6 +766,19 @@ def _convert_numbers(values: np.ndarray, d: dtype) -> np.ndarray:
             raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
         out[is_float] = np.trunc(f64).astype(np.int64).astype(d.np)
     return out
+
+
+def _exact_ints(values: np.ndarray, d: dtype, info) -> np.ndarray:
+    """Python ints as ``d``: past int64 raises ``ValueError``, out of ``d``'s range ``RuntimeError``
+    (PyTorch's errors; it lets a negative wrap into an unsigned type, -1 becoming 255)."""
+    try:
+        i64 = values.astype(np.int64)
+    except OverflowError:
+        raise ValueError("Overflow when unpacking long long") from None
+    low = -int(info.max) if info.min == 0 else int(info.min)
+    if ((i64 < low) | (i64 > info.max)).any():
+        raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
+    return i64.astype(d.np)
 
 
 def tensor(
