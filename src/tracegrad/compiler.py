@@ -353,10 +353,10 @@ class _Program:
         # as a second program, fed the forward's saved arrays (residuals) and the output's grad.
         self.backward_key = None
         self.seed_slot = 0
-        # Runtime checks (an out-of-range index): their error builders, and where each state
-        # input's old value comes back from when one fails (see _checked_state).
+        # Runtime checks (an out-of-range index): their error builders, and the program that
+        # computes only their verdict, run before the step (see CompiledFunction._precheck).
         self.errors: list = []
-        self.restore: list = []
+        self.checker = None
         self.leaves: list = []  # (node index in the plan, position in the state's base tensors)
         self._backward = None
 
@@ -419,34 +419,37 @@ class _Program:
             out_leaves, self.out_tree = _flatten_out(out)
             self.post_spec = post.spec
             self.draws = trace.key is not key
-            new_state = [t._storage.array for t in post.tensors]
-            orphans = [pre[i]._storage.array for i in self.orphans]
-            checks, kept = (), []
-            if trace.checks:  # none: nothing extra in the program
-                self.errors = [(make, value is not None) for _, make, value in trace.checks]
-                checks = _check_result(trace.checks)
-                if self.owner.donate:
-                    new_state, kept = _checked_state(
-                        self, checks[0] >= 0, state_arrays, state.paths, post.paths, new_state
-                    )
-            else:
-                self.errors = []
+            self.errors = [(make, value is not None) for _, make, value in trace.checks]
             return (
-                new_state,
-                orphans,
+                [t._storage.array for t in post.tensors],
+                [pre[i]._storage.array for i in self.orphans],
                 [arg_tensors[i]._storage.array for i in self.arg_writes],
                 [t._storage.array for t in out_leaves],
                 trace.key,
                 residuals,
                 py_out,
-                checks,
-                kept,
+                _check_result(trace.checks) if trace.checks else (),  # none: nothing extra
             )
         finally:
             if py_trace is not None:
                 py_trace.restore()
             snapshot.restore()
             self.trace_seconds = time.perf_counter() - start
+
+
+def _precheck(program: _Program, inputs: tuple) -> None:
+    """Raise the error of the step's first failed runtime check, before the step runs.
+
+    The checker is the step's program reduced to its checks' verdict: XLA drops everything the
+    verdict does not depend on (usually all but a min/max over an input's indices), and it donates
+    nothing. So a failing call raises with every state buffer intact, exactly as the eager step
+    stops at the op, and a passing call costs one small program and a read of two integers."""
+    if program.checker is None:
+        program.checker = jax.jit(lambda *a: program.jitted(*a)[-1])
+    failed, value = (int(v) for v in np.asarray(program.checker(*inputs)))
+    if failed >= 0:
+        make_error, has_value = program.errors[failed]
+        raise make_error(value) if has_value else make_error()
 
 
 def _check_result(checks: list):
@@ -458,29 +461,6 @@ def _check_result(checks: list):
     )
     first = jnp.argmax(bad)
     return jnp.stack([jnp.where(bad[first], first, -1), values[first]])
-
-
-def _checked_state(program: _Program, failed, old: list, pre_paths: list, post_paths: list, new):
-    """The new state arrays, each replaced by its old value when a check ``failed``: the old
-    buffers are donated, so a failed step must hand them back for the Python objects to stay as
-    they were (as in eager mode, where the error stops the step). ``program.restore`` records
-    where each pre-step tensor's value comes back from: ``("state", j)``, ``("orphan", k)`` or
-    ``("kept", k)`` (an extra output, for a tensor whose place changed shape or dtype)."""
-    where = {path: i for i, path in enumerate(pre_paths)}
-    source: dict[int, tuple] = {k: ("orphan", n) for n, k in enumerate(program.orphans)}
-    out = list(new)
-    for j, path in enumerate(post_paths):
-        i = where.get(path)
-        if i is not None and (old[i].shape, old[i].dtype) == (new[j].shape, new[j].dtype):
-            out[j] = jnp.where(failed, old[i], new[j])
-            source[i] = ("state", j)
-    kept = []
-    for i in range(len(old)):
-        if i not in source:
-            source[i] = ("kept", len(kept))
-            kept.append(old[i])
-    program.restore = [source[i] for i in range(len(old))]
-    return out, kept
 
 
 class _Tape(list):
@@ -773,23 +753,18 @@ class CompiledFunction:
     def _run(self, program: _Program, state: _State, arg_tensors: list[Tensor], values: _Values):
         traced = program.post_spec is None
         start = time.perf_counter()
+        inputs = self._inputs(state, arg_tensors, values)
         if traced:  # threads making a program's first call at once wait for one trace, not one each
             with _TRACE_LOCK:
                 traced = program.post_spec is None
-                outputs = program.jitted(*self._inputs(state, arg_tensors, values))
-        else:
-            outputs = program.jitted(*self._inputs(state, arg_tensors, values))
-        new_state, orphans, arg_out, out, key, residuals, py_out, checks, kept = outputs
+                if traced:
+                    program.jitted.trace(*inputs)  # learns the step's checks before it runs
+        if program.errors:
+            _precheck(program, inputs)
+        outputs = program.jitted(*inputs)
+        new_state, orphans, arg_out, out, key, residuals, py_out, _ = outputs
         if traced:
             self._count_trace(time.perf_counter() - start)
-        if program.errors:
-            failed, value = (int(v) for v in np.asarray(checks))
-            if failed >= 0:  # nothing is written but the old state (its buffers were donated)
-                arrays = {"state": new_state, "orphan": orphans, "kept": kept}
-                for t, (kind, k) in zip(state.tensors, program.restore):
-                    t._storage.array = arrays[kind][k]
-                make_error, has_value = program.errors[failed]
-                raise make_error(value) if has_value else make_error()
         if program.post_spec != state.spec:
             _restructure(state, program.post_spec)
             post = _State(state.roots)
