@@ -25,7 +25,8 @@ class Trace:
     ``checks`` holds ``(bad, make_error, value)`` triples: ``bad`` is a boolean JAX value computed
     inside the program (True when the check fails), ``value`` None or an integer JAX value the
     error message needs (the offending index), and ``make_error()`` (``make_error(int(value))``
-    when there is a value) builds the exception to raise after the program ran.
+    when there is a value) builds the exception a call raises when the check fails (the compiled
+    step computes its checks' verdict first, in a reduced program, and then runs).
 
     ``key`` is the trace's random key (None: draws use the global generator). While the trace is
     current, ``tracegrad.random`` splits and replaces it instead of the global key, so the
@@ -68,10 +69,9 @@ def tracing(trace: Trace) -> Iterator[Trace]:
 
 
 def add_check(bad, make_error: Callable[..., Exception], value=None) -> None:
-    """Register a check on traced values with the current trace: when ``bad`` is True the
-    program raises ``make_error()`` after it runs -- ``make_error(v)`` with ``v`` the concrete
-    integer of ``value`` when one is given -- and nothing the step wrote is kept. Outside a
-    trace: does nothing."""
+    """Register a check on traced values with the current trace: when ``bad`` is True the call
+    raises ``make_error()`` -- ``make_error(v)`` with ``v`` the concrete integer of ``value`` when
+    one is given -- before the step runs, so nothing is written. Outside a trace: does nothing."""
     trace = current()
     if trace is not None:
         trace.checks.append((bad, make_error, value))

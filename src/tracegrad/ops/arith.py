@@ -148,7 +148,7 @@ def _check_int_divisor(a, b, kernel: str) -> None:
     by zero returns an arbitrary value, so a zero divisor must be caught before it is used: a
     Python number here, an integer tensor by reading back whether it holds a zero (integer
     division is rare on the hot path; floats are not checked), and inside ``tracegrad.compile``
-    by a check the program raises after it runs."""
+    by a check the compiled call raises before the step runs."""
     dtype = _common_dtype(a, b)
     if dtype == jnp.bool_:
         raise NotImplementedError(f"\"{kernel}_cpu\" not implemented for 'Bool'")

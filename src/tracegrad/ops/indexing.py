@@ -243,8 +243,8 @@ def _check_range(a, lo: int, hi: int, make_error) -> None:
     the largest index when one is too large, else the smallest (the one PyTorch reports).
 
     A concrete array is checked now (one read back). Inside ``tracegrad.compile`` (``a`` a tracer)
-    the check is registered with the trace and raised after the program ran, with the same
-    message; under a bare ``jax.jit`` (no trace) nothing is checked."""
+    the check is registered with the trace and raised by the call before the step runs, with the
+    same message; under a bare ``jax.jit`` (no trace) nothing is checked."""
     if a.size == 0:
         return
     if _is_tracer(a):
