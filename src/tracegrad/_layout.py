@@ -21,8 +21,8 @@ __all__ = [
 ]
 
 
-class layout:
-    """A tensor layout, named as ``torch.layout``; tracegrad implements ``strided`` only."""
+class _Named:
+    """A singleton named like its PyTorch counterpart (``tracegrad.strided``); pickles by name."""
 
     __slots__ = ("name",)
 
@@ -36,20 +36,17 @@ class layout:
         return (_by_name, (self.name,))
 
 
-class memory_format:
+class layout(_Named):
+    """A tensor layout, named as ``torch.layout``; tracegrad implements ``strided`` only."""
+
+    __slots__ = ()
+
+
+class memory_format(_Named):
     """A memory format, named as ``torch.memory_format``; JAX arrays have no strides, so only
     ``contiguous_format`` and ``preserve_format`` describe them."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"tracegrad.{self.name}"
-
-    def __reduce__(self):
-        return (_by_name, (self.name,))
+    __slots__ = ()
 
 
 strided = layout("strided")
