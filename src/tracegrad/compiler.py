@@ -51,7 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _caches, _dtype, _tracing
+from . import _caches, _dtype, _scope, _tracing
 from . import random as _random
 from ._compile_values import (
     _MAX_CONTAINER,
@@ -467,7 +467,11 @@ class _Tape(list):
     """The ops a trace runs, as ``(name, operands, their arrays, output)``. Appending checks that
     no parameter enters with a concrete value: one the state search missed would be baked into
     the program as a constant and its updates lost. It is refused at its first use, before
-    anything has been written to it."""
+    anything has been written to it. ``scopes`` keeps each op's module scope (see ``_scope``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scopes: list = []
 
     def append(self, entry) -> None:
         from .nn.parameter import Parameter
@@ -482,6 +486,7 @@ class _Tape(list):
                     "Pass its module (or the object holding it) as an argument"
                 )
         super().append(entry)
+        self.scopes.append(_scope.current())
 
 
 def _plan_backward(program: _Program, out, state: _State) -> list:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import weakref
 
+from .. import _scope
+
 __all__ = ["Node", "AccumulateGrad", "RemovableHandle"]
 
 _FREED = (
@@ -59,6 +61,7 @@ class Node:
         "_retained",
         "out_meta",
         "metadata",
+        "scope",
         "__weakref__",
     )
 
@@ -80,6 +83,7 @@ class Node:
         self._pre_hooks = None
         self._retained = None
         self.metadata = {}
+        self.scope = _scope.current()  # the nn.Module calls that recorded it (see _scope)
 
     def name(self) -> str:
         """PyTorch's name for this backward function, e.g. ``MulBackward0``."""

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from ... import _dtype
+from ... import _dtype, _scope
 from ..._device import device as Device
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
@@ -698,8 +698,15 @@ class Module:
         return handle
 
     def __call__(self, *args, **kwargs):
-        if not self._forward_hooks and not self._forward_pre_hooks:
-            return self.forward(*args, **kwargs)
+        outer = _scope.enter(self)  # nodes recorded meanwhile remember this module
+        try:
+            if not self._forward_hooks and not self._forward_pre_hooks:
+                return self.forward(*args, **kwargs)
+            return self._call_with_hooks(args, kwargs)
+        finally:
+            _scope.leave(outer)
+
+    def _call_with_hooks(self, args, kwargs):
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
                 result = hook(self, args, kwargs)
