@@ -54,6 +54,7 @@ class Op:
         self._saved_inputs = saved_inputs
         self.saves_out = save_out
         self.rule: Callable | None = None
+        self.operand_names: tuple[str, ...] = ()
         self.__doc__ = forward.__doc__
         self.__name__ = name
 
@@ -110,12 +111,14 @@ def defop(
         if op_name in REGISTRY:
             raise ValueError(f"op {op_name!r} is registered twice")
         nargs = forward.__code__.co_argcount
+        names = forward.__code__.co_varnames[:nargs]
         if fuse:
             code = forward.__code__
             params = code.co_varnames[nargs : nargs + code.co_kwonlyargcount]
             forward = jax.jit(forward, static_argnames=params)
         saved = tuple(range(nargs)) if saves == "all" else tuple(saves)
         op = Op(forward, grad_fn_name, promote, saved, save_out, op_name)
+        op.operand_names = names  # for pictures of saved operands (tracegrad.viz)
         REGISTRY[op_name] = op
         return op
 
