@@ -72,3 +72,20 @@ def test_train_digits_reaches_a_sane_accuracy(tmp_path, mode):
     state = torch.load(str(ckpt))
     assert state["conv1.weight"].shape == (16, 1, 3, 3)
     assert state["bn1.num_batches_tracked"].dtype == torch.int64
+
+
+def test_draw_graphs_matches_the_committed_pictures(tmp_path):
+    """The example prints its graphs, and the pictures docs/viz.md shows are the ones it draws
+    now (DOT compared exactly; regenerate with ``--out docs/images/viz``)."""
+    out = _run("draw_graphs.py", "--out", str(tmp_path))
+    assert "MulBackward0  (retains grad: xy (2))" in out
+    assert "features.0 ConvBlock 15 ops  [SmallCNN.features]" in out
+    assert 'n6["w<br/> ()"]:::leaf' in out
+    committed = ROOT / "docs" / "images" / "viz"
+    for dot in sorted(committed.glob("*.dot")):
+        assert (tmp_path / dot.name).read_text() == dot.read_text(), (
+            f"docs/images/viz/{dot.name} is out of date: run "
+            "`python examples/draw_graphs.py --out docs/images/viz`"
+        )
+        assert (committed / f"{dot.stem}.svg").exists()
+    assert len(list(committed.glob("*.dot"))) == 4

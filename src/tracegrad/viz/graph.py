@@ -309,7 +309,7 @@ def collapse(g: Graph, depth: int | None = None, repeats: bool = False) -> Graph
             bid = "m:" + ".".join(n for n, _ in owner)
             box = boxes.get(bid)
             if box is None:
-                name, cls = owner[-1]
+                name, cls = _dotted(owner), owner[-1][1]
                 box = boxes[bid] = Item(bid, "box", name if name == cls else f"{name}\n{cls}")
                 box.path = owner[:-1]
             rep[it.id] = bid
@@ -339,6 +339,13 @@ def collapse(g: Graph, depth: int | None = None, repeats: bool = False) -> Graph
     return out
 
 
+def _dotted(path: tuple) -> str:
+    """A module's name from inside the outermost module (``features.0``), as ``named_modules``
+    would spell it there; the outermost module by its class."""
+    names = [n for n, _ in path[1:]]
+    return ".".join(names) if names else path[0][0]
+
+
 def _collapse_repeats(inner: list, rep: dict, boxes: dict) -> list[str]:
     """Runs of three or more sibling modules named ``prefix<k>`` of one class and the same ops
     keep their first and last member; the members between become one box. Shallowest runs
@@ -363,7 +370,7 @@ def _collapse_repeats(inner: list, rep: dict, boxes: dict) -> list[str]:
         middle = [p for _, p in members[1:-1]]
         if len(middle) < 2 or any(p[: n + 1] in hidden for p in middle for n in range(len(p))):
             continue
-        first, last = middle[0][-1][0], middle[-1][-1][0]
+        first, last = _dotted(middle[0]), _dotted(middle[-1])
         per = sum(ops[middle[0]].values())
         bid = "r:" + ".".join(n for n, _ in middle[0])
         label = f"{first} ... {last}\n{len(middle)} x {cls}, {per} ops each"
