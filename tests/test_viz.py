@@ -446,3 +446,15 @@ def test_svg_rendering(tmp_path):
     assert dot._repr_mimebundle_()["image/svg+xml"] == svg
     out = dot.render(str(tmp_path / "tower"), format="png")
     assert open(out, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resize_graph_grows_with_the_statements():
+    x = tg.randn(2, requires_grad=True)
+    y = x
+    for _ in range(200):
+        y = y.sin()
+    dot = make_dot(y)
+    statements = len(dot.body)
+    assert dot.graph_attr["size"] == f"{statements * 0.15},{statements * 0.15}"
+    tg.viz.resize_graph(dot, size_per_element=1, min_size=1000)
+    assert dot.graph_attr["size"] == "1000,1000"

@@ -16,10 +16,18 @@ and the system's Graphviz).
 from __future__ import annotations
 
 from .dot import Digraph
-from .draw import mermaid_text, to_digraph, tree_text
+from .draw import mermaid_text, resize_graph, to_digraph, tree_text
 from .graph import build, fit
 
-__all__ = ["Digraph", "make_dot", "make_dot_from_trace", "to_mermaid", "tree", "explain"]
+__all__ = [
+    "Digraph",
+    "make_dot",
+    "make_dot_from_trace",
+    "resize_graph",
+    "to_mermaid",
+    "tree",
+    "explain",
+]
 
 MAX_NODES = 500  # default cap on drawn boxes before big graphs are collapsed
 

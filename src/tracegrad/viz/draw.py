@@ -5,7 +5,7 @@ from __future__ import annotations
 from .dot import Digraph
 from .graph import COLORS, Graph
 
-__all__ = ["to_digraph", "mermaid_text", "tree_text"]
+__all__ = ["to_digraph", "mermaid_text", "tree_text", "resize_graph"]
 
 
 def _clusters(g: Graph):
@@ -70,10 +70,15 @@ def to_digraph(g: Graph) -> Digraph:
         dot.edge(tail, head, **attrs)
     if g.notes:
         dot.attr(label="\n".join(g.notes), fontsize="10", fontname="monospace", labelloc="b")
-    # torchviz's resize: 0.15 inch per statement, at least 12 inches.
-    size = max(12, len(dot.body) * 0.15)
-    dot.graph_attr.update(size=f"{size},{size}")
+    resize_graph(dot)
     return dot
+
+
+def resize_graph(dot: Digraph, size_per_element: float = 0.15, min_size: float = 12) -> None:
+    """torchviz's sizing: the picture may grow ``size_per_element`` inches per statement, from
+    ``min_size`` inches (sets ``dot.graph_attr["size"]``)."""
+    size = max(min_size, len(dot.body) * size_per_element)
+    dot.graph_attr.update(size=f"{size},{size}")
 
 
 _MERMAID_COLORS = {  # the X11 colours above, as hex for Mermaid
