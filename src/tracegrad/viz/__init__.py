@@ -70,8 +70,9 @@ def make_dot(
     Returns a :class:`Digraph`: ``.source`` is the DOT text, ``.render(...)``/``.pipe(...)``
     render it with Graphviz, and a notebook shows it inline.
     """
-    g = _graph(var, params, show_attrs, show_saved, max_attr_chars, depth, max_nodes,
-               collapse_repeats)  # fmt: skip
+    g = _graph(
+        var, params, show_attrs, show_saved, max_attr_chars, depth, max_nodes, collapse_repeats
+    )
     dot = to_digraph(g)
     dot._fallback = lambda: mermaid_text(g)
     return dot
@@ -101,8 +102,9 @@ def to_mermaid(
     """The picture :func:`make_dot` draws, as Mermaid ``flowchart`` text: paste it into a
     Markdown ```` ```mermaid ```` block (GitHub, Jupyter and many editors render it, no Graphviz
     needed). Arguments as for :func:`make_dot`; ``direction`` is Mermaid's (``TB``, ``LR``, ...)."""
-    g = _graph(var, params, show_attrs, show_saved, max_attr_chars, depth, max_nodes,
-               collapse_repeats)  # fmt: skip
+    g = _graph(
+        var, params, show_attrs, show_saved, max_attr_chars, depth, max_nodes, collapse_repeats
+    )
     return mermaid_text(g, direction)
 
 

@@ -111,8 +111,16 @@ class Digraph:
         yield sub
         self.subgraph(sub)
 
-    def subgraph(self, graph=None, name=None, comment=None, graph_attr=None, node_attr=None,
-                 edge_attr=None, body=None):  # fmt: skip
+    def subgraph(
+        self,
+        graph=None,
+        name=None,
+        comment=None,
+        graph_attr=None,
+        node_attr=None,
+        edge_attr=None,
+        body=None,
+    ):
         """Add ``graph``'s statements as a subgraph, or (no ``graph``) return a context manager
         yielding a new subgraph that is added on exit (``with dot.subgraph(name="cluster_0") as
         c:``). Names starting with ``cluster`` draw a box around their nodes."""
@@ -127,8 +135,11 @@ class Digraph:
         head = "subgraph" if subgraph else ("strict " if self.strict else "") + self._keyword
         lines = [f"// {self.comment}\n"] if self.comment else []
         lines.append(f"{head} {quote(self.name)} {{\n" if self.name else f"{head} {{\n")
-        for kw, attrs in (("graph", self.graph_attr), ("node", self.node_attr),
-                          ("edge", self.edge_attr)):  # fmt: skip
+        for kw, attrs in (
+            ("graph", self.graph_attr),
+            ("node", self.node_attr),
+            ("edge", self.edge_attr),
+        ):
             if attrs:
                 lines.append(f"\t{kw}{_attr_list(None, attrs)}\n")
         lines.extend(self.body)
@@ -178,8 +189,9 @@ class Digraph:
         """The rendered graph as bytes (``encoding``: as text), e.g. ``pipe(format="svg")``."""
         return self._call("pipe", format=format or self.format, encoding=encoding, **kwargs)
 
-    def render(self, filename=None, directory=None, view=False, cleanup=False, format=None,
-               **kwargs) -> str:  # fmt: skip
+    def render(
+        self, filename=None, directory=None, view=False, cleanup=False, format=None, **kwargs
+    ) -> str:
         """Save the source to ``filename`` and render it (``format``, default ``self.format``);
         returns the rendered file's path."""
         return self._call(

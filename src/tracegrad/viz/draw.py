@@ -61,8 +61,13 @@ def to_digraph(g: Graph) -> Digraph:
         for child in children[path]:
             with graph.subgraph(name=f"cluster_{counter[0]}") as sub:
                 counter[0] += 1
-                sub.attr(label=_cluster_label(child), style="dashed", color="gray50",
-                         fontname="monospace", fontsize="10")  # fmt: skip
+                sub.attr(
+                    label=_cluster_label(child),
+                    style="dashed",
+                    color="gray50",
+                    fontname="monospace",
+                    fontsize="10",
+                )
                 fill(sub, child)
 
     fill(dot, ())
