@@ -70,7 +70,7 @@ def fn_name(fn) -> str:
     return "AccumulateGrad" if type(fn) is AccumulateGrad else fn.name()
 
 
-def _attrs(fn, show_saved_tensors: bool) -> dict:
+def _attrs(fn) -> dict:
     """What torchviz's ``show_attrs`` lists for a node: saved tensors as ``[saved tensor]``, the
     other saved values (Python scalar operands, static parameters) by value; sorted by name."""
     op = fn.op
@@ -98,7 +98,7 @@ def fn_label(fn, show_attrs: bool, max_attr_chars: int) -> str:
     name = fn_name(fn)
     if not show_attrs or type(fn) is AccumulateGrad:
         return name
-    attrs = _attrs(fn, True)
+    attrs = _attrs(fn)
     if not attrs:
         return name
     width = max(max_attr_chars, 3)
