@@ -200,12 +200,12 @@ def _signature(
                 why.append(_why_eager(node, "node"))
             return None
         operands = []
-        for i, x in enumerate(node.inputs):
+        for x in node.inputs:
             if isinstance(x, Tensor):
                 s = slot(x._storage.array)
                 if s is None:
                     if why is not None:
-                        why.append(_why_eager(node, "array", i, x._storage.array))
+                        why.append(_why_eager(node, "array", x, x._storage.array))
                     return None
                 operands.append(("t", s, x._requires_grad))
             elif x is None:
@@ -216,7 +216,7 @@ def _signature(
                 operands.append(("s", x))
             else:
                 if why is not None:
-                    why.append(_why_eager(node, "operand", i, x))
+                    why.append(_why_eager(node, "operand", x, x))
                 return None
         out = None
         if node._out is not None:
@@ -246,8 +246,9 @@ def _node_name(node) -> str:
     return "AccumulateGrad" if type(node) is AccumulateGrad else node.name()
 
 
-def _why_eager(node, what: str, i=None, value=None) -> str:
-    """Why ``_signature`` refused a graph at ``node``, in user terms (explain only)."""
+def _why_eager(node, what: str, operand=None, value=None) -> str:
+    """Why ``_signature`` refused a graph at ``node`` (at one of its operands, or at its output
+    when ``operand`` is None), in user terms. For ``explain`` only."""
     from ..ops.registry import REGISTRY
 
     if what == "hook":
@@ -263,6 +264,7 @@ def _why_eager(node, what: str, i=None, value=None) -> str:
         return f"the saved tensors of {name} were freed by an earlier backward()"
     if REGISTRY.get(node.op.name) is not node.op:
         return f"{name} is a custom autograd.Function"
+    i = None if operand is None else next(i for i, y in enumerate(node.inputs) if y is operand)
     where = "its output" if i is None else f"input {i}"
     if what == "array":
         kind = "a JAX tracer" if isinstance(value, jax.core.Tracer) else type(value).__name__
