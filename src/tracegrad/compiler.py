@@ -20,8 +20,9 @@ state exists), grad mode, ``module.training`` flags and non-lr hyperparameters, 
 Python values the step reads that are not inputs (``_Values``: floats and numpy arrays found in
 globals, closure cells and attributes are lifted to inputs; ints, strings and floats needed as
 Python numbers are keyed; the step's writes to them are replayed after each call). A new key retraces
-(logged with what changed, through the ``tracegrad.compile`` logger); one function retracing more
-than ``RETRACE_WARNING`` times warns.
+(logged with the user's call site and what changed, through the ``tracegrad.compile`` logger, and
+recorded as a ``CompileEvent`` in ``compile_events``; ``explain()`` reports them); one function
+retracing ``RETRACE_WARNING`` times warns with the most frequent cause.
 
 The first call is traced too. When it creates state (optimizer moments, the first gradients),
 the program's outputs create it in the Python objects, and the second call, seeing the new
@@ -34,6 +35,7 @@ the recorded graph's backward (``autograd/compiled.py``'s replay), fed the array
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import logging
@@ -51,8 +53,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _caches, _dtype, _scope, _tracing
+from . import _caches, _compile_events, _dtype, _scope, _tracing
 from . import random as _random
+from ._compile_events import CompileEvent
 from ._compile_values import (
     _MAX_CONTAINER,
     _MISSING,
@@ -70,7 +73,7 @@ from ._compile_values import (
 from .autograd.grad_mode import is_grad_enabled
 from .tensor import Tensor
 
-__all__ = ["compile", "CompiledFunction", "LoweredStep", "RETRACE_WARNING"]
+__all__ = ["compile", "CompiledFunction", "CompileEvent", "LoweredStep", "RETRACE_WARNING"]
 
 RETRACE_WARNING = 8  # warn when one function has been traced this many times
 CACHE_SIZE = 32  # executables kept per compiled function (least recently used evicted)
@@ -345,6 +348,9 @@ class _Program:
         self.out_tree = None  # rebuilds the return value from the output arrays
         self.tape: list[str] = []
         self.trace_seconds = 0.0
+        self.ops = 0  # ops recorded by the trace, and per module (see _compile_events)
+        self.module_ops: dict[str, int] = {}
+        self.why: tuple | None = None  # (where, reason, cause) of the call that created it
         self.concrete = owner._concrete  # Python values kept in the cache key, not lifted
         self.py_writes: list = []  # the step's writes to Python state, replayed after each call
         self.draws = False  # whether the step draws random numbers (then its key is written back)
@@ -391,6 +397,8 @@ class _Program:
             with _tracing.tracing(_tracing.Trace(_Tape(), key=key)) as trace:
                 out = self.owner.fn(*self.args, **self.kwargs)
             self.tape = [_tape_line(*entry) for entry in trace.tape]
+            self.ops = len(trace.tape)
+            self.module_ops = _compile_events.ops_per_module(trace.tape.scopes)
             hazards = _promotion_hazards(trace.tape)
             if hazards:
                 raise _NeedsConcrete(hazards, "an op whose result type depends on it being a float")
@@ -636,6 +644,9 @@ class CompiledFunction:
         self._values: _Values | None = None  # the last walk over the Python values it reads
         self.traces = 0
         self.compile_seconds = 0.0
+        self._compiles = 0  # programs created (numbers the log's compiles)
+        self._events: collections.deque = collections.deque(maxlen=_compile_events.MAX_EVENTS)
+        self._event_total = 0
         functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
@@ -654,6 +665,39 @@ class CompiledFunction:
             programs=len(programs),
             executables=executables,
         )
+
+    @property
+    def compile_events(self) -> list[CompileEvent]:
+        """The last ``MAX_EVENTS`` (100) traces of this function, oldest first, as
+        :class:`CompileEvent` s: where each was triggered, why, its seconds and ops per module."""
+        return list(self._events)
+
+    def explain(self) -> str:
+        """A readable report of this function's compiles: its traces, compile seconds and cached
+        programs; each compile (where it was called, why, seconds, ops); the most frequent cause
+        of retraces with advice; and the ops per module of the latest program (top 20)."""
+        s = self.stats()
+        events = list(self._events)
+        lines = [
+            f"tracegrad.compile of {_name(self.fn)}",
+            f"  traces: {s['traces']}, compile seconds: {s['compile_seconds']:.3f}, "
+            f"programs cached: {s['programs']} (executables: {s['executables']})",
+        ]
+        if not events:
+            lines.append("  not traced yet: the first call traces and compiles")
+            return "\n".join(lines)
+        lines.append("compiles:")
+        lines += _compile_events.format_events(events, self._event_total)
+        cause, count, latest = _compile_events.most_frequent(events)
+        if cause != "first" and not (cause == "state" and count == 1):
+            what, advice = _compile_events.advice(cause)
+            lines.append(
+                f"most frequent cause of retraces: {what} ({count} of {len(events)}): {advice}"
+            )
+        last = events[-1]
+        lines.append(f"ops per module in the latest program ({last.ops} ops):")
+        lines += _compile_events.format_modules(last.ops_per_module)
+        return "\n".join(lines)
 
     def clear_cache(self) -> None:
         """Drop this function's programs (the next call traces and compiles again)."""
@@ -769,7 +813,7 @@ class CompiledFunction:
         outputs = program.jitted(*inputs)
         new_state, orphans, arg_out, out, key, residuals, py_out, _ = outputs
         if traced:
-            self._count_trace(time.perf_counter() - start)
+            self._count_trace(time.perf_counter() - start, program)
         if program.post_spec != state.spec:
             _restructure(state, program.post_spec)
             post = _State(state.roots)
@@ -793,31 +837,70 @@ class CompiledFunction:
 
     # ------------------------------------------------------------------ tracing
     def _new_program(self, args, kwargs, key) -> _Program:
+        # Only here, on a cache miss: where the user called from and why, for the log and events.
+        where = _compile_events.user_frame()
         if self._last_key is not None:
-            logger.info(
-                "tracegrad.compile: retracing %s because %s",
-                _name(self.fn),
-                _what_changed(self._last_key, key, self.fn),
-            )
+            reason, cause = _why_retrace(self._last_key, key, self.fn)
+        elif self.traces:
+            reason, cause = "the cache was cleared", "first"
         else:
-            logger.info("tracegrad.compile: tracing %s", _name(self.fn))
+            reason, cause = "first call", "first"
+        self._compiles += 1
+        logger.info(
+            "tracegrad.compile: %s %s (compile #%d of this function) at %s: %s",
+            "tracing" if cause == "first" else "retracing",
+            _name(self.fn),
+            self._compiles,
+            where,
+            reason,
+        )
         program = _Program(self, args, kwargs, key)
+        program.why = (where, reason, cause)
         self._programs[key] = program
         if len(self._programs) > CACHE_SIZE:
             self._programs.popitem(last=False)
         return program
 
-    def _count_trace(self, seconds: float) -> None:
+    def _count_trace(self, seconds: float, program: _Program) -> None:
         self.traces += 1
         self.compile_seconds += seconds
-        if self.traces == RETRACE_WARNING:
-            warnings.warn(
-                f"tracegrad.compile: {_name(self.fn)} has been traced {self.traces} times; "
-                "something it depends on changes between calls (argument shapes or dtypes, "
-                "Python arguments, which parameters have gradients, module.train()/eval()). Set "
-                "logging.getLogger('tracegrad.compile').setLevel(logging.INFO) to see what.",
-                stacklevel=3,
+        where, reason, cause = program.why or (_compile_events.user_frame(), "", "other")
+        self._events.append(
+            CompileEvent(
+                "step",
+                _name(self.fn),
+                where,
+                reason,
+                seconds,
+                program.ops,
+                program.module_ops,
+                cause,
             )
+        )
+        self._event_total += 1
+        if self.traces == RETRACE_WARNING:
+            _compile_events.warn_at_user(self._retrace_warning())
+
+    def _retrace_warning(self) -> str:
+        name, events = _name(self.fn), list(self._events)
+        hint = (
+            "Set TRACEGRAD_LOG_COMPILES=1 (or logging.getLogger('tracegrad.compile')"
+            ".setLevel(logging.INFO)) to see each one, or print(step.explain())."
+        )
+        cause, count, latest = _compile_events.most_frequent(events)
+        if latest is None or cause == "first":
+            return (
+                f"tracegrad.compile: {name} has been traced {self.traces} times; something it "
+                "depends on changes between calls (argument shapes or dtypes, Python arguments, "
+                f"which parameters have gradients, module.train()/eval()). {hint}"
+            )
+        sites = collections.Counter(e.where for e in events if e.cause == cause)
+        what, advice = _compile_events.advice(cause)
+        return (
+            f"tracegrad.compile: {name} has been traced {self.traces} times, called at "
+            f"{sites.most_common(1)[0][0]}; most often because {what} ({count} of "
+            f"{len(events)} traces; the latest: {latest.reason}): {advice}. {hint}"
+        )
 
     # ------------------------------------------------------------------ inspection
     def lower(self, *args, **kwargs) -> LoweredStep:
@@ -929,6 +1012,12 @@ def _name(fn) -> str:
 
 def _what_changed(old, new, fn) -> str:
     """A readable account of the first cache-key component that differs."""
+    return _why_retrace(old, new, fn)[0]
+
+
+def _why_retrace(old, new, fn) -> tuple[str, str]:
+    """``(reason, cause)``: the first cache-key component that differs, in user terms, and its
+    cause class (see ``_compile_events``). Runs only when a call retraces."""
     (old_args, old_kwargs), old_spec, old_grad, old_dtype, old_py = old
     (new_args, new_kwargs), new_spec, new_grad, new_dtype, new_py = new
     try:
@@ -938,23 +1027,81 @@ def _what_changed(old, new, fn) -> str:
     for i, (a, b) in enumerate(zip(old_args, new_args)):
         if a != b:
             label = names[i] if i < len(names) else f"#{i}"
-            return f"argument {label!r} changed: {_describe(a)} -> {_describe(b)}"
+            return _arg_changed(f"argument {label!r}", a, b)
     if len(old_args) != len(new_args):
-        return f"the number of arguments changed: {len(old_args)} -> {len(new_args)}"
+        return f"the number of arguments changed: {len(old_args)} -> {len(new_args)}", "structure"
     if old_kwargs != new_kwargs:
-        return f"keyword arguments changed: {old_kwargs} -> {new_kwargs}"
+        if [k for k, _ in old_kwargs] == [k for k, _ in new_kwargs]:
+            for (k, a), (_, b) in zip(old_kwargs, new_kwargs):
+                if a != b:
+                    return _arg_changed(f"keyword argument {k!r}", a, b)
+        old_names, new_names = [k for k, _ in old_kwargs], [k for k, _ in new_kwargs]
+        return f"keyword arguments changed: {old_names} -> {new_names}", "structure"
     if old_grad != new_grad:
-        return f"grad mode changed: {old_grad} -> {new_grad}"
+        return f"grad mode changed: {old_grad} -> {new_grad}", "mode"
     if old_dtype != new_dtype:
-        return f"the default dtype changed: {old_dtype} -> {new_dtype}"
-    what = ["parameter/buffer shapes or requires_grad", "which tensors have a .grad"]
-    what += ["optimizer state or hyperparameters"] * (len(new_spec) - 3) + ["module.training"]
-    for label, a, b in zip(what, old_spec, new_spec):
-        if a != b:
-            return f"{label} changed"
+        return f"the default dtype changed: {old_dtype} -> {new_dtype}", "mode"
+    if old_spec[0] != new_spec[0]:
+        for a, b in zip(old_spec[0], new_spec[0]):
+            if a[:2] != b[:2]:
+                return (
+                    f"a parameter/buffer changed: {_describe(('T', *a))} -> {_describe(('T', *b))}",
+                    "shapes",
+                )
+        return "parameter/buffer requires_grad or count changed", "state"
+    if old_spec[1] != new_spec[1]:
+        counts = f"{len(old_spec[1])} -> {len(new_spec[1])} tensors"
+        if not old_spec[1]:  # the usual second trace
+            return f"which tensors have a .grad changed ({counts}: the first call created them)", (
+                "state"
+            )
+        return f"which tensors have a .grad changed ({counts})", "state"
+    for a, b in zip(old_spec[2:-1], new_spec[2:-1]):
+        if a[0] != b[0]:
+            return "optimizer state changed", "state"
+        if a[1] != b[1]:
+            return "optimizer hyperparameters changed", "scalar"
+    if old_spec != new_spec:
+        return "module.training changed (train()/eval())", "mode"
     if old_py != new_py:
-        return _py_changed(old_py, new_py)
-    return "the state's structure changed"
+        return _py_changed(old_py, new_py), "scalar"
+    return "the state's structure changed", "state"
+
+
+def _container(desc) -> bool:
+    """A list/tuple/dict argument's description (``_flatten_args``), not a leaf's."""
+    return (
+        isinstance(desc, tuple)
+        and len(desc) == 2
+        and isinstance(desc[0], str)
+        and desc[0] != "T"
+        and isinstance(desc[1], tuple)
+    )
+
+
+def _arg_changed(label: str, a, b) -> tuple[str, str]:
+    """``argument 'batch'[0] changed: tensor[64, 10] float32 -> tensor[32, 10] float32``: the
+    first leaf of an argument that differs, and its cause."""
+    path = ""
+    while _container(a) and _container(b) and a[0] == b[0] and len(a[1]) == len(b[1]):
+        i = next(i for i, (x, y) in enumerate(zip(a[1], b[1])) if x != y)
+        x, y = a[1][i], b[1][i]
+        if a[0] == "dict":
+            if x[0] != y[0]:
+                break
+            path += f"[{x[0]!r}]"
+            a, b = x[1], y[1]
+        else:
+            path += f"[{i}]"
+            a, b = x, y
+    tensors = [isinstance(d, tuple) and d[:1] == ("T",) for d in (a, b)]
+    if all(tensors):
+        cause = "shapes" if a[1:3] != b[1:3] else "state"
+    elif not any(tensors) and not _container(a) and not _container(b):
+        cause = "scalar"
+    else:
+        cause = "structure"
+    return f"{label}{path} changed: {_describe(a)} -> {_describe(b)}", cause
 
 
 def _py_changed(old: tuple, new: tuple) -> str:
@@ -984,7 +1131,16 @@ def _describe_value(k) -> str:
 
 def _describe(desc) -> str:
     if isinstance(desc, tuple) and desc and desc[0] == "T":
+        if desc[1] is None:
+            return "an empty tensor slot"
         return f"tensor{list(desc[1])} {desc[2]}"
+    if _container(desc):
+        kind, items = desc
+        if kind == "dict":
+            inner = ", ".join(f"{k!r}: {_describe(v)}" for k, v in items)
+            return "{" + inner + "}"
+        inner = ", ".join(_describe(x) for x in items)
+        return f"[{inner}]" if kind == "list" else f"({inner}{',' if len(items) == 1 else ''})"
     return repr(desc)
 
 

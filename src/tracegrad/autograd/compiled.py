@@ -24,6 +24,11 @@ nodes, tensor hooks and node pre-hooks (``retain_grad`` is fine), ``create_graph
 inside another ``jax`` transformation, and graphs whose rules cannot be traced (need a concrete
 value).
 
+Each compile is logged (``tracegrad.compile`` logger, INFO) with the user's ``backward()`` line and
+why the signature was new, and recorded as a ``CompileEvent`` (``compile_events()``); one call
+site compiling ``REPEAT_WARNING`` times warns with the most frequent cause, and ``explain(tensor)``
+says how a graph's backward will run. All of it is worked out only when compiling.
+
 Python scalar operands are part of the key by exact value (not lifted to inputs): rules may use
 them in Python logic and PyTorch's type promotion treats them differently from tensors. A scalar
 that changes every step (rare in practice) therefore means a new signature every step.
@@ -31,6 +36,7 @@ that changes every step (rare in practice) therefore means a new signature every
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import threading
@@ -39,7 +45,8 @@ from collections import OrderedDict
 
 import jax
 
-from .. import _caches, _tracing
+from .. import _caches, _compile_events, _tracing
+from .._compile_events import CompileEvent
 from . import engine
 from .grad_mode import set_grad_enabled
 from .node import AccumulateGrad
@@ -52,12 +59,17 @@ __all__ = [
     "clear_cache",
     "set_enabled",
     "is_enabled",
+    "compile_events",
+    "explain",
+    "CompileEvent",
+    "REPEAT_WARNING",
 ]
 
 COMPILE_AT = 2  # compile when a signature is seen for the COMPILE_AT-th time ...
 NODES_PER_SIGHTING = 1000  # ... plus one more sighting per this many nodes (big graphs wait longer)
 CACHE_SIZE = 64  # compiled executables kept (least recently used evicted)
 _SEEN_SIZE = 256  # signatures seen but not yet compiled
+REPEAT_WARNING = _compile_events.REPEAT_WARNING  # warn when one call site has compiled this often
 
 logger = logging.getLogger("tracegrad.compile")
 if os.environ.get("TRACEGRAD_LOG_COMPILES", "") not in ("", "0"):
@@ -72,6 +84,11 @@ _stats = dict(hits=0, misses=0, compiles=0, compile_seconds=0.0, fallbacks=0)
 # Guards _cache, _seen and _stats: backward() may run in several threads at once. Held only for
 # the bookkeeping, never while a graph is compiled or run.
 _lock = threading.Lock()
+# The last compiles (CompileEvent), and compiles per call site for the repeated-compile warning:
+# written only when something compiles.
+_events: collections.deque = collections.deque(maxlen=_compile_events.MAX_EVENTS)
+_event_total = 0
+_sites = _compile_events.SiteCounter()
 _ARRAY = type(jax.numpy.zeros(()))
 _LEAF = ("AccumulateGrad",)
 
@@ -103,16 +120,29 @@ def stats() -> dict:
 
 
 def reset_stats() -> None:
-    """Zero the counters (the cache is kept)."""
+    """Zero the counters and forget the recorded compile events (the cache is kept)."""
+    global _event_total
     with _lock:
         _stats.update(hits=0, misses=0, compiles=0, compile_seconds=0.0, fallbacks=0)
+        _events.clear()
+        _event_total = 0
 
 
 def clear_cache() -> None:
-    """Drop every compiled executable and every remembered signature."""
+    """Drop every compiled executable and every remembered signature (and the compile counts per
+    call site that the repeated-compile warning uses)."""
     with _lock:
         _cache.clear()
         _seen.clear()
+    _sites.clear()
+
+
+def compile_events() -> list[CompileEvent]:
+    """The last ``MAX_EVENTS`` (100) compiles of the backward, oldest first: where each was
+    triggered (the user's ``file.py:line`` of ``backward()``), why its signature was new, its
+    seconds, ops and ops per module (see :class:`~tracegrad.compiler.CompileEvent`)."""
+    with _lock:
+        return list(_events)
 
 
 def _clear_seen() -> None:
@@ -132,9 +162,13 @@ class _Entry:
 
 
 # ----------------------------------------------------------------------------------- signature
-def _signature(order: list, root_nodes: list, grad_roots: list, traced: bool = False):
+def _signature(
+    order: list, root_nodes: list, grad_roots: list, traced: bool = False, why: list | None = None
+):
     """``(key, arrays)`` for this graph, or None when it must run node by node. ``traced``
-    accepts JAX tracers as arrays (a graph recorded inside ``tracegrad.compile``)."""
+    accepts JAX tracers as arrays (a graph recorded inside ``tracegrad.compile``). ``why`` (a
+    list, for ``explain``) receives the reason when it returns None; the checks are the same, and
+    the reason is only built on that path."""
     from .._dtype import get_default_dtype
     from ..ops.registry import REGISTRY
     from ..tensor import Tensor
@@ -155,17 +189,23 @@ def _signature(order: list, root_nodes: list, grad_roots: list, traced: bool = F
     for node in order:
         if type(node) is AccumulateGrad:
             if node.variable._hooks:
+                if why is not None:
+                    why.append(_why_eager(node, "hook"))
                 return None
             nodes.append(_LEAF)
             continue
         op = node.op
         if node._pre_hooks or node._released or REGISTRY.get(op.name) is not op:
-            return None  # hooks, a freed graph (eager raises), a custom Function
+            if why is not None:  # hooks, a freed graph (eager raises), a custom Function
+                why.append(_why_eager(node, "node"))
+            return None
         operands = []
         for x in node.inputs:
             if isinstance(x, Tensor):
                 s = slot(x._storage.array)
                 if s is None:
+                    if why is not None:
+                        why.append(_why_eager(node, "array", x, x._storage.array))
                     return None
                 operands.append(("t", s, x._requires_grad))
             elif x is None:
@@ -175,11 +215,15 @@ def _signature(order: list, root_nodes: list, grad_roots: list, traced: bool = F
             elif type(x) is int or type(x) is bool:
                 operands.append(("s", x))
             else:
+                if why is not None:
+                    why.append(_why_eager(node, "operand", x, x))
                 return None
         out = None
         if node._out is not None:
             out = slot(node._out.array)
             if out is None:
+                if why is not None:
+                    why.append(_why_eager(node, "array", None, node._out.array))
                 return None
         retained = node._retained is not None and node._retained() is not None
         params = node.params
@@ -191,9 +235,41 @@ def _signature(order: list, root_nodes: list, grad_roots: list, traced: bool = F
     for node, g in zip(root_nodes, grad_roots):
         s = slot(g._storage.array)
         if s is None:
+            if why is not None:
+                why.append(f"the gradient seeding {_node_name(node)} is not a JAX array")
             return None
         seeds.append((index[node], s))
     return (get_default_dtype(), tuple(nodes), tuple(seeds), tuple(metas)), arrays
+
+
+def _node_name(node) -> str:
+    return "AccumulateGrad" if type(node) is AccumulateGrad else node.name()
+
+
+def _why_eager(node, what: str, operand=None, value=None) -> str:
+    """Why ``_signature`` refused a graph at ``node`` (at one of its operands, or at its output
+    when ``operand`` is None), in user terms. For ``explain`` only."""
+    from ..ops.registry import REGISTRY
+
+    if what == "hook":
+        t = node.variable
+        return f"a tensor hook is registered on a leaf tensor of shape {list(t.shape)}"
+    name = node.name()
+    if node._pre_hooks:
+        return (
+            f"a hook is registered on {name} (register_hook on the tensor it produced, or a "
+            "pre-hook on the node)"
+        )
+    if node._released:
+        return f"the saved tensors of {name} were freed by an earlier backward()"
+    if REGISTRY.get(node.op.name) is not node.op:
+        return f"{name} is a custom autograd.Function"
+    i = None if operand is None else next(i for i, y in enumerate(node.inputs) if y is operand)
+    where = "its output" if i is None else f"input {i}"
+    if what == "array":
+        kind = "a JAX tracer" if isinstance(value, jax.core.Tracer) else type(value).__name__
+        return f"{where} of {name} is held as {kind}, not a JAX array"
+    return f"input {i} of {name} is a {type(value).__name__}, neither a tensor nor a Python number"
 
 
 # ------------------------------------------------------------------------------ plan and program
@@ -294,43 +370,158 @@ def _program(key, visited: list):
 
 def _why_new(key) -> str:
     """Why ``key`` is not like a cached signature: the nearest cached one, what differs."""
+    return _why_new_cause(key)[0]
+
+
+def _why_new_cause(key) -> tuple[str, str]:
+    """``(reason, cause)`` for a new signature: the most recent cached signature with the same
+    ops, and the first node (nearest the leaves) whose shapes, params or scalars differ; else how
+    the structure differs from the most recent compiled graph. Runs only when compiling."""
     ops = tuple(s[0] for s in key[1])
     for other in reversed(_cache):
         if tuple(s[0] for s in other[1]) != ops:
             continue
         if other[0] != key[0]:
-            return "default dtype changed"
+            return f"default dtype changed: {other[0]} -> {key[0]}", "mode"
         if other[3] != key[3]:
-            return "shapes/dtypes changed"
+            detail = _shape_change(other, key)
+            return "shapes/dtypes changed" + (f" ({detail})" if detail else ""), "shapes"
         for a, b in zip(other[1], key[1]):
             if a != b:
-                return f"params or scalars of {a[0]} changed"
-        return "seeds changed"
-    return "graph structure first seen" if not _cache else "new graph structure"
+                return f"params or scalars of {_spec_name(b)} changed ({_scalar_change(a, b)})", (
+                    "scalar"
+                )
+        return "seeds changed", "structure"
+    if not _cache:
+        return "graph structure first seen", "first"
+    last = next(reversed(_cache))[1]
+    i = next((i for i, (a, b) in enumerate(zip(last, key[1])) if a[0] != b[0]), None)
+    if i is None:
+        i = min(len(last), len(key[1]))
+    if i >= len(last):
+        where = f"this one goes on at node {i} with {_spec_name(key[1][i])}"
+    elif i >= len(key[1]):
+        where = f"it goes on at node {i} with {_spec_name(last[i])}"
+    else:
+        where = (
+            f"at node {i} it has {_spec_name(last[i])} where this one has {_spec_name(key[1][i])}"
+        )
+    return (
+        f"new graph structure ({len(key[1])} nodes; the last compiled graph has {len(last)}, "
+        f"and {where})"
+    ), "structure"
 
 
-def _compile(key, arrays) -> _Entry:
+def _spec_name(spec) -> str:
+    """The PyTorch name of a signature's node (``AddmmBackward0``), as ``Node.name`` gives it."""
+    from ..ops.registry import REGISTRY
+
+    if spec == _LEAF:
+        return "AccumulateGrad"
+    op = REGISTRY.get(spec[0])
+    if op is None:
+        return spec[0]
+    n = op.grad_fn_name
+    return n if isinstance(n, str) else n({k: v for k, _, v in spec[1]})
+
+
+def _meta(m) -> str:
+    shape, dtype, _ = m
+    return f"{list(shape)} {dtype}"
+
+
+def _shape_change(old, new) -> str:
+    """The first node, nearest the leaves, whose input or output shapes/dtypes differ."""
+    for a, b in zip(reversed(old[1]), reversed(new[1])):
+        if a == _LEAF or b == _LEAF:
+            continue
+        for i, (x, y) in enumerate(zip(a[2], b[2])):
+            if x and y and x[0] == "t" == y[0] and old[3][x[1]] != new[3][y[1]]:
+                what, ma, mb = f"input {i}", old[3][x[1]], new[3][y[1]]
+                break
+        else:
+            if a[5] is None or b[5] is None or old[3][a[5]] == new[3][b[5]]:
+                continue
+            what, ma, mb = "output", old[3][a[5]], new[3][b[5]]
+        if ma[1] == mb[1]:  # the same dtype: shapes only
+            return f"{what} of {_spec_name(b)}: {list(ma[0])} -> {list(mb[0])}"
+        return f"{what} of {_spec_name(b)}: {_meta(ma)} -> {_meta(mb)}"
+    for (_, x), (_, y) in zip(old[2], new[2]):
+        if old[3][x] != new[3][y]:
+            return f"the seed gradient: {_meta(old[3][x])} -> {_meta(new[3][y])}"
+    return ""
+
+
+def _scalar_change(a, b) -> str:
+    """What differs between two specs of one op: a param or a Python scalar operand."""
+    for (k, _, x), (_, _, y) in zip(a[1], b[1]):
+        if x != y:
+            return f"param {k!r}: {x!r} -> {y!r}"
+    for i, (x, y) in enumerate(zip(a[2], b[2])):
+        if x != y and x and y and x[0] in "fs" and y[0] in "fs":
+            value = [float.fromhex(v[1]) if v[0] == "f" else v[1] for v in (x, y)]
+            return f"scalar input {i}: {value[0]!r} -> {value[1]!r}"
+    return "its inputs or edges"
+
+
+def _compile(key, arrays, order: list, root_nodes: list) -> _Entry:
+    global _event_total
     visited: list = []
+    where, code = _compile_events.user_site()  # only here: a compile, never a cache hit
     start = time.perf_counter()
     try:
         executable = jax.jit(_program(key, visited)).lower(*arrays).compile()
     except Exception as e:  # a rule that needs concrete values: this signature stays eager
-        logger.warning("backward of %d nodes cannot be compiled, runs eagerly: %s", len(key[1]), e)
+        logger.warning(
+            "backward of %d nodes at %s cannot be compiled, runs eagerly: %s", len(key[1]), where, e
+        )
         return _Entry(None, (), error=e)
     seconds = time.perf_counter() - start
+    ops = sum(1 for s in key[1] if s is not _LEAF)
+    per_module = _compile_events.ops_per_module(
+        [n.scope for n in order if type(n) is not AccumulateGrad]
+    )
+    name = ", ".join(dict.fromkeys(_node_name(n) for n in root_nodes))
     with _lock:
         _stats["compiles"] += 1
         _stats["compile_seconds"] += seconds
-        why = _why_new(key) if logger.isEnabledFor(logging.INFO) else ""
+        why, cause = _why_new_cause(key)
+        event = CompileEvent("backward", name, where, why, seconds, ops, per_module, cause)
+        _events.append(event)
+        _event_total += 1
     logger.info(
-        "compiled backward: %d nodes (%d ops), %d input arrays, %.3f s; new signature: %s",
+        "compiled backward at %s%s: %d nodes (%d ops), %d input arrays, %.3f s; new signature: %s",
+        where,
+        f" ({code})" if code else "",
         len(key[1]),
-        sum(1 for s in key[1] if s is not _LEAF),
+        ops,
         len(arrays),
         seconds,
         why,
     )
+    causes = _sites.add(where, cause, REPEAT_WARNING)
+    if causes is not None:
+        _compile_events.warn_at_user(_repeat_warning(where, causes))
     return _Entry(executable, tuple(visited))
+
+
+def _repeat_warning(where: str, causes: collections.Counter) -> str:
+    """The warning for a call site that has compiled the backward ``REPEAT_WARNING`` times."""
+    total = sum(causes.values())
+    retraces = {c: n for c, n in causes.items() if c != "first"}
+    head = f"tracegrad: the backward at {where} has been compiled {total} times"
+    if not retraces:
+        return f"{head}. Call tracegrad.autograd.compiled.explain(loss) to see why."
+    cause = max(retraces, key=retraces.get)
+    with _lock:
+        latest = next((e for e in reversed(_events) if e.where == where and e.cause == cause), None)
+    what, advice = _compile_events.advice(cause)
+    example = f"; the latest: {latest.reason}" if latest is not None else ""
+    return (
+        f"{head}, each a new graph signature; most often because {what} ({retraces[cause]} of "
+        f"{total}{example}): {advice}. Set TRACEGRAD_LOG_COMPILES=1 to see each compile, or "
+        "tracegrad.set_compiled_backward(False) if the graph really changes every step."
+    )
 
 
 # ------------------------------------------------------------------------------------- running
@@ -361,7 +552,7 @@ def try_backward(order: list, root_nodes: list, grad_roots: list, retain_graph: 
             _stats["hits"] += 1
             _cache.move_to_end(key)
     if entry is None:  # compiled outside the lock: other threads' backward goes on meanwhile
-        entry = _compile(key, arrays)
+        entry = _compile(key, arrays, order, root_nodes)
         with _lock:
             entry = _cache.setdefault(key, entry)  # another thread may have compiled it too
             if len(_cache) > CACHE_SIZE:
@@ -385,3 +576,75 @@ def try_backward(order: list, root_nodes: list, grad_roots: list, retain_graph: 
         if t is not None:
             t._accumulate_grad(Tensor._wrap(grads[i]), False)
     return True
+
+
+# ------------------------------------------------------------------------------------- explain
+def explain(tensor, gradient=None, recent: int = 5) -> str:
+    """How ``tensor.backward(gradient)`` would run now, as a readable report: the graph's node
+    count and ops per module; whether its signature is compiled (a cached executable), seen
+    ``k`` of the times needed before compiling, or must run node by node and why (naming the
+    node: a custom ``autograd.Function``, a hook, ...); and the last ``recent`` backward compiles.
+    Changes nothing: no sighting is counted and nothing is compiled."""
+    from . import _root_grads
+
+    root = tensor.grad_fn
+    if root is None:
+        if tensor.requires_grad:
+            return "a leaf tensor: backward() adds the gradient to its own .grad (no graph to run)"
+        return "this tensor does not require grad: it has no graph"
+    order = engine._topological_order([root])
+    real = [n for n in order if type(n) is not AccumulateGrad]
+    lines = [
+        f"backward of {root.name()}: {len(order)} nodes ({len(real)} ops, "
+        f"{len(order) - len(real)} leaves)",
+        "ops per module:",
+        *_compile_events.format_modules(_compile_events.ops_per_module([n.scope for n in real])),
+    ]
+    lines.append("runs: " + _how_it_runs(tensor, gradient, order, root, _root_grads))
+    with _lock:
+        events, total = list(_events)[-recent:] if recent else [], _event_total
+    if events:
+        lines.append("recent backward compiles:")
+        lines += _compile_events.format_events(events, total)
+    else:
+        lines.append("no backward compiled yet")
+    return "\n".join(lines)
+
+
+def _how_it_runs(tensor, gradient, order, root, root_grads) -> str:
+    if not _enabled:
+        return "node by node: compiled backward is switched off (tracegrad.set_compiled_backward)"
+    if _tracing.current() is not None:
+        return "traced into the tracegrad.compile step being traced (node by node, inside it)"
+    try:
+        grads = root_grads([tensor], [gradient] if gradient is not None else [], False)
+    except RuntimeError as e:
+        return f"backward() would raise: {e}"
+    why: list = []
+    sig = _signature(order, [root], grads, why=why)
+    if sig is None:
+        return f"node by node, always: {why[0]}"
+    key, _ = sig
+    try:
+        hash(key)
+    except TypeError:
+        return "node by node, always: a param of one of its nodes is unhashable"
+    needed = COMPILE_AT + len(order) // NODES_PER_SIGHTING
+    with _lock:
+        entry = _cache.get(key)
+        seen = _seen.get(key, 0)
+        reason = _why_new(key) if entry is None else ""
+    if entry is not None:
+        if entry.executable is None:
+            return f"node by node: compiling this signature failed ({entry.error})"
+        return "compiled: its signature has a cached executable, which backward() runs"
+    plural = "s" if seen != 1 else ""
+    then = (
+        "the next backward() compiles it"
+        if seen + 1 >= needed
+        else f"backward() runs node by node until sighting {needed}, which compiles it"
+    )
+    return (
+        f"not compiled yet: its signature was seen {seen} time{plural} of the {needed} needed "
+        f"before compiling; {then}. New because: {reason}"
+    )
