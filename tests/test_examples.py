@@ -89,3 +89,11 @@ def test_draw_graphs_matches_the_committed_pictures(tmp_path):
         )
         assert (committed / f"{dot.stem}.svg").exists()
     assert len(list(committed.glob("*.dot"))) == 4
+
+
+def test_compile_reasons_logs_the_batch_size_change():
+    out = _run("compile_reasons.py")
+    assert "step 4: batch 32" in out
+    assert "#3 at examples/compile_reasons.py:" in out
+    assert "argument 'x' changed: tensor[48, 10] float32 -> tensor[32, 10] float32" in out
+    assert "pad batches to a fixed size or use drop_last=True" in out

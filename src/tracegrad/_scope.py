@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["current", "enter", "leave", "modules", "names"]
+__all__ = ["current", "enter", "leave", "swap", "modules", "names"]
 
 
 class _Local(threading.local):
@@ -35,6 +35,13 @@ def enter(module):
 
 def leave(outer) -> None:
     _local.scope = outer
+
+
+def swap(scope):
+    """Make ``scope`` this thread's scope (a node's, while its rule runs); returns the old one."""
+    outer = _local.scope
+    _local.scope = scope
+    return outer
 
 
 def modules(scope) -> tuple:

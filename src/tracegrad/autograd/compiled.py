@@ -278,6 +278,7 @@ class _PlanNode:
 
     __slots__ = ("op", "params", "operands", "in_meta", "next_functions", "out", "_retained")
     _pre_hooks = None
+    scope = None
 
     def __init__(self, index, op, params, operands, in_meta, out, retained):
         self.op, self.params, self.operands, self.in_meta = op, params, operands, in_meta

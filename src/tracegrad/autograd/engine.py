@@ -12,6 +12,7 @@ come from (``saved``) and where the gradients of leaves and retained tensors go 
 
 from __future__ import annotations
 
+from .. import _scope, _tracing
 from . import compiled
 from .grad_mode import set_grad_enabled
 from .node import AccumulateGrad, accumulate_node
@@ -97,7 +98,14 @@ def propagate(order: list, pending: dict, saved, sink, retain_graph: bool, neede
             continue
 
         out, operands = saved(node)
-        grads = node.op.rule(grad, out, *operands, **node.params)
+        if _tracing.active:  # a compile trace counts the rule's ops under the node's module
+            outer = _scope.swap(node.scope)
+            try:
+                grads = node.op.rule(grad, out, *operands, **node.params)
+            finally:
+                _scope.swap(outer)
+        else:
+            grads = node.op.rule(grad, out, *operands, **node.params)
         del grad, out, operands
         if not retain_graph:
             node.release()
