@@ -458,3 +458,21 @@ def test_resize_graph_grows_with_the_statements():
     assert dot.graph_attr["size"] == f"{statements * 0.15},{statements * 0.15}"
     tg.viz.resize_graph(dot, size_per_element=1, min_size=1000)
     assert dot.graph_attr["size"] == "1000,1000"
+
+
+def test_explain_dispatches_to_the_step_and_the_backward_reports():
+    model = nn.Linear(3, 2)
+
+    @tg.compile
+    def step(x):
+        return model(x).sum()
+
+    step(tg.randn(4, 3))
+    assert tg.viz.explain(step) == step.explain()
+    assert re.search(r"#1 at (tests/)?test_viz\.py:\d+: first call", step.explain())
+    loss = model(tg.randn(4, 3)).sum()
+    text = tg.viz.explain(loss)
+    assert text == tg.autograd.compiled.explain(loss)
+    assert text.startswith("backward of SumBackward0")
+    with pytest.raises(TypeError, match="tracegrad.compile step or a tensor"):
+        tg.viz.explain(model)
