@@ -49,7 +49,7 @@ from .. import _caches, _compile_events, _tracing
 from .._compile_events import CompileEvent
 from . import engine
 from .grad_mode import set_grad_enabled
-from .node import AccumulateGrad
+from .node import AccumulateGrad, ShapeOnly
 
 __all__ = [
     "COMPILE_AT",
@@ -202,7 +202,11 @@ def _signature(
         operands = []
         for x in node.inputs:
             if isinstance(x, Tensor):
-                s = slot(x._storage.array)
+                a = x._storage.array
+                if type(a) is ShapeOnly:  # an operand the rule does not read: its metadata only
+                    operands.append(("m", a.shape, a.dtype, x._requires_grad))
+                    continue
+                s = slot(a)
                 if s is None:
                     if why is not None:
                         why.append(_why_eager(node, "array", x, x._storage.array))
@@ -348,6 +352,8 @@ def _program(key, visited: list):
                 if t is None:
                     t = wrapped[spec] = Tensor._wrap(arrays[spec[1]], requires_grad=spec[2])
                 return t
+            if spec[0] == "m":
+                return Tensor._wrap(ShapeOnly(spec[1], spec[2]), requires_grad=spec[3])
             return float.fromhex(spec[1]) if spec[0] == "f" else spec[1]
 
         def saved(node):

@@ -10,7 +10,7 @@ import weakref
 
 from .. import _scope
 
-__all__ = ["Node", "AccumulateGrad", "RemovableHandle"]
+__all__ = ["Node", "AccumulateGrad", "RemovableHandle", "ShapeOnly", "shape_only"]
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -68,6 +68,12 @@ class Node:
     def __init__(self, op, params: dict, inputs: tuple, in_meta: tuple, next_functions: tuple, out):
         self.op = op
         self.params = params
+        saved = op.saved_inputs
+        if len(saved) < len(inputs):  # keep only the shape and dtype of what the rule never reads
+            inputs = tuple(
+                shape_only(x) if i not in saved and isinstance(x, _tensor_class()) else x
+                for i, x in enumerate(inputs)
+            )
         self.inputs = inputs
         self.in_meta = in_meta
         self.next_functions = next_functions
@@ -134,6 +140,40 @@ class Node:
             self._released = True
             self.inputs = None
             self._out = None
+
+
+class ShapeOnly:
+    """Stands in for the array of an operand a node's rule does not read (``op.saved_inputs``):
+    its shape and dtype, no values, so the graph does not keep the operand alive. Wrapped in a
+    tensor (:func:`shape_only`), the rule can still ask its ``shape``, ``dtype``, ``ndim`` and
+    ``requires_grad``; computing with it raises, which is how the registry tests catch a rule that
+    reads an operand it did not declare."""
+
+    __slots__ = ("shape", "dtype")
+    weak_type = False
+
+    def __init__(self, shape: tuple, dtype) -> None:
+        self.shape, self.dtype = shape, dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __repr__(self) -> str:
+        return f"ShapeOnly({self.shape}, {self.dtype})"
+
+
+def shape_only(t):
+    """A tensor with ``t``'s shape, dtype and ``requires_grad`` and no values (see ShapeOnly)."""
+    a = t._storage.array
+    return _tensor_class()._wrap(ShapeOnly(a.shape, a.dtype), requires_grad=t._requires_grad)
 
 
 def _tensor_class():

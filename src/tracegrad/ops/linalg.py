@@ -288,7 +288,7 @@ Tensor.__rmatmul__ = lambda self, other: matmul(
 # beta * input + alpha * (m1 @ m2): the input's gradient is beta * g (summed back to its shape by
 # the engine), the factors' are alpha times the matmul gradients. With beta == 0 the input is
 # ignored (NaNs in it do not propagate), as PyTorch.
-@defop("AddmmBackward0")
+@defop("AddmmBackward0", saves=(1, 2))  # the addend's gradient needs only its shape
 def _addmm(c, a, b, *, beta, alpha):
     r = jnp.matmul(a, b)
     r = r if alpha == 1 else alpha * r
@@ -309,7 +309,7 @@ def _(g, out, c, a, b, *, beta, alpha):
 # input @ weight.T + bias as one contraction over the weight's second axis, so no transposed copy
 # of the weight is made (an eager ``weight.t()`` materialises one on every call). PyTorch records
 # a 2-D ``F.linear`` with a bias as ``addmm``, hence the node's name.
-@defop("AddmmBackward0")
+@defop("AddmmBackward0", saves=(0, 1))
 def _linear(x, w, b):
     return lax.dot_general(x, w, (((1,), (1,)), ((), ()))) + b
 
@@ -336,7 +336,7 @@ def linear_2d(input: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     return _linear(input, weight, bias)
 
 
-@defop("BaddbmmBackward0")
+@defop("BaddbmmBackward0", saves=(1, 2))
 def _baddbmm(c, a, b, *, beta, alpha):
     r = jnp.matmul(a, b)
     r = r if alpha == 1 else alpha * r
