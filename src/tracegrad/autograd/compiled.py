@@ -278,7 +278,8 @@ def _why_eager(node, what: str, operand=None, value=None) -> str:
 
 # ------------------------------------------------------------------------------ plan and program
 class _PlanNode:
-    """A node rebuilt from a signature: what ``engine.propagate`` reads, and no arrays."""
+    """A node rebuilt from a signature (a ``node.NodeLike``): what ``engine.propagate`` reads, and
+    no arrays."""
 
     __slots__ = ("op", "params", "operands", "in_meta", "next_functions", "out", "_retained")
     _pre_hooks = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 from .. import _scope, _tracing
 from . import compiled
 from .grad_mode import set_grad_enabled
-from .node import AccumulateGrad, accumulate_node
+from .node import AccumulateGrad, NodeLike, accumulate_node
 
 __all__ = ["run_backward"]
 
@@ -74,7 +74,9 @@ def _reduce(grad, meta):
     return grad
 
 
-def propagate(order: list, pending: dict, saved, sink, retain_graph: bool, needed=None) -> None:
+def propagate(
+    order: list[NodeLike], pending: dict, saved, sink, retain_graph: bool, needed=None
+) -> None:
     """The backward loop: pop each node's summed cotangent, run its rule, pass the results on.
 
     ``pending`` maps nodes to their incoming gradient (the roots' seeds on entry). ``saved(node)``

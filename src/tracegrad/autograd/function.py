@@ -29,7 +29,8 @@ class FunctionCtx:
 
 
 class _FunctionOp:
-    """Adapts a Function subclass to the op interface the engine calls (``rule``/``vjp``)."""
+    """A Function subclass as the op of its nodes (``node.OpLike``): its rule calls the user's
+    ``backward``; it reads no operands (``ctx`` holds what ``forward`` saved)."""
 
     saved_inputs = ()
     saves_out = False
@@ -81,7 +82,7 @@ class Function(metaclass=_FunctionMeta):
     def apply(cls, *args, **kwargs):
         from ..tensor import Tensor
         from .grad_mode import is_grad_enabled, no_grad
-        from .node import Node, accumulate_node
+        from .node import record
 
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
@@ -97,14 +98,4 @@ class Function(metaclass=_FunctionMeta):
             or id(out) in ctx._non_differentiable
         ):
             return out
-        edges, meta = [], []
-        for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
-                edges.append((a.grad_fn if a.grad_fn is not None else accumulate_node(a), 0))
-                meta.append((a.shape, a.dtype))
-            else:
-                edges.append((None, 0))
-                meta.append(None)
-        result = Tensor._wrap(out._storage.array, requires_grad=True)
-        result.grad_fn = Node(cls._op, {"ctx": ctx}, args, tuple(meta), tuple(edges), result)
-        return result
+        return record(cls._op, {"ctx": ctx}, args, out._storage.array)

@@ -7,10 +7,21 @@ compiled) and differentiated again with ``create_graph=True``.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
+from typing import Protocol
 
 from .. import _scope
 
-__all__ = ["Node", "AccumulateGrad", "RemovableHandle", "ShapeOnly", "shape_only"]
+__all__ = [
+    "OpLike",
+    "NodeLike",
+    "Node",
+    "AccumulateGrad",
+    "RemovableHandle",
+    "ShapeOnly",
+    "record",
+    "shape_only",
+]
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -18,6 +29,33 @@ _FREED = (
     ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
     "graph a second time or if you need to access saved tensors after calling backward."
 )
+
+
+class OpLike(Protocol):
+    """What a node's ``op`` gives the engine: a registered ``Op`` (``ops/registry.py``) or a custom
+    ``autograd.Function``'s adapter (``function.py``)."""
+
+    name: str
+    grad_fn_name: str | Callable[[dict], str]
+    saved_inputs: tuple  # the operands the rule reads (the rest are kept as shapes only)
+    saves_out: bool  # whether the rule reads the output
+
+    def rule(self, g, out, *operands, **params) -> tuple:
+        """One gradient per operand (None where there is none)."""
+        ...
+
+
+class NodeLike(Protocol):
+    """What ``engine.propagate`` reads of a node: a recorded :class:`Node`, or a node that the
+    compiled backward rebuilds from a graph's signature (``compiled._PlanNode``)."""
+
+    op: OpLike
+    params: dict
+    in_meta: tuple
+    next_functions: tuple
+    scope: object
+    _pre_hooks: list | None
+    _retained: object
 
 
 class RemovableHandle:
@@ -174,6 +212,24 @@ def shape_only(t):
     """A tensor with ``t``'s shape, dtype and ``requires_grad`` and no values (see ShapeOnly)."""
     a = t._storage.array
     return _tensor_class()._wrap(ShapeOnly(a.shape, a.dtype), requires_grad=t._requires_grad)
+
+
+def record(op, params: dict, operands: tuple, array):
+    """The one way a node is recorded (by ops and by ``autograd.Function``): wrap ``array`` as the
+    result of ``op`` on ``operands``, with a :class:`Node` as its ``grad_fn`` whose edges lead to
+    the operands that require grad (their ``grad_fn``, or a leaf's ``AccumulateGrad``)."""
+    tensor = _tensor_class()
+    edges, meta = [], []
+    for x in operands:
+        if isinstance(x, tensor) and x._requires_grad:
+            edges.append((x.grad_fn if x.grad_fn is not None else accumulate_node(x), 0))
+            meta.append((x._storage.array.shape, x.dtype))
+        else:
+            edges.append((None, 0))
+            meta.append(None)
+    result = tensor._wrap(array, requires_grad=True)
+    result.grad_fn = Node(op, params, operands, tuple(meta), tuple(edges), result)
+    return result
 
 
 def _tensor_class():

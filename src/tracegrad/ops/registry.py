@@ -27,7 +27,7 @@ import numpy as np
 from .. import _caches, _tracing
 from .._dtype import as_dtype, get_default_dtype, result_type, scalar_kind
 from ..autograd.grad_mode import is_grad_enabled
-from ..autograd.node import Node, accumulate_node
+from ..autograd.node import record
 from ..tensor import Tensor
 
 __all__ = ["Op", "defop", "REGISTRY", "apply", "tensor_method"]
@@ -231,17 +231,7 @@ def apply(op: Op, operands: tuple, params: dict):
     if out.dtype.kind not in "fc" and out.dtype.name != "bfloat16":
         return Tensor._wrap(out)
 
-    edges, meta = [], []
-    for x in operands:
-        if isinstance(x, Tensor) and x._requires_grad:
-            edges.append((x.grad_fn if x.grad_fn is not None else accumulate_node(x), 0))
-            meta.append((x._storage.array.shape, x.dtype))
-        else:
-            edges.append((None, 0))
-            meta.append(None)
-    result = Tensor._wrap(out, requires_grad=True)
-    result.grad_fn = Node(op, params, operands, tuple(meta), tuple(edges), result)
-    return result
+    return record(op, params, operands, out)
 
 
 def apply_bound(op: Op, first, *operands, **params):
