@@ -25,6 +25,7 @@ from .._dtype import scalar_type_name
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import conv as _conv
 from ..ops import pooling as _pooling
+from ..ops import resample as _resampling
 from ..ops.conv import *  # noqa: F403
 from ..ops.elementwise import (
     celu,
@@ -50,6 +51,7 @@ from ..ops.linalg import einsum, linear_2d
 from ..ops.nn import _binary_cross_entropy, _mse_loss, _nll_loss
 from ..ops.pooling import *  # noqa: F403
 from ..ops.reduction import log_softmax, softmax
+from ..ops.resample import *  # noqa: F403
 from ..tensor import Tensor, tensor
 
 __all__ = [
@@ -94,7 +96,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "kl_div",
 ]
-__all__ += _conv.__all__ + _pooling.__all__
+__all__ += _conv.__all__ + _pooling.__all__ + _resampling.__all__
 
 
 def _concrete(t: Tensor) -> bool:
