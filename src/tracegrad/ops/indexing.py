@@ -28,7 +28,7 @@ from .._dtype import as_dtype, scalar_type_name
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, _wrap_dim, tensor
 from .compare import logical_not
-from .registry import defop, inplace, tensor_method
+from .registry import defop, inplace, needs_grad, tensor_method
 
 __all__ = [
     "index_select",
@@ -160,7 +160,7 @@ def _(g, out, a, v, idx, *, basic, adv, accumulate, name):
             g, 0.0, idx, basic=basic, adv=adv, accumulate=False, name="IndexPutBackward0"
         )
     gv = None
-    if isinstance(v, Tensor) and v._requires_grad:
+    if needs_grad(v):
         gv = _index(g, idx, basic=basic, adv=adv, name="IndexBackward0")
         if adv and not accumulate:
             # A position written by several elements of v holds one of them: only that one gets
@@ -562,7 +562,7 @@ def _scatter(a, index, src, *, dim):
 def _(g, out, a, index, src, *, dim):
     ga = _scatter(g, index, 0.0, dim=dim)
     gs = None
-    if isinstance(src, Tensor) and src._requires_grad:
+    if needs_grad(src):
         loser = _scatter_loser(index, dim=dim, shape=tuple(a.shape))
         gs = _masked_fill(_gather(g, index, dim=dim), loser, 0.0, name="MaskedFillBackward0")
     return ga, None, gs
@@ -709,7 +709,7 @@ def _masked_fill(a, mask, value, *, name):
 def _(g, out, a, mask, value, *, name):
     ga = _masked_fill(g, mask, 0.0, name="MaskedFillBackward0")
     gv = None
-    if isinstance(value, Tensor) and value._requires_grad:
+    if needs_grad(value):
         gv = _masked_fill(g, logical_not(mask), 0.0, name="MaskedFillBackward0")
     return ga, None, gv
 
