@@ -46,7 +46,7 @@ from ..ops.elementwise import (
     tanh,
     where,
 )
-from ..ops.indexing import _check_range, one_hot
+from ..ops.indexing import _check_range, _select_checked, one_hot
 from ..ops.linalg import einsum, linear_2d
 from ..ops.nn import _binary_cross_entropy, _mse_loss, _nll_loss
 from ..ops.pooling import *  # noqa: F403
@@ -179,7 +179,7 @@ def embedding(
         # Same values; the padding row reads from a detached copy, so it gets no gradient.
         rows = tensor(np.arange(n) == padding_idx).unsqueeze(1)
         w = where(rows, weight.detach(), weight)
-    out = w.index_select(0, idx)
+    out = _select_checked(w, 0, idx._storage.array)  # checked above: one read back, not two
     if scale_grad_by_freq and out.requires_grad:
         # out.detach() + (out - out.detach()) * s has out's value exactly and gradient s * g.
         counts = (idx.unsqueeze(1) == idx.unsqueeze(0)).sum(1).to(out.dtype)

@@ -492,6 +492,12 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     if input.ndim == 0:  # a 0-d input reads as 1-d; a one-element result is 0-d again
         out = index_select(input.reshape(1), 0, index)
         return out.reshape(()) if out.numel() == 1 else out
+    return _select_checked(input, d, arr)
+
+
+def _select_checked(input: Tensor, d: int, arr) -> Tensor:
+    """``index_select`` along ``d`` (of an input with dimensions) at ``arr``, a 1-d integer array
+    already checked to lie in range (``_check_range``)."""
     idx = Tensor._wrap(arr.astype(jnp.int64)[None])
     return _index(input, idx, basic=(), adv=(d,), name="IndexSelectBackward0")
 
@@ -821,7 +827,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         if a.size == 0 and num_classes == -1:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         if a.size:
-            lo, hi = int(a.min()), int(a.max())
+            a_host = np.asarray(a)  # one read back, not one per reduction
+            lo, hi = int(a_host.min()), int(a_host.max())
             if lo < 0:
                 raise RuntimeError("Class values must be non-negative.")
             if num_classes == -1:
