@@ -11,7 +11,7 @@ import tracegrad as tg
 import tracegrad.nn.functional as F
 from tracegrad import _caches, nn, optim
 from tracegrad.autograd import compiled as compiled_backward
-from tracegrad.ops import pooling, registry
+from tracegrad.ops import pooling, registry, resample
 
 
 @pytest.fixture
@@ -88,10 +88,10 @@ def test_shape_keyed_tables_are_bounded():
     before = _caches.sizes()
     for n in range(1, 200):
         pooling._adaptive_bounds(n, 7)
-        pooling._pad_rows(n, 1, 2, "reflect")
+        resample._pad_rows(n, 1, 2, "reflect")
     sizes = _caches.sizes()
     assert sizes["tracegrad.ops.pooling._adaptive_bounds"] == pooling._TABLES
-    assert sizes["tracegrad.ops.pooling._pad_rows"] == pooling._TABLES
+    assert sizes["tracegrad.ops.resample._pad_rows"] == pooling._TABLES
     assert before.keys() == sizes.keys()
     assert all(n <= 4096 for n in sizes.values())
 

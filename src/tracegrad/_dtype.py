@@ -66,25 +66,33 @@ _NAMES = {d.name: d for d in ALL}
 _NAMES.update(float=float32, double=float64, half=float16, long=int64, int=int32, short=int16)
 
 
-# PyTorch's ScalarType names, as its error messages print them (``Long``) and its legacy tensor
-# types are named (``LongTensor``).
-_SCALAR_NAMES = {
-    "float32": "Float",
-    "float64": "Double",
-    "float16": "Half",
-    "bfloat16": "BFloat16",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
+# PyTorch's names of each dtype: its ScalarType name, as its error messages print it (``Long``) and
+# its legacy tensor types are named (``LongTensor``), and the C++ type name its dtype-mismatch
+# messages print (``long int``).
+_PYTORCH_NAMES = {
+    "float32": ("Float", "float"),
+    "float64": ("Double", "double"),
+    "float16": ("Half", "c10::Half"),
+    "bfloat16": ("BFloat16", "c10::BFloat16"),
+    "int64": ("Long", "long int"),
+    "int32": ("Int", "int"),
+    "int16": ("Short", "short int"),
+    "int8": ("Char", "signed char"),
+    "uint8": ("Byte", "unsigned char"),
+    "bool": ("Bool", "bool"),
 }
+_SCALAR_NAMES = {name: scalar for name, (scalar, _) in _PYTORCH_NAMES.items()}
+_CPP_NAMES = {name: cpp for name, (_, cpp) in _PYTORCH_NAMES.items()}
 
 
 def scalar_type_name(d) -> str:
     """PyTorch's ScalarType name of a dtype (``Long`` for int64), as its messages print it."""
     return _SCALAR_NAMES[as_dtype(d).name]
+
+
+def cpp_type_name(d) -> str:
+    """The C++ type name of a dtype as PyTorch's dtype-mismatch messages print it (``double``)."""
+    return _CPP_NAMES[as_dtype(d).name]
 
 
 def _by_name(name: str) -> dtype:

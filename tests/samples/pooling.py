@@ -8,6 +8,7 @@ linear interpolation, uneven adaptive windows), including a transposed one.
 from __future__ import annotations
 
 from tracegrad.ops import pooling as P
+from tracegrad.ops import resample as R
 
 from . import Sample, arr, distinct, ints
 
@@ -44,9 +45,9 @@ _AVG = [
 ]  # fmt: skip
 
 _ROWS = {
-    "bilinear": ((-1, P._linear_rows(5, 8, False, None, True)), (-2, P._linear_rows(4, 3, True, None, True))),
-    "reflect": ((-1, P._pad_rows(5, 2, 3, "reflect")),),
-    "circular_crop": ((-2, P._pad_rows(4, -1, 3, "circular")), (-1, P._pad_rows(5, 2, 0, "replicate"))),
+    "bilinear": ((-1, R._linear_rows(5, 8, False, None, True)), (-2, R._linear_rows(4, 3, True, None, True))),
+    "reflect": ((-1, R._pad_rows(5, 2, 3, "reflect")),),
+    "circular_crop": ((-2, R._pad_rows(4, -1, 3, "circular")), (-1, R._pad_rows(5, 2, 0, "replicate"))),
     "adaptive": ((-1, P._adaptive_rows(5, 3)), (-3, P._adaptive_rows(4, 3))),
 }  # fmt: skip
 
@@ -94,7 +95,7 @@ SAMPLES = {
         S(
             (arr(2, 3, 8),),
             {
-                "axes": ((-1, P._transpose_rows(_ROWS["bilinear"][0][1], 5)),),
+                "axes": ((-1, R._transpose_rows(_ROWS["bilinear"][0][1], 5)),),
                 "name": "UpsampleLinear1DBackward0",
                 "transposed": True,
             },

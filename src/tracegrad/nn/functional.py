@@ -25,6 +25,7 @@ from .._dtype import scalar_type_name
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import conv as _conv
 from ..ops import pooling as _pooling
+from ..ops import resample as _resampling
 from ..ops.conv import *  # noqa: F403
 from ..ops.elementwise import (
     celu,
@@ -45,11 +46,12 @@ from ..ops.elementwise import (
     tanh,
     where,
 )
-from ..ops.indexing import _check_range, one_hot
+from ..ops.indexing import _check_range, _select_checked, one_hot
 from ..ops.linalg import einsum, linear_2d
 from ..ops.nn import _binary_cross_entropy, _mse_loss, _nll_loss
 from ..ops.pooling import *  # noqa: F403
 from ..ops.reduction import log_softmax, softmax
+from ..ops.resample import *  # noqa: F403
 from ..tensor import Tensor, tensor
 
 __all__ = [
@@ -94,7 +96,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "kl_div",
 ]
-__all__ += _conv.__all__ + _pooling.__all__
+__all__ += _conv.__all__ + _pooling.__all__ + _resampling.__all__
 
 
 def _concrete(t: Tensor) -> bool:
@@ -177,7 +179,7 @@ def embedding(
         # Same values; the padding row reads from a detached copy, so it gets no gradient.
         rows = tensor(np.arange(n) == padding_idx).unsqueeze(1)
         w = where(rows, weight.detach(), weight)
-    out = w.index_select(0, idx)
+    out = _select_checked(w, 0, idx._storage.array)  # checked above: one read back, not two
     if scale_grad_by_freq and out.requires_grad:
         # out.detach() + (out - out.detach()) * s has out's value exactly and gradient s * g.
         counts = (idx.unsqueeze(1) == idx.unsqueeze(0)).sum(1).to(out.dtype)

@@ -13,6 +13,7 @@ from . import (
     nn,
     pooling,
     reduction,
+    resample,
     shape,
 )
 from .arith import *  # noqa: F403
@@ -26,6 +27,7 @@ from .nn import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .registry import REGISTRY, Op, defop
+from .resample import *  # noqa: F403
 from .shape import *  # noqa: F403
 
 __all__ = ["REGISTRY", "Op", "defop"]
@@ -40,6 +42,7 @@ for _m in (
     nn,
     pooling,
     reduction,
+    resample,
     shape,
 ):
     __all__ += _m.__all__

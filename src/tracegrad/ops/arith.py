@@ -11,7 +11,7 @@ from jax import lax
 from .. import _tracing
 from .._dtype import bool_, get_default_dtype, int64
 from ..tensor import Tensor
-from .registry import defop, inplace, tensor_method
+from .registry import defop, inplace, needs_grad, tensor_method
 
 __all__ = [
     "add",
@@ -33,12 +33,6 @@ __all__ = [
     "absolute",
     "reciprocal",
 ]
-
-
-def _req(x) -> bool:
-    """Whether a rule must compute a gradient for operand ``x`` (the engine drops the others; not
-    computing them halves the backward cost of ``tensor * scalar``)."""
-    return isinstance(x, Tensor) and x._requires_grad
 
 
 def _inplace_methods(fn, *names):
@@ -113,7 +107,7 @@ def mul(a, b):
 
 @mul.vjp
 def _(g, out, a, b):
-    return (g * b if _req(a) else None), (g * a if _req(b) else None)
+    return (g * b if needs_grad(a) else None), (g * a if needs_grad(b) else None)
 
 
 tensor_method(mul, name="mul")
@@ -131,7 +125,7 @@ def _div(a, b):
 
 @_div.vjp
 def _(g, out, a, b):
-    return (g / b if _req(a) else None), (-g * a / (b * b) if _req(b) else None)
+    return (g / b if needs_grad(a) else None), (-g * a / (b * b) if needs_grad(b) else None)
 
 
 def _common_dtype(a, b):

@@ -13,9 +13,12 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
+from .._dtype import cpp_type_name
 from ..creation import zeros
 from ..tensor import Tensor
-from .registry import defop
+from ._window import _dilated
+from ._window_args import _sizes, int_tuple
+from .registry import defop, needs_grad
 
 __all__ = [
     "conv1d",
@@ -25,15 +28,6 @@ __all__ = [
     "conv_transpose2d",
     "conv_transpose3d",
 ]
-
-
-def _needs(x) -> bool:
-    return isinstance(x, Tensor) and x.requires_grad
-
-
-def _dilated(n: int, d: int) -> int:
-    """Size of an axis of ``n`` elements with ``d - 1`` holes between neighbours."""
-    return 0 if n == 0 else 1 + d * (n - 1)
 
 
 def _swap(spec: tuple) -> tuple:
@@ -137,7 +131,7 @@ def _(
     empty = g.numel() == 0
 
     gx = gw = gb = None
-    if _needs(x):
+    if needs_grad(x):
         if empty:
             gx = zeros(tuple(x.shape), dtype=x.dtype)
         else:
@@ -160,7 +154,7 @@ def _(
             )
             if batch_group_count > 1:  # the batch groups came out as channel blocks
                 gx = _move_group(gx, lhs_spec[1], lhs_spec[0], batch_group_count)
-    if _needs(w):
+    if needs_grad(w):
         if empty:
             gw = zeros(tuple(w.shape), dtype=w.dtype)
         else:
@@ -177,41 +171,24 @@ def _(
                 feature_group_count=batch_group_count,
                 batch_group_count=feature_group_count,
             )
-    if _needs(b):
+    if needs_grad(b):
         gb = g.sum(dim=tuple(i for i in range(g.ndim) if i != out_spec[1]))
     return gx, gw, gb
 
 
 # ----------------------------------------------------------------------------- argument checking
-_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half"}
-_TYPE_NAMES["bfloat16"] = "c10::BFloat16"
-
-
-def _type_name(t: Tensor) -> str:
-    return _TYPE_NAMES.get(t.dtype.np.name, str(t.dtype))
-
-
-def _sizes(t) -> str:
-    return "[" + ", ".join(str(s) for s in t.shape) + "]"
-
-
-def _expand(value, nd: int, name: str) -> tuple:
+def _expand_param(value, nd: int, name: str) -> tuple:
     """An int, or a sequence of 1 or ``nd`` ints, as ``nd`` ints (PyTorch's expand_param)."""
-    if isinstance(value, bool) or not isinstance(value, (int, tuple, list)):
-        if hasattr(value, "__index__"):
-            return (int(value),) * nd
+    if not isinstance(value, (int, tuple, list)) and not hasattr(value, "__index__"):
         raise TypeError(f"{name} must be an int or a tuple of ints, got {type(value).__name__}")
-    if isinstance(value, int):
-        return (value,) * nd
-    value = tuple(int(v) for v in value)
-    if len(value) == 1:
-        return value * nd
-    if len(value) != nd:
-        raise RuntimeError(
-            f"expected {name} to be a single integer value or a list of {nd} values to match "
-            f"the convolution dimensions, but got {name}={list(value)}"
-        )
-    return value
+    return int_tuple(
+        value,
+        nd,
+        lambda v: (
+            f"expected {name} to be a single integer value or a list of {nd} values to "
+            f"match the convolution dimensions, but got {name}={list(v)}"
+        ),
+    )
 
 
 def _check_operands(fname: str, nd: int, input, weight, bias) -> tuple[Tensor, bool]:
@@ -231,7 +208,7 @@ def _check_operands(fname: str, nd: int, input, weight, bias) -> tuple[Tensor, b
     for what, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.dtype != input.dtype:
             raise RuntimeError(
-                f"Input type ({_type_name(input)}) and {what} type ({_type_name(t)}) should be "
+                f"Input type ({cpp_type_name(input.dtype)}) and {what} type ({cpp_type_name(t.dtype)}) should be "
                 "the same"
             )
     batched = input.ndim == nd + 2
@@ -281,8 +258,8 @@ def _standard_dims(nd: int) -> tuple:
 # ------------------------------------------------------------------------------------ public conv
 def _conv(fname: str, nd: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
     x, batched = _check_operands(fname, nd, input, weight, bias)
-    stride = _expand(stride, nd, "stride")
-    dilation = _expand(dilation, nd, "dilation")
+    stride = _expand_param(stride, nd, "stride")
+    dilation = _expand_param(dilation, nd, "dilation")
     _check_params(stride, dilation, groups)
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
@@ -290,7 +267,7 @@ def _conv(fname: str, nd: int, input, weight, bias, stride, padding, dilation, g
         if padding == "same" and any(s != 1 for s in stride):
             raise RuntimeError("padding='same' is not supported for strided convolutions")
     else:
-        padding = _expand(padding, nd, "padding")
+        padding = _expand_param(padding, nd, "padding")
         if any(v < 0 for v in padding):
             raise RuntimeError("negative padding is not supported")
     _check_weight(x, weight, groups)
@@ -387,10 +364,10 @@ def _conv_transpose(
     x, batched = _check_operands(fname, nd, input, weight, bias)
     if isinstance(padding, str):
         raise TypeError(f"{fname}(): argument 'padding' must be tuple of ints, not str")
-    stride = _expand(stride, nd, "stride")
-    dilation = _expand(dilation, nd, "dilation")
-    padding = _expand(padding, nd, "padding")
-    output_padding = _expand(output_padding, nd, "output_padding")
+    stride = _expand_param(stride, nd, "stride")
+    dilation = _expand_param(dilation, nd, "dilation")
+    padding = _expand_param(padding, nd, "padding")
+    output_padding = _expand_param(output_padding, nd, "output_padding")
     _check_params(stride, dilation, groups)
     if any(v < 0 for v in padding):
         raise RuntimeError("negative padding is not supported")

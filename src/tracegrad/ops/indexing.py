@@ -28,7 +28,7 @@ from .._dtype import as_dtype, scalar_type_name
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, _wrap_dim, tensor
 from .compare import logical_not
-from .registry import defop, inplace, tensor_method
+from .registry import defop, inplace, needs_grad, tensor_method
 
 __all__ = [
     "index_select",
@@ -160,7 +160,7 @@ def _(g, out, a, v, idx, *, basic, adv, accumulate, name):
             g, 0.0, idx, basic=basic, adv=adv, accumulate=False, name="IndexPutBackward0"
         )
     gv = None
-    if isinstance(v, Tensor) and v._requires_grad:
+    if needs_grad(v):
         gv = _index(g, idx, basic=basic, adv=adv, name="IndexBackward0")
         if adv and not accumulate:
             # A position written by several elements of v holds one of them: only that one gets
@@ -492,6 +492,12 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     if input.ndim == 0:  # a 0-d input reads as 1-d; a one-element result is 0-d again
         out = index_select(input.reshape(1), 0, index)
         return out.reshape(()) if out.numel() == 1 else out
+    return _select_checked(input, d, arr)
+
+
+def _select_checked(input: Tensor, d: int, arr) -> Tensor:
+    """``index_select`` along ``d`` (of an input with dimensions) at ``arr``, a 1-d integer array
+    already checked to lie in range (``_check_range``)."""
     idx = Tensor._wrap(arr.astype(jnp.int64)[None])
     return _index(input, idx, basic=(), adv=(d,), name="IndexSelectBackward0")
 
@@ -562,7 +568,7 @@ def _scatter(a, index, src, *, dim):
 def _(g, out, a, index, src, *, dim):
     ga = _scatter(g, index, 0.0, dim=dim)
     gs = None
-    if isinstance(src, Tensor) and src._requires_grad:
+    if needs_grad(src):
         loser = _scatter_loser(index, dim=dim, shape=tuple(a.shape))
         gs = _masked_fill(_gather(g, index, dim=dim), loser, 0.0, name="MaskedFillBackward0")
     return ga, None, gs
@@ -709,7 +715,7 @@ def _masked_fill(a, mask, value, *, name):
 def _(g, out, a, mask, value, *, name):
     ga = _masked_fill(g, mask, 0.0, name="MaskedFillBackward0")
     gv = None
-    if isinstance(value, Tensor) and value._requires_grad:
+    if needs_grad(value):
         gv = _masked_fill(g, logical_not(mask), 0.0, name="MaskedFillBackward0")
     return ga, None, gv
 
@@ -821,7 +827,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         if a.size == 0 and num_classes == -1:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         if a.size:
-            lo, hi = int(a.min()), int(a.max())
+            a_host = np.asarray(a)  # one read back, not one per reduction
+            lo, hi = int(a_host.min()), int(a_host.max())
             if lo < 0:
                 raise RuntimeError("Class values must be non-negative.")
             if num_classes == -1:

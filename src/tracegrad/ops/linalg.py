@@ -14,9 +14,9 @@ import string
 import jax.numpy as jnp
 from jax import lax
 
-from .._dtype import scalar_type_name
+from .._dtype import cpp_type_name, scalar_type_name
 from ..tensor import Tensor
-from .registry import defop, inplace, tensor_method
+from .registry import defop, inplace, needs_grad, tensor_method
 
 __all__ = [
     "matmul",
@@ -33,18 +33,6 @@ __all__ = [
 ]
 
 
-def _needs(x) -> bool:
-    return isinstance(x, Tensor) and x.requires_grad
-
-
-def _cname(d) -> str:
-    """The C++ type name PyTorch's dtype-mismatch messages print (``float``, ``double``)."""
-    names = {"float32": "float", "float64": "double", "float16": "c10::Half"}
-    names.update(bfloat16="c10::BFloat16", int64="long int", int32="int", int16="short int")
-    names.update(int8="signed char", uint8="unsigned char", bool="bool")
-    return names[d.name]
-
-
 def _shape_str(shape) -> str:
     return "x".join(str(s) for s in shape)
 
@@ -52,8 +40,8 @@ def _shape_str(shape) -> str:
 def _check_same_dtype(a: Tensor, b: Tensor) -> None:
     if a.dtype != b.dtype:
         raise RuntimeError(
-            f"expected m1 and m2 to have the same dtype, but got: {_cname(a.dtype)} != "
-            f"{_cname(b.dtype)}"
+            f"expected m1 and m2 to have the same dtype, but got: {cpp_type_name(a.dtype)} != "
+            f"{cpp_type_name(b.dtype)}"
         )
 
 
@@ -74,7 +62,7 @@ def _mm(a, b):
 
 @_mm.vjp
 def _(g, out, a, b):
-    return (_mm(g, b.t()) if _needs(a) else None, _mm(a.t(), g) if _needs(b) else None)
+    return (_mm(g, b.t()) if needs_grad(a) else None, _mm(a.t(), g) if needs_grad(b) else None)
 
 
 @tensor_method
@@ -96,8 +84,8 @@ def _bmm(a, b):
 
 @_bmm.vjp
 def _(g, out, a, b):
-    ga = _bmm(g, b.transpose(1, 2)) if _needs(a) else None
-    return ga, _bmm(a.transpose(1, 2), g) if _needs(b) else None
+    ga = _bmm(g, b.transpose(1, 2)) if needs_grad(a) else None
+    return ga, _bmm(a.transpose(1, 2), g) if needs_grad(b) else None
 
 
 def _check_bmm(a: Tensor, b: Tensor, names=("batch1", "batch2")) -> None:
@@ -132,7 +120,7 @@ def _dot(a, b):
 
 @_dot.vjp
 def _(g, out, a, b):
-    return (g * b if _needs(a) else None, g * a if _needs(b) else None)
+    return (g * b if needs_grad(a) else None, g * a if needs_grad(b) else None)
 
 
 @tensor_method
@@ -162,8 +150,8 @@ def _mv(a, v):
 
 @_mv.vjp
 def _(g, out, a, v):
-    ga = g.unsqueeze(1) * v if _needs(a) else None  # the outer product g v^T
-    return ga, _mv(a.t(), g) if _needs(v) else None
+    ga = g.unsqueeze(1) * v if needs_grad(a) else None  # the outer product g v^T
+    return ga, _mv(a.t(), g) if needs_grad(v) else None
 
 
 @tensor_method
@@ -208,7 +196,10 @@ def _matmul(a, b):
 
 @_matmul.vjp
 def _(g, out, a, b):
-    return (_matmul(g, b.mT) if _needs(a) else None, _matmul(a.mT, g) if _needs(b) else None)
+    return (
+        _matmul(g, b.mT) if needs_grad(a) else None,
+        _matmul(a.mT, g) if needs_grad(b) else None,
+    )
 
 
 def _broadcast_batch(s1: tuple, s2: tuple) -> tuple:
@@ -299,9 +290,9 @@ def _addmm(c, a, b, *, beta, alpha):
 def _(g, out, c, a, b, *, beta, alpha):
     gr = g if alpha == 1 else g * alpha
     return (
-        (g if beta == 1 else g * beta) if _needs(c) else None,
-        _mm(gr, b.t()) if _needs(a) else None,
-        _mm(a.t(), gr) if _needs(b) else None,
+        (g if beta == 1 else g * beta) if needs_grad(c) else None,
+        _mm(gr, b.t()) if needs_grad(a) else None,
+        _mm(a.t(), gr) if needs_grad(b) else None,
     )
 
 
@@ -317,9 +308,9 @@ def _linear(x, w, b):
 @_linear.vjp
 def _(g, out, x, w, b):
     return (
-        _mm(g, w) if _needs(x) else None,
-        _mm(g.t(), x) if _needs(w) else None,
-        g if _needs(b) else None,  # summed back to the bias's shape by the engine
+        _mm(g, w) if needs_grad(x) else None,
+        _mm(g.t(), x) if needs_grad(w) else None,
+        g if needs_grad(b) else None,  # summed back to the bias's shape by the engine
     )
 
 
@@ -347,9 +338,9 @@ def _baddbmm(c, a, b, *, beta, alpha):
 def _(g, out, c, a, b, *, beta, alpha):
     gr = g if alpha == 1 else g * alpha
     return (
-        (g if beta == 1 else g * beta) if _needs(c) else None,
-        _bmm(gr, b.transpose(1, 2)) if _needs(a) else None,
-        _bmm(a.transpose(1, 2), gr) if _needs(b) else None,
+        (g if beta == 1 else g * beta) if needs_grad(c) else None,
+        _bmm(gr, b.transpose(1, 2)) if needs_grad(a) else None,
+        _bmm(a.transpose(1, 2), gr) if needs_grad(b) else None,
     )
 
 
@@ -445,7 +436,7 @@ def _(g, out, a, b, *, equation):
     operands = (a, b) if b is not None else (a,)
     grads = [None, None]
     for k, x in enumerate(operands):
-        if _needs(x):
+        if needs_grad(x):
             others = [(subs[j], operands[j]) for j in range(len(operands)) if j != k]
             grads[k] = _einsum_grad(g, target, subs[k], x, others, equation)
     return tuple(grads)

@@ -13,13 +13,9 @@ import numpy as np
 
 from ..tensor import Tensor
 from .elementwise import where
-from .registry import defop
+from .registry import defop, needs_grad
 
 __all__: list[str] = []
-
-
-def _needs(x) -> bool:
-    return isinstance(x, Tensor) and x._requires_grad
 
 
 def _reduce(loss, reduction: str):
@@ -84,9 +80,9 @@ def _(g, out, x, target, weight, *, ignore_index, reduction):
         gi = g / where(total == 0, 1.0, total)
     else:
         gi = g
-    gx = -(gi.unsqueeze(1) if gi.ndim else gi) * wm if _needs(x) else None
+    gx = -(gi.unsqueeze(1) if gi.ndim else gi) * wm if needs_grad(x) else None
     gw = None
-    if _needs(weight):
+    if needs_grad(weight):
         coef = -(mask * x).sum(1)
         if reduction == "mean":
             coef = coef - out
@@ -106,7 +102,7 @@ def _mse_loss(a, b, *, reduction):
 def _(g, out, a, b, *, reduction):
     n = int(np.prod(np.broadcast_shapes(a.shape, b.shape)))
     ga = 2 * (a - b) * _scale(g, reduction, n)
-    return ga, -ga if _needs(b) else None
+    return ga, -ga if needs_grad(b) else None
 
 
 # -------------------------------------------------------------------------- binary_cross_entropy
@@ -128,11 +124,11 @@ def _binary_cross_entropy(x, y, weight, *, reduction):
 def _(g, out, x, y, weight, *, reduction):
     gi = _scale(g, reduction, x.numel())
     gw = gi if weight is None else gi * weight
-    gx = gw * (x - y) / (x * (1 - x)).clamp(min=1e-12) if _needs(x) else None
+    gx = gw * (x - y) / (x * (1 - x)).clamp(min=1e-12) if needs_grad(x) else None
     gy = gww = None
-    if _needs(y) or _needs(weight):
+    if needs_grad(y) or needs_grad(weight):
         lx = x.log().clamp(min=-100.0)
         l1x = (-x).log1p().clamp(min=-100.0)
-        gy = gw * (l1x - lx) if _needs(y) else None
-        gww = -(y * lx + (1 - y) * l1x) * gi if _needs(weight) else None
+        gy = gw * (l1x - lx) if needs_grad(y) else None
+        gww = -(y * lx + (1 - y) * l1x) * gi if needs_grad(weight) else None
     return gx, gy, gww

@@ -30,9 +30,15 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.node import record
 from ..tensor import Tensor
 
-__all__ = ["Op", "defop", "REGISTRY", "apply", "tensor_method"]
+__all__ = ["Op", "defop", "REGISTRY", "apply", "tensor_method", "needs_grad"]
 
 REGISTRY: dict[str, Op] = {}
+
+
+def needs_grad(x) -> bool:
+    """Whether a rule must compute a gradient for operand ``x``: a tensor that requires grad (the
+    engine drops the others; not computing them halves the backward cost of ``tensor * scalar``)."""
+    return isinstance(x, Tensor) and x._requires_grad
 
 
 class Op:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from .module import Module
+from .utils import _ntuple
 
 __all__ = [
     "MaxPool1d",
@@ -92,9 +93,9 @@ class AvgPool1d(Module):
         count_include_pad: bool = True,
     ) -> None:
         super().__init__()
-        self.kernel_size = _single(kernel_size)
-        self.stride = _single(stride if stride is not None else kernel_size)
-        self.padding = _single(padding)
+        self.kernel_size = _ntuple(kernel_size, 1)
+        self.stride = _ntuple(stride if stride is not None else kernel_size, 1)
+        self.padding = _ntuple(padding, 1)
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
 
@@ -110,10 +111,6 @@ class AvgPool1d(Module):
             self.ceil_mode,
             self.count_include_pad,
         )
-
-
-def _single(v) -> tuple:
-    return tuple(v) if isinstance(v, (tuple, list)) else (v,)
 
 
 class _AvgPoolNd(Module):
