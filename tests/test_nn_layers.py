@@ -140,7 +140,9 @@ POOLS = [
 ]
 
 
-@pytest.mark.parametrize("name,args,kwargs,shape", POOLS, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "name,args,kwargs,shape", slow_after(POOLS, 3, multi=True), ids=lambda v: str(v)
+)
 def test_pooling_layers_match_torch(name, args, kwargs, shape):
     ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
     assert repr(ours) == repr(theirs)
