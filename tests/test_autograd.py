@@ -544,6 +544,7 @@ def test_rebinding_is_not_inplace():
 
 
 # ---------------------------------------------------------------------------------- deep graphs
+@pytest.mark.slow
 def test_100k_op_chain_backpropagates():
     # No recursion in the engine (or in freeing the graph): a chain of 100,000 nodes works.
     x = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)

@@ -21,6 +21,7 @@ from tracegrad import nn, optim
 from tracegrad.ops import REGISTRY
 
 from .samples import load_all
+from .tiers import slow_after
 
 
 def arr(t) -> np.ndarray:
@@ -433,6 +434,7 @@ SHARDED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_compiled_step_on_8_simulated_devices_matches_one_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
     env["JAX_PLATFORMS"] = "cpu"
@@ -470,7 +472,7 @@ OPTIMIZERS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("name", slow_after(list(OPTIMIZERS)))  # fast: sgd_nesterov
 def test_every_optimizer_with_scheduler_and_clipping_matches_eager(name):
     """The scheduler changes lr between calls: lr is a program input, so there is one trace."""
     results = []
@@ -507,6 +509,7 @@ def _registry_cases():
             yield pytest.param(name, sample, id=name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, sample", list(_registry_cases()))
 def test_compiled_step_matches_eager_on_registry(name, sample):
     """Every differentiable op, forward and backward inside one compiled function (tensor

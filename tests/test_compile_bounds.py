@@ -11,6 +11,8 @@ import tracegrad as torch
 import tracegrad.nn.functional as F
 from tracegrad import nn
 
+from .tiers import slow_after
+
 
 class Net(nn.Module):
     def __init__(self) -> None:
@@ -85,7 +87,7 @@ def _make_step(model, opt, loss, dropout: bool = False):
 
 
 @pytest.mark.parametrize("which", sorted(BAD))
-@pytest.mark.parametrize("op", sorted(LOSSES))
+@pytest.mark.parametrize("op", slow_after(sorted(LOSSES), 2))
 def test_bad_index_raises_the_eager_error_and_changes_nothing(op, which):
     loss = LOSSES[op]
     expected = _eager_error(loss, BAD[which])

@@ -68,6 +68,7 @@ def _is_diff_t(t) -> bool:
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=1e-6, atol=1e-6)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("name", list(_cases()))
 def test_compiled_matches_eager_on_registry(name, dtype):

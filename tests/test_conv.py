@@ -26,6 +26,8 @@ from jax import lax
 import tracegrad as tg
 import tracegrad.nn.functional as F
 
+from .tiers import slow_after
+
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 SPECS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"), 3: ("NCDHW", "OIDHW", "NCDHW")}
@@ -192,6 +194,7 @@ def _chunk_results(chunk: tuple) -> dict:
     return {c: (r, d) for c, r, d in zip(cases, jax.device_get(compiled(data)), data)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", GRID, ids=str)
 def test_grid_matches_jax_and_finite_differences(case):
     (ours, ref, fd), (x, w, b, ct, dirs) = _chunk_results(case.chunk)[case]
@@ -239,6 +242,7 @@ def _second_results() -> list:
     return jax.device_get(compiled(data))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("i", range(len(SECOND)), ids=[str(c) for c in SECOND])
 def test_second_order_matches_jax(i):
     ours, ref = _second_results()[i]
@@ -246,6 +250,7 @@ def test_second_order_matches_jax(i):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10, err_msg=what)
 
 
+@pytest.mark.slow
 def test_second_order_eager():
     case = Case(False, 2, 2, 1, 2, 2, 0, (3, 2), 1, 2, seed=99, fd=False)
     x, w, b, ct, (vx, vw, _) = case.inputs()
@@ -492,7 +497,7 @@ def test_errors(call, exc, message):
 
 
 # ----------------------------------------------------------------------- PyTorch, when installed
-@pytest.mark.parametrize("case", GRID[::17], ids=str)
+@pytest.mark.parametrize("case", slow_after(GRID[::17]), ids=str)
 def test_matches_pytorch(case):
     torch = pytest.importorskip("torch")
     x, w, b, ct, _ = case.inputs()

@@ -10,6 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Each test runs a script in a fresh interpreter (seconds each): all in the slow tier.
+pytestmark = pytest.mark.slow
+
 
 def _run(script: str, *args: str) -> str:
     proc = subprocess.run(

@@ -57,7 +57,11 @@ GETITEM_CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "dtype",
+    [pytest.param(np.float32, marks=pytest.mark.slow), np.float64],
+    ids=["float32", "float64"],
+)
 @pytest.mark.parametrize(
     "shape,index", GETITEM_CASES, ids=[str(i) for i in range(len(GETITEM_CASES))]
 )

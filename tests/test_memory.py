@@ -42,6 +42,7 @@ def mlp_step():
     return step
 
 
+@pytest.mark.slow
 def test_compiled_backward_cache_is_bounded_and_reported(monkeypatch, compiled_backward_on):
     monkeypatch.setattr(compiled_backward, "CACHE_SIZE", 3)
     monkeypatch.setattr(compiled_backward, "_SEEN_SIZE", 4)
@@ -106,6 +107,7 @@ def test_promotion_cache_is_bounded(monkeypatch):
     assert (x + 1.5).tolist() == [2.5, 2.5, 2.5]
 
 
+@pytest.mark.slow
 def test_clear_caches_empties_every_cache_and_everything_still_works(compiled_backward_on):
     import jax
 

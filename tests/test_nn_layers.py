@@ -12,6 +12,8 @@ import pytest
 import tracegrad as tg
 import tracegrad.nn as nn
 
+from .tiers import slow_after
+
 torch = pytest.importorskip("torch")
 rng = np.random.default_rng(2)
 
@@ -65,7 +67,9 @@ CONVS = [
 ]
 
 
-@pytest.mark.parametrize("name,args,kwargs,shape", CONVS, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "name,args,kwargs,shape", slow_after(CONVS, 3, multi=True), ids=lambda v: str(v)
+)
 def test_conv_layers_match_torch(name, args, kwargs, shape):
     ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
     assert repr(ours) == repr(theirs)
@@ -136,7 +140,9 @@ POOLS = [
 ]
 
 
-@pytest.mark.parametrize("name,args,kwargs,shape", POOLS, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "name,args,kwargs,shape", slow_after(POOLS, 3, multi=True), ids=lambda v: str(v)
+)
 def test_pooling_layers_match_torch(name, args, kwargs, shape):
     ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
     assert repr(ours) == repr(theirs)

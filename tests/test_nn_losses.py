@@ -13,6 +13,8 @@ import tracegrad as tg
 import tracegrad.nn as nn
 import tracegrad.nn.functional as F
 
+from .tiers import slow_after
+
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
@@ -125,7 +127,7 @@ def test_bad_reduction_and_legacy_args():
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
-@pytest.mark.parametrize("shape", [(5, 4), (3, 4, 2, 3), (4,)])
+@pytest.mark.parametrize("shape", slow_after([(5, 4), (3, 4, 2, 3), (4,)]))
 def test_cross_entropy_class_targets(shape, smoothing, weighted, reduction):
     x = X(*shape)
     c = shape[0] if len(shape) == 1 else shape[1]

@@ -1,5 +1,8 @@
 """Every registered op, checked against JAX's autodiff of its own lowering (the oracle), against
-float64 finite differences, and to second order. Generated from ``tracegrad.ops.REGISTRY``."""
+float64 finite differences, and to second order. Generated from ``tracegrad.ops.REGISTRY``.
+
+Tiers: the fast tier (``-m "not slow"``) checks every op against the oracle in float64 on one of its
+samples; its other samples, float32, finite differences and second order are marked ``slow``."""
 
 from __future__ import annotations
 
@@ -24,10 +27,15 @@ def test_every_op_has_samples():
     assert not unknown, f"samples for unregistered ops: {unknown}"
 
 
-def _cases():
+def _cases(tiered: bool = False):
+    """Every op's samples. ``tiered``: all but one sample per op (the first with a float operand,
+    else the first) are marked slow, so the fast tier still checks every op."""
     for name in sorted(SAMPLES):
-        for i, s in enumerate(SAMPLES[name]):
-            yield pytest.param(name, s, id=f"{name}-{s.name or i}")
+        samples = SAMPLES[name]
+        fast = next((i for i, s in enumerate(samples) if any(map(_is_diff, s.args))), 0)
+        for i, s in enumerate(samples):
+            marks = pytest.mark.slow if tiered and i != fast else ()
+            yield pytest.param(name, s, id=f"{name}-{s.name or i}", marks=marks)
 
 
 def _is_diff(a) -> bool:
@@ -58,8 +66,14 @@ def _cotangent(out, rng):
     return rng.standard_normal(out.shape).astype(np.asarray(out).dtype)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("name,sample", list(_cases()))
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        pytest.param(np.float32, id="f32", marks=pytest.mark.slow),
+        pytest.param(np.float64, id="f64"),
+    ],
+)
+@pytest.mark.parametrize("name,sample", list(_cases(tiered=True)))
 def test_vjp_matches_jax(name, sample, dtype):
     op = REGISTRY[name]
     args, diff, tensors, f = _setup(op, sample, dtype)
@@ -79,6 +93,7 @@ def test_vjp_matches_jax(name, sample, dtype):
         np.testing.assert_allclose(np.asarray(got), np.asarray(e), **TOL[dtype])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,sample", [c for c in _cases() if c.values[1].fd])
 def test_vjp_matches_finite_differences(name, sample):
     op = REGISTRY[name]
@@ -100,6 +115,7 @@ def test_vjp_matches_finite_differences(name, sample):
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,sample", [c for c in _cases() if c.values[1].second_order])
 def test_second_order_matches_jax(name, sample):
     op = REGISTRY[name]

@@ -14,6 +14,8 @@ import tracegrad
 from tracegrad import optim
 from tracegrad.tensor import Tensor
 
+from .tiers import slow_after
+
 SHAPES = [(3, 4), (5,), (), (2, 0, 3)]  # group 0: the first two, group 1: the last two
 STEPS = 6
 
@@ -153,7 +155,7 @@ def test_matches_numpy_reference_float64(case):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", slow_after(CASES), ids=IDS)
 def test_float32_close_to_numpy_reference(case):
     ours, _ = _run(tracegrad, *case, np.float32)
     for a, b in zip(ours, _np_run(*case)):

@@ -212,9 +212,11 @@ def _run(T, key, variant):
 
 
 def _cases():
+    # Fast tier: every function with an empty out (resize); the other variants are slow.
     for key in S:
         for v in VARIANTS:
-            yield pytest.param(key, v, id=f"{key}-{v}")
+            marks = pytest.mark.slow if v != VARIANTS[0] else ()
+            yield pytest.param(key, v, id=f"{key}-{v}", marks=marks)
 
 
 @pytest.mark.parametrize("key,variant", list(_cases()))

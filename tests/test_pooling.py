@@ -32,6 +32,8 @@ import tracegrad as tg
 import tracegrad.nn.functional as F
 from tracegrad.ops import pooling
 
+from .tiers import slow_after
+
 # F.pad must be pooling.pad (test_functional_pad_is_the_pooling_op); the grid calls it directly.
 PAD = pooling.pad
 
@@ -412,6 +414,7 @@ def _argmax_grad(g, idx, x_shape, nd):
     return grad.reshape(x_shape)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", MAX_GRID, ids=str)
 def test_max_grid_values_indices_and_gradient_to_first_argmax(case):
     (out, idx, grad), (x, g, _, (ref, ref_idx)), _ = _chunk_results(case.chunk)[case]
@@ -423,6 +426,7 @@ def test_max_grid_values_indices_and_gradient_to_first_argmax(case):
     np.testing.assert_allclose(grad, expected, **TOL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", LINEAR_GRID, ids=str)
 def test_linear_grid_values_and_adjoint_gradient(case):
     (out, _, grad), (x, g, v, ref), _ = _chunk_results(case.chunk)[case]
@@ -464,7 +468,7 @@ def _expected_grad_fn(case: Case) -> str:
     return f"Upsample{name}{dim}DBackward0"
 
 
-@pytest.mark.parametrize("case", GRID[::7], ids=str)
+@pytest.mark.parametrize("case", slow_after(GRID[::7], 3), ids=str)
 def test_grad_fn_names(case):
     assert _chunk_results(case.chunk)[case][2] == _expected_grad_fn(case)
 
@@ -623,6 +627,7 @@ SECOND_ORDER = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d", "pad_reflect"])
 def test_second_order_matches_jax(name):
     """create_graph=True through the op and a square: the gradient and the Hessian-vector
@@ -651,6 +656,7 @@ def test_second_order_matches_jax(name):
         np.testing.assert_allclose(a, b, **TOL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "fn",
     [

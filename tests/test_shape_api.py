@@ -99,7 +99,11 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "dtype",
+    [pytest.param(np.float32, marks=pytest.mark.slow), np.float64],
+    ids=["float32", "float64"],
+)
 @pytest.mark.parametrize("tg_f,np_f,shape,grad_fn", CASES, ids=[str(i) for i in range(len(CASES))])
 def test_linear_shape_ops(tg_f, np_f, shape, grad_fn, dtype):
     _check(tg_f, np_f, shape, grad_fn, dtype)

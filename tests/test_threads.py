@@ -89,6 +89,7 @@ def run_all(threaded: bool):
     return results, errors
 
 
+@pytest.mark.slow
 def test_threaded_training_matches_sequential():
     was = tg.is_compiled_backward_enabled()
     tg.set_compiled_backward(True)
@@ -166,6 +167,7 @@ def test_trace_is_invisible_to_other_threads():
     np.testing.assert_array_equal(arr(w), arr(tg.ones(4, 4)) - 0.1 * 2 * 2 * 4)
 
 
+@pytest.mark.slow
 def test_eager_loop_while_another_thread_traces():
     """One thread traces (a new compiled function each time) while another builds layers and
     runs eager training steps in a loop: no errors in either."""
@@ -220,6 +222,7 @@ def test_eager_loop_while_another_thread_traces():
 
 
 @pytest.mark.filterwarnings("ignore:tracegrad.compile.*traced")
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [4])
 def test_one_compiled_function_called_from_threads(workers):
     """One compiled function taking the model as an argument, called by several threads on

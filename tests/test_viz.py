@@ -351,6 +351,7 @@ def test_max_nodes_collapses_with_a_note():
     assert "max_nodes=None" in dot.source
 
 
+@pytest.mark.slow
 def test_hundred_thousand_node_chain_renders_to_dot():
     x = tg.randn(2, requires_grad=True)
     y = x

@@ -2,18 +2,18 @@
 
 Each family module defines ``SAMPLES = {op_name: [Sample, ...]}``. ``tests/test_op_registry.py``
 checks every registered op against ``jax.vjp`` of its own lowering, by float64 finite differences,
-and to second order; it fails for a registered op that has no samples here.
+and to second order; it fails for a registered op that has no samples here. Each family draws its
+random operands from its own generator (``Family``), seeded from the family's name.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-
-_rng = np.random.default_rng(0)
 
 
 @dataclass
@@ -33,32 +33,41 @@ class Sample:
     name: str = ""
 
 
-def arr(*shape, low: float = -2.0, high: float = 2.0) -> np.ndarray:
-    """Uniform float64 values in [low, high)."""
-    return _rng.uniform(low, high, size=shape)
+class Family:
+    """Random operands for one family's samples, from that family's own generator.
 
+    The seed comes from the family's name, so adding, removing or reordering samples in one family
+    leaves every other family's inputs as they were. Each family module starts with
+    ``_draw = Family(__name__)`` and takes the helpers it uses from it
+    (``arr, pos = _draw.arr, _draw.pos``).
+    """
 
-def pos(*shape, low: float = 0.5, high: float = 2.0) -> np.ndarray:
-    """Positive float64 values (domains of log, sqrt, ...)."""
-    return _rng.uniform(low, high, size=shape)
+    def __init__(self, module: str):
+        self.name = module.rpartition(".")[2]
+        self.rng = np.random.default_rng(zlib.crc32(self.name.encode()))
 
+    def arr(self, *shape, low: float = -2.0, high: float = 2.0) -> np.ndarray:
+        """Uniform float64 values in [low, high)."""
+        return self.rng.uniform(low, high, size=shape)
 
-def away(*shape, gap: float = 0.2, low: float = -2.0, high: float = 2.0) -> np.ndarray:
-    """Values at least ``gap`` away from 0 (for kinks at zero: abs, relu, sign, ...)."""
-    x = _rng.uniform(low, high, size=shape)
-    return np.where(np.abs(x) < gap, np.sign(x + 1e-12) * gap + x, x)
+    def pos(self, *shape, low: float = 0.5, high: float = 2.0) -> np.ndarray:
+        """Positive float64 values (domains of log, sqrt, ...)."""
+        return self.rng.uniform(low, high, size=shape)
 
+    def away(self, *shape, gap: float = 0.2, low: float = -2.0, high: float = 2.0) -> np.ndarray:
+        """Values at least ``gap`` away from 0 (for kinks at zero: abs, relu, sign, ...)."""
+        x = self.rng.uniform(low, high, size=shape)
+        return np.where(np.abs(x) < gap, np.sign(x + 1e-12) * gap + x, x)
 
-def distinct(*shape, low: float = -2.0, high: float = 2.0) -> np.ndarray:
-    """Values with no ties (max/min/sort-based ops), well separated."""
-    n = int(np.prod(shape)) if shape else 1
-    vals = np.linspace(low, high, n) + _rng.uniform(0, 0.1 * (high - low) / max(n, 1), n)
-    return _rng.permutation(vals).reshape(shape)
+    def distinct(self, *shape, low: float = -2.0, high: float = 2.0) -> np.ndarray:
+        """Values with no ties (max/min/sort-based ops), well separated."""
+        n = int(np.prod(shape)) if shape else 1
+        vals = np.linspace(low, high, n) + self.rng.uniform(0, 0.1 * (high - low) / max(n, 1), n)
+        return self.rng.permutation(vals).reshape(shape)
 
-
-def ints(*shape, high: int, low: int = 0) -> np.ndarray:
-    """int64 indices in [low, high)."""
-    return _rng.integers(low, high, size=shape, dtype=np.int64)
+    def ints(self, *shape, high: int, low: int = 0) -> np.ndarray:
+        """int64 indices in [low, high)."""
+        return self.rng.integers(low, high, size=shape, dtype=np.int64)
 
 
 def load_all() -> dict:

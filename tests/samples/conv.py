@@ -9,7 +9,10 @@ crop), batch groups (the weight gradient of a grouped convolution) and non-NCHW 
 
 from __future__ import annotations
 
-from . import Sample, arr
+from . import Family, Sample
+
+_draw = Family(__name__)
+arr = _draw.arr
 
 S = Sample
 

@@ -6,7 +6,10 @@ import numpy as np
 
 from tracegrad import float32
 
-from . import Sample, arr, away, pos
+from . import Family, Sample
+
+_draw = Family(__name__)
+arr, away, pos = _draw.arr, _draw.away, _draw.pos
 
 S = Sample
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from . import Sample, arr
+from . import Family, Sample
+
+_draw = Family(__name__)
+arr = _draw.arr
 
 S = Sample
 

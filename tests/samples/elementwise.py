@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
-from . import Sample, arr, away, pos
+from . import Family, Sample
+
+_draw = Family(__name__)
+arr, away, pos = _draw.arr, _draw.away, _draw.pos
 
 S = Sample
 

@@ -8,7 +8,10 @@ import numpy as np
 from tracegrad import tensor
 from tracegrad.ops.indexing import _parse
 
-from . import Sample, arr, ints
+from . import Family, Sample
+
+_draw = Family(__name__)
+arr, ints = _draw.arr, _draw.ints
 
 S = Sample
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Sample, arr, ints, pos
+from . import Family, Sample
+
+_draw = Family(__name__)
+arr, ints, pos = _draw.arr, _draw.ints, _draw.pos
 
 S = Sample
 R = ("mean", "sum", "none")

@@ -10,7 +10,10 @@ from __future__ import annotations
 from tracegrad.ops import pooling as P
 from tracegrad.ops import resample as R
 
-from . import Sample, arr, distinct, ints
+from . import Family, Sample
+
+_draw = Family(__name__)
+arr, distinct, ints = _draw.arr, _draw.distinct, _draw.ints
 
 S = Sample
 

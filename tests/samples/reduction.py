@@ -6,7 +6,10 @@ import math
 
 import numpy as np
 
-from . import Sample, arr, away, distinct, pos
+from . import Family, Sample
+
+_draw = Family(__name__)
+arr, away, distinct, pos = _draw.arr, _draw.away, _draw.distinct, _draw.pos
 
 S = Sample
 
