@@ -25,8 +25,9 @@ def _cases():
         op = REGISTRY[name]
         if not op.differentiable:
             continue
-        for i, s in enumerate(SAMPLES[name]):
-            yield pytest.param(name, s, id=f"{name}-{s.name or i}")
+        for i, s in enumerate(SAMPLES[name]):  # the first sample of each op in the fast tier
+            marks = (pytest.mark.slow,) if i else ()
+            yield pytest.param(name, s, id=f"{name}-{s.name or i}", marks=marks)
 
 
 def _record(op, sample):
@@ -73,6 +74,7 @@ def test_node_keeps_only_declared_operands_and_its_rule_needs_no_more(name, samp
             np.testing.assert_array_equal(a, e)
 
 
+@pytest.mark.slow
 def test_every_saved_operand_is_read():
     """The declared saves are not more than the rules read: each saved operand replaced by a
     stand-in makes the rule fail (or change its result) for some sample of the op."""
