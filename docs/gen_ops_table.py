@@ -4,8 +4,9 @@
     python docs/gen_ops_table.py --check   # exit 1 if docs/ops.md is out of date
 
 For each op it lists PyTorch's ``grad_fn`` name and the public names that run it: ``tracegrad.*``
-functions and ``Tensor`` methods/operators whose code calls the op directly (found from the names
-their code references, and for in-place methods from the function they wrap).
+functions whose code calls the op directly (found from the names their code references), and the
+``Tensor`` methods, operators and in-place forms declared for those functions in
+``tracegrad._surface.SURFACE``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import types
 from pathlib import Path
 
 import tracegrad
+from tracegrad._surface import SURFACE
 from tracegrad.ops import REGISTRY, Op
 
 OUT = Path(__file__).with_name("ops.md")
@@ -101,11 +103,11 @@ def table() -> str:
             continue
         for op in _ops_used(getattr(tracegrad, attr)):
             functions[op].add(f"`{attr}`")
-    for attr, value in sorted(vars(tracegrad.Tensor).items()):
+    for attr, entry in SURFACE.items():  # every Tensor name an op layer declared, and its function
         if attr.startswith("_") and attr not in _OPERATORS:
             continue
         label = f"`{_OPERATORS[attr]}`" if attr in _OPERATORS else f"`.{attr}`"
-        for op in _ops_used(value):
+        for op in _ops_used(entry.fn):
             methods[op].add(label)
     rows = []
     for name in sorted(REGISTRY):

@@ -12,7 +12,8 @@ from . import random as _random
 from ._device import device as Device
 from ._dtype import as_dtype, bool_, float32, get_default_dtype, int64
 from ._layout import check_layout, check_memory_format, check_pin_memory
-from .tensor import Tensor, _from_python, _size_args, as_array
+from ._surface import expose
+from .tensor import Tensor, _from_python, _size_args, as_array, tensor
 
 __all__ = [
     "zeros",
@@ -515,9 +516,80 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         and device is None
     ):
         return data
-    from .tensor import tensor
-
     return tensor(data, dtype=dtype, device=device)
+
+
+# ---------------------------------------------------------------------- x.new_tensor, x.new_zeros, ...
+@expose
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of ``data`` with this tensor's dtype and device unless given (Python numbers are
+    converted straight to that dtype)."""
+    return tensor(
+        data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad
+    )
+
+
+def _new_filled(self, fn, shape, value, dtype, device, requires_grad, layout, pin_memory):
+    check_layout(fn, layout)
+    check_pin_memory(fn, pin_memory)
+    return full(
+        shape,
+        value,
+        dtype=dtype or self.dtype,
+        device=device or self.device,
+        requires_grad=requires_grad,
+    )
+
+
+def _new_constant(name: str, value, doc: str) -> None:
+    """Declare ``x.new_zeros(*sizes, size=None, ...)`` and its siblings, which differ in the value."""
+
+    def method(
+        self,
+        *sizes,
+        size=None,
+        dtype=None,
+        device=None,
+        requires_grad=False,
+        layout=None,
+        pin_memory=False,
+    ) -> Tensor:
+        shape = _shape(name, sizes, size)
+        return _new_filled(
+            self, name, shape, value, dtype, device, requires_grad, layout, pin_memory
+        )
+
+    method.__name__, method.__qualname__, method.__doc__ = name, f"Tensor.{name}", doc
+    expose(method)
+
+
+_new_constant(
+    "new_zeros", 0, "Zeros of shape ``size``, with this tensor's dtype and device unless given."
+)
+_new_constant(
+    "new_ones", 1, "Ones of shape ``size``, with this tensor's dtype and device unless given."
+)
+_new_constant(
+    "new_empty", 0, "An 'uninitialised' (zero) tensor of shape ``size``, like ``new_zeros``."
+)
+
+
+@expose
+def new_full(
+    self,
+    size,
+    fill_value,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    pin_memory=False,
+) -> Tensor:
+    """``fill_value`` in shape ``size``, with this tensor's dtype and device unless given."""
+    shape = _shape("new_full", (size,), None)
+    return _new_filled(
+        self, "new_full", shape, fill_value, dtype, device, requires_grad, layout, pin_memory
+    )
 
 
 del float32

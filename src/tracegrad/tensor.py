@@ -16,8 +16,10 @@ from . import _dtype
 from ._device import device as Device
 from ._device import device_of
 from ._dtype import as_dtype, dtype
-from .autograd.grad_mode import is_grad_enabled
-from .autograd.node import RemovableHandle
+from ._format import tensor_repr
+from ._grad_mode import is_grad_enabled
+from ._hooks import RemovableHandle
+from ._layout import check_memory_format, check_pin_memory, is_contiguous_as
 
 __all__ = ["Tensor", "Size", "tensor", "as_array"]
 
@@ -285,12 +287,6 @@ class Tensor:
         self._requires_grad = False
         return self
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
-        """Accumulate the gradient of this tensor into the leaves' ``.grad`` (see autograd.backward)."""
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
-
     # ----------------------------------------------------------------------- leaving tracegrad
     def _check_concrete(self, what: str) -> None:
         if isinstance(self._storage.array, jax.core.Tracer):
@@ -369,9 +365,10 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def __repr__(self) -> str:
-        from ._format import tensor_repr
+    def __pos__(self) -> Tensor:
+        return self
 
+    def __repr__(self) -> str:
         return tensor_repr(self)
 
     def __format__(self, spec: str) -> str:
@@ -389,90 +386,11 @@ class Tensor:
         memo[id(self)] = t
         return t
 
-    # ------------------------------------------------------------------------------ conversions
-    def to(
-        self,
-        *args,
-        dtype=None,
-        device=None,
-        non_blocking: bool = False,
-        copy: bool = False,
-        memory_format=None,
-    ) -> Tensor:
-        """Convert dtype and/or device: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
-        ``to(other)``; returns ``self`` when nothing changes (unless ``copy=True``).
-
-        ``non_blocking`` is accepted (JAX transfers are asynchronous anyway); ``memory_format``
-        other than ``contiguous_format``/``preserve_format`` raises ``NotImplementedError``."""
-        from ._layout import check_memory_format
-
-        check_memory_format("to", memory_format)
-        dtype_, device_ = dtype, device
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype_, device_ = a.dtype, a.device
-            elif isinstance(a, (str, Device)):
-                device_ = a
-            elif a is not None:
-                dtype_ = a
-        from .ops.conversion import to_copy
-
-        d = as_dtype(dtype_) if dtype_ is not None else None
-        dev = Device(device_) if device_ is not None else None
-        if not copy and (d is None or d == self.dtype) and (dev is None or _same_device(dev, self)):
-            return self
-        return to_copy(self, dtype=d, device=dev)
-
-    def type(self, dtype_=None):
-        """With no argument, the type name (``'tracegrad.FloatTensor'``); otherwise ``to(dtype)``."""
-        if dtype_ is None:
-            return f"tracegrad.{_TYPE_NAMES.get(self.dtype.name, self.dtype.name)}"
-        if isinstance(dtype_, str) and dtype_.endswith("Tensor"):
-            name = dtype_.rsplit(".", 1)[-1]
-            dtype_ = {v: k for k, v in _TYPE_NAMES.items()}[name]
-        return self.to(as_dtype(dtype_))
-
-    def float(self) -> Tensor:
-        return self.to(_dtype.float32)
-
-    def double(self) -> Tensor:
-        return self.to(_dtype.float64)
-
-    def half(self) -> Tensor:
-        return self.to(_dtype.float16)
-
-    def bfloat16(self) -> Tensor:
-        return self.to(_dtype.bfloat16)
-
-    def long(self) -> Tensor:
-        return self.to(_dtype.int64)
-
-    def int(self) -> Tensor:
-        return self.to(_dtype.int32)
-
-    def short(self) -> Tensor:
-        return self.to(_dtype.int16)
-
-    def bool(self) -> Tensor:
-        return self.to(_dtype.bool_)
-
-    def byte(self) -> Tensor:
-        return self.to(_dtype.uint8)
-
-    def cpu(self) -> Tensor:
-        return self.to("cpu")
-
-    def cuda(self, device=None) -> Tensor:
-        return self.to(
-            Device("cuda", device) if isinstance(device, int) or device is None else device
-        )
-
+    # ------------------------------------------------------------------------------ layout
     def contiguous(self, memory_format=None) -> Tensor:
         """JAX arrays have no strides: returns ``self`` (``channels_last`` raises
         ``NotImplementedError``)."""
         if memory_format is not None:
-            from ._layout import check_memory_format
-
             check_memory_format("contiguous", memory_format)
         return self
 
@@ -480,93 +398,7 @@ class Tensor:
         """Always True for the default format (a JAX array reads as row-major); for
         ``channels_last``/``channels_last_3d``, whether a row-major tensor of this shape would
         also pass PyTorch's check (size-1 dimensions aside, the channels are innermost)."""
-        from ._layout import is_contiguous_as
-
         return is_contiguous_as(tuple(self._storage.array.shape), memory_format)
-
-    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
-        """A tensor of ``data`` with this tensor's dtype and device unless given (Python numbers are
-        converted straight to that dtype)."""
-        return tensor(
-            data,
-            dtype=dtype or self.dtype,
-            device=device or self.device,
-            requires_grad=requires_grad,
-        )
-
-    def _new_filled(self, fn, sizes, size, value, dtype, device, requires_grad, layout, pin_memory):
-        from ._layout import check_layout, check_pin_memory
-        from .creation import _shape, full
-
-        check_layout(fn, layout)
-        check_pin_memory(fn, pin_memory)
-        return full(
-            _shape(fn, sizes, size),
-            value,
-            dtype=dtype or self.dtype,
-            device=device or self.device,
-            requires_grad=requires_grad,
-        )
-
-    def new_zeros(
-        self,
-        *sizes,
-        size=None,
-        dtype=None,
-        device=None,
-        requires_grad=False,
-        layout=None,
-        pin_memory=False,
-    ) -> Tensor:
-        """Zeros of shape ``size``, with this tensor's dtype and device unless given."""
-        return self._new_filled(
-            "new_zeros", sizes, size, 0, dtype, device, requires_grad, layout, pin_memory
-        )
-
-    def new_ones(
-        self,
-        *sizes,
-        size=None,
-        dtype=None,
-        device=None,
-        requires_grad=False,
-        layout=None,
-        pin_memory=False,
-    ) -> Tensor:
-        """Ones of shape ``size``, with this tensor's dtype and device unless given."""
-        return self._new_filled(
-            "new_ones", sizes, size, 1, dtype, device, requires_grad, layout, pin_memory
-        )
-
-    def new_empty(
-        self,
-        *sizes,
-        size=None,
-        dtype=None,
-        device=None,
-        requires_grad=False,
-        layout=None,
-        pin_memory=False,
-    ) -> Tensor:
-        """An 'uninitialised' (zero) tensor of shape ``size``, like ``new_zeros``."""
-        return self._new_filled(
-            "new_empty", sizes, size, 0, dtype, device, requires_grad, layout, pin_memory
-        )
-
-    def new_full(
-        self,
-        size,
-        fill_value,
-        dtype=None,
-        device=None,
-        requires_grad=False,
-        layout=None,
-        pin_memory=False,
-    ) -> Tensor:
-        """``fill_value`` in shape ``size``, with this tensor's dtype and device unless given."""
-        return self._new_filled(
-            "new_full", (size,), None, fill_value, dtype, device, requires_grad, layout, pin_memory
-        )
 
     # ---------------------------------------------------------------------------- in-place core
     def _check_inplace(self, op_name: str) -> None:
@@ -621,14 +453,6 @@ class Tensor:
 def _rebuild(array, requires_grad):
     # requires_grad_ refuses a non-float tensor, as PyTorch's unpickling does.
     return Tensor._wrap(jnp.asarray(array)).requires_grad_(bool(requires_grad))
-
-
-_TYPE_NAMES = {name: f"{scalar}Tensor" for name, scalar in _dtype._SCALAR_NAMES.items()}
-
-
-def _same_device(dev: Device, t: Tensor) -> bool:
-    cur = t.device
-    return dev.type == cur.type and (dev.index is None or dev.index == (cur.index or 0))
 
 
 def _wrap_dim(dim: int, ndim: int, op: str = "") -> int:
@@ -789,8 +613,6 @@ def tensor(
     Python numbers are converted straight to ``dtype`` (``tensor([0.3], dtype=float64)`` holds the
     double 0.3); ints that do not fit int64 raise ``ValueError``, as in PyTorch."""
     if pin_memory:
-        from ._layout import check_pin_memory
-
         check_pin_memory("tensor", pin_memory)
     d = as_dtype(dtype) if dtype is not None else None
     array = as_array(data, d)

@@ -47,9 +47,11 @@ import jax
 
 from .. import _caches, _compile_events, _tracing
 from .._compile_events import CompileEvent
+from .._dtype import get_default_dtype
+from ..tensor import Tensor
 from . import engine
 from .grad_mode import set_grad_enabled
-from .node import AccumulateGrad, ShapeOnly
+from .node import REGISTRY, AccumulateGrad, ShapeOnly
 
 __all__ = [
     "COMPILE_AT",
@@ -169,9 +171,6 @@ def _signature(
     accepts JAX tracers as arrays (a graph recorded inside ``tracegrad.compile``). ``why`` (a
     list, for ``explain``) receives the reason when it returns None; the checks are the same, and
     the reason is only built on that path."""
-    from .._dtype import get_default_dtype
-    from ..ops.registry import REGISTRY
-    from ..tensor import Tensor
 
     index = {node: i for i, node in enumerate(order)}
     arrays, slots, metas, nodes = [], {}, [], []
@@ -253,7 +252,6 @@ def _node_name(node) -> str:
 def _why_eager(node, what: str, operand=None, value=None) -> str:
     """Why ``_signature`` refused a graph at ``node`` (at one of its operands, or at its output
     when ``operand`` is None), in user terms. For ``explain`` only."""
-    from ..ops.registry import REGISTRY
 
     if what == "hook":
         t = node.variable
@@ -301,7 +299,6 @@ class _PlanLeaf(AccumulateGrad):
 
 def _plan(key) -> tuple:
     """Plan nodes (in topological order) and seeds ``(node, slot)`` for a signature."""
-    from ..ops.registry import REGISTRY
 
     _, specs, seeds, _ = key
     nodes = []
@@ -337,7 +334,6 @@ def _program(key, visited: list):
     """The backward of every graph with signature ``key``, as a function of its arrays: the
     engine's loop over a plan, on tracers. Appends the indices of nodes whose rule ran to
     ``visited`` while being traced."""
-    from ..tensor import Tensor
 
     nodes, seeds = _plan(key)
     position = {node: i for i, node in enumerate(nodes)}
@@ -422,7 +418,6 @@ def _why_new_cause(key) -> tuple[str, str]:
 
 def _spec_name(spec) -> str:
     """The PyTorch name of a signature's node (``AddmmBackward0``), as ``Node.name`` gives it."""
-    from ..ops.registry import REGISTRY
 
     if spec == _LEAF:
         return "AccumulateGrad"
@@ -570,8 +565,6 @@ def try_backward(order: list, root_nodes: list, grad_roots: list, retain_graph: 
             _stats["fallbacks"] += 1
         return False
 
-    from ..tensor import Tensor
-
     for i in entry.visited:  # the eager engine's checks and messages (freed, modified in place)
         order[i].saved()
     grads = entry.executable(*arrays)
@@ -593,7 +586,6 @@ def explain(tensor, gradient=None, recent: int = 5) -> str:
     ``k`` of the times needed before compiling, or must run node by node and why (naming the
     node: a custom ``autograd.Function``, a hook, ...); and the last ``recent`` backward compiles.
     Changes nothing: no sighting is counted and nothing is compiled."""
-    from . import _root_grads
 
     root = tensor.grad_fn
     if root is None:
@@ -608,7 +600,7 @@ def explain(tensor, gradient=None, recent: int = 5) -> str:
         "ops per module:",
         *_compile_events.format_modules(_compile_events.ops_per_module([n.scope for n in real])),
     ]
-    lines.append("runs: " + _how_it_runs(tensor, gradient, order, root, _root_grads))
+    lines.append("runs: " + _how_it_runs(tensor, gradient, order, root, engine.root_grads))
     with _lock:
         events, total = list(_events)[-recent:] if recent else [], _event_total
     if events:

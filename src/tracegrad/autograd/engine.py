@@ -13,11 +13,58 @@ come from (``saved``) and where the gradients of leaves and retained tensors go 
 from __future__ import annotations
 
 from .. import _scope, _tracing
-from . import compiled
+from ..creation import ones_like
+from ..tensor import Tensor, tensor
 from .grad_mode import set_grad_enabled
 from .node import AccumulateGrad, NodeLike, accumulate_node
 
-__all__ = ["run_backward"]
+__all__ = ["run_backward", "graph_order", "as_list", "root_grads"]
+
+
+def as_list(x) -> list:
+    """``None``, a tensor or a sequence of tensors, as a list."""
+    if x is None:
+        return []
+    if isinstance(x, Tensor):
+        return [x]
+    return list(x)
+
+
+def root_grads(outputs: list, grad_outputs: list, create_graph: bool) -> list:
+    """Validate outputs and their seed gradients; ones for scalar outputs given no gradient."""
+    if grad_outputs and len(grad_outputs) != len(outputs):
+        raise RuntimeError(
+            f"Mismatch in number of gradients: got {len(grad_outputs)} gradients for "
+            f"{len(outputs)} outputs; pass one gradient per output (None for a scalar output)"
+        )
+    grads = []
+    for i, out in enumerate(outputs):
+        if not out.requires_grad:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn"
+            )
+        g = grad_outputs[i] if grad_outputs else None
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs (output {i} has shape "
+                    f"{list(out.shape)}); pass gradient= with that shape for a vector-Jacobian product"
+                )
+            g = ones_like(out)
+        else:
+            if not isinstance(g, Tensor):
+                g = tensor(g, dtype=out.dtype)
+            if g.shape != out.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
+                    f"has a shape of {out.shape}."
+                )
+            if g.dtype != out.dtype:  # PyTorch casts the seed to the output's dtype
+                g = g.to(out.dtype)
+            if not create_graph:
+                g = g.detach()
+        grads.append(g)
+    return grads
 
 
 def _graph_root(t):
@@ -158,6 +205,13 @@ def _saved(node):
     return node.saved()
 
 
+def graph_order(roots) -> tuple[list, list]:
+    """The graph nodes of ``roots`` (tensors), and every node reachable from them in the order the
+    backward pass runs them."""
+    root_nodes = [_graph_root(t) for t in roots]
+    return root_nodes, _topological_order(root_nodes)
+
+
 def run_backward(
     roots,
     grad_roots,
@@ -165,19 +219,18 @@ def run_backward(
     create_graph: bool,
     inputs=None,
     accumulate: bool = True,
+    order: list | None = None,
 ):
     """Propagate ``grad_roots`` from ``roots`` to the leaves.
 
     With ``accumulate`` the gradients of leaves (or of ``inputs`` only, when given) are added to
     their ``.grad``; without it (``autograd.grad``) the gradients of ``inputs`` are returned in order,
-    None for an input no path reaches. A plain ``backward()`` of a graph seen before runs as one
-    compiled XLA program when that is switched on (``compiled.py``); everything else runs here.
+    None for an input no path reaches. ``order`` is ``graph_order(roots)``'s, when the caller has
+    it already.
     """
     root_nodes = [_graph_root(t) for t in roots]
-    order = _topological_order(root_nodes)
-    if accumulate and inputs is None and not create_graph and compiled.is_enabled():
-        if compiled.try_backward(order, root_nodes, grad_roots, retain_graph):
-            return None
+    if order is None:
+        order = _topological_order(root_nodes)
 
     pending: dict = {}
     for node, g in zip(root_nodes, grad_roots):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from ..tensor import Tensor
+from .grad_mode import is_grad_enabled, no_grad
+from .node import record
+
 __all__ = ["Function", "FunctionCtx"]
 
 
@@ -80,10 +84,6 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from ..tensor import Tensor
-        from .grad_mode import is_grad_enabled, no_grad
-        from .node import record
-
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():

@@ -11,8 +11,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .. import _scope
+from .._hooks import RemovableHandle
+from ..tensor import Tensor
 
 __all__ = [
+    "REGISTRY",
     "OpLike",
     "NodeLike",
     "Node",
@@ -22,6 +25,10 @@ __all__ = [
     "record",
     "shape_only",
 ]
+
+# Every registered op by name (filled by ``ops.registry.defop``). A compiled backward program is
+# keyed by op names and rebuilt from them, so only these ops, never a custom ``Function``, replay.
+REGISTRY: dict[str, OpLike] = {}
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -58,25 +65,6 @@ class NodeLike(Protocol):
     _retained: object
 
 
-class RemovableHandle:
-    """Returned by hook registration; ``remove()`` unregisters the hook."""
-
-    __slots__ = ("_hooks", "_hook")
-
-    def __init__(self, hooks: list, hook):
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self) -> None:
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
 class Node:
     """One recorded operation: ``grad_fn`` of the tensor it produced.
 
@@ -109,7 +97,7 @@ class Node:
         saved = op.saved_inputs
         if len(saved) < len(inputs):  # keep only the shape and dtype of what the rule never reads
             inputs = tuple(
-                shape_only(x) if i not in saved and isinstance(x, _tensor_class()) else x
+                shape_only(x) if i not in saved and isinstance(x, Tensor) else x
                 for i, x in enumerate(inputs)
             )
         self.inputs = inputs
@@ -169,7 +157,7 @@ class Node:
                         storage.version,
                     )
                 )
-            out = _tensor_class()._wrap(storage.array, requires_grad=True, grad_fn=self)
+            out = Tensor._wrap(storage.array, requires_grad=True, grad_fn=self)
         return out, inputs
 
     def release(self) -> None:
@@ -211,14 +199,14 @@ class ShapeOnly:
 def shape_only(t):
     """A tensor with ``t``'s shape, dtype and ``requires_grad`` and no values (see ShapeOnly)."""
     a = t._storage.array
-    return _tensor_class()._wrap(ShapeOnly(a.shape, a.dtype), requires_grad=t._requires_grad)
+    return Tensor._wrap(ShapeOnly(a.shape, a.dtype), requires_grad=t._requires_grad)
 
 
 def record(op, params: dict, operands: tuple, array):
     """The one way a node is recorded (by ops and by ``autograd.Function``): wrap ``array`` as the
     result of ``op`` on ``operands``, with a :class:`Node` as its ``grad_fn`` whose edges lead to
     the operands that require grad (their ``grad_fn``, or a leaf's ``AccumulateGrad``)."""
-    tensor = _tensor_class()
+    tensor = Tensor
     edges, meta = [], []
     for x in operands:
         if isinstance(x, tensor) and x._requires_grad:
@@ -230,19 +218,6 @@ def record(op, params: dict, operands: tuple, array):
     result = tensor._wrap(array, requires_grad=True)
     result.grad_fn = Node(op, params, operands, tuple(meta), tuple(edges), result)
     return result
-
-
-def _tensor_class():
-    # tensor.py imports this module, so Tensor is looked up on first use (once, not per call).
-    global _Tensor
-    if _Tensor is None:
-        from ..tensor import Tensor
-
-        _Tensor = Tensor
-    return _Tensor
-
-
-_Tensor = None
 
 
 def _modified_message(t, expected, what, shape=None, dtype=None, version=None) -> str:

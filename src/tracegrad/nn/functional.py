@@ -26,6 +26,7 @@ from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import conv as _conv
 from ..ops import pooling as _pooling
 from ..ops import resample as _resampling
+from ..ops import resize as _resize
 from ..ops.conv import *  # noqa: F403
 from ..ops.elementwise import (
     celu,
@@ -52,6 +53,7 @@ from ..ops.nn import _binary_cross_entropy, _mse_loss, _nll_loss
 from ..ops.pooling import *  # noqa: F403
 from ..ops.reduction import log_softmax, softmax
 from ..ops.resample import *  # noqa: F403
+from ..ops.resize import *  # noqa: F403
 from ..tensor import Tensor, tensor
 
 __all__ = [
@@ -96,7 +98,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "kl_div",
 ]
-__all__ += _conv.__all__ + _pooling.__all__ + _resampling.__all__
+__all__ += _conv.__all__ + _pooling.__all__ + _resampling.__all__ + _resize.__all__
 
 
 def _concrete(t: Tensor) -> bool:

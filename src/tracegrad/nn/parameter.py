@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from .._dtype import get_default_dtype
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 
 __all__ = ["Parameter", "Buffer"]
 
@@ -24,8 +25,6 @@ class Parameter(Tensor):
         if data is None:
             data = Tensor._wrap(jnp.zeros((0,), get_default_dtype().np))
         elif not isinstance(data, Tensor):
-            from ..tensor import tensor
-
             data = tensor(data)
         self._init(None, False, None)
         self._storage = data._storage  # shared, as PyTorch's Parameter(t) aliases t's data
@@ -45,8 +44,6 @@ class Parameter(Tensor):
         return p
 
     def __reduce_ex__(self, protocol):
-        import numpy as np
-
         return (_rebuild_parameter, (np.asarray(self._storage.array), self._requires_grad))
 
 

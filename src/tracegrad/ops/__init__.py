@@ -14,6 +14,7 @@ from . import (
     pooling,
     reduction,
     resample,
+    resize,
     shape,
 )
 from .arith import *  # noqa: F403
@@ -28,6 +29,7 @@ from .pooling import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .registry import REGISTRY, Op, defop
 from .resample import *  # noqa: F403
+from .resize import *  # noqa: F403
 from .shape import *  # noqa: F403
 
 __all__ = ["REGISTRY", "Op", "defop"]
@@ -38,6 +40,7 @@ for _m in (
     conversion,
     elementwise,
     indexing,
+    resize,
     linalg,
     nn,
     pooling,

@@ -10,8 +10,9 @@ from jax import lax
 
 from .. import _tracing
 from .._dtype import bool_, get_default_dtype, int64
+from .._surface import expose
 from ..tensor import Tensor
-from .registry import defop, inplace, needs_grad, tensor_method
+from .registry import defop, needs_grad
 
 __all__ = [
     "add",
@@ -35,14 +36,8 @@ __all__ = [
 ]
 
 
-def _inplace_methods(fn, *names):
-    m = inplace(fn)
-    for n in names:
-        setattr(Tensor, n, m)
-    return fn
-
-
 # --------------------------------------------------------------------------------------- add, sub
+@expose(methods=(), operators=("__add__", "__radd__"))
 @defop("AddBackward0", promote="same", saves=())
 def _add(a, b):
     return jnp.add(a, b)
@@ -53,6 +48,7 @@ def _(g, out, a, b):
     return g, g
 
 
+@expose(methods=(), operators=("__sub__",))
 @defop("SubBackward0", promote="same", saves=())
 def _sub(a, b):
     return jnp.subtract(a, b)
@@ -63,6 +59,7 @@ def _(g, out, a, b):
     return g, -g
 
 
+@expose(methods=(), operators=("__rsub__",))
 @defop("RsubBackward1", promote="same", saves=())
 def _rsub(a, b):
     return jnp.subtract(b, a)
@@ -73,13 +70,13 @@ def _(g, out, a, b):
     return -g, g
 
 
-@tensor_method
+@expose(inplace=("add_", "__iadd__"))
 def add(input, other, *, alpha=1) -> Tensor:
     """``input + alpha * other``, broadcasting and promoting as PyTorch does."""
     return _add(input, other if alpha == 1 else other * alpha)
 
 
-@tensor_method
+@expose(methods=("sub", "subtract"), inplace=("sub_", "__isub__", "subtract_"))
 def sub(input, other, *, alpha=1) -> Tensor:
     """``input - alpha * other``."""
     return _sub(input, other if alpha == 1 else other * alpha)
@@ -90,15 +87,15 @@ def rsub(input, other, *, alpha=1) -> Tensor:
     return _rsub(input if alpha == 1 else input * alpha, other)
 
 
-subtract = tensor_method(sub, name="subtract")
-Tensor.__add__ = Tensor.__radd__ = lambda self, other: _add(self, other)
-Tensor.__sub__ = lambda self, other: _sub(self, other)
-Tensor.__rsub__ = lambda self, other: _rsub(self, other)
-_inplace_methods(add, "add_", "__iadd__")
-_inplace_methods(sub, "sub_", "__isub__", "subtract_")
+subtract = sub
 
 
 # -------------------------------------------------------------------------------------------- mul
+@expose(
+    methods=("mul", "multiply"),
+    operators=("__mul__", "__rmul__"),
+    inplace=("mul_", "__imul__", "multiply_"),
+)
 @defop("MulBackward0", promote="same")
 def mul(a, b):
     """Elementwise product ``a * b``."""
@@ -110,10 +107,7 @@ def _(g, out, a, b):
     return (g * b if needs_grad(a) else None), (g * a if needs_grad(b) else None)
 
 
-tensor_method(mul, name="mul")
-multiply = tensor_method(mul, name="multiply")
-Tensor.__mul__ = Tensor.__rmul__ = lambda self, other: mul(self, other)
-_inplace_methods(mul, "mul_", "__imul__", "multiply_")
+multiply = mul
 
 
 # -------------------------------------------------------------------------------------------- div
@@ -186,7 +180,7 @@ def _(g, out, a, b):
     return g * 0, g * 0
 
 
-@tensor_method
+@expose(methods=("div", "divide"), inplace=("div_", "__itruediv__", "divide_"))
 def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     """``input / other``; ``rounding_mode`` ``'floor'`` or ``'trunc'`` rounds the quotient."""
     if rounding_mode is None:
@@ -200,22 +194,19 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     )
 
 
-divide = tensor_method(div, name="divide")
-true_divide = tensor_method(_div, name="true_divide")
+divide = div
+true_divide = expose(
+    _div, methods=("true_divide",), operators=("__truediv__",), reflected=("__rtruediv__",)
+)
 
 
-@tensor_method
+@expose(inplace=("floor_divide_", "__ifloordiv__"))
 def floor_divide(input, other) -> Tensor:
     """``input // other`` (rounds toward negative infinity, like Python)."""
     return _floor_div(input, other)
 
 
-Tensor.__truediv__ = lambda self, other: _div(self, other)
-Tensor.__rtruediv__ = lambda self, other: _div(other, self)
-Tensor.__floordiv__ = lambda self, other: _floor_div(self, other)
-Tensor.__rfloordiv__ = lambda self, other: _floor_div(other, self)
-_inplace_methods(div, "div_", "__itruediv__", "divide_")
-_inplace_methods(floor_divide, "floor_divide_", "__ifloordiv__")
+expose(_floor_div, methods=(), operators=("__floordiv__",), reflected=("__rfloordiv__",))
 
 
 # -------------------------------------------------------------------------------------- remainder
@@ -244,12 +235,10 @@ def _(g, out, a, b):
     return g, -g * _trunc_div(a, b)
 
 
-tensor_method(remainder)
-tensor_method(fmod)
-Tensor.__mod__ = lambda self, other: remainder(self, other)
-Tensor.__rmod__ = lambda self, other: remainder(other, self)
-_inplace_methods(remainder, "remainder_", "__imod__")
-_inplace_methods(fmod, "fmod_")
+expose(
+    remainder, operators=("__mod__",), reflected=("__rmod__",), inplace=("remainder_", "__imod__")
+)
+expose(fmod, inplace=True)
 
 
 # -------------------------------------------------------------------------------------------- pow
@@ -282,7 +271,7 @@ def _(g, out, a, b):
     return da, db
 
 
-@tensor_method
+@expose(operators=("__pow__",), inplace=("pow_", "__ipow__"))
 def pow(input, exponent) -> Tensor:
     """``input ** exponent``; either side may be a Python number."""
     if not isinstance(input, Tensor):
@@ -306,9 +295,7 @@ def pow(input, exponent) -> Tensor:
     return _pow_scalar(input, exponent=exponent)
 
 
-Tensor.__pow__ = lambda self, exponent: pow(self, exponent)
-Tensor.__rpow__ = lambda self, base: _pow_tensor(base, self)
-_inplace_methods(pow, "pow_", "__ipow__")
+expose(_pow_tensor, methods=(), reflected=("__rpow__",))
 
 
 # --------------------------------------------------------------------------- neg, abs, reciprocal
@@ -345,17 +332,9 @@ def _(g, out, a):
     return (-g * out * out,)
 
 
-tensor_method(neg)
-negative = tensor_method(neg, name="negative")
-tensor_method(abs)
-absolute = tensor_method(abs, name="absolute")
-tensor_method(reciprocal)
-Tensor.__neg__ = lambda self: neg(self)
-Tensor.__pos__ = lambda self: self
-Tensor.__abs__ = lambda self: abs(self)
-_inplace_methods(neg, "neg_", "negative_")
-_inplace_methods(abs, "abs_", "absolute_")
-_inplace_methods(reciprocal, "reciprocal_")
+negative = expose(neg, methods=("neg", "negative"), operators=("__neg__",), inplace=True)
+absolute = expose(abs, methods=("abs", "absolute"), operators=("__abs__",), inplace=True)
+expose(reciprocal, inplace=True)
 
 
 # ------------------------------------------------------------------------------ fill, zero, copy
@@ -427,6 +406,6 @@ def _copy_inplace(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     return self._rebase(_copy(self._snapshot(), src))
 
 
-Tensor.fill_ = _fill_inplace
-Tensor.zero_ = _zero_inplace
-Tensor.copy_ = _copy_inplace
+expose(_fill_inplace, methods=("fill_",))
+expose(_zero_inplace, methods=("zero_",))
+expose(_copy_inplace, methods=("copy_",))

@@ -1,11 +1,16 @@
-"""Dtype/device conversion and copies: ``to``, ``clone``."""
+"""Dtype/device conversion and copies: ``to`` (and ``float()``, ``cuda()``, ...), ``clone``."""
 
 from __future__ import annotations
 
 import jax
 
+from .. import _dtype
+from .._device import device as Device
+from .._dtype import as_dtype
+from .._layout import check_memory_format
+from .._surface import expose
 from ..tensor import Tensor
-from .registry import defop, tensor_method
+from .registry import defop
 
 __all__ = ["clone"]
 
@@ -36,11 +41,97 @@ def _(g, out, a):
     return (g,)
 
 
-@tensor_method
+@expose
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
     """A copy of ``input`` that is recorded (gradients flow back to ``input``)."""
     if memory_format is not None:
-        from .._layout import check_memory_format
-
         check_memory_format("clone", memory_format)
     return _clone(input)
+
+
+# ------------------------------------------------------------------ Tensor.to and its shorthands
+_TYPE_NAMES = {name: f"{scalar}Tensor" for name, scalar in _dtype._SCALAR_NAMES.items()}
+
+
+def _same_device(dev: Device, t: Tensor) -> bool:
+    cur = t.device
+    return dev.type == cur.type and (dev.index is None or dev.index == (cur.index or 0))
+
+
+@expose
+def to(
+    self,
+    *args,
+    dtype=None,
+    device=None,
+    non_blocking: bool = False,
+    copy: bool = False,
+    memory_format=None,
+) -> Tensor:
+    """Convert dtype and/or device: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+    ``to(other)``; returns ``self`` when nothing changes (unless ``copy=True``).
+
+    ``non_blocking`` is accepted (JAX transfers are asynchronous anyway); ``memory_format``
+    other than ``contiguous_format``/``preserve_format`` raises ``NotImplementedError``."""
+    check_memory_format("to", memory_format)
+    dtype_, device_ = dtype, device
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype_, device_ = a.dtype, a.device
+        elif isinstance(a, (str, Device)):
+            device_ = a
+        elif a is not None:
+            dtype_ = a
+    d = as_dtype(dtype_) if dtype_ is not None else None
+    dev = Device(device_) if device_ is not None else None
+    if not copy and (d is None or d == self.dtype) and (dev is None or _same_device(dev, self)):
+        return self
+    return to_copy(self, dtype=d, device=dev)
+
+
+@expose(methods=("type",))
+def _type(self, dtype_=None):
+    """With no argument, the type name (``'tracegrad.FloatTensor'``); otherwise ``to(dtype)``."""
+    if dtype_ is None:
+        return f"tracegrad.{_TYPE_NAMES.get(self.dtype.name, self.dtype.name)}"
+    if isinstance(dtype_, str) and dtype_.endswith("Tensor"):
+        name = dtype_.rsplit(".", 1)[-1]
+        dtype_ = {v: k for k, v in _TYPE_NAMES.items()}[name]
+    return self.to(as_dtype(dtype_))
+
+
+# x.float(), x.long(), ...: each is x.to(that dtype).
+_SHORTHANDS = {
+    "float": _dtype.float32,
+    "double": _dtype.float64,
+    "half": _dtype.float16,
+    "bfloat16": _dtype.bfloat16,
+    "long": _dtype.int64,
+    "int": _dtype.int32,
+    "short": _dtype.int16,
+    "bool": _dtype.bool_,
+    "byte": _dtype.uint8,
+}
+
+
+def _shorthand(name: str, dtype) -> None:
+    def method(self) -> Tensor:
+        return self.to(dtype)
+
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+    method.__doc__ = f"``self.to({dtype})``."
+    expose(method)
+
+
+for _name, _target in _SHORTHANDS.items():
+    _shorthand(_name, _target)
+
+
+@expose
+def cpu(self) -> Tensor:
+    return self.to("cpu")
+
+
+@expose
+def cuda(self, device=None) -> Tensor:
+    return self.to(Device("cuda", device) if isinstance(device, int) or device is None else device)

@@ -18,8 +18,9 @@ import numpy as np
 from jax import lax
 
 from .._dtype import get_default_dtype, scalar_type_name
+from .._surface import expose
 from ..tensor import Tensor
-from .registry import _promote, defop, inplace, tensor_method
+from .registry import _promote, defop
 
 __all__ = [
     "exp",
@@ -74,24 +75,9 @@ __all__ = [
 ]
 
 
-def _unary_public(op, *aliases):
-    """Expose a unary op as ``tracegrad.name``, ``x.name()`` and ``x.name_()``."""
-    tensor_method(op, name=op.name)
-    setattr(Tensor, op.name + "_", inplace(op))
-    for alias in aliases:
-        tensor_method(op, name=alias)
-        setattr(Tensor, alias + "_", inplace(op, name=alias + "_"))
-    return op
-
-
 def _public(fn, *aliases):
-    """Attach a public function with parameters as ``x.name(...)`` and ``x.name_(...)``."""
-    tensor_method(fn)
-    setattr(Tensor, fn.__name__ + "_", inplace(fn))
-    for alias in aliases:
-        tensor_method(fn, name=alias)
-        setattr(Tensor, alias + "_", inplace(fn, name=alias + "_"))
-    return fn
+    """Expose ``fn`` as ``x.name(...)`` and ``x.name_(...)``, and so for each alias."""
+    return expose(fn, methods=(getattr(fn, "name", None) or fn.__name__, *aliases), inplace=True)
 
 
 def _number(x):
@@ -220,7 +206,7 @@ def _(g, out, a):
 
 
 for _op in (exp, log, log1p, expm1, log2, log10, sqrt, rsqrt, erf, erfc):
-    _unary_public(_op)
+    _public(_op)
 
 
 # ---------------------------------------------------------------------- trigonometry, sigmoid
@@ -295,7 +281,7 @@ def _(g, out, a):
 
 
 for _op in (sin, cos, tan, tanh, sigmoid, sign):
-    _unary_public(_op)
+    _public(_op)
 
 
 # --------------------------------------------------------------------------------------- rounding
@@ -315,9 +301,9 @@ floor = _rounding(jnp.floor, "FloorBackward0", "floor", "Round down to an integr
 ceil = _rounding(jnp.ceil, "CeilBackward0", "ceil", "Round up to an integral value.")
 trunc = _rounding(jnp.trunc, "TruncBackward0", "trunc", "Round toward zero.")
 fix = trunc
-_unary_public(floor)
-_unary_public(ceil)
-_unary_public(trunc, "fix")
+_public(floor)
+_public(ceil)
+_public(trunc, "fix")
 
 
 @defop(lambda p: "RoundBackward0" if p["decimals"] == 0 else "RoundBackward1", saves=())
@@ -352,7 +338,7 @@ def _(g, out, a):
     return (g,)
 
 
-_unary_public(frac)
+_public(frac)
 
 
 def square(input: Tensor) -> Tensor:
@@ -882,7 +868,6 @@ def _(g, out, cond, a, b):
     return None, _where(cond, g, zero), _where(cond, zero, g)
 
 
-@tensor_method
 def where(condition: Tensor, input=None, other=None) -> Tensor:
     """``input`` where ``condition`` holds, else ``other``; either may be a Python number. The two
     values are promoted to a common dtype (PyTorch's rules), and everything broadcasts."""
@@ -903,4 +888,7 @@ def where(condition: Tensor, input=None, other=None) -> Tensor:
     return _where(condition, input, other)
 
 
-Tensor.where = lambda self, condition, other: where(condition, self, other)
+@expose(methods=("where",))
+def _where_method(self: Tensor, condition: Tensor, other) -> Tensor:
+    """``x.where(condition, y)`` is ``where(condition, x, y)``."""
+    return where(condition, self, other)

@@ -25,10 +25,11 @@ import numpy as np
 
 from .. import _tracing
 from .._dtype import as_dtype, scalar_type_name
+from .._surface import expose
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, _wrap_dim, tensor
 from .compare import logical_not
-from .registry import defop, inplace, needs_grad, tensor_method
+from .registry import defop, needs_grad
 
 __all__ = [
     "index_select",
@@ -433,11 +434,11 @@ def _setitem(self: Tensor, index, value) -> None:
     )
 
 
-Tensor.__getitem__ = _getitem
-Tensor.__setitem__ = _setitem
+expose(_getitem, methods=(), operators=("__getitem__",))
+expose(_setitem, methods=(), operators=("__setitem__",))
 
 
-@tensor_method
+@expose(inplace=True)
 def index_put(input: Tensor, indices: tuple, values, accumulate: bool = False) -> Tensor:
     """``input`` with ``values`` written at ``input[indices]`` (added there when ``accumulate``,
     where repeated indices add up); ``indices`` is a tuple of index tensors (None for ``:``)."""
@@ -453,9 +454,6 @@ def index_put(input: Tensor, indices: tuple, values, accumulate: bool = False) -
         accumulate=accumulate,
         name="IndexPutBackward0",
     )
-
-
-Tensor.index_put_ = inplace(index_put)
 
 
 # ------------------------------------------------------------------------- dimension-wise helpers
@@ -479,7 +477,7 @@ def _int_index(index: Tensor, op: str) -> Tensor:
     return index
 
 
-@tensor_method
+@expose
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of ``input`` at positions ``index`` (a 1-d integer tensor) along ``dim``."""
     index = _int_index(index, "index_select")
@@ -502,7 +500,7 @@ def _select_checked(input: Tensor, d: int, arr) -> Tensor:
     return _index(input, idx, basic=(), adv=(d,), name="IndexSelectBackward0")
 
 
-@tensor_method
+@expose
 def take(input: Tensor, index: Tensor) -> Tensor:
     """``input`` read as a 1-d tensor, at the positions in ``index`` (result shaped like it)."""
     index = _int_index(index, "take")
@@ -621,7 +619,7 @@ def _as_1d(*ts):
     return [t.reshape(1) if isinstance(t, Tensor) and t.ndim == 0 else t for t in ts]
 
 
-@tensor_method
+@expose
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """``out[i][j][k] = input[index[i][j][k]][j][k]`` for ``dim=0`` (and likewise for others).
     ``sparse_grad=True`` (a sparse gradient for ``input``) raises: tracegrad's gradients are dense."""
@@ -638,7 +636,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
     return _gather(input, index, dim=d)
 
 
-@tensor_method
+@expose(inplace=True)
 def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
     """``input`` with ``src`` (a tensor, or the number ``value``) written at ``index`` along ``dim``:
     ``out[index[i][j]][j] = src[i][j]`` for ``dim=0``. ``reduce='add'`` is ``scatter_add``."""
@@ -660,7 +658,7 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, red
     return _scatter(input, index, src, dim=d)
 
 
-@tensor_method
+@expose(inplace=True)
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """``input`` with ``src`` added at ``index`` along ``dim`` (repeated indices add up)."""
     d = _check_scatter_args("scatter_add", input, dim, index, src)
@@ -673,11 +671,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return _scatter_add(input, index, src, dim=d)
 
 
-Tensor.scatter_ = inplace(scatter)
-Tensor.scatter_add_ = inplace(scatter_add)
-
-
-@tensor_method
+@expose
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
     """numpy's ``take_along_axis``: ``gather`` after broadcasting ``input`` and ``indices`` in every
     dimension but ``dim`` (with ``dim=None``, both are flattened first)."""
@@ -720,7 +714,7 @@ def _(g, out, a, mask, value, *, name):
     return ga, None, gv
 
 
-@tensor_method
+@expose(inplace=True)
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     """``input`` with ``value`` (a number or a 0-d tensor) where ``mask`` (bool, broadcastable to
     ``input``) is True."""
@@ -744,10 +738,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     return _masked_fill(input, mask, value, name="MaskedFillBackward0")
 
 
-Tensor.masked_fill_ = inplace(masked_fill)
-
-
-@tensor_method
+@expose
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """The entries of ``input`` where ``mask`` is True, as a 1-d tensor (both broadcast first)."""
     if mask.dtype.name != "bool":
@@ -760,7 +751,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     return _index(input, k.idx, basic=k.basic, adv=k.adv, name="MaskedSelectBackward0")
 
 
-@tensor_method
+@expose(inplace=True)
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
     """``input`` with ``alpha * source`` added at positions ``index`` along ``dim`` (repeated
     indices add up)."""
@@ -792,11 +783,8 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     )
 
 
-Tensor.index_add_ = inplace(index_add)
-
-
 # -------------------------------------------------------------------------- no gradient: data ops
-@tensor_method
+@expose
 def nonzero(input: Tensor, *, as_tuple: bool = False):
     """The indices of the non-zero entries: an ``(n, ndim)`` int64 tensor, or (``as_tuple``) one
     1-d tensor per dimension. The result's shape depends on the data, so this runs eagerly."""
@@ -811,7 +799,7 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
     return Tensor._wrap(jnp.asarray(np.stack(np.nonzero(a), axis=1), jnp.int64))
 
 
-@tensor_method
+@expose
 def argwhere(input: Tensor) -> Tensor:
     """``nonzero(input)``: the ``(n, ndim)`` indices of the non-zero entries."""
     return nonzero(input)

@@ -15,8 +15,11 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._dtype import cpp_type_name, scalar_type_name
-from ..tensor import Tensor
-from .registry import defop, inplace, needs_grad, tensor_method
+from .._surface import expose
+from ..creation import eye
+from ..tensor import Tensor, _wrap_dim
+from .registry import defop, needs_grad
+from .shape import _expanded_shape, _reshape
 
 __all__ = [
     "matmul",
@@ -65,7 +68,7 @@ def _(g, out, a, b):
     return (_mm(g, b.t()) if needs_grad(a) else None, _mm(a.t(), g) if needs_grad(b) else None)
 
 
-@tensor_method
+@expose
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """The matrix product of two 2-D tensors, ``(n, k) @ (k, m) -> (n, m)``."""
     if input.ndim != 2:
@@ -104,7 +107,7 @@ def _check_bmm(a: Tensor, b: Tensor, names=("batch1", "batch2")) -> None:
         )
 
 
-@tensor_method
+@expose
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched matrix product of two 3-D tensors, ``(b, n, k) @ (b, k, m) -> (b, n, m)``; no
     broadcasting (use ``matmul`` for that)."""
@@ -123,7 +126,7 @@ def _(g, out, a, b):
     return (g * b if needs_grad(a) else None, g * a if needs_grad(b) else None)
 
 
-@tensor_method
+@expose
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """The inner product of two 1-D tensors of the same size (a 0-d tensor)."""
     if input.ndim != 1 or tensor.ndim != 1:
@@ -154,7 +157,7 @@ def _(g, out, a, v):
     return ga, _mv(a.t(), g) if needs_grad(v) else None
 
 
-@tensor_method
+@expose
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Matrix-vector product, ``(n, k) @ (k,) -> (n,)``."""
     if input.ndim != 2 or vec.ndim != 1:
@@ -169,7 +172,7 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------------------------------- outer
-@tensor_method
+@expose
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """The outer product of two 1-D tensors, ``(n,) x (m,) -> (n, m)`` (a broadcast product, as
     in PyTorch, so its ``grad_fn`` is ``MulBackward0``)."""
@@ -182,7 +185,7 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
     return input.reshape(-1, 1) * vec2
 
 
-ger = tensor_method(outer, name="ger")
+ger = expose(outer, methods=("ger",))
 
 
 # ---------------------------------------------------------------------------------------- matmul
@@ -216,13 +219,11 @@ def _broadcast_batch(s1: tuple, s2: tuple) -> tuple:
     return tuple(out)
 
 
-@tensor_method
+@expose(operators=("__matmul__",))
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """The matrix product with NumPy's rules: 1-D @ 1-D is a dot product, a 1-D operand is a row
     (left) or column (right) vector that is removed from the result, and dimensions before the
     last two are batch dimensions that broadcast."""
-    from .shape import _reshape
-
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise TypeError(
             f"matmul(): argument 'other' must be Tensor, not {type(other).__name__}"
@@ -269,10 +270,10 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     return r
 
 
-Tensor.__matmul__ = lambda self, other: matmul(self, other)
-Tensor.__rmatmul__ = lambda self, other: matmul(
-    other if isinstance(other, Tensor) else Tensor(other), self
-)
+@expose(methods=(), operators=("__rmatmul__",))
+def _rmatmul(self: Tensor, other) -> Tensor:
+    """``other @ self``; ``other`` may be array-like."""
+    return matmul(other if isinstance(other, Tensor) else Tensor(other), self)
 
 
 # ------------------------------------------------------------------------------ addmm, baddbmm
@@ -345,8 +346,6 @@ def _(g, out, c, a, b, *, beta, alpha):
 
 
 def _check_addend(input: Tensor, out_shape: tuple, operand: Tensor) -> None:
-    from .shape import _expanded_shape
-
     _expanded_shape(input, out_shape)  # raises PyTorch's expand error if it cannot broadcast
     if input.dtype != operand.dtype:
         raise RuntimeError(
@@ -355,7 +354,7 @@ def _check_addend(input: Tensor, out_shape: tuple, operand: Tensor) -> None:
         )
 
 
-@tensor_method
+@expose(inplace=True)
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """``beta * input + alpha * (mat1 @ mat2)`` for 2-D ``mat1``, ``mat2``; ``input`` broadcasts
     to the product's shape."""
@@ -368,7 +367,7 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tens
     return _addmm(input, mat1, mat2, beta=beta, alpha=alpha)
 
 
-@tensor_method
+@expose(inplace=True)
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """``beta * input + alpha * bmm(batch1, batch2)``; ``input`` broadcasts to the product's
     shape."""
@@ -377,16 +376,10 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -
     return _baddbmm(input, batch1, batch2, beta=beta, alpha=alpha)
 
 
-Tensor.addmm_ = inplace(addmm)
-Tensor.baddbmm_ = inplace(baddbmm)
-
-
 # ------------------------------------------------------------------------------------ tensordot
 def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
     """Contract the last ``dims`` dimensions of ``a`` with the first ``dims`` of ``b`` (an int), or
     the listed pairs (``dims=([1, 0], [0, 1])``). Composed as permute, reshape, ``mm``, reshape."""
-    from ..tensor import _wrap_dim
-
     if isinstance(dims, int):
         if dims < 0:
             raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
@@ -443,8 +436,6 @@ def _(g, out, a, b, *, equation):
 
 
 def _einsum_grad(g, target: str, sub: str, x: Tensor, others: list, equation: str) -> Tensor:
-    from ..creation import eye
-
     fresh = iter(c for c in string.ascii_letters if c not in equation)
     wanted, terms = [], [(target, g), *others]
     for i, c in enumerate(sub):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 from .elementwise import where
 from .registry import defop, needs_grad
 
@@ -45,8 +45,6 @@ def _nll_mask(t, c: int, ndim: int, ignore_index: int, xp):
     if xp is jnp:
         t1 = jnp.expand_dims(t, 1)
         return (t1 == classes) & (t1 != ignore_index)
-    from ..tensor import tensor
-
     t1 = t.unsqueeze(1)
     return (t1 == tensor(classes)).logical_and(t1 != ignore_index)
 

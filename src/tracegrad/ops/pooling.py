@@ -14,7 +14,7 @@ primitives of ``_window.py``) plus a hand-written rule in tracegrad ops:
 - Adaptive average pooling is ``avg_pool`` for even windows, else a ``resample`` map
   (``resample.py``).
 
-``pad``, ``interpolate``, ``unfold`` and ``fold`` live in ``resample.py``; they are importable
+``pad``, ``unfold`` and ``fold`` live in ``resample.py`` (``interpolate`` in ``resize.py``); they are importable
 from here too, as before.
 """
 
@@ -50,7 +50,7 @@ from ._window_args import (
 )
 from .indexing import _gather
 from .registry import defop
-from .resample import _resample, fold, interpolate, pad, unfold  # noqa: F401 (as before)
+from .resample import _resample, fold, pad, unfold  # noqa: F401 (as before)
 
 __all__ = [
     "max_pool1d",

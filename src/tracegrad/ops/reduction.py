@@ -15,8 +15,11 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._dtype import as_dtype, int64, scalar_type_name
-from ..tensor import Tensor, _wrap_dim
-from .registry import defop, inplace, tensor_method
+from .._surface import expose
+from ..creation import arange
+from ..tensor import Tensor, _size_args, _wrap_dim
+from .elementwise import maximum, minimum, where
+from .registry import defop
 
 __all__ = [
     "sum",
@@ -81,8 +84,6 @@ def _count(shape, dim) -> int:
 
 
 def _where(cond, a, b):
-    from .elementwise import where
-
     return where(cond, a, b)
 
 
@@ -141,7 +142,7 @@ def _(g, out, a, *, dim, keepdim, dtype):
     return (_restore(g, a.shape, dim, keepdim),)
 
 
-@tensor_method
+@expose
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (all dimensions when None). Integer and bool inputs sum as int64."""
     if dtype is None and not input.dtype.is_floating_point:
@@ -165,7 +166,7 @@ def _(g, out, a, *, dim, keepdim):
     return (_restore(g, a.shape, dim, keepdim) / _count(a.shape, dim),)
 
 
-@tensor_method
+@expose
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean over ``dim`` (all dimensions when None). Needs a floating input, as in PyTorch."""
     if dtype is not None:
@@ -196,11 +197,9 @@ def _(g, out, a, *, shape):
     return (g.expand(a.shape),)
 
 
-@tensor_method
+@expose
 def sum_to_size(input: Tensor, *size) -> Tensor:
     """Sum ``input`` down to ``size`` (a shape it broadcasts from)."""
-    from ..tensor import _size_args
-
     shape = _size_args(size)
     if tuple(input.shape) == shape:
         return input
@@ -233,7 +232,7 @@ def _(g, out, a, *, dim, keepdim, dtype):
     return (_restore(g, a.shape, dim, keepdim) * d,)
 
 
-@tensor_method
+@expose
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product over ``dim`` (all elements when None). Integer and bool inputs multiply as int64;
     the gradient is exact when the input holds zeros."""
@@ -283,7 +282,7 @@ def _(g, out, a, *, dim, keepdim, name):
     return (_evenly(g, out, a, dim, keepdim, name),)
 
 
-@tensor_method
+@expose
 def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     """The maximum over ``dim`` (all dimensions by default); the gradient is shared among ties."""
     dims = _dims(dim, input.ndim)
@@ -291,7 +290,7 @@ def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     return _amax(input, dim=dims, keepdim=keepdim, name="AmaxBackward0")
 
 
-@tensor_method
+@expose
 def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     """The minimum over ``dim`` (all dimensions by default); the gradient is shared among ties."""
     dims = _dims(dim, input.ndim)
@@ -321,7 +320,7 @@ def _argmin(a, *, dim, keepdim):
     return jnp.argmin(a, axis=dim, keepdims=keepdim)
 
 
-@tensor_method
+@expose
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index (int64) of the first maximum along ``dim``, or into the flattened input when None."""
     d = None if dim is None else _wrap_dim(dim, input.ndim)
@@ -329,7 +328,7 @@ def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
     return _argmax(input, dim=d, keepdim=keepdim)
 
 
-@tensor_method
+@expose
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index (int64) of the first minimum along ``dim``, or into the flattened input when None."""
     d = None if dim is None else _wrap_dim(dim, input.ndim)
@@ -349,8 +348,6 @@ def _value_select(a, idx, *, dim, keepdim, name):
 
 @_value_select.vjp
 def _(g, out, a, idx, *, dim, keepdim, name):
-    from ..creation import arange
-
     if not keepdim:
         g, idx = g.unsqueeze(dim), idx.unsqueeze(dim)
     shape = [1] * a.ndim
@@ -372,11 +369,7 @@ def _select_reduction(input: Tensor, idx_fn, dim, keepdim, op: str, name: str):
 
 def _max_min(input, dim, keepdim, other, op: str):
     if isinstance(dim, Tensor) or other is not None:
-        from . import elementwise
-
-        return getattr(elementwise, "maximum" if op == "max" else "minimum")(
-            input, dim if other is None else other
-        )
+        return (maximum if op == "max" else minimum)(input, dim if other is None else other)
     if dim is None:
         _check_nonempty(op, input, None)
         fn = _amax if op == "max" else _amin
@@ -394,14 +387,14 @@ def _max_min(input, dim, keepdim, other, op: str):
     return _select_reduction(input, idx_fn, dim, keepdim, op, name)
 
 
-@tensor_method
+@expose
 def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
     """``max(x)``: the largest element (gradient shared among ties). ``max(x, dim)``: a
     ``(values, indices)`` named tuple (gradient to the index). ``max(x, y)``: ``maximum(x, y)``."""
     return _max_min(input, dim, keepdim, other, "max")
 
 
-@tensor_method
+@expose
 def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
     """``min(x)``: the smallest element (gradient shared among ties). ``min(x, dim)``: a
     ``(values, indices)`` named tuple (gradient to the index). ``min(x, y)``: ``minimum(x, y)``."""
@@ -433,7 +426,7 @@ def _median_index(a, *, dim, keepdim):
     return idx if keepdim else jnp.squeeze(idx, dim)
 
 
-@tensor_method
+@expose
 def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
     """The lower median: of all elements (a tensor; gradient shared among ties), or along ``dim``
     (a ``(values, indices)`` named tuple; gradient to the index)."""
@@ -492,14 +485,14 @@ def _var_args(op: str, input: Tensor, dim, unbiased, keepdim, correction):
     return dict(dim=_dims(dim, input.ndim), correction=correction, keepdim=keepdim)
 
 
-@tensor_method
+@expose
 def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """Variance over ``dim`` with ``correction`` (Bessel's, 1, by default; ``unbiased=False`` is
     ``correction=0``). ``var(x, False)`` is the old ``(input, unbiased)`` overload."""
     return _var(input, **_var_args("var", input, dim, unbiased, keepdim, correction))
 
 
-@tensor_method
+@expose
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """Standard deviation over ``dim`` (arguments as ``var``); its gradient is 0 where it is 0."""
     return _std(input, **_var_args("std", input, dim, unbiased, keepdim, correction))
@@ -561,7 +554,7 @@ def _(g, out, a, *, p, dim, keepdim):
     return (scaled * _where(null, 0.0, g / _where(null, 1.0, n) ** (p - 1)),)
 
 
-@tensor_method
+@expose
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """The vector ``p``-norm over ``dim`` (all elements when None): ``'fro'`` (= 2, the default),
     any number, ``inf`` or ``-inf``. The gradient of the 2-norm at 0 is 0, as in PyTorch."""
@@ -602,7 +595,7 @@ def _(g, out, a, *, dim, keepdim):
     return (_restore(g, a.shape, dim, keepdim) * (a - out).exp(),)
 
 
-@tensor_method
+@expose
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(input), dim))``, computed stably (shifted by the maximum)."""
     return _logsumexp(input, dim=_dims(dim, input.ndim), keepdim=keepdim)
@@ -628,7 +621,7 @@ def _scan_input(input: Tensor, dtype) -> Tensor:
     return input if input.dtype.is_floating_point else input.to(int64)
 
 
-@tensor_method
+@expose(inplace=True)
 def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Running sum along ``dim``. Integer and bool inputs sum as int64."""
     return _cumsum(_scan_input(input, dtype), dim=_wrap_dim(dim, input.ndim), reverse=False)
@@ -664,14 +657,10 @@ def _(g, out, a, *, dim):
     return (dx + _where(first, prefix * tail, 0.0),)
 
 
-@tensor_method
+@expose(inplace=True)
 def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Running product along ``dim``; the gradient is exact (and finite) when the input has zeros."""
     return _cumprod(_scan_input(input, dtype), dim=_wrap_dim(dim, input.ndim))
-
-
-Tensor.cumsum_ = inplace(cumsum)
-Tensor.cumprod_ = inplace(cumprod)
 
 
 # -------------------------------------------------------------------- all, any, count_nonzero
@@ -688,13 +677,13 @@ def _any(a, *, dim, keepdim):
     return r.astype(a.dtype) if a.dtype == jnp.uint8 else r
 
 
-@tensor_method
+@expose
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Whether every element (along ``dim``) is non-zero, as a bool tensor."""
     return _all(input, dim=_dims(dim, input.ndim), keepdim=keepdim)
 
 
-@tensor_method
+@expose
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Whether some element (along ``dim``) is non-zero, as a bool tensor."""
     return _any(input, dim=_dims(dim, input.ndim), keepdim=keepdim)
@@ -705,7 +694,7 @@ def _count_nonzero(a, *, dim):
     return jnp.sum(a != 0, axis=dim, dtype=jnp.int64)
 
 
-@tensor_method
+@expose
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
     """The number of non-zero elements (along ``dim``), as int64."""
     return _count_nonzero(input, dim=_dims(dim, input.ndim))
@@ -759,14 +748,14 @@ def _softmax_dim(op: str, input: Tensor, dim, dtype) -> tuple:
     return input, d
 
 
-@tensor_method
+@expose
 def softmax(input: Tensor, dim: int | None, dtype=None) -> Tensor:
     """``exp(x) / sum(exp(x), dim)``, computed stably; ``dtype`` casts the input first."""
     input, d = _softmax_dim("softmax", input, dim, dtype)
     return _softmax(input, dim=d)
 
 
-@tensor_method
+@expose
 def log_softmax(input: Tensor, dim: int | None, dtype=None) -> Tensor:
     """``x - logsumexp(x, dim)``, computed stably; ``dtype`` casts the input first."""
     input, d = _softmax_dim("log_softmax", input, dim, dtype)

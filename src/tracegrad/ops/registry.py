@@ -26,13 +26,11 @@ import numpy as np
 
 from .. import _caches, _tracing
 from .._dtype import as_dtype, get_default_dtype, result_type, scalar_kind
-from ..autograd.grad_mode import is_grad_enabled
-from ..autograd.node import record
+from .._grad_mode import is_grad_enabled
+from ..autograd.node import REGISTRY, record
 from ..tensor import Tensor
 
-__all__ = ["Op", "defop", "REGISTRY", "apply", "tensor_method", "needs_grad"]
-
-REGISTRY: dict[str, Op] = {}
+__all__ = ["Op", "defop", "REGISTRY", "apply", "needs_grad"]
 
 
 def needs_grad(x) -> bool:
@@ -63,6 +61,7 @@ class Op:
         self.operand_names: tuple[str, ...] = ()
         self.__doc__ = forward.__doc__
         self.__name__ = name
+        self.__module__ = forward.__module__  # where the op is declared, not this module
 
     @property
     def saved_inputs(self) -> tuple:
@@ -242,33 +241,3 @@ def apply(op: Op, operands: tuple, params: dict):
 
 def apply_bound(op: Op, first, *operands, **params):
     return apply(op, (first, *operands), params)
-
-
-def tensor_method(fn: Callable | None = None, *, name: str | None = None):
-    """Attach the decorated public function to ``Tensor`` as a method (``x.exp()``)."""
-
-    def attach(f):
-        from ..tensor import Tensor
-
-        setattr(Tensor, name or f.__name__, f)
-        return f
-
-    return attach(fn) if fn is not None else attach
-
-
-def inplace(fn: Callable, name: str | None = None) -> Callable:
-    """The in-place method form of ``fn`` (``x.add_(y)`` from ``add``): computes out of place, then
-    makes ``x`` hold the result, bumping its version and moving its ``grad_fn``.
-
-    PyTorch's guard applies: a leaf that requires grad can only be modified under ``no_grad``.
-    """
-    method_name = name or fn.__name__ + "_"
-
-    def method(self, *args, **kwargs):
-        self._check_inplace(method_name)
-        return self._rebase(fn(self._snapshot(), *args, **kwargs))
-
-    method.__name__ = method_name
-    method.__qualname__ = f"Tensor.{method_name}"
-    method.__doc__ = f"In-place version of :func:`{fn.__name__}`."
-    return method

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 
 import jax.numpy as jnp
 
+from .._surface import expose
 from ..tensor import Size, Tensor, _size_args, _wrap_dim
 from .indexing import _select_dim, _slice_dim
-from .registry import defop, inplace, tensor_method
+from .registry import defop
 
 __all__ = [
     "reshape",
@@ -95,12 +96,13 @@ def _reshape_to(input: Tensor, size, name: str) -> Tensor:
     return _reshape(input, shape=shape, name=name)
 
 
-@tensor_method
+@expose
 def reshape(input: Tensor, *shape) -> Tensor:
     """The same values in a new ``shape`` (one dimension may be -1)."""
     return _reshape_to(input, shape, "ViewBackward0")
 
 
+@expose
 def view(self: Tensor, *shape) -> Tensor:
     """The same values in a new ``shape``; ``view(dtype)`` is not supported."""
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, Size)):
@@ -108,9 +110,16 @@ def view(self: Tensor, *shape) -> Tensor:
     return _reshape_to(self, shape, "ViewBackward0")
 
 
-Tensor.view = view
-Tensor.view_as = lambda self, other: view(self, *other.shape)
-Tensor.reshape_as = lambda self, other: reshape(self, *other.shape)
+@expose
+def view_as(self: Tensor, other: Tensor) -> Tensor:
+    """``self.view(other.shape)``."""
+    return view(self, *other.shape)
+
+
+@expose
+def reshape_as(self: Tensor, other: Tensor) -> Tensor:
+    """``self.reshape(other.shape)``."""
+    return reshape(self, *other.shape)
 
 
 # ---------------------------------------------------------------------------------------- expand
@@ -150,7 +159,7 @@ def _expanded_shape(input: Tensor, sizes: tuple) -> tuple:
     return tuple(shape)
 
 
-@tensor_method
+@expose
 def expand(input: Tensor, *sizes) -> Tensor:
     """Broadcast ``input`` to ``sizes`` (-1 keeps a dimension) without copying in PyTorch."""
     shape = _expanded_shape(input, _size_args(sizes) if sizes else ())
@@ -159,22 +168,20 @@ def expand(input: Tensor, *sizes) -> Tensor:
     return _expand(input, shape=shape)
 
 
-@tensor_method
+@expose
 def expand_as(input: Tensor, other: Tensor) -> Tensor:
     """``input.expand(other.shape)``."""
     return expand(input, *other.shape)
 
 
+@expose
 def broadcast_to(input: Tensor, size) -> Tensor:
     """``input.expand(size)``."""
     return expand(input, *size)
 
 
-Tensor.broadcast_to = broadcast_to
-
-
 # --------------------------------------------------------------------------- squeeze, unsqueeze
-@tensor_method
+@expose
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a size-1 dimension at ``dim``."""
     d = _wrap_dim(dim, input.ndim + 1)
@@ -183,7 +190,7 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
     return _reshape(input, shape=tuple(shape), name="UnsqueezeBackward0")
 
 
-@tensor_method
+@expose
 def squeeze(input: Tensor, dim=None) -> Tensor:
     """Remove size-1 dimensions (all, or those in ``dim``: an int or a tuple)."""
     if dim is None:
@@ -209,7 +216,7 @@ def _(g, out, a, *, dims, name):
     return (_permute(g, dims=inverse, name=name),)
 
 
-@tensor_method
+@expose
 def permute(input: Tensor, *dims) -> Tensor:
     """Reorder dimensions: ``x.permute(2, 0, 1)``."""
     dims = _size_args(dims) if dims else ()
@@ -225,7 +232,7 @@ def permute(input: Tensor, *dims) -> Tensor:
     return _permute(input, dims=dims, name="PermuteBackward0")
 
 
-@tensor_method
+@expose
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap dimensions ``dim0`` and ``dim1``."""
     n = input.ndim
@@ -235,11 +242,11 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     return _permute(input, dims=tuple(dims), name="TransposeBackward0")
 
 
-swapaxes = tensor_method(transpose, name="swapaxes")
-swapdims = tensor_method(transpose, name="swapdims")
+swapaxes = expose(transpose, methods=("swapaxes",))
+swapdims = expose(transpose, methods=("swapdims",))
 
 
-@tensor_method
+@expose
 def t(input: Tensor) -> Tensor:
     """Transpose a matrix (0-d and 1-d tensors are returned as they are)."""
     if input.ndim > 2:
@@ -250,12 +257,14 @@ def t(input: Tensor) -> Tensor:
 
 
 def _T(self: Tensor) -> Tensor:
+    """All dimensions reversed (a matrix transpose for 2-d tensors)."""
     if self.ndim < 2:
         return self
     return _permute(self, dims=tuple(reversed(range(self.ndim))), name="PermuteBackward0")
 
 
 def _mT(self: Tensor) -> Tensor:
+    """The last two dimensions swapped."""
     if self.ndim < 2:
         raise RuntimeError(
             f"tensor.mT is only supported on matrices or batches of matrices. Got {self.ndim}-D tensor."
@@ -263,12 +272,12 @@ def _mT(self: Tensor) -> Tensor:
     return transpose(self, -2, -1)
 
 
-Tensor.T = property(_T, doc="All dimensions reversed (a matrix transpose for 2-d tensors).")
-Tensor.mT = property(_mT, doc="The last two dimensions swapped.")
+expose(_T, methods=(), properties=("T",))
+expose(_mT, methods=(), properties=("mT",))
 
 
 # ------------------------------------------------------------------------------ flatten, unflatten
-@tensor_method
+@expose
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dimensions ``start_dim`` to ``end_dim`` (inclusive) into one; a 0-d tensor gives 1-d."""
     n = input.ndim
@@ -285,7 +294,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     )
 
 
-@tensor_method
+@expose
 def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
     """Split dimension ``dim`` into ``sizes`` (one entry may be -1, inferred)."""
     d = _wrap_dim(dim, input.ndim)
@@ -327,6 +336,7 @@ def _(g, out, a, *, repeats):
     return (g.reshape(tuple(a.shape)),)
 
 
+@expose
 def repeat(self: Tensor, *sizes) -> Tensor:
     """Tile the tensor ``sizes[i]`` times along each dimension (extra sizes add leading dims)."""
     sizes = _size_args(sizes)
@@ -340,10 +350,7 @@ def repeat(self: Tensor, *sizes) -> Tensor:
     return _repeat(self, repeats=sizes)
 
 
-Tensor.repeat = repeat
-
-
-@tensor_method
+@expose
 def tile(input: Tensor, dims, *more_dims) -> Tensor:
     """``repeat``, with ``dims`` padded with leading 1s when shorter than ``input.ndim``."""
     dims = ((dims,) if isinstance(dims, int) else tuple(dims)) + more_dims
@@ -463,7 +470,7 @@ def _dim_of(input: Tensor, dim: int, op: str) -> int:
     return _wrap_dim(dim, input.ndim)
 
 
-@tensor_method
+@expose
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Pieces of ``tensor`` along ``dim``: of ``split_size`` each (the last may be smaller), or of
     the sizes in a list (which must sum to the dimension's size)."""
@@ -488,7 +495,7 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     return _pieces(tensor, d, sizes, "SplitWithSizesBackward0")
 
 
-@tensor_method
+@expose
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     """At most ``chunks`` pieces of equal size ``ceil(n / chunks)`` along ``dim`` (the last may be
     smaller, and fewer pieces come back when the size does not allow ``chunks`` of them)."""
@@ -501,14 +508,14 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     return split(input, -(-n // chunks), d)
 
 
-@tensor_method
+@expose
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices of ``input`` along ``dim``, each without that dimension."""
     d = _dim_of(input, dim, "unbind")
     return tuple(_select_dim(input, d, i, "UnbindBackward0") for i in range(input.shape[d]))
 
 
-@tensor_method
+@expose
 def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
     """The ``length`` entries of ``input`` from ``start`` along ``dim``."""
     if input.ndim == 0:
@@ -529,7 +536,7 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
     return _slice_dim(input, d, start, start + length)
 
 
-@tensor_method
+@expose
 def select(input: Tensor, dim: int, index: int) -> Tensor:
     """``input`` at position ``index`` of dimension ``dim``, which is removed."""
     if input.ndim == 0:
@@ -555,7 +562,7 @@ def _(g, out, a, *, dims):
     return (_flip(g, dims=dims),)
 
 
-@tensor_method
+@expose
 def flip(input: Tensor, dims, *more_dims) -> Tensor:
     """Reverse the order of entries along ``dims``: ``flip(x, (0, 1))`` or ``x.flip(0, 1)``."""
     dims = ((dims,) if isinstance(dims, int) else tuple(dims)) + more_dims
@@ -568,7 +575,7 @@ def flip(input: Tensor, dims, *more_dims) -> Tensor:
     return _flip(input, dims=wrapped if input.ndim else ())
 
 
-@tensor_method
+@expose
 def fliplr(input: Tensor) -> Tensor:
     """Reverse the columns (dimension 1)."""
     if input.ndim < 2:
@@ -576,7 +583,7 @@ def fliplr(input: Tensor) -> Tensor:
     return flip(input, 1)
 
 
-@tensor_method
+@expose
 def flipud(input: Tensor) -> Tensor:
     """Reverse the rows (dimension 0)."""
     if input.ndim < 1:
@@ -594,7 +601,7 @@ def _(g, out, a, *, shifts, dims):
     return (_roll(g, shifts=tuple(-s for s in shifts), dims=dims),)
 
 
-@tensor_method
+@expose
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
     """Shift entries cyclically by ``shifts`` along ``dims`` (the flattened tensor when None)."""
     shifts = (shifts,) if isinstance(shifts, int) else tuple(int(s) for s in shifts)
@@ -614,7 +621,7 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
 
 
 # ------------------------------------------------------------------------------- movedim/moveaxis
-@tensor_method
+@expose
 def movedim(input: Tensor, source, destination) -> Tensor:
     """Move dimensions ``source`` to positions ``destination``; the others keep their order."""
     src = (source,) if isinstance(source, int) else tuple(source)
@@ -639,7 +646,7 @@ def movedim(input: Tensor, source, destination) -> Tensor:
     return _permute(input, dims=order, name="PermuteBackward0") if n else input
 
 
-moveaxis = tensor_method(movedim, name="moveaxis")
+moveaxis = expose(movedim, methods=("moveaxis",))
 
 
 # ----------------------------------------------------------------------- diagonal, diag, diag_embed
@@ -679,7 +686,7 @@ def _(gg, out, g, *, shape, offset, dim1, dim2, name):
     return (_diagonal(gg, offset=offset, dim1=dim1, dim2=dim2),)
 
 
-@tensor_method
+@expose
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The ``offset`` diagonal of each (``dim1``, ``dim2``) plane, as a new last dimension."""
     d1, d2 = _wrap_dim(dim1, input.ndim), _wrap_dim(dim2, input.ndim)
@@ -688,7 +695,7 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     return _diagonal(input, offset=int(offset), dim1=d1, dim2=d2)
 
 
-@tensor_method
+@expose
 def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Matrices (in dimensions ``dim1``, ``dim2`` of the result) whose ``offset`` diagonal holds the
     last dimension of ``input``."""
@@ -706,7 +713,7 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     )
 
 
-@tensor_method
+@expose
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     """A 1-d input becomes a square matrix with it on the ``diagonal``; a 2-d input gives that
     diagonal as a 1-d tensor."""
@@ -738,7 +745,7 @@ def _(g, out, a, *, diagonal):
     return (_triu(g, diagonal=diagonal),)
 
 
-@tensor_method
+@expose(inplace=True)
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     """The lower triangle of each matrix (last two dims): zeros above the ``diagonal``."""
     if input.ndim < 2:
@@ -746,13 +753,9 @@ def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     return _tril(input, diagonal=int(diagonal))
 
 
-@tensor_method
+@expose(inplace=True)
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """The upper triangle of each matrix (last two dims): zeros below the ``diagonal``."""
     if input.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
     return _triu(input, diagonal=int(diagonal))
-
-
-Tensor.tril_ = inplace(tril)
-Tensor.triu_ = inplace(triu)

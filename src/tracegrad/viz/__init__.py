@@ -15,6 +15,9 @@ and the system's Graphviz).
 
 from __future__ import annotations
 
+from ..autograd import compiled as _compiled_backward
+from ..compiler import CompiledFunction
+from ..tensor import Tensor
 from .dot import Digraph
 from .draw import mermaid_text, resize_graph, to_digraph, tree_text
 from .graph import build, fit
@@ -127,10 +130,6 @@ def explain(target) -> str:
     """How ``target`` runs compiled, in words: for a ``tracegrad.compile`` step, every compile
     with its reason and the file:line of the call, and ops per module of its program; for a tensor,
     whether its graph's ``backward()`` will run as a compiled program, and if not, why."""
-    from ..autograd import compiled as _compiled_backward
-    from ..compiler import CompiledFunction
-    from ..tensor import Tensor
-
     if isinstance(target, CompiledFunction):
         return target.explain()
     if isinstance(target, Tensor):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ... import creation
 from ...ops import elementwise as E
 from ...ops.reduction import log_softmax, softmax
 from ...tensor import Tensor
@@ -146,8 +147,6 @@ class PReLU(Module):
     initialised to ``init``."""
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
-        from ... import creation
-
         super().__init__()
         self.num_parameters = num_parameters
         self.init = init

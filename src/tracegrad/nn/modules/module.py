@@ -9,8 +9,10 @@ from typing import Any, NamedTuple
 
 from ... import _dtype, _scope
 from ..._device import device as Device
+from ..._layout import check_memory_format
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
+from ...tensor import tensor as _tensor
 from ..parameter import Buffer, Parameter
 
 __all__ = ["Module"]
@@ -437,8 +439,6 @@ class Module:
                     and hasattr(value, "dtype")
                     and not hasattr(value, "grad")
                 ):
-                    from ...tensor import tensor as _tensor
-
                     value = _tensor(value)  # numpy arrays
                 else:
                     error_msgs.append(
@@ -603,8 +603,6 @@ class Module:
         (integer buffers such as ``num_batches_tracked`` keep theirs). Returns ``self``.
         ``memory_format=channels_last`` raises ``NotImplementedError`` (JAX arrays have no
         strides)."""
-        from ..._layout import check_memory_format
-
         check_memory_format("to", memory_format)
         dtype_, device_ = dtype, device
         for a in args:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ... import creation
+from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
@@ -66,8 +67,6 @@ class Embedding(Module):
         """Re-draw ``weight`` from N(0, 1) and zero the padding row."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            from ...autograd.grad_mode import no_grad
-
             with no_grad():
                 self.weight[self.padding_idx] = 0
 

@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from ... import random as _random
+from ...tensor import tensor
 
 __all__ = ["Generator"]
 
@@ -48,8 +49,6 @@ class Generator:
 
     def get_state(self):
         """The generator's state as a uint8 tensor (pass it to ``set_state`` to replay draws)."""
-        from ...tensor import tensor
-
         return tensor(np.asarray(jax.random.key_data(self._key)).view(np.uint8))
 
     def set_state(self, new_state) -> Generator:
