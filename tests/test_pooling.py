@@ -30,7 +30,7 @@ from jax import lax
 
 import tracegrad as tg
 import tracegrad.nn.functional as F
-from tracegrad.ops import pooling
+from tracegrad.ops import pooling, resize
 
 from .tiers import slow_after
 
@@ -485,10 +485,12 @@ def test_functional_exports():
     names = (
         "max_pool1d max_pool2d max_pool3d avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d "
         "adaptive_avg_pool2d adaptive_avg_pool3d adaptive_max_pool1d adaptive_max_pool2d "
-        "adaptive_max_pool3d interpolate unfold fold"
+        "adaptive_max_pool3d unfold fold"
     ).split()
     for name in names:
         assert name in F.__all__ and getattr(F, name) is getattr(pooling, name), name
+    # interpolate lives beside pooling (its area mode is adaptive average pooling)
+    assert "interpolate" in F.__all__ and F.interpolate is resize.interpolate
 
 
 def test_functional_pad_is_the_pooling_op():

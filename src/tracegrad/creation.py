@@ -9,11 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import random as _random
-from ._device import device as Device
 from ._dtype import as_dtype, bool_, float32, get_default_dtype, int64
 from ._layout import check_layout, check_memory_format, check_pin_memory
 from ._surface import expose
-from .tensor import Tensor, _from_python, _size_args, as_array, tensor
+from .tensor import Tensor, _finish, _from_python, _size_args, as_array, tensor
 
 __all__ = [
     "zeros",
@@ -38,15 +37,6 @@ __all__ = [
     "as_tensor",
     "normal",
 ]
-
-
-def _finish(array, device, requires_grad: bool) -> Tensor:
-    if device is not None:
-        array = jax.device_put(array, Device(device).jax_device())
-    t = Tensor._wrap(array)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
 
 
 def _float_dtype(dtype):
@@ -185,43 +175,36 @@ def _filled_like(fn: str, t: Tensor, value, dtype, layout, device, requires_grad
     return _finish(jnp.full(t.shape, value, d.np), device, requires_grad)
 
 
-def zeros_like(
-    input: Tensor,
-    *,
-    dtype=None,
-    layout=None,
-    device=None,
-    requires_grad: bool = False,
-    memory_format=None,
-) -> Tensor:
-    """Zeros with the shape (and, unless given, dtype and device) of ``input``."""
-    return _filled_like("zeros_like", input, 0, dtype, layout, device, requires_grad, memory_format)
+def _constant_like(name: str, value, doc: str):
+    """``zeros_like``, ``ones_like`` and ``empty_like``: one signature, a different value."""
+
+    def like(
+        input: Tensor,
+        *,
+        dtype=None,
+        layout=None,
+        device=None,
+        requires_grad: bool = False,
+        memory_format=None,
+    ) -> Tensor:
+        return _filled_like(name, input, value, dtype, layout, device, requires_grad, memory_format)
+
+    like.__name__ = like.__qualname__ = name
+    like.__doc__ = doc
+    return like
 
 
-def ones_like(
-    input: Tensor,
-    *,
-    dtype=None,
-    layout=None,
-    device=None,
-    requires_grad: bool = False,
-    memory_format=None,
-) -> Tensor:
-    """Ones with the shape (and, unless given, dtype and device) of ``input``."""
-    return _filled_like("ones_like", input, 1, dtype, layout, device, requires_grad, memory_format)
-
-
-def empty_like(
-    input: Tensor,
-    *,
-    dtype=None,
-    layout=None,
-    device=None,
-    requires_grad: bool = False,
-    memory_format=None,
-) -> Tensor:
-    """An 'uninitialised' tensor like ``input``; JAX has no such thing, so it is zeros."""
-    return _filled_like("empty_like", input, 0, dtype, layout, device, requires_grad, memory_format)
+zeros_like = _constant_like(
+    "zeros_like", 0, "Zeros with the shape (and, unless given, dtype and device) of ``input``."
+)
+ones_like = _constant_like(
+    "ones_like", 1, "Ones with the shape (and, unless given, dtype and device) of ``input``."
+)
+empty_like = _constant_like(
+    "empty_like",
+    0,
+    "An 'uninitialised' tensor like ``input``; JAX has no such thing, so it is zeros.",
+)
 
 
 def full_like(
@@ -336,42 +319,40 @@ def eye(
     return _finish(jnp.eye(n, m, dtype=_float_dtype(dtype).np), device, requires_grad)
 
 
-def rand(
-    *sizes,
-    size=None,
-    generator=None,
-    dtype=None,
-    layout=None,
-    device=None,
-    requires_grad: bool = False,
-    pin_memory: bool = False,
-) -> Tensor:
-    """Uniform samples on [0, 1) from tracegrad's global generator (see ``manual_seed``)."""
-    _check_strided("rand", layout, pin_memory)
-    shape = _shape("rand", sizes, size)
-    d = _random_float_dtype("rand", dtype)
-    return _finish(
-        jax.random.uniform(_random.next_key(generator), shape, d.np), device, requires_grad
-    )
+def _sampler(name: str, draw, doc: str):
+    """``rand`` and ``randn``: one signature, a different distribution."""
+
+    def sample(
+        *sizes,
+        size=None,
+        generator=None,
+        dtype=None,
+        layout=None,
+        device=None,
+        requires_grad: bool = False,
+        pin_memory: bool = False,
+    ) -> Tensor:
+        _check_strided(name, layout, pin_memory)
+        shape = _shape(name, sizes, size)
+        d = _random_float_dtype(name, dtype)
+        array = draw(_random.next_key(generator), shape, d.np)
+        return _finish(array, device, requires_grad)
+
+    sample.__name__ = sample.__qualname__ = name
+    sample.__doc__ = doc
+    return sample
 
 
-def randn(
-    *sizes,
-    size=None,
-    generator=None,
-    dtype=None,
-    layout=None,
-    device=None,
-    requires_grad: bool = False,
-    pin_memory: bool = False,
-) -> Tensor:
-    """Standard normal samples from tracegrad's global generator (see ``manual_seed``)."""
-    _check_strided("randn", layout, pin_memory)
-    shape = _shape("randn", sizes, size)
-    d = _random_float_dtype("randn", dtype)
-    return _finish(
-        jax.random.normal(_random.next_key(generator), shape, d.np), device, requires_grad
-    )
+rand = _sampler(
+    "rand",
+    jax.random.uniform,
+    "Uniform samples on [0, 1) from tracegrad's global generator (see ``manual_seed``).",
+)
+randn = _sampler(
+    "randn",
+    jax.random.normal,
+    "Standard normal samples from tracegrad's global generator (see ``manual_seed``).",
+)
 
 
 def randint(

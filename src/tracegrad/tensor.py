@@ -615,7 +615,11 @@ def tensor(
     if pin_memory:
         check_pin_memory("tensor", pin_memory)
     d = as_dtype(dtype) if dtype is not None else None
-    array = as_array(data, d)
+    return _finish(as_array(data, d), device, requires_grad)
+
+
+def _finish(array, device, requires_grad: bool) -> Tensor:
+    """A new leaf tensor holding ``array``, placed on ``device`` when given."""
     if device is not None:
         array = jax.device_put(array, Device(device).jax_device())
     t = Tensor._wrap(array)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tracegrad.ops import pooling as P
 from tracegrad.ops import resample as R
+from tracegrad.ops import resize
 
 from . import Family, Sample
 
@@ -48,7 +49,7 @@ _AVG = [
 ]  # fmt: skip
 
 _ROWS = {
-    "bilinear": ((-1, R._linear_rows(5, 8, False, None, True)), (-2, R._linear_rows(4, 3, True, None, True))),
+    "bilinear": ((-1, resize._linear_rows(5, 8, False, None, True)), (-2, resize._linear_rows(4, 3, True, None, True))),
     "reflect": ((-1, R._pad_rows(5, 2, 3, "reflect")),),
     "circular_crop": ((-2, R._pad_rows(4, -1, 3, "circular")), (-1, R._pad_rows(5, 2, 0, "replicate"))),
     "adaptive": ((-1, P._adaptive_rows(5, 3)), (-3, P._adaptive_rows(4, 3))),

@@ -4,20 +4,5 @@ They live in ``tracegrad._grad_mode``, beside the Tensor, because recording a no
 in-place write both read the mode, below every layer that records.
 """
 
-from .._grad_mode import (
-    enable_grad,
-    inference_mode,
-    is_grad_enabled,
-    is_inference_mode_enabled,
-    no_grad,
-    set_grad_enabled,
-)
-
-__all__ = [
-    "no_grad",
-    "enable_grad",
-    "set_grad_enabled",
-    "is_grad_enabled",
-    "inference_mode",
-    "is_inference_mode_enabled",
-]
+from .._grad_mode import *  # noqa: F403
+from .._grad_mode import __all__  # noqa: F401

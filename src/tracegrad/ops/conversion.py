@@ -58,6 +58,22 @@ def _same_device(dev: Device, t: Tensor) -> bool:
     return dev.type == cur.type and (dev.index is None or dev.index == (cur.index or 0))
 
 
+def to_args(args: tuple, dtype, device) -> tuple:
+    """The ``(dtype, device)`` that ``to(*args, dtype=, device=)`` asks for (either may be None):
+    ``to(dtype)``, ``to(device)`` (a string, a ``device`` or a CUDA index), ``to(device, dtype)``,
+    ``to(other_tensor)``. Shared by ``Tensor.to`` and ``nn.Module.to``."""
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, (str, Device)):
+            device = a
+        elif isinstance(a, int) and not isinstance(a, bool):
+            device = Device("cuda", a)
+        elif a is not None:
+            dtype = a
+    return dtype, device
+
+
 @expose
 def to(
     self,
@@ -74,14 +90,7 @@ def to(
     ``non_blocking`` is accepted (JAX transfers are asynchronous anyway); ``memory_format``
     other than ``contiguous_format``/``preserve_format`` raises ``NotImplementedError``."""
     check_memory_format("to", memory_format)
-    dtype_, device_ = dtype, device
-    for a in args:
-        if isinstance(a, Tensor):
-            dtype_, device_ = a.dtype, a.device
-        elif isinstance(a, (str, Device)):
-            device_ = a
-        elif a is not None:
-            dtype_ = a
+    dtype_, device_ = to_args(args, dtype, device)
     d = as_dtype(dtype_) if dtype_ is not None else None
     dev = Device(device_) if device_ is not None else None
     if not copy and (d is None or d == self.dtype) and (dev is None or _same_device(dev, self)):

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from ... import _dtype, _scope
-from ..._device import device as Device
 from ..._layout import check_memory_format
 from ...autograd.grad_mode import no_grad
+from ...ops.conversion import to_args
 from ...tensor import Tensor
 from ...tensor import tensor as _tensor
 from ..parameter import Buffer, Parameter
@@ -604,16 +604,7 @@ class Module:
         ``memory_format=channels_last`` raises ``NotImplementedError`` (JAX arrays have no
         strides)."""
         check_memory_format("to", memory_format)
-        dtype_, device_ = dtype, device
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype_, device_ = a.dtype, a.device
-            elif isinstance(a, (str, Device)):
-                device_ = a
-            elif isinstance(a, int) and not isinstance(a, bool):
-                device_ = Device("cuda", a)
-            elif a is not None:
-                dtype_ = a
+        dtype_, device_ = to_args(args, dtype, device)
         if dtype_ is not None:
             dtype_ = _dtype.as_dtype(dtype_)
             if not dtype_.is_floating_point:
