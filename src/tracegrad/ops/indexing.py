@@ -552,7 +552,11 @@ def _scatter_add(a, index, src, *, dim):
 
 @_scatter_add.vjp
 def _(g, out, a, index, src, *, dim):
-    return g, None, _gather(g, index, dim=dim) if isinstance(src, Tensor) else None
+    return (
+        g if needs_grad(a) else None,
+        None,
+        _gather(g, index, dim=dim) if needs_grad(src) else None,
+    )
 
 
 # Duplicate indices: PyTorch leaves which src element lands unspecified. Here the position holds
