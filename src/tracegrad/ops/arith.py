@@ -56,7 +56,7 @@ def _sub(a, b):
 
 @_sub.vjp
 def _(g, out, a, b):
-    return g, -g
+    return (g if needs_grad(a) else None), (-g if needs_grad(b) else None)
 
 
 @expose(methods=(), operators=("__rsub__",))
@@ -67,7 +67,7 @@ def _rsub(a, b):
 
 @_rsub.vjp
 def _(g, out, a, b):
-    return -g, g
+    return (-g if needs_grad(a) else None), (g if needs_grad(b) else None)
 
 
 @expose(inplace=("add_", "__iadd__"))
@@ -161,7 +161,7 @@ def _floor_div(a, b):
 
 @_floor_div.vjp
 def _(g, out, a, b):  # piecewise constant: zero almost everywhere, as PyTorch's rule
-    return g * 0, g * 0
+    return (g * 0 if needs_grad(a) else None), (g * 0 if needs_grad(b) else None)
 
 
 # Integers divide exactly, rounding toward zero (lax.div), and stay integers as in PyTorch;
@@ -177,7 +177,7 @@ def _trunc_div(a, b):
 
 @_trunc_div.vjp
 def _(g, out, a, b):
-    return g * 0, g * 0
+    return (g * 0 if needs_grad(a) else None), (g * 0 if needs_grad(b) else None)
 
 
 @expose(methods=("div", "divide"), inplace=("div_", "__itruediv__", "divide_"))
@@ -220,7 +220,7 @@ def remainder(a, b):
 
 @remainder.vjp
 def _(g, out, a, b):
-    return g, -g * _floor_div(a, b)
+    return (g if needs_grad(a) else None), (-g * _floor_div(a, b) if needs_grad(b) else None)
 
 
 @defop("FmodBackward0", promote="same")
@@ -232,7 +232,7 @@ def fmod(a, b):
 
 @fmod.vjp
 def _(g, out, a, b):
-    return g, -g * _trunc_div(a, b)
+    return (g if needs_grad(a) else None), (-g * _trunc_div(a, b) if needs_grad(b) else None)
 
 
 expose(
@@ -266,8 +266,8 @@ def _pow_tensor(a, b):
 def _(g, out, a, b):
     from .elementwise import log, where
 
-    da = where(b == 0, 0.0, g * b * _pow_tensor(a, b - 1))
-    db = where((a == 0) & (b >= 0), 0.0, g * out * log(a))
+    da = where(b == 0, 0.0, g * b * _pow_tensor(a, b - 1)) if needs_grad(a) else None
+    db = where((a == 0) & (b >= 0), 0.0, g * out * log(a)) if needs_grad(b) else None
     return da, db
 
 
@@ -362,7 +362,7 @@ def _copy(a, src):
 def _(g, out, a, src):
     from ..creation import zeros_like
 
-    return zeros_like(g), g
+    return (zeros_like(g) if needs_grad(a) else None), (g if needs_grad(src) else None)
 
 
 def _fill_inplace(self: Tensor, value) -> Tensor:

@@ -20,7 +20,7 @@ from jax import lax
 from .._dtype import get_default_dtype, scalar_type_name
 from .._surface import expose
 from ..tensor import Tensor
-from .registry import _promote, defop
+from .registry import _promote, defop, needs_grad
 
 __all__ = [
     "exp",
@@ -383,13 +383,21 @@ def _clamp_tensor(a, lo, hi, *, name):
 @_clamp_tensor.vjp
 def _(g, out, a, lo, hi, *, name):
     if lo is None:
-        return _mask(a <= hi, g), None, _mask(a > hi, g)
+        return (
+            _mask(a <= hi, g) if needs_grad(a) else None,
+            None,
+            _mask(a > hi, g) if needs_grad(hi) else None,
+        )
     if hi is None:
-        return _mask(a >= lo, g), _mask(a < lo, g), None
+        return (
+            _mask(a >= lo, g) if needs_grad(a) else None,
+            _mask(a < lo, g) if needs_grad(lo) else None,
+            None,
+        )
     return (
-        _mask((a >= lo) & (a <= hi), g),
-        _mask((a < lo) & (lo < hi), g),
-        _mask((a > hi) | (hi < lo), g),
+        _mask((a >= lo) & (a <= hi), g) if needs_grad(a) else None,
+        _mask((a < lo) & (lo < hi), g) if needs_grad(lo) else None,
+        _mask((a > hi) | (hi < lo), g) if needs_grad(hi) else None,
     )
 
 
@@ -452,7 +460,10 @@ def _maximum(a, b):
 @_maximum.vjp
 def _(g, out, a, b):
     half = _where(a == b, g / 2, g)
-    return _mask(~(a < b), half), _mask(~(a > b), half)
+    return (
+        _mask(~(a < b), half) if needs_grad(a) else None,
+        _mask(~(a > b), half) if needs_grad(b) else None,
+    )
 
 
 @defop("MinimumBackward0", promote="same")
@@ -463,7 +474,10 @@ def _minimum(a, b):
 @_minimum.vjp
 def _(g, out, a, b):
     half = _where(a == b, g / 2, g)
-    return _mask(~(a > b), half), _mask(~(a < b), half)
+    return (
+        _mask(~(a > b), half) if needs_grad(a) else None,
+        _mask(~(a < b), half) if needs_grad(b) else None,
+    )
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
@@ -488,7 +502,10 @@ def _fmax(a, b):
 @_fmax.vjp
 def _(g, out, a, b):
     first = (a >= b) | (b != b)
-    return _mask(first, g), _mask(~first, g)
+    return (
+        _mask(first, g) if needs_grad(a) else None,
+        _mask(~first, g) if needs_grad(b) else None,
+    )
 
 
 @defop("FminBackward0", promote="same")
@@ -499,7 +516,10 @@ def _fmin(a, b):
 @_fmin.vjp
 def _(g, out, a, b):
     first = (a <= b) | (b != b)
-    return _mask(first, g), _mask(~first, g)
+    return (
+        _mask(first, g) if needs_grad(a) else None,
+        _mask(~first, g) if needs_grad(b) else None,
+    )
 
 
 def fmax(input: Tensor, other: Tensor) -> Tensor:
@@ -525,7 +545,10 @@ def _lerp(start, end, *, weight):
 
 @_lerp.vjp
 def _(g, out, start, end, *, weight):
-    return g * (1 - weight), g * weight
+    return (
+        g * (1 - weight) if needs_grad(start) else None,
+        g * weight if needs_grad(end) else None,
+    )
 
 
 @defop("LerpBackward1", promote="same")
@@ -535,7 +558,11 @@ def _lerp_tensor(start, end, weight):
 
 @_lerp_tensor.vjp
 def _(g, out, start, end, weight):
-    return g * (1 - weight), g * weight, g * (end - start)
+    return (
+        g * (1 - weight) if needs_grad(start) else None,
+        g * weight if needs_grad(end) else None,
+        g * (end - start) if needs_grad(weight) else None,
+    )
 
 
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
@@ -552,7 +579,11 @@ def _addcmul(a, t1, t2, *, value):
 
 @_addcmul.vjp
 def _(g, out, a, t1, t2, *, value):
-    return g, g * t2 * value, g * t1 * value
+    return (
+        g if needs_grad(a) else None,
+        g * t2 * value if needs_grad(t1) else None,
+        g * t1 * value if needs_grad(t2) else None,
+    )
 
 
 # a + v t1 / t2: d/dt1 = v / t2, d/dt2 = -v t1 / t2^2.
@@ -563,7 +594,11 @@ def _addcdiv(a, t1, t2, *, value):
 
 @_addcdiv.vjp
 def _(g, out, a, t1, t2, *, value):
-    return g, g * value / t2, -g * value * t1 / (t2 * t2)
+    return (
+        g if needs_grad(a) else None,
+        g * value / t2 if needs_grad(t1) else None,
+        -g * value * t1 / (t2 * t2) if needs_grad(t2) else None,
+    )
 
 
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
@@ -865,7 +900,11 @@ def _where(cond, a, b):
 @_where.vjp
 def _(g, out, cond, a, b):
     zero = g * 0
-    return None, _where(cond, g, zero), _where(cond, zero, g)
+    return (
+        None,
+        _where(cond, g, zero) if needs_grad(a) else None,
+        _where(cond, zero, g) if needs_grad(b) else None,
+    )
 
 
 def where(condition: Tensor, input=None, other=None) -> Tensor:

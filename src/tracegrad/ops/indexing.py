@@ -155,8 +155,8 @@ def _index_put(a, v, idx, *, basic, adv, accumulate, name):
 def _(g, out, a, v, idx, *, basic, adv, accumulate, name):
     # out = a with v written at key: a's gradient is g with the written positions zeroed (added:
     # all of g); v's is g read back at key (the engine sums it to v's broadcast shape).
-    ga = g
-    if not accumulate:
+    ga = g if needs_grad(a) else None
+    if ga is not None and not accumulate:
         ga = _index_put(
             g, 0.0, idx, basic=basic, adv=adv, accumulate=False, name="IndexPutBackward0"
         )
@@ -550,7 +550,11 @@ def _scatter_add(a, index, src, *, dim):
 
 @_scatter_add.vjp
 def _(g, out, a, index, src, *, dim):
-    return g, None, _gather(g, index, dim=dim) if isinstance(src, Tensor) else None
+    return (
+        g if needs_grad(a) else None,
+        None,
+        _gather(g, index, dim=dim) if needs_grad(src) else None,
+    )
 
 
 # Duplicate indices: PyTorch leaves which src element lands unspecified. Here the position holds
@@ -564,7 +568,7 @@ def _scatter(a, index, src, *, dim):
 
 @_scatter.vjp
 def _(g, out, a, index, src, *, dim):
-    ga = _scatter(g, index, 0.0, dim=dim)
+    ga = _scatter(g, index, 0.0, dim=dim) if needs_grad(a) else None
     gs = None
     if needs_grad(src):
         loser = _scatter_loser(index, dim=dim, shape=tuple(a.shape))
@@ -707,7 +711,9 @@ def _masked_fill(a, mask, value, *, name):
 
 @_masked_fill.vjp
 def _(g, out, a, mask, value, *, name):
-    ga = _masked_fill(g, mask, 0.0, name="MaskedFillBackward0")
+    ga = None
+    if needs_grad(a):
+        ga = _masked_fill(g, mask, 0.0, name="MaskedFillBackward0")
     gv = None
     if needs_grad(value):
         gv = _masked_fill(g, logical_not(mask), 0.0, name="MaskedFillBackward0")

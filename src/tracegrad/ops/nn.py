@@ -100,7 +100,7 @@ def _mse_loss(a, b, *, reduction):
 def _(g, out, a, b, *, reduction):
     n = int(np.prod(np.broadcast_shapes(a.shape, b.shape)))
     ga = 2 * (a - b) * _scale(g, reduction, n)
-    return ga, -ga if needs_grad(b) else None
+    return (ga if needs_grad(a) else None), (-ga if needs_grad(b) else None)
 
 
 # -------------------------------------------------------------------------- binary_cross_entropy
