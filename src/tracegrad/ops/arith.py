@@ -11,7 +11,9 @@ from jax import lax
 from .. import _tracing
 from .._dtype import bool_, get_default_dtype, int64
 from .._surface import expose
+from ..creation import zeros_like
 from ..tensor import Tensor
+from .elementwise import log, where
 from .registry import defop, needs_grad
 
 __all__ = [
@@ -264,8 +266,6 @@ def _pow_tensor(a, b):
 
 @_pow_tensor.vjp
 def _(g, out, a, b):
-    from .elementwise import log, where
-
     da = where(b == 0, 0.0, g * b * _pow_tensor(a, b - 1)) if needs_grad(a) else None
     db = where((a == 0) & (b >= 0), 0.0, g * out * log(a)) if needs_grad(b) else None
     return da, db
@@ -348,8 +348,6 @@ def _fill(a, *, value, zero):
 
 @_fill.vjp
 def _(g, out, a, *, value, zero):
-    from ..creation import zeros_like
-
     return (zeros_like(g),)
 
 
@@ -360,8 +358,6 @@ def _copy(a, src):
 
 @_copy.vjp
 def _(g, out, a, src):
-    from ..creation import zeros_like
-
     return (zeros_like(g) if needs_grad(a) else None), (g if needs_grad(src) else None)
 
 

@@ -19,7 +19,7 @@ from jax import lax
 
 from .._dtype import get_default_dtype, scalar_type_name
 from .._surface import expose
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 from .registry import _promote, defop, needs_grad
 
 __all__ = [
@@ -343,9 +343,7 @@ _public(frac)
 
 def square(input: Tensor) -> Tensor:
     """``input * input`` (recorded as ``pow(input, 2)``, as PyTorch does; integers stay integers)."""
-    from .arith import pow
-
-    return pow(input, 2)
+    return input.pow(2)  # arith's pow (arith imports this module)
 
 
 _public(square)
@@ -405,8 +403,6 @@ def _as_bound(bound):
     """A Python-number bound as a 0-d tensor (for the tensor form, when the other is a tensor)."""
     if bound is None or isinstance(bound, Tensor):
         return bound
-    from ..tensor import tensor
-
     return tensor(bound)
 
 
@@ -919,8 +915,6 @@ def where(condition: Tensor, input=None, other=None) -> Tensor:
         )
     dtype = _promote(_where, (input, other))
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        from ..tensor import tensor
-
         input = tensor(input, dtype=dtype)  # two numbers: the result has the default dtype
     input = input.to(dtype) if isinstance(input, Tensor) else input
     other = other.to(dtype) if isinstance(other, Tensor) else other
