@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from .tensor import Tensor
 
-__all__ = ["Entry", "SURFACE", "expose", "inplace"]
+__all__ = ["Entry", "SURFACE", "expose"]
 
 # How a name runs its function ``fn``:
 #   "method"    x.name(*args) is fn(x, *args)             (also operators such as __add__, __getitem__)
@@ -77,15 +77,18 @@ def expose(
     def declare(f: Callable) -> Callable:
         module = getattr(f, "__module__", None) or "tracegrad"
         names = (_name(f),) if methods is None else tuple(methods)
-        for name in (*names, *operators):
-            _attach(Entry(name, "method", f, module), f)
-        for name in reflected:
-            _attach(Entry(name, "reflected", f, module), _reflect(f, name))
         inplace_names = tuple(n + "_" for n in names) if inplace is True else inplace or ()
-        for name in inplace_names:
-            _attach(Entry(name, "inplace", f, module), _inplace_method(f, name))
-        for name in properties:
-            _attach(Entry(name, "property", f, module), property(f, doc=f.__doc__))
+        attach = [
+            *((Entry(n, "method", f, module), f) for n in (*names, *operators)),
+            *((Entry(n, "reflected", f, module), _reflect(f, n)) for n in reflected),
+            *((Entry(n, "inplace", f, module), _inplace_method(f, n)) for n in inplace_names),
+            *((Entry(n, "property", f, module), property(f, doc=f.__doc__)) for n in properties),
+        ]
+        for entry, _ in attach:  # all or nothing: check every name before attaching any
+            _check_free(entry)
+        for entry, attribute in attach:
+            SURFACE[entry.name] = entry
+            setattr(Tensor, entry.name, attribute)
         return f
 
     return declare(fn) if fn is not None else declare
@@ -95,15 +98,13 @@ def _name(fn: Callable) -> str:
     return getattr(fn, "name", None) or fn.__name__  # an Op's registered name, else the function's
 
 
-def _attach(entry: Entry, attribute) -> None:
+def _check_free(entry: Entry) -> None:
     taken = SURFACE.get(entry.name)
     if taken is not None or entry.name in vars(Tensor):
         where = taken.module if taken is not None else "tracegrad.tensor"
         raise RuntimeError(
             f"Tensor.{entry.name} is declared twice: by {where} and by {entry.module}"
         )
-    SURFACE[entry.name] = entry
-    setattr(Tensor, entry.name, attribute)
 
 
 def _reflect(fn: Callable, name: str) -> Callable:
@@ -116,20 +117,19 @@ def _reflect(fn: Callable, name: str) -> Callable:
     return method
 
 
-def inplace(fn: Callable, name: str | None = None) -> Callable:
+def _inplace_method(fn: Callable, name: str) -> Callable:
     """The in-place method form of ``fn`` (``x.add_(y)`` from ``add``): computes out of place, then
     makes ``x`` hold the result, bumping its version and moving its ``grad_fn``.
 
     PyTorch's guard applies: a leaf that requires grad can only be modified under ``no_grad``.
     """
-    method_name = name or _name(fn) + "_"
 
     def method(self, *args, **kwargs):
-        self._check_inplace(method_name)
+        self._check_inplace(name)
         return self._rebase(fn(self._snapshot(), *args, **kwargs))
 
-    method.__name__ = method_name
-    method.__qualname__ = f"Tensor.{method_name}"
+    method.__name__ = name
+    method.__qualname__ = f"Tensor.{name}"
     method.__doc__ = f"In-place version of :func:`{_name(fn)}`."
     try:
         method.__signature__ = inspect.signature(fn)
@@ -137,8 +137,6 @@ def inplace(fn: Callable, name: str | None = None) -> Callable:
         pass
     return method
 
-
-_inplace_method = inplace
 
 _SYMBOLS = {
     "__radd__": "+", "__rsub__": "-", "__rmul__": "*", "__rtruediv__": "/",
