@@ -47,7 +47,7 @@ import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -73,7 +73,14 @@ from ._compile_values import (
 from .autograd.grad_mode import is_grad_enabled
 from .tensor import Tensor
 
-__all__ = ["compile", "CompiledFunction", "CompileEvent", "LoweredStep", "RETRACE_WARNING"]
+__all__ = [
+    "compile",
+    "CompiledFunction",
+    "CompileEvent",
+    "LoweredStep",
+    "StateSpec",
+    "RETRACE_WARNING",
+]
 
 RETRACE_WARNING = 8  # warn when one function has been traced this many times
 CACHE_SIZE = 32  # executables kept per compiled function (least recently used evicted)
@@ -165,13 +172,31 @@ def _holder(obj) -> bool:
     )
 
 
+class OptimizerSpec(NamedTuple):
+    """One optimizer's part of a :class:`StateSpec`."""
+
+    state: tuple  # (parameter index, key, ("tensor", shape, dtype) or ("value", v)) per entry
+    hyperparameters: tuple  # (group index, name, value; ``float`` for a lifted lr) per entry
+
+
+class StateSpec(NamedTuple):
+    """The structure of a step's state, as one walk (:class:`_State`) finds it: part of the cache
+    key, and what a retrace explanation compares field by field. Array values are not in it."""
+
+    tensors: tuple  # (shape, dtype, requires_grad) of each base tensor: parameters, buffers, ...
+    grads: tuple  # (base index, (shape, dtype)) of each base tensor that has a ``.grad``
+    optimizers: tuple  # an :class:`OptimizerSpec` per optimizer
+    training: tuple  # ``module.training`` of every module, in walk order
+
+
 class _State:
     """One walk over the roots: the state tensors in a fixed order, and the structure key.
 
     ``tensors`` lists every state tensor once (by storage): first the *base* tensors (parameters,
     buffers, loose tensors, tensor hyperparameters), then the present gradients, then optimizer
-    state tensors. ``spec`` describes where each lives and its shape/dtype, plus the non-tensor
-    facts a trace depends on; two walks with equal specs have interchangeable tensors.
+    state tensors. ``spec`` (a :class:`StateSpec`) describes where each lives and its shape/dtype,
+    plus the non-tensor facts a trace depends on; two walks with equal specs have interchangeable
+    tensors.
     """
 
     __slots__ = ("roots", "base", "tensors", "paths", "spec", "optimizers", "modules", "lrs")
@@ -210,7 +235,6 @@ class _State:
 
         tensors = list(base)
         paths: list = [("base", i) for i in range(len(base))]  # where each tensor lives
-        spec: list = [tuple(_aval(t) + (t._requires_grad,) for t in base)]
         grads = []
         for i, t in enumerate(base):
             g = t._grad
@@ -220,9 +244,9 @@ class _State:
                     tensors.append(g)
                     paths.append(("grad", i))
                 grads.append((i, _aval(g)))
-        spec.append(tuple(grads))
         index = {id(t): i for i, t in enumerate(base)}
         lrs = []
+        optimizer_specs = []
         for oi, opt in enumerate(optimizers):
             entries = []
             for p, st in opt.state.items():
@@ -246,12 +270,17 @@ class _State:
                         hyper.append((gi, k, float))
                     else:
                         hyper.append((gi, k, _static(v)))
-            spec.append((tuple(entries), tuple(hyper)))
-        spec.append(tuple(m.training for m in modules))
+            optimizer_specs.append(OptimizerSpec(tuple(entries), tuple(hyper)))
         self.roots = roots
         self.base, self.tensors, self.optimizers, self.modules = base, tensors, optimizers, modules
         self.paths = paths
-        self.spec, self.lrs = tuple(spec), lrs
+        self.lrs = lrs
+        self.spec = StateSpec(
+            tensors=tuple(_aval(t) + (t._requires_grad,) for t in base),
+            grads=tuple(grads),
+            optimizers=tuple(optimizer_specs),
+            training=tuple(m.training for m in modules),
+        )
 
 
 def _aval(t: Tensor) -> tuple:
@@ -949,13 +978,13 @@ def _restructure(state: _State, post_spec) -> None:
     if post_spec == state.spec:
         return
     base = state.base
-    has_grad = {i for i, _ in post_spec[1]}
+    has_grad = {i for i, _ in post_spec.grads}
     for i, t in enumerate(base):
         if i not in has_grad:
             t._grad = None
         elif t._grad is None:
             t._grad = Tensor._wrap(None)
-    for opt, (entries, _) in zip(state.optimizers, post_spec[2:-1]):
+    for opt, (entries, _) in zip(state.optimizers, post_spec.optimizers):
         new_state: dict = {}
         for pi, k, (kind, *value) in entries:  # ("tensor", shape, dtype) or ("value", v)
             p = base[pi]
@@ -1041,28 +1070,32 @@ def _why_retrace(old, new, fn) -> tuple[str, str]:
         return f"grad mode changed: {old_grad} -> {new_grad}", "mode"
     if old_dtype != new_dtype:
         return f"the default dtype changed: {old_dtype} -> {new_dtype}", "mode"
-    if old_spec[0] != new_spec[0]:
-        for a, b in zip(old_spec[0], new_spec[0]):
+    if old_spec.tensors != new_spec.tensors:
+        for a, b in zip(old_spec.tensors, new_spec.tensors):
             if a[:2] != b[:2]:
                 return (
                     f"a parameter/buffer changed: {_describe(('T', *a))} -> {_describe(('T', *b))}",
                     "shapes",
                 )
         return "parameter/buffer requires_grad or count changed", "state"
-    if old_spec[1] != new_spec[1]:
-        counts = f"{len(old_spec[1])} -> {len(new_spec[1])} tensors"
-        if not old_spec[1]:  # the usual second trace
+    if old_spec.grads != new_spec.grads:
+        counts = f"{len(old_spec.grads)} -> {len(new_spec.grads)} tensors"
+        if not old_spec.grads:  # the usual second trace
             return f"which tensors have a .grad changed ({counts}: the first call created them)", (
                 "state"
             )
         return f"which tensors have a .grad changed ({counts})", "state"
-    for a, b in zip(old_spec[2:-1], new_spec[2:-1]):
-        if a[0] != b[0]:
+    for a, b in zip(old_spec.optimizers, new_spec.optimizers):
+        if a.state != b.state:
             return "optimizer state changed", "state"
-        if a[1] != b[1]:
+        if a.hyperparameters != b.hyperparameters:
             return "optimizer hyperparameters changed", "scalar"
-    if old_spec != new_spec:
+    if old_spec.optimizers != new_spec.optimizers:
+        return "the number of optimizers changed", "state"
+    if old_spec.training != new_spec.training:
         return "module.training changed (train()/eval())", "mode"
+    if old_spec != new_spec:
+        return "the state's structure changed", "state"
     if old_py != new_py:
         return _py_changed(old_py, new_py), "scalar"
     return "the state's structure changed", "state"
