@@ -1,10 +1,12 @@
 """``tracegrad.compile``: a whole PyTorch-style step -- forward, ``backward()``, ``optimizer.step()``,
 ``zero_grad()``, buffer updates, random draws -- as one XLA program.
 
-How it works. The state a step reads and writes is *discovered*, not declared: the function's
+How it works. The state a step reads and writes is *declared* (``compile(step, state=(model,
+optimizer))``: those objects are the roots) or, without ``state=``, *discovered*: the function's
 arguments, its closure cells, the globals its code loads and the attributes of plain objects they
 hold (recursively through the functions it calls) are searched for modules, optimizers and
-tensors. From those *roots* a deterministic walk
+tensors, once per function (``_Roots`` keeps the result while what the search read is unchanged).
+From those *roots* a deterministic walk
 collects the state tensors -- parameters, buffers, loose tensors, their gradients, optimizer state
 and tensor hyperparameters -- plus the global RNG key and the optimizers' float learning rates.
 
@@ -12,7 +14,9 @@ The step is then a pure function of that state and the tensor arguments: the wal
 installed into the very same Python objects as JAX tracers, the user's function runs unchanged
 (recording and back-propagating a tracegrad graph as usual), and the walk is repeated to read the
 new state. ``jax.jit`` traces that once; later calls feed the current arrays in and write the
-results back into the objects. State inputs are donated, so parameters are updated in place.
+results back into the objects. State inputs are donated, so parameters are updated in place;
+only arrays tracegrad owns (a previous call's outputs, not handed out since) are donated as they
+are, others are copied first (see ``_own_donated``).
 
 The cache key is everything the trace depended on besides array values: argument shapes, dtypes
 and non-tensor values, the state's structure (which parameters have a ``.grad``, which optimizer
@@ -39,6 +43,7 @@ import collections
 import functools
 import inspect
 import logging
+import sys
 import threading
 import time
 import types
@@ -1335,13 +1340,19 @@ def _own_donated(arrays: list, tensors: list[Tensor]) -> None:
     call's outputs, written back and not handed out since), and copy the others first -- arrays
     the tensors were built from, shared with a ``deepcopy``, handed out by ``jnp.asarray(t)``, the
     same array in two state tensors -- so their other holders stay valid. In a training loop only
-    the first compiled call copies."""
+    the first compiled call copies.
+
+    Library code outside this file can still put an owned array into a second tensor without
+    telling (``Optimizer.load_state_dict`` wraps the source's arrays); until those paths end
+    ownership themselves, an owned array that another object also references is copied too."""
     seen: set[int] = set()
-    for i, t in enumerate(tensors):
+    for i in range(len(arrays)):  # not enumerate: its tuple would hold one more reference
         a = arrays[i]
-        if id(a) in seen or not _owns(t._storage, a):
-            a = arrays[i] = t._storage.array = jnp.array(a, copy=True)
-            _own(t._storage, a)
+        storage = tensors[i]._storage
+        # 4 references when exclusive: the storage, ``arrays``, ``a``, getrefcount's own
+        if id(a) in seen or not _owns(storage, a) or sys.getrefcount(a) > 4:
+            a = arrays[i] = storage.array = jnp.array(a, copy=True)
+            _own(storage, a)
         seen.add(id(a))
 
 
@@ -1546,9 +1557,14 @@ def compile(
     """Run ``fn`` -- typically a whole training step -- as one compiled XLA program per call.
 
     ``fn`` is ordinary tracegrad code: forward, ``loss.backward()``, ``optimizer.step()``,
-    ``optimizer.zero_grad()``, BatchNorm buffer updates, dropout. The modules, optimizers and
-    tensors it reaches (through its arguments, closures and globals) are found automatically;
-    their values go into the program and the new values are written back after each call.
+    ``optimizer.zero_grad()``, BatchNorm buffer updates, dropout. ``state`` declares what it
+    updates: a module, an optimizer or a tensor, or a tuple/list/dict of them
+    (``compile(step, state=(model, optimizer))``, or ``@compile(state=...)``). Their parameters,
+    buffers, gradients and optimizer state go into the program and the new values are written
+    back after each call; a step that uses a tensor outside the state that requires grad, or
+    modifies one, or names an undeclared optimizer, raises. Without ``state``, the modules,
+    optimizers and tensors it reaches through its arguments, closures and globals are found
+    (once; again when one of those bindings changes).
 
     * The first call traces, compiles and runs. When it creates state (optimizer moments, the
       first gradients) the second call compiles the steady-state program once more; later calls
