@@ -1,10 +1,12 @@
 """``tracegrad.compile``: a whole PyTorch-style step -- forward, ``backward()``, ``optimizer.step()``,
 ``zero_grad()``, buffer updates, random draws -- as one XLA program.
 
-How it works. The state a step reads and writes is *discovered*, not declared: the function's
+How it works. The state a step reads and writes is *declared* (``compile(step, state=(model,
+optimizer))``: those objects are the roots) or, without ``state=``, *discovered*: the function's
 arguments, its closure cells, the globals its code loads and the attributes of plain objects they
 hold (recursively through the functions it calls) are searched for modules, optimizers and
-tensors. From those *roots* a deterministic walk
+tensors, once per function (``_Roots`` keeps the result while what the search read is unchanged).
+From those *roots* a deterministic walk
 collects the state tensors -- parameters, buffers, loose tensors, their gradients, optimizer state
 and tensor hyperparameters -- plus the global RNG key and the optimizers' float learning rates.
 
@@ -12,7 +14,9 @@ The step is then a pure function of that state and the tensor arguments: the wal
 installed into the very same Python objects as JAX tracers, the user's function runs unchanged
 (recording and back-propagating a tracegrad graph as usual), and the walk is repeated to read the
 new state. ``jax.jit`` traces that once; later calls feed the current arrays in and write the
-results back into the objects. State inputs are donated, so parameters are updated in place.
+results back into the objects. State inputs are donated, so parameters are updated in place;
+only arrays tracegrad owns (a previous call's outputs, not handed out since) are donated as they
+are, others are copied first (see ``_own_donated``).
 
 The cache key is everything the trace depended on besides array values: argument shapes, dtypes
 and non-tensor values, the state's structure (which parameters have a ``.grad``, which optimizer
@@ -47,7 +51,7 @@ import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -73,7 +77,14 @@ from ._compile_values import (
 from .autograd.grad_mode import is_grad_enabled
 from .tensor import Tensor
 
-__all__ = ["compile", "CompiledFunction", "CompileEvent", "LoweredStep", "RETRACE_WARNING"]
+__all__ = [
+    "compile",
+    "CompiledFunction",
+    "CompileEvent",
+    "LoweredStep",
+    "StateSpec",
+    "RETRACE_WARNING",
+]
 
 RETRACE_WARNING = 8  # warn when one function has been traced this many times
 CACHE_SIZE = 32  # executables kept per compiled function (least recently used evicted)
@@ -85,14 +96,19 @@ logger = logging.getLogger("tracegrad.compile")
 # --------------------------------------------------------------------------- finding the state
 
 
-def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
+def _find_roots(fn: Callable, args: tuple, kwargs: dict, checks: list | None = None) -> list:
     """Modules, optimizers and tensors that ``fn`` can reach: through its arguments, its bound
     ``self``, its closure cells and the globals its code names (and, recursively, those of the
-    Python functions it refers to). Ordered and without repeats, so the walk is deterministic."""
+    Python functions it refers to). Ordered and without repeats, so the walk is deterministic.
+
+    The discovery fallback of ``compile(fn)`` without ``state=``. When ``checks`` is given it
+    receives what the result depends on besides the arguments (see :class:`_Roots`): every place
+    the walk read and what it found there, compared by identity on later calls."""
     module_t, optim_t = _module_type(), _optimizer_type()
     roots: list = []
     seen_roots: set[int] = set()
     seen_code: set[int] = set()
+    record = checks.append if checks is not None else (lambda check: None)
 
     def add(obj, depth: int, tensors: bool = True) -> None:
         if isinstance(obj, Tensor) and not (tensors or obj._requires_grad):
@@ -105,9 +121,12 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
         if depth <= 0:
             return
         if isinstance(obj, (list, tuple)) and len(obj) <= _MAX_CONTAINER:
+            if isinstance(obj, list):
+                record(("items", obj, tensors, _items_sig(obj, tensors)))
             for x in obj:
                 add(x, depth - 1, tensors)
         elif isinstance(obj, dict) and len(obj) <= _MAX_CONTAINER:
+            record(("items", obj, tensors, _items_sig(obj, tensors)))
             for x in obj.values():
                 add(x, depth - 1, tensors)
         elif isinstance(obj, (types.FunctionType, types.MethodType, functools.partial)):
@@ -118,11 +137,13 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
             add(obj._module, depth, tensors)
         elif _holder(obj) and id(obj) not in seen_roots:  # a trainer object holding the model
             seen_roots.add(id(obj))
+            record(("items", obj, tensors, _items_sig(obj, tensors)))
             for x in vars(obj).values():
                 add(x, depth - 1, tensors)
 
     def visit_function(f, depth: int) -> None:
         if isinstance(f, functools.partial):
+            record(("items", f.keywords, True, _items_sig(f.keywords, True)))
             for x in (*f.args, *f.keywords.values()):
                 add(x, depth)
             f = f.func
@@ -132,6 +153,7 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
         if not isinstance(f, types.FunctionType) or id(f.__code__) in seen_code:
             return
         seen_code.add(id(f.__code__))
+        record(("function", f, None, _function_sig(f)))
         for cell in f.__closure__ or ():
             try:
                 add(cell.cell_contents, depth)
@@ -140,7 +162,9 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
         for x in (*(f.__defaults__ or ()), *(f.__kwdefaults__ or {}).values()):
             add(x, depth)  # def step(x, model=model): state bound as a default argument
         g = f.__globals__
-        for name in _code_names(f.__code__)[0]:  # the globals it loads or stores
+        names = _code_names(f.__code__)[0]  # the globals it loads or stores
+        record(("globals", g, names, _globals_sig(g, names)))
+        for name in names:
             if name in g:
                 value = g[name]
                 if not isinstance(value, types.ModuleType):
@@ -151,6 +175,159 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict) -> list:
         add(a, _SEARCH_DEPTH, tensors=False)
     visit_function(fn, _SEARCH_DEPTH)
     return roots
+
+
+class _Same:
+    """A value in a discovery check, compared by identity (holding it keeps its ``id`` unique)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj) -> None:
+        self.obj = obj
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+
+_IGNORED = "ignored"  # a value discovery does not look into (a number, a data tensor, a module)
+
+
+def _sig(v, tensors: bool):
+    """What of ``v`` decides what :func:`_find_roots` finds through it, for its cache's checks:
+    the object itself (by identity) when the walk would look into it, else ``_IGNORED``. Tuples
+    (an argument ``(x, y)`` built anew each call) by their items."""
+    if isinstance(v, Tensor):
+        return _Same(v) if tensors or v._requires_grad else _IGNORED
+    if isinstance(v, tuple) and len(v) <= _MAX_CONTAINER:
+        return ("tuple", tuple(_sig(x, tensors) for x in v))
+    if isinstance(v, (list, dict)):
+        return _Same(v) if len(v) <= _MAX_CONTAINER else _IGNORED
+    if isinstance(
+        v,
+        (
+            _module_type(),
+            _optimizer_type(),
+            types.FunctionType,
+            types.MethodType,
+            functools.partial,
+            CompiledFunction,
+            _CompiledModule,
+        ),
+    ):
+        return _Same(v)
+    if isinstance(v, (int, float, str, bytes, type(None), types.ModuleType)):
+        return _IGNORED
+    return _Same(v) if _holder(v) else _IGNORED
+
+
+def _items_sig(obj, tensors: bool) -> tuple:
+    if isinstance(obj, list):
+        return tuple(_sig(x, tensors) for x in obj)
+    items = obj if isinstance(obj, dict) else vars(obj)
+    return tuple((k, _sig(x, tensors)) for k, x in items.items())
+
+
+def _function_sig(f: types.FunctionType) -> tuple:
+    cells = []
+    for cell in f.__closure__ or ():
+        try:
+            cells.append(_sig(cell.cell_contents, True))
+        except ValueError:
+            cells.append(_MISSING)
+    defaults = (*(f.__defaults__ or ()), *(f.__kwdefaults__ or {}).items())
+    return (_Same(f.__code__), tuple(cells), _sig(defaults, True))
+
+
+def _globals_sig(g: dict, names: tuple) -> tuple:
+    return tuple(_sig(g[n], True) if n in g else _MISSING for n in names)
+
+
+class _Roots:
+    """The roots discovery found for a function, kept on its :class:`CompiledFunction` so that
+    the walk over bytecode, closures and globals runs once, not on every call. ``valid`` re-reads
+    only the places the walk read (a global, a closure cell, an attribute, a list) and compares
+    what is there by identity: rebinding any of them (``model = Net()``) discovers again."""
+
+    __slots__ = ("roots", "checks", "args")
+
+    def __init__(self, fn: Callable, args: tuple, kwargs: dict) -> None:
+        self.checks: list = []
+        self.roots = _find_roots(fn, args, kwargs, self.checks)
+        self.args = _args_sig(args, kwargs)
+
+    def valid(self, args: tuple, kwargs: dict) -> bool:
+        if _args_sig(args, kwargs) != self.args:
+            return False
+        for kind, obj, extra, sig in self.checks:
+            if kind == "items":
+                now = _items_sig(obj, extra)
+            elif kind == "function":
+                now = _function_sig(obj)
+            else:
+                now = _globals_sig(obj, extra)
+            if now != sig:
+                return False
+        return True
+
+
+def _args_sig(args: tuple, kwargs: dict) -> tuple:
+    return (
+        tuple(_sig(a, False) for a in args),
+        tuple((k, _sig(a, False)) for k, a in kwargs.items()),
+    )
+
+
+def _declared_roots(state) -> tuple:
+    """``compile(fn, state=...)``'s roots: the modules, optimizers and tensors of ``state`` (one of
+    them, or a tuple/list/dict of them, nested), in order and without repeats."""
+    module_t, optim_t = _module_type(), _optimizer_type()
+    roots: list = []
+    seen: set[int] = set()
+
+    def add(x, where: str) -> None:
+        if isinstance(x, _CompiledModule):
+            x = x._module
+        if isinstance(x, (Tensor, module_t, optim_t)):
+            if id(x) not in seen:
+                seen.add(id(x))
+                roots.append(x)
+        elif isinstance(x, (list, tuple)):
+            for i, y in enumerate(x):
+                add(y, f"{where}[{i}]")
+        elif isinstance(x, dict):
+            for k, y in x.items():
+                add(y, f"{where}[{k!r}]")
+        else:
+            raise TypeError(
+                f"compile(state=...): {where} is a {type(x).__name__}; the state is made of "
+                "modules, optimizers and tensors (one, or a tuple, list or dict of them)"
+            )
+
+    add(state, "state")
+    return tuple(roots)
+
+
+def _flatten_args_tensors(xs) -> list:
+    """The tensors in a call's arguments (through lists, tuples and dicts)."""
+    out: list = []
+    for x in xs:
+        if isinstance(x, Tensor):
+            out.append(x)
+        elif isinstance(x, (list, tuple)):
+            out += _flatten_args_tensors(x)
+        elif isinstance(x, dict):
+            out += _flatten_args_tensors(x.values())
+    return out
+
+
+_OUTSIDE_CHANGED = (
+    "a tensor the step reads from outside state= changed (it is a constant of the program; "
+    "add it to state= to make it an input)",
+    "state",
+)
 
 
 def _holder(obj) -> bool:
@@ -165,13 +342,31 @@ def _holder(obj) -> bool:
     )
 
 
+class OptimizerSpec(NamedTuple):
+    """One optimizer's part of a :class:`StateSpec`."""
+
+    state: tuple  # (parameter index, key, ("tensor", shape, dtype) or ("value", v)) per entry
+    hyperparameters: tuple  # (group index, name, value; ``float`` for a lifted lr) per entry
+
+
+class StateSpec(NamedTuple):
+    """The structure of a step's state, as one walk (:class:`_State`) finds it: part of the cache
+    key, and what a retrace explanation compares field by field. Array values are not in it."""
+
+    tensors: tuple  # (shape, dtype, requires_grad) of each base tensor: parameters, buffers, ...
+    grads: tuple  # (base index, (shape, dtype)) of each base tensor that has a ``.grad``
+    optimizers: tuple  # an :class:`OptimizerSpec` per optimizer
+    training: tuple  # ``module.training`` of every module, in walk order
+
+
 class _State:
     """One walk over the roots: the state tensors in a fixed order, and the structure key.
 
     ``tensors`` lists every state tensor once (by storage): first the *base* tensors (parameters,
     buffers, loose tensors, tensor hyperparameters), then the present gradients, then optimizer
-    state tensors. ``spec`` describes where each lives and its shape/dtype, plus the non-tensor
-    facts a trace depends on; two walks with equal specs have interchangeable tensors.
+    state tensors. ``spec`` (a :class:`StateSpec`) describes where each lives and its shape/dtype,
+    plus the non-tensor facts a trace depends on; two walks with equal specs have interchangeable
+    tensors.
     """
 
     __slots__ = ("roots", "base", "tensors", "paths", "spec", "optimizers", "modules", "lrs")
@@ -210,7 +405,6 @@ class _State:
 
         tensors = list(base)
         paths: list = [("base", i) for i in range(len(base))]  # where each tensor lives
-        spec: list = [tuple(_aval(t) + (t._requires_grad,) for t in base)]
         grads = []
         for i, t in enumerate(base):
             g = t._grad
@@ -220,9 +414,9 @@ class _State:
                     tensors.append(g)
                     paths.append(("grad", i))
                 grads.append((i, _aval(g)))
-        spec.append(tuple(grads))
         index = {id(t): i for i, t in enumerate(base)}
         lrs = []
+        optimizer_specs = []
         for oi, opt in enumerate(optimizers):
             entries = []
             for p, st in opt.state.items():
@@ -246,12 +440,17 @@ class _State:
                         hyper.append((gi, k, float))
                     else:
                         hyper.append((gi, k, _static(v)))
-            spec.append((tuple(entries), tuple(hyper)))
-        spec.append(tuple(m.training for m in modules))
+            optimizer_specs.append(OptimizerSpec(tuple(entries), tuple(hyper)))
         self.roots = roots
         self.base, self.tensors, self.optimizers, self.modules = base, tensors, optimizers, modules
         self.paths = paths
-        self.spec, self.lrs = tuple(spec), lrs
+        self.lrs = lrs
+        self.spec = StateSpec(
+            tensors=tuple(_aval(t) + (t._requires_grad,) for t in base),
+            grads=tuple(grads),
+            optimizers=tuple(optimizer_specs),
+            training=tuple(m.training for m in modules),
+        )
 
 
 def _aval(t: Tensor) -> tuple:
@@ -364,7 +563,18 @@ class _Program:
         self.errors: list = []
         self.checker = None
         self.leaves: list = []  # (node index in the plan, position in the state's base tensors)
+        # With a declared state: the tensors from outside it the step read as constants, as weak
+        # references to their storage and the array it held; a call after one changed retraces.
+        self.guards: list = []
         self._backward = None
+
+    def guards_hold(self) -> bool:
+        """Whether every outside tensor the trace read as a constant still holds that array."""
+        for storage_ref, array_ref in self.guards:
+            storage = storage_ref()
+            if storage is not None and storage.array is not array_ref():
+                return False
+        return True
 
     def _traced(self, *inputs):
         """``_pure``, one trace at a time in the process: a trace installs tracers into the very
@@ -377,13 +587,15 @@ class _Program:
         """The step as a pure function of arrays. Runs only while ``jax.jit`` traces it; it leaves
         every Python object as it found it (the caller writes the results back)."""
         start = time.perf_counter()
-        state = _State(_find_roots(self.owner.fn, self.args, self.kwargs))
+        owner = self.owner
+        state = _State(owner._roots(self.args, self.kwargs))
         arg_tensors, _ = _flatten_args(self.args, self.kwargs)
         snapshot = _Snapshot(state, arg_tensors)
-        values = _Values(self.owner.fn, self.args, self.kwargs, self.concrete)
-        py_trace = None
+        values = _Values(owner.fn, self.args, self.kwargs, self.concrete)
+        explicit = owner._declared is not None
+        trace = _CompileTrace(_Tape(explicit), key, state, snapshot, values, explicit)
         try:
-            py_trace = _Trace(values, py_floats, py_arrays)
+            trace.py = _Trace(values, py_floats, py_arrays)
             pre = list(state.tensors)
             for t, a in zip(pre, state_arrays):
                 t._storage.array = a
@@ -394,16 +606,19 @@ class _Program:
             # The trace is this thread's: its ops go to its tape, its random draws split its own
             # key (the program's key input), and its backward runs node by node (traced into this
             # program); other threads' eager code, draws and compiled backward are not affected.
-            with _tracing.tracing(_tracing.Trace(_Tape(), key=key)) as trace:
-                out = self.owner.fn(*self.args, **self.kwargs)
+            with _tracing.tracing(trace):
+                try:
+                    out = owner.fn(*self.args, **self.kwargs)
+                finally:
+                    trace.refuse_outside_writes()
             self.tape = [_tape_line(*entry) for entry in trace.tape]
             self.ops = len(trace.tape)
             self.module_ops = _compile_events.ops_per_module(trace.tape.scopes)
             hazards = _promotion_hazards(trace.tape)
             if hazards:
                 raise _NeedsConcrete(hazards, "an op whose result type depends on it being a float")
-            self.py_writes, py_out = py_trace.writes(state)
-            py_trace.restore()  # the attributes' own tensors, before the state is walked again
+            self.py_writes, py_out = trace.py.writes(state)
+            trace.py.restore()  # the attributes' own tensors, before the state is walked again
             for opt, gi, lr in snapshot.lrs:  # back to floats before the state is walked again
                 opt.param_groups[gi]["lr"] = lr
 
@@ -428,6 +643,7 @@ class _Program:
             self.post_spec = post.spec
             self.draws = trace.key is not key
             self.errors = [(make, value is not None) for _, make, value in trace.checks]
+            self.guards = [(weakref.ref(st), weakref.ref(a)) for st, a in trace.tape.reads.values()]
             return (
                 [t._storage.array for t in post.tensors],
                 [pre[i]._storage.array for i in self.orphans],
@@ -439,8 +655,8 @@ class _Program:
                 _check_result(trace.checks) if trace.checks else (),  # none: nothing extra
             )
         finally:
-            if py_trace is not None:
-                py_trace.restore()
+            if trace.py is not None:
+                trace.py.restore()
             snapshot.restore()
             self.trace_seconds = time.perf_counter() - start
 
@@ -475,26 +691,82 @@ class _Tape(list):
     """The ops a trace runs, as ``(name, operands, their arrays, output)``. Appending checks that
     no parameter enters with a concrete value: one the state search missed would be baked into
     the program as a constant and its updates lost. It is refused at its first use, before
-    anything has been written to it. ``scopes`` keeps each op's module scope (see ``_scope``)."""
+    anything has been written to it. ``scopes`` keeps each op's module scope (see ``_scope``).
 
-    def __init__(self) -> None:
+    With a declared state (``compile(fn, state=...)``) every tensor that enters with a concrete
+    value comes from outside the state and the arguments: one that requires grad is refused (its
+    ``.grad`` would be lost), the others are read as constants and recorded in ``reads`` (the
+    program is traced again when one of them changes; see ``_Program.guards``)."""
+
+    def __init__(self, explicit: bool = False) -> None:
         super().__init__()
         self.scopes: list = []
+        self.explicit = explicit
+        self.reads: dict = {}  # id(storage) -> (storage, array): outside tensors read as constants
 
     def append(self, entry) -> None:
         from .nn.parameter import Parameter
 
         name, operands, arrays, _ = entry
         for x, a in zip(operands, arrays):
-            if isinstance(x, Parameter) and not isinstance(a, jax.core.Tracer):
+            if not isinstance(x, Tensor) or isinstance(a, jax.core.Tracer):
+                continue
+            if self.explicit and (x._requires_grad or isinstance(x, Parameter)):
+                raise RuntimeError(
+                    f"tracegrad.compile: {name} used a tensor of shape {list(x.shape)} that "
+                    f"{'requires grad' if x._requires_grad else 'is a parameter'} and is not "
+                    "under the declared state, so its value would be baked into the program and "
+                    "its gradient and updates lost. Add its module, optimizer or the tensor "
+                    "itself to state=, or pass it as an argument"
+                )
+            if isinstance(x, Parameter):
                 raise RuntimeError(
                     f"tracegrad.compile: {name} used a parameter of shape {list(x.shape)} that "
                     "was not found through the function's arguments, closures, globals or the "
                     "attributes of objects they hold, so it would be baked in as a constant. "
-                    "Pass its module (or the object holding it) as an argument"
+                    "Pass its module (or the object holding it) as an argument, or declare the "
+                    "state: compile(fn, state=(model, optimizer))"
                 )
+            if self.explicit and id(x._storage) not in self.reads:
+                self.reads[id(x._storage)] = (x._storage, a)
         super().append(entry)
         self.scopes.append(_scope.current())
+
+
+class _CompileTrace(_tracing.Trace):
+    """Everything one trace of a compiled step keeps, in one object: the per-thread trace of
+    ``_tracing`` (tape, runtime checks, RNG key) plus the state walk it installed tracers into,
+    the snapshot that undoes it, the Python values it lifted, and -- with a declared state --
+    the tensors from outside the state the step wrote to (``outside_writes``: refused)."""
+
+    __slots__ = ("state", "snapshot", "values", "py", "explicit", "outside_writes")
+
+    def __init__(self, tape: _Tape, key, state, snapshot, values, explicit: bool) -> None:
+        super().__init__(tape, key=key)
+        self.state, self.snapshot, self.values = state, snapshot, values
+        self.py = None
+        self.explicit = explicit
+        self.outside_writes: dict = {}  # id(storage) -> (storage, array, version) before
+
+    def wrote(self, t: Tensor) -> None:
+        """``t`` is about to be modified in place during this trace (see ``_hooks``)."""
+        st = t._storage
+        if not isinstance(st.array, jax.core.Tracer) and id(st) not in self.outside_writes:
+            self.outside_writes[id(st)] = (st, st.array, st.version)
+
+    def refuse_outside_writes(self) -> None:
+        if not self.outside_writes:
+            return
+        shapes = []
+        for st, array, version in self.outside_writes.values():
+            shapes.append(list(array.shape))
+            st.array, st.version = array, version
+        raise RuntimeError(
+            f"tracegrad.compile: the step modifies a tensor of shape {shapes[0]} that is not "
+            "under the declared state (a buffer of a module, an optimizer's state or a tensor not "
+            "listed in state=); its update would be lost. Add its owner (the module, the "
+            "optimizer or the tensor itself) to state="
+        )
 
 
 def _plan_backward(program: _Program, out, state: _State) -> list:
@@ -631,10 +903,17 @@ _caches.register(
 class CompiledFunction:
     """What ``tracegrad.compile(fn)`` returns: call it like ``fn``. See :func:`compile`."""
 
-    def __init__(self, fn: Callable, *, donate: bool = True, differentiable: bool = False) -> None:
+    def __init__(
+        self, fn: Callable, *, donate: bool = True, differentiable: bool = False, state=None
+    ) -> None:
         self.fn = fn
         self.donate = donate
         self.differentiable = differentiable
+        # compile(fn, state=...): the declared roots (modules, optimizers, tensors); None: the
+        # roots are discovered, once, and kept in _discovered while its checks hold.
+        self._declared: tuple | None = None if state is None else _declared_roots(state)
+        self._discovered: _Roots | None = None
+        _install_hooks()
         self._programs: OrderedDict = OrderedDict()
         self._lock = threading.Lock()  # guards _programs and _last_key
         with _live_lock:
@@ -716,7 +995,12 @@ class CompiledFunction:
             with self._lock:  # threads may call one compiled function (on models of their own)
                 state, arg_tensors, values, key = self._walk(args, kwargs)
                 program = self._programs.get(key)
-                if program is None:
+                changed = program is not None and program.guards and not program.guards_hold()
+                if changed:  # an outside tensor the step reads as a constant changed
+                    program = self._new_program(args, kwargs, key, _OUTSIDE_CHANGED)
+                elif program is None:
+                    if self._declared is not None:
+                        self._undeclared_optimizer(values)
                     program = self._new_program(args, kwargs, key)
                 else:
                     self._programs.move_to_end(key)
@@ -761,9 +1045,38 @@ class CompiledFunction:
         return frozenset(labels)
 
     # ------------------------------------------------------------------ running one program
+    def _roots(self, args: tuple, kwargs: dict) -> list:
+        """The modules, optimizers and tensors whose state this call reads and writes: the
+        declared ones and the tensor arguments that require grad, or, without ``state=``, those
+        discovery finds (the walk runs again only when something it read was rebound)."""
+        if self._declared is not None:
+            roots, seen = list(self._declared), {id(r) for r in self._declared}
+            for t in _flatten_args_tensors((*args, *kwargs.values())):
+                if t._requires_grad and id(t) not in seen:  # its .grad is written back
+                    seen.add(id(t))
+                    roots.append(t)
+            return roots
+        found = self._discovered
+        if found is None or not found.valid(args, kwargs):
+            found = self._discovered = _Roots(self.fn, args, kwargs)
+        return found.roots
+
+    def _undeclared_optimizer(self, values: _Values) -> None:
+        """With a declared state, refuse a step that names an optimizer outside it: its learning
+        rate would be baked in and its state (momentum, moments) lost."""
+        declared = {id(r) for r in self._declared}
+        optim_t = _optimizer_type()
+        for (_, _, label, _, _), v in zip(values.slots, values.values):
+            if isinstance(v, optim_t) and id(v) not in declared:
+                raise RuntimeError(
+                    f"tracegrad.compile: the step refers to an optimizer ({label}, "
+                    f"{type(v).__name__}) that is not under the declared state; its state and "
+                    "learning rate would not be program inputs. Add it to state="
+                )
+
     def _walk(self, args, kwargs):
         """This call's state, its tensor arguments, the Python values it reads and its key."""
-        state = _State(_find_roots(self.fn, args, kwargs))
+        state = _State(self._roots(args, kwargs))
         arg_tensors, arg_desc = _flatten_args(args, kwargs)
         values = self._values and self._values.reread(args, kwargs, self._concrete)
         if values is None:
@@ -819,8 +1132,11 @@ class CompiledFunction:
             post = _State(state.roots)
         else:
             post = state
+        handed_out = {id(a) for a in (*out, *py_out, *residuals)}  # held by the caller too
         for t, a in zip(post.tensors, new_state):
             _write(t, a)
+            if id(a) not in handed_out:
+                _own(t._storage, a)
         for i, a in zip(program.orphans, orphans):  # dropped by the step: stays valid
             _write(state.tensors[i], a)
         for i, a in zip(program.arg_writes, arg_out):
@@ -836,10 +1152,12 @@ class CompiledFunction:
         return _CompiledForward().apply(*leaves, program=program, out=result, residuals=residuals)
 
     # ------------------------------------------------------------------ tracing
-    def _new_program(self, args, kwargs, key) -> _Program:
+    def _new_program(self, args, kwargs, key, why: tuple | None = None) -> _Program:
         # Only here, on a cache miss: where the user called from and why, for the log and events.
         where = _compile_events.user_frame()
-        if self._last_key is not None:
+        if why is not None:
+            reason, cause = why
+        elif self._last_key is not None:
             reason, cause = _why_retrace(self._last_key, key, self.fn)
         elif self.traces:
             reason, cause = "the cache was cleared", "first"
@@ -949,13 +1267,13 @@ def _restructure(state: _State, post_spec) -> None:
     if post_spec == state.spec:
         return
     base = state.base
-    has_grad = {i for i, _ in post_spec[1]}
+    has_grad = {i for i, _ in post_spec.grads}
     for i, t in enumerate(base):
         if i not in has_grad:
             t._grad = None
         elif t._grad is None:
             t._grad = Tensor._wrap(None)
-    for opt, (entries, _) in zip(state.optimizers, post_spec[2:-1]):
+    for opt, (entries, _) in zip(state.optimizers, post_spec.optimizers):
         new_state: dict = {}
         for pi, k, (kind, *value) in entries:  # ("tensor", shape, dtype) or ("value", v)
             p = base[pi]
@@ -993,17 +1311,102 @@ def _placed_key(arrays: list):
     return placed
 
 
+# --------------------------------------------------------------------------- ownership
+# Which state arrays tracegrad owns exclusively, by storage: the array a compiled program returned
+# and tracegrad wrote into that storage (or the copy it made), as a weak reference. Only such an
+# array is donated as it is; any other (one the user built the tensor from, one a
+# ``copy.deepcopy`` or ``jnp.asarray(tensor)`` also holds) is copied first, and the copy donated.
+# The paths that hand a tensor's array object out to other holders end ownership (``_escape``).
+_OWNED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _own(storage, array) -> None:
+    _OWNED[storage] = weakref.ref(array)
+
+
+def _owns(storage, array) -> bool:
+    ref = _OWNED.get(storage)
+    return ref is not None and ref() is array
+
+
+def _escape(t) -> None:
+    """``t``'s array object is now held outside tracegrad too: never donate it as it is."""
+    if _OWNED and isinstance(t, Tensor):
+        _OWNED.pop(t._storage, None)
+
+
 def _own_donated(arrays: list, tensors: list[Tensor]) -> None:
-    """Donation frees an input's buffer; copy the arrays someone outside the state still holds
-    (a ``deepcopy`` of the model, a kept graph, the same array in two state tensors), so that
-    holder stays valid. In a training loop nothing is copied after the first compiled call."""
+    """Donation frees an input's buffer: donate only arrays tracegrad owns exclusively (a previous
+    call's outputs, written back and not handed out since), and copy the others first -- arrays
+    the tensors were built from, shared with a ``deepcopy``, handed out by ``jnp.asarray(t)``, the
+    same array in two state tensors -- so their other holders stay valid. In a training loop only
+    the first compiled call copies.
+
+    Library code outside this file can still put an owned array into a second tensor without
+    telling (``Optimizer.load_state_dict`` wraps the source's arrays); until those paths end
+    ownership themselves, an owned array that another object also references is copied too."""
     seen: set[int] = set()
     for i in range(len(arrays)):  # not enumerate: its tuple would hold one more reference
         a = arrays[i]
-        # 4 references when exclusive: the tensor's storage, ``arrays``, ``a``, getrefcount's own
-        if id(a) in seen or sys.getrefcount(a) > 4:
-            a = arrays[i] = tensors[i]._storage.array = jnp.array(a, copy=True)
+        storage = tensors[i]._storage
+        # 4 references when exclusive: the storage, ``arrays``, ``a``, getrefcount's own
+        if id(a) in seen or not _owns(storage, a) or sys.getrefcount(a) > 4:
+            a = arrays[i] = storage.array = jnp.array(a, copy=True)
+            _own(storage, a)
         seen.add(id(a))
+
+
+_hooks_installed = False
+
+
+def _install_hooks() -> None:
+    """Wrap the ``Tensor`` methods that hand a tensor's array object to another holder (ending
+    tracegrad's ownership of it) or modify a tensor in place (seen by a trace with a declared
+    state). Installed once, when the first compiled function is created."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    from .nn.parameter import Parameter
+
+    def escaping(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            _escape(self)
+            if self._grad is not None:
+                _escape(self._grad)
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    Tensor.__jax_array__ = escaping(Tensor.__jax_array__)
+    Tensor.__deepcopy__ = escaping(Tensor.__deepcopy__)
+    if "__deepcopy__" in vars(Parameter):
+        Parameter.__deepcopy__ = escaping(Parameter.__deepcopy__)
+
+    rebase = Tensor._rebase
+
+    @functools.wraps(rebase)
+    def _rebase(self, result):
+        if _tracing.active:
+            trace = _tracing.current()
+            if isinstance(trace, _CompileTrace) and trace.explicit:
+                trace.wrote(self)
+        return rebase(self, result)
+
+    Tensor._rebase = _rebase
+
+    data = Tensor.data
+
+    def set_data(self, value) -> None:
+        if _tracing.active:
+            trace = _tracing.current()
+            if isinstance(trace, _CompileTrace) and trace.explicit:
+                trace.wrote(self)
+        _escape(value)  # its array is now this tensor's too
+        data.fset(self, value)
+
+    Tensor.data = property(data.fget, set_data, data.fdel, data.__doc__)
 
 
 def _name(fn) -> str:
@@ -1041,28 +1444,32 @@ def _why_retrace(old, new, fn) -> tuple[str, str]:
         return f"grad mode changed: {old_grad} -> {new_grad}", "mode"
     if old_dtype != new_dtype:
         return f"the default dtype changed: {old_dtype} -> {new_dtype}", "mode"
-    if old_spec[0] != new_spec[0]:
-        for a, b in zip(old_spec[0], new_spec[0]):
+    if old_spec.tensors != new_spec.tensors:
+        for a, b in zip(old_spec.tensors, new_spec.tensors):
             if a[:2] != b[:2]:
                 return (
                     f"a parameter/buffer changed: {_describe(('T', *a))} -> {_describe(('T', *b))}",
                     "shapes",
                 )
         return "parameter/buffer requires_grad or count changed", "state"
-    if old_spec[1] != new_spec[1]:
-        counts = f"{len(old_spec[1])} -> {len(new_spec[1])} tensors"
-        if not old_spec[1]:  # the usual second trace
+    if old_spec.grads != new_spec.grads:
+        counts = f"{len(old_spec.grads)} -> {len(new_spec.grads)} tensors"
+        if not old_spec.grads:  # the usual second trace
             return f"which tensors have a .grad changed ({counts}: the first call created them)", (
                 "state"
             )
         return f"which tensors have a .grad changed ({counts})", "state"
-    for a, b in zip(old_spec[2:-1], new_spec[2:-1]):
-        if a[0] != b[0]:
+    for a, b in zip(old_spec.optimizers, new_spec.optimizers):
+        if a.state != b.state:
             return "optimizer state changed", "state"
-        if a[1] != b[1]:
+        if a.hyperparameters != b.hyperparameters:
             return "optimizer hyperparameters changed", "scalar"
-    if old_spec != new_spec:
+    if old_spec.optimizers != new_spec.optimizers:
+        return "the number of optimizers changed", "state"
+    if old_spec.training != new_spec.training:
         return "module.training changed (train()/eval())", "mode"
+    if old_spec != new_spec:
+        return "the state's structure changed", "state"
     if old_py != new_py:
         return _py_changed(old_py, new_py), "scalar"
     return "the state's structure changed", "state"
@@ -1145,14 +1552,19 @@ def _describe(desc) -> str:
 
 
 def compile(
-    fn: Callable | None = None, *, donate: bool = True, **options: Any
+    fn: Callable | None = None, *, state=None, donate: bool = True, **options: Any
 ) -> CompiledFunction | Callable[[Callable], CompiledFunction]:
     """Run ``fn`` -- typically a whole training step -- as one compiled XLA program per call.
 
     ``fn`` is ordinary tracegrad code: forward, ``loss.backward()``, ``optimizer.step()``,
-    ``optimizer.zero_grad()``, BatchNorm buffer updates, dropout. The modules, optimizers and
-    tensors it reaches (through its arguments, closures and globals) are found automatically;
-    their values go into the program and the new values are written back after each call.
+    ``optimizer.zero_grad()``, BatchNorm buffer updates, dropout. ``state`` declares what it
+    updates: a module, an optimizer or a tensor, or a tuple/list/dict of them
+    (``compile(step, state=(model, optimizer))``, or ``@compile(state=...)``). Their parameters,
+    buffers, gradients and optimizer state go into the program and the new values are written
+    back after each call; a step that uses a tensor outside the state that requires grad, or
+    modifies one, or names an undeclared optimizer, raises. Without ``state``, the modules,
+    optimizers and tensors it reaches through its arguments, closures and globals are found
+    (once; again when one of those bindings changes).
 
     * The first call traces, compiles and runs. When it creates state (optimizer moments, the
       first gradients) the second call compiles the steady-state program once more; later calls
@@ -1179,15 +1591,17 @@ def compile(
     unknown = set(options) - {"mode", "fullgraph", "dynamic", "backend", "options", "disable"}
     if unknown:
         raise TypeError(f"compile() got unexpected keyword arguments {sorted(unknown)}")
+    if state is not None:
+        _declared_roots(state)  # a wrong state= fails here, not at the first call
     if fn is None:
-        return functools.partial(compile, donate=donate, **options)
+        return functools.partial(compile, state=state, donate=donate, **options)
     if options.get("disable"):
         return fn
     if isinstance(fn, _module_type()):
-        return _CompiledModule(fn, donate=donate)
+        return _CompiledModule(fn, donate=donate, state=state)
     if not callable(fn):
         raise TypeError(f"compile() expects a function or a Module, got {type(fn).__name__}")
-    return CompiledFunction(fn, donate=donate)
+    return CompiledFunction(fn, donate=donate, state=state)
 
 
 class _CompiledModule:
@@ -1196,10 +1610,12 @@ class _CompiledModule:
     usual ``loss.backward(); optimizer.step()`` outside works (compiling the whole step instead
     also fuses the backward and the update into the same program)."""
 
-    def __init__(self, module, donate: bool) -> None:
+    def __init__(self, module, donate: bool, state=None) -> None:
         self._module = module
-        self._compiled = CompiledFunction(module.__call__, donate=donate)
-        self._differentiable = CompiledFunction(module.__call__, donate=False, differentiable=True)
+        self._compiled = CompiledFunction(module.__call__, donate=donate, state=state)
+        self._differentiable = CompiledFunction(
+            module.__call__, donate=False, differentiable=True, state=state
+        )
         self._eager_reason: str | None = None
 
     def __getattr__(self, name):
