@@ -10,7 +10,9 @@ docs/threads_and_memory.md); ``clear_caches()`` clears those too.
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import gc
 import threading
 from collections.abc import Callable
 
@@ -71,12 +73,8 @@ def clear_caches(jax_caches: bool = True) -> None:
 
 
 def _release_memory() -> None:
-    import gc
-
     gc.collect()
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to do
         pass

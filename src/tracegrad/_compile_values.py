@@ -18,31 +18,38 @@ import os
 import sysconfig
 import types
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _caches, _dtype
-from . import compiler as _compiler  # CompiledFunction, _CompiledModule, _holder (at call time)
+from .nn.modules.module import Module
+from .ops.registry import REGISTRY, _compute_promotion
+from .optim.optimizer import Optimizer
 from .tensor import Tensor
 
 _SEARCH_DEPTH = 4  # how deep globals/closures/containers are searched for state
 _MAX_CONTAINER = 256  # lists/dicts longer than this (a dataset) are not searched
 
 
-@functools.cache
-def _optimizer_type():
-    from .optim.optimizer import Optimizer
+class Opaque:
+    """Base of tracegrad's own compile objects (compiled functions and modules, programs): the
+    state search never takes their attributes for user state. A compiled wrapper is searched
+    through what it wraps (``wrapped``: the function or module)."""
 
-    return Optimizer
+    wrapped: Any = None
 
 
-@functools.cache
-def _module_type():
-    from .nn.modules.module import Module
-
-    return Module
+def _holder(obj) -> bool:
+    """A plain Python object whose attributes may hold state (``self.model``, ``self.opt``)."""
+    d = getattr(obj, "__dict__", None)
+    return (
+        isinstance(d, dict)
+        and len(d) <= _MAX_CONTAINER
+        and not isinstance(obj, (type, types.ModuleType, Opaque))
+    )
 
 
 _MISSING = object()  # a name, attribute or key that is absent
@@ -253,7 +260,7 @@ def _class_code(cls: type) -> tuple[tuple, frozenset]:
 
 @functools.cache
 def _module_internals() -> frozenset:
-    return frozenset(vars(_module_type()()))
+    return frozenset(vars(Module()))
 
 
 def _is_user_class(cls: type) -> bool:
@@ -284,7 +291,7 @@ class _Values:
     )
 
     def __init__(self, fn: Callable, args: tuple, kwargs: dict, concrete: frozenset) -> None:
-        module_t, optim_t = _module_type(), _optimizer_type()
+        module_t, optim_t = Module, Optimizer
         spaces: list = []  # [kind, obj, label, is_argument]
         space_index: dict[int, int] = {}
         slots: list = []  # (space, name, label, attribute path, liftable)
@@ -320,10 +327,10 @@ class _Values:
                 return
             if isinstance(v, (types.FunctionType, types.MethodType, functools.partial)):
                 visit_function(v, depth - 1)
-            elif isinstance(v, _compiler.CompiledFunction):
-                visit_function(v.fn, depth - 1)
-            elif isinstance(v, _compiler._CompiledModule):
-                visit_module(v._module, label, depth, path)
+            elif isinstance(v, Opaque) and isinstance(v.wrapped, Module):
+                visit_module(v.wrapped, label, depth, path)
+            elif isinstance(v, Opaque) and v.wrapped is not None:
+                visit_function(v.wrapped, depth - 1)
             elif isinstance(v, list) and len(v) <= _MAX_CONTAINER:
                 si, new = space("list", v, label, arg)
                 if new:
@@ -337,7 +344,7 @@ class _Values:
             elif isinstance(v, tuple) and len(v) <= _MAX_CONTAINER:
                 for i, x in enumerate(v):
                     visit(x, f"{label}[{i}]", depth - 1, path)
-            elif _compiler._holder(v) and not isinstance(v, types.FunctionType):
+            elif _holder(v) and not isinstance(v, types.FunctionType):
                 si, new = space("attrs", v, label, arg)
                 if new:
                     visit_class(type(v), depth)
@@ -492,7 +499,7 @@ _LEAF = object()  # in _Values.checks: a value the walk did not go into
 
 def _is_leaf(v) -> bool:
     return type(v) is float or isinstance(
-        v, (_KEYED_TYPES, np.generic, np.ndarray, Tensor, jax.Array, _optimizer_type())
+        v, (_KEYED_TYPES, np.generic, np.ndarray, Tensor, jax.Array, Optimizer)
     )
 
 
@@ -566,9 +573,7 @@ def _value_key(v, depth: int = 4):
         return ("missing",)
     if isinstance(v, np.ndarray):
         return ("ndarray", v.shape, v.dtype, hashlib.blake2b(v.tobytes(), digest_size=16).digest())
-    if isinstance(v, (Tensor, list, dict, _module_type(), _optimizer_type())) or _compiler._holder(
-        v
-    ):
+    if isinstance(v, (Tensor, list, dict, Module, Optimizer)) or _holder(v):
         return ("object", type(v).__name__)  # walked: its contents have slots (or are state)
     slots = _slot_names(type(v))
     if slots and depth > 0:  # no __dict__ for the walk to watch: key on the slots' values
@@ -631,11 +636,11 @@ class _Trace:
             names = {name for si, name, *_ in self.values.slots if si == i}
             return {n: obj.get(n, _MISSING) for n in names}
         if kind == "attrs":
-            internals = _module_internals() if isinstance(obj, _module_type()) else ()
+            internals = _module_internals() if isinstance(obj, Module) else ()
             return {k: v for k, v in vars(obj).items() if k not in internals}
         return list(obj) if kind == "list" else dict(obj)
 
-    def writes(self, state: _compiler._State) -> tuple[list, list]:
+    def writes(self, state) -> tuple[list, list]:
         """What the step wrote: ``(space, name, op, tree)`` records to replay after every call,
         and the traced arrays they need (extra program outputs). Raises for writes that cannot
         be replayed."""
@@ -751,7 +756,7 @@ def _flatten_write(value, state_ids: set, leaves: list, where: str, as_numpy: bo
                 return ("same", x)
             return (type(x), items)
         if isinstance(x, jax.core.Tracer) or (
-            _compiler._holder(x) and any(_has_tracer(y) for y in vars(x).values())
+            _holder(x) and any(_has_tracer(y) for y in vars(x).values())
         ):
             raise RuntimeError(
                 f"tracegrad.compile: the step stores traced values in {where} in a form that "
@@ -807,8 +812,6 @@ def _replay(values: _Values, records: list, arrays) -> None:
 def _promotion_hazards(tape) -> frozenset:
     """Lifted floats that reached an op directly (not through an operator) where the result
     type would differ from what the Python float gives eagerly: those must be keyed instead."""
-    from .ops.registry import REGISTRY, _compute_promotion
-
     bad: set = set()
     for name, operands, _, _ in tape:
         lifted = [x for x in operands if isinstance(x, _LiftedFloat)]

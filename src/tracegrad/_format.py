@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import numpy as np
 
 from ._dtype import get_default_dtype, int64
@@ -90,8 +91,6 @@ def _body(values: np.ndarray, fmt: _Formatter, indent: int, summarize: bool) -> 
 
 def tensor_repr(t) -> str:
     """``tensor([...], dtype=..., requires_grad=True)`` as PyTorch prints it."""
-    import jax
-
     array = t._storage.array
     prefix = "tensor("
     if isinstance(array, jax.core.Tracer):

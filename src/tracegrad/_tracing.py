@@ -40,6 +40,10 @@ class Trace:
         self.checks: list[tuple] = []
         self.key = key
 
+    def wrote(self, tensor) -> None:
+        """``tensor`` is about to be modified in place while this trace runs (a compiled step
+        with a declared state overrides this to refuse writes outside the state)."""
+
 
 # How many traces are in progress, in all threads: a module attribute the op dispatch reads before
 # it looks at its thread's state, so eager code pays one truth test per op, not a thread-local read.

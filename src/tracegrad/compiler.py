@@ -43,7 +43,6 @@ import collections
 import functools
 import inspect
 import logging
-import sys
 import threading
 import time
 import types
@@ -64,17 +63,24 @@ from ._compile_values import (
     _MAX_CONTAINER,
     _MISSING,
     _SEARCH_DEPTH,
+    Opaque,
     _code_names,
+    _holder,
     _LiftedFloat,
-    _module_type,
     _NeedsConcrete,
-    _optimizer_type,
     _promotion_hazards,
     _replay,
     _Trace,
     _Values,
 )
+from .autograd import compiled as compiled_backward
+from .autograd import engine
+from .autograd.function import Function
 from .autograd.grad_mode import is_grad_enabled
+from .autograd.node import AccumulateGrad
+from .nn.modules.module import Module
+from .nn.parameter import Parameter
+from .optim.optimizer import Optimizer
 from .tensor import Tensor
 
 __all__ = [
@@ -104,7 +110,7 @@ def _find_roots(fn: Callable, args: tuple, kwargs: dict, checks: list | None = N
     The discovery fallback of ``compile(fn)`` without ``state=``. When ``checks`` is given it
     receives what the result depends on besides the arguments (see :class:`_Roots`): every place
     the walk read and what it found there, compared by identity on later calls."""
-    module_t, optim_t = _module_type(), _optimizer_type()
+    module_t, optim_t = Module, Optimizer
     roots: list = []
     seen_roots: set[int] = set()
     seen_code: set[int] = set()
@@ -208,8 +214,8 @@ def _sig(v, tensors: bool):
     if isinstance(
         v,
         (
-            _module_type(),
-            _optimizer_type(),
+            Module,
+            Optimizer,
             types.FunctionType,
             types.MethodType,
             functools.partial,
@@ -283,7 +289,7 @@ def _args_sig(args: tuple, kwargs: dict) -> tuple:
 def _declared_roots(state) -> tuple:
     """``compile(fn, state=...)``'s roots: the modules, optimizers and tensors of ``state`` (one of
     them, or a tuple/list/dict of them, nested), in order and without repeats."""
-    module_t, optim_t = _module_type(), _optimizer_type()
+    module_t, optim_t = Module, Optimizer
     roots: list = []
     seen: set[int] = set()
 
@@ -330,18 +336,6 @@ _OUTSIDE_CHANGED = (
 )
 
 
-def _holder(obj) -> bool:
-    """A plain Python object whose attributes may hold state (``self.model``, ``self.opt``)."""
-    d = getattr(obj, "__dict__", None)
-    return (
-        isinstance(d, dict)
-        and len(d) <= _MAX_CONTAINER
-        and not isinstance(
-            obj, (type, types.ModuleType, CompiledFunction, _CompiledModule, _Program)
-        )
-    )
-
-
 class OptimizerSpec(NamedTuple):
     """One optimizer's part of a :class:`StateSpec`."""
 
@@ -372,7 +366,7 @@ class _State:
     __slots__ = ("roots", "base", "tensors", "paths", "spec", "optimizers", "modules", "lrs")
 
     def __init__(self, roots: list) -> None:
-        module_t = _module_type()
+        module_t = Module
         base: list[Tensor] = []
         seen: set[int] = set()
         optimizers, modules = [], []
@@ -536,7 +530,7 @@ def _tape_line(name: str, operands: tuple, arrays: list, out) -> str:
     return f"{name}({args}) -> {out.dtype}{list(out.shape)}"
 
 
-class _Program:
+class _Program(Opaque):
     """One cache entry: the jitted pure step for one key, and what its trace found out."""
 
     def __init__(self, owner: CompiledFunction, args, kwargs, key) -> None:
@@ -705,8 +699,6 @@ class _Tape(list):
         self.reads: dict = {}  # id(storage) -> (storage, array): outside tensors read as constants
 
     def append(self, entry) -> None:
-        from .nn.parameter import Parameter
-
         name, operands, arrays, _ = entry
         for x, a in zip(operands, arrays):
             if not isinstance(x, Tensor) or isinstance(a, jax.core.Tracer):
@@ -773,10 +765,6 @@ def _plan_backward(program: _Program, out, state: _State) -> list:
     """Record how to back-propagate ``out``'s graph later: its signature (as the compiled
     backward builds it), where the seed goes, which leaves are state tensors. Returns the arrays
     the backward needs, to be returned by the forward program."""
-    from .autograd import compiled as compiled_backward
-    from .autograd import engine
-    from .autograd.node import AccumulateGrad
-
     if not (isinstance(out, Tensor) and out.grad_fn is not None):
         raise _NotCompilable("it does not return a single tensor with a graph")
     root = out.grad_fn
@@ -799,8 +787,6 @@ def _plan_backward(program: _Program, out, state: _State) -> list:
 
 def _run_backward(program: _Program, residuals: list, g: Tensor) -> tuple:
     """The gradients of the leaves (state tensors) of a compiled differentiable call."""
-    from .autograd import compiled as compiled_backward
-
     if program._backward is None:
         program._backward = jax.jit(compiled_backward._program(program.backward_key, []))
     arrays = list(residuals)
@@ -809,29 +795,22 @@ def _run_backward(program: _Program, residuals: list, g: Tensor) -> tuple:
     return tuple(Tensor._wrap(grads[i]) if i in grads else None for i, _ in program.leaves)
 
 
-@functools.cache
-def _CompiledForward():
-    from .autograd.function import Function
-    from .autograd.grad_mode import is_grad_enabled as grad_on
+class _CompiledForward(Function):
+    """The output of a compiled module call, as one node whose backward is compiled too."""
 
-    class CompiledForward(Function):
-        """The output of a compiled module call, as one node whose backward is compiled too."""
+    @staticmethod
+    def forward(ctx, *leaves, program, out, residuals):
+        ctx.program, ctx.residuals = program, residuals
+        return out
 
-        @staticmethod
-        def forward(ctx, *leaves, program, out, residuals):
-            ctx.program, ctx.residuals = program, residuals
-            return out
-
-        @staticmethod
-        def backward(ctx, g):
-            if grad_on():
-                raise NotImplementedError(
-                    "double backward (create_graph=True) through a tracegrad.compile'd module "
-                    "is not supported; compile the whole step, or call the module uncompiled"
-                )
-            return _run_backward(ctx.program, ctx.residuals, g)
-
-    return CompiledForward
+    @staticmethod
+    def backward(ctx, g):
+        if is_grad_enabled():
+            raise NotImplementedError(
+                "double backward (create_graph=True) through a tracegrad.compile'd module "
+                "is not supported; compile the whole step, or call the module uncompiled"
+            )
+        return _run_backward(ctx.program, ctx.residuals, g)
 
 
 def _flatten_out(out):
@@ -900,20 +879,19 @@ _caches.register(
 )
 
 
-class CompiledFunction:
+class CompiledFunction(Opaque):
     """What ``tracegrad.compile(fn)`` returns: call it like ``fn``. See :func:`compile`."""
 
     def __init__(
         self, fn: Callable, *, donate: bool = True, differentiable: bool = False, state=None
     ) -> None:
-        self.fn = fn
+        self.fn = self.wrapped = fn
         self.donate = donate
         self.differentiable = differentiable
         # compile(fn, state=...): the declared roots (modules, optimizers, tensors); None: the
         # roots are discovered, once, and kept in _discovered while its checks hold.
         self._declared: tuple | None = None if state is None else _declared_roots(state)
         self._discovered: _Roots | None = None
-        _install_hooks()
         self._programs: OrderedDict = OrderedDict()
         self._lock = threading.Lock()  # guards _programs and _last_key
         with _live_lock:
@@ -1065,7 +1043,7 @@ class CompiledFunction:
         """With a declared state, refuse a step that names an optimizer outside it: its learning
         rate would be baked in and its state (momentum, moments) lost."""
         declared = {id(r) for r in self._declared}
-        optim_t = _optimizer_type()
+        optim_t = Optimizer
         for (_, _, label, _, _), v in zip(values.slots, values.values):
             if isinstance(v, optim_t) and id(v) not in declared:
                 raise RuntimeError(
@@ -1136,7 +1114,7 @@ class CompiledFunction:
         for t, a in zip(post.tensors, new_state):
             _write(t, a)
             if id(a) not in handed_out:
-                _own(t._storage, a)
+                t._storage.exclusive = a
         for i, a in zip(program.orphans, orphans):  # dropped by the step: stays valid
             _write(state.tensors[i], a)
         for i, a in zip(program.arg_writes, arg_out):
@@ -1149,7 +1127,7 @@ class CompiledFunction:
         if program.backward_key is None:
             return result
         leaves = [state.base[i] for _, i in program.leaves]
-        return _CompiledForward().apply(*leaves, program=program, out=result, residuals=residuals)
+        return _CompiledForward.apply(*leaves, program=program, out=result, residuals=residuals)
 
     # ------------------------------------------------------------------ tracing
     def _new_program(self, args, kwargs, key, why: tuple | None = None) -> _Program:
@@ -1317,96 +1295,19 @@ def _placed_key(arrays: list):
 # array is donated as it is; any other (one the user built the tensor from, one a
 # ``copy.deepcopy`` or ``jnp.asarray(tensor)`` also holds) is copied first, and the copy donated.
 # The paths that hand a tensor's array object out to other holders end ownership (``_escape``).
-_OWNED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _own(storage, array) -> None:
-    _OWNED[storage] = weakref.ref(array)
-
-
-def _owns(storage, array) -> bool:
-    ref = _OWNED.get(storage)
-    return ref is not None and ref() is array
-
-
-def _escape(t) -> None:
-    """``t``'s array object is now held outside tracegrad too: never donate it as it is."""
-    if _OWNED and isinstance(t, Tensor):
-        _OWNED.pop(t._storage, None)
-
-
 def _own_donated(arrays: list, tensors: list[Tensor]) -> None:
-    """Donation frees an input's buffer: donate only arrays tracegrad owns exclusively (a previous
-    call's outputs, written back and not handed out since), and copy the others first -- arrays
-    the tensors were built from, shared with a ``deepcopy``, handed out by ``jnp.asarray(t)``, the
-    same array in two state tensors -- so their other holders stay valid. In a training loop only
-    the first compiled call copies.
-
-    Library code outside this file can still put an owned array into a second tensor without
-    telling (``Optimizer.load_state_dict`` wraps the source's arrays); until those paths end
-    ownership themselves, an owned array that another object also references is copied too."""
+    """Donation frees an input's buffer, so donate only arrays tracegrad holds alone: those a
+    previous call wrote back and nobody has been handed since (``_Storage.exclusive``). Copy the
+    others first -- arrays the tensors were built from, shared with a ``deepcopy``, handed out by
+    ``jnp.asarray(t)``, the same array in two state tensors -- so their other holders stay valid.
+    In a training loop only the first compiled call copies."""
     seen: set[int] = set()
-    for i in range(len(arrays)):  # not enumerate: its tuple would hold one more reference
-        a = arrays[i]
+    for i, a in enumerate(arrays):
         storage = tensors[i]._storage
-        # 4 references when exclusive: the storage, ``arrays``, ``a``, getrefcount's own
-        if id(a) in seen or not _owns(storage, a) or sys.getrefcount(a) > 4:
+        if id(a) in seen or storage.exclusive is not a:
             a = arrays[i] = storage.array = jnp.array(a, copy=True)
-            _own(storage, a)
+            storage.exclusive = a
         seen.add(id(a))
-
-
-_hooks_installed = False
-
-
-def _install_hooks() -> None:
-    """Wrap the ``Tensor`` methods that hand a tensor's array object to another holder (ending
-    tracegrad's ownership of it) or modify a tensor in place (seen by a trace with a declared
-    state). Installed once, when the first compiled function is created."""
-    global _hooks_installed
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    from .nn.parameter import Parameter
-
-    def escaping(method):
-        @functools.wraps(method)
-        def wrapper(self, *args, **kwargs):
-            _escape(self)
-            if self._grad is not None:
-                _escape(self._grad)
-            return method(self, *args, **kwargs)
-
-        return wrapper
-
-    Tensor.__jax_array__ = escaping(Tensor.__jax_array__)
-    Tensor.__deepcopy__ = escaping(Tensor.__deepcopy__)
-    if "__deepcopy__" in vars(Parameter):
-        Parameter.__deepcopy__ = escaping(Parameter.__deepcopy__)
-
-    rebase = Tensor._rebase
-
-    @functools.wraps(rebase)
-    def _rebase(self, result):
-        if _tracing.active:
-            trace = _tracing.current()
-            if isinstance(trace, _CompileTrace) and trace.explicit:
-                trace.wrote(self)
-        return rebase(self, result)
-
-    Tensor._rebase = _rebase
-
-    data = Tensor.data
-
-    def set_data(self, value) -> None:
-        if _tracing.active:
-            trace = _tracing.current()
-            if isinstance(trace, _CompileTrace) and trace.explicit:
-                trace.wrote(self)
-        _escape(value)  # its array is now this tensor's too
-        data.fset(self, value)
-
-    Tensor.data = property(data.fget, set_data, data.fdel, data.__doc__)
 
 
 def _name(fn) -> str:
@@ -1597,21 +1498,21 @@ def compile(
         return functools.partial(compile, state=state, donate=donate, **options)
     if options.get("disable"):
         return fn
-    if isinstance(fn, _module_type()):
+    if isinstance(fn, Module):
         return _CompiledModule(fn, donate=donate, state=state)
     if not callable(fn):
         raise TypeError(f"compile() expects a function or a Module, got {type(fn).__name__}")
     return CompiledFunction(fn, donate=donate, state=state)
 
 
-class _CompiledModule:
+class _CompiledModule(Opaque):
     """``compile(module)``: each call runs the module's forward as one compiled program. Under
     grad mode the output's graph is one node whose backward is a second compiled program, so the
     usual ``loss.backward(); optimizer.step()`` outside works (compiling the whole step instead
     also fuses the backward and the update into the same program)."""
 
     def __init__(self, module, donate: bool, state=None) -> None:
-        self._module = module
+        self._module = self.wrapped = module
         self._compiled = CompiledFunction(module.__call__, donate=donate, state=state)
         self._differentiable = CompiledFunction(
             module.__call__, donate=False, differentiable=True, state=state

@@ -6,13 +6,14 @@ Operators and most methods (``x + y``, ``x.exp()``, ``x.sum()``) are attached by
 
 from __future__ import annotations
 
+import warnings
 import weakref
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _dtype
+from . import _dtype, _tracing
 from ._device import device as Device
 from ._device import device_of
 from ._dtype import as_dtype, dtype
@@ -42,13 +43,19 @@ class _Storage:
 
     In-place operations replace ``array`` (JAX arrays are immutable) and bump ``version``; nodes
     that saved the tensor compare versions at backward time.
+
+    ``exclusive`` is ``array`` while no one but this storage holds that array object: a compiled
+    step marks the arrays it writes back, and handing the array to another holder
+    (``Tensor._handout``) clears the mark. A compiled step donates (reuses the buffer of) only an
+    array so marked; any other input is copied first, so no holder is left with a deleted array.
     """
 
-    __slots__ = ("array", "version", "__weakref__")
+    __slots__ = ("array", "version", "exclusive", "__weakref__")
 
     def __init__(self, array):
         self.array = array
         self.version = 0
+        self.exclusive = None
 
 
 class Tensor:
@@ -116,7 +123,8 @@ class Tensor:
     @data.setter
     def data(self, value: Tensor) -> None:
         value = value if isinstance(value, Tensor) else tensor(value)
-        self._storage.array = value._storage.array
+        _note_write(self)
+        self._storage.array = value._handout()
 
     @property
     def shape(self) -> Size:
@@ -205,8 +213,6 @@ class Tensor:
         """The accumulated gradient (None until a backward reaches this tensor)."""
         # As PyTorch: warn only when a non-leaf's .grad is read while still unpopulated.
         if self._grad is None and self.grad_fn is not None and not self.retains_grad:
-            import warnings
-
             warnings.warn(
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
                 ".grad attribute won't be populated during autograd.backward(). If you indeed want "
@@ -245,7 +251,7 @@ class Tensor:
             g = g.detach()
         if self._grad is None:
             # A fresh tensor (never an alias of a tensor the rule or the user still holds).
-            self._grad = g if create_graph else Tensor._wrap(g._storage.array)
+            self._grad = g if create_graph else Tensor._wrap(g._handout())
         elif create_graph or self._grad.requires_grad:
             self._grad = self._grad + g
         else:
@@ -325,6 +331,12 @@ class Tensor:
         return a if dtype is None else a.astype(dtype)
 
     def __jax_array__(self):
+        return self._handout()
+
+    def _handout(self):
+        """This tensor's array object, for a holder outside this storage: from now on it is not
+        tracegrad's alone, so a compiled step will not donate it (see ``_Storage``)."""
+        self._storage.exclusive = None
         return self._storage.array
 
     def __bool__(self) -> bool:
@@ -380,9 +392,9 @@ class Tensor:
         return (_rebuild, (np.asarray(self._storage.array), self._requires_grad))
 
     def __deepcopy__(self, memo):
-        t = Tensor._wrap(self._storage.array, requires_grad=self._requires_grad)
+        t = Tensor._wrap(self._handout(), requires_grad=self._requires_grad)
         if self._grad is not None:
-            t._grad = Tensor._wrap(self._grad._storage.array)
+            t._grad = Tensor._wrap(self._grad._handout())
         memo[id(self)] = t
         return t
 
@@ -422,6 +434,7 @@ class Tensor:
 
     def _rebase(self, result: Tensor) -> Tensor:
         """Make ``self`` hold ``result`` (an in-place op's out-of-place value); bumps the version."""
+        _note_write(self)
         array = result._storage.array
         if array.shape != self._storage.array.shape:
             raise RuntimeError(
@@ -448,6 +461,15 @@ class Tensor:
             if retained:
                 self.retain_grad()
         return self
+
+
+def _note_write(t: Tensor) -> None:
+    """Tell a trace in progress that ``t`` is about to be modified in place (a compiled step with a
+    declared state refuses writes to tensors outside it)."""
+    if _tracing.active:
+        trace = _tracing.current()
+        if trace is not None:
+            trace.wrote(t)
 
 
 def _rebuild(array, requires_grad):

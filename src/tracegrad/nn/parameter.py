@@ -37,9 +37,9 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        p = Parameter(Tensor._wrap(self._storage.array), self._requires_grad)
+        p = Parameter(Tensor._wrap(self._handout()), self._requires_grad)
         if self._grad is not None:
-            p._grad = Tensor._wrap(self._grad._storage.array)
+            p._grad = Tensor._wrap(self._grad._handout())
         memo[id(self)] = p
         return p
 

@@ -117,6 +117,7 @@ def _check_hyper(name: str, value, low: float = 0.0) -> None:
 def _as_tensor(value) -> Tensor:
     """A state value loaded from elsewhere (a torch tensor, a numpy array) as a tracegrad tensor."""
     if isinstance(value, Tensor):
+        value._handout()  # the loaded state holds value's array too
         return Tensor._wrap(_array(value))  # a new tensor: the loaded state must not alias
     return Tensor._wrap(jnp.asarray(np.asarray(value)))
 

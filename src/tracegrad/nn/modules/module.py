@@ -524,7 +524,7 @@ class Module:
                     v = value.detach()
                     if v.dtype != current.dtype or v.device != current.device:
                         v = v.to(device=current.device, dtype=current.dtype)
-                    current._storage.array = v._storage.array
+                    current._storage.array = v._handout()
                     current._storage.version += 1
         return _IncompatibleKeys(missing, unexpected)
 
@@ -585,11 +585,11 @@ class Module:
                     continue
                 new = fn(p)
                 if new is not p:
-                    p._storage.array = new._storage.array
+                    p._storage.array = new._handout()
                 if p._grad is not None:
                     g = fn(p._grad)
                     if g is not p._grad:
-                        p._grad = Tensor._wrap(g._storage.array)
+                        p._grad = Tensor._wrap(g._handout())
             for name, b in self._buffers.items():
                 if b is not None:
                     self._buffers[name] = fn(b)
