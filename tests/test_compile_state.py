@@ -315,3 +315,21 @@ def test_without_donation_nothing_is_deleted():
     held = [p._storage.array for p in model.parameters()]
     step(*data[2])
     assert not any(a.is_deleted() for a in held)
+
+
+def test_a_tensor_sharing_the_array_of_a_parameter_stays_valid():
+    """An op that changes nothing (a squeeze without size-1 dimensions) returns a new tensor
+    holding the parameter's own array object: donating the parameter must not delete it."""
+    model, opt = mlp_sgd()
+    step = tg.compile(make_step(model, opt), state=(model, opt))
+    data = batches(n=4)
+    step(*data[0])
+    step(*data[1])
+    bias = model[0].bias
+    with tg.no_grad():
+        alias = bias.squeeze()
+    assert alias is not bias and alias._storage.array is bias._storage.array
+    before = np.array(alias.numpy())
+    step(*data[2])
+    step(*data[3])
+    np.testing.assert_array_equal(alias.numpy(), before)

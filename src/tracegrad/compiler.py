@@ -1290,11 +1290,11 @@ def _placed_key(arrays: list):
 
 
 # --------------------------------------------------------------------------- ownership
-# Which state arrays tracegrad owns exclusively, by storage: the array a compiled program returned
-# and tracegrad wrote into that storage (or the copy it made), as a weak reference. Only such an
-# array is donated as it is; any other (one the user built the tensor from, one a
-# ``copy.deepcopy`` or ``jnp.asarray(tensor)`` also holds) is copied first, and the copy donated.
-# The paths that hand a tensor's array object out to other holders end ownership (``_escape``).
+# A storage's ``exclusive`` is the array a compiled program returned and tracegrad wrote into it
+# (or the copy it made). Only such an array is donated as it is; any other (one the user built the
+# tensor from, one a ``copy.deepcopy`` or ``jnp.asarray(tensor)`` also holds) is copied first, and
+# the copy donated. Every path that hands the array object to another holder goes through
+# ``Tensor._handout``, which clears the mark.
 def _own_donated(arrays: list, tensors: list[Tensor]) -> None:
     """Donation frees an input's buffer, so donate only arrays tracegrad holds alone: those a
     previous call wrote back and nobody has been handed since (``_Storage.exclusive``). Copy the

@@ -221,6 +221,11 @@ def apply(op: Op, operands: tuple, params: dict):
             if err is not None:
                 raise err from None
         raise
+    for x in operands:
+        if isinstance(x, Tensor) and x._storage.array is out:
+            # A lowering that changes nothing (a reshape to the same shape) returns its input's
+            # array: the result's storage will hold it too, so it is no longer the input's alone.
+            x._storage.exclusive = None
     if _tracing.active:  # some thread is tracing: record the op if it is this one
         trace = _tracing.current()
         if trace is not None:
