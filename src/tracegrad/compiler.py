@@ -795,7 +795,7 @@ def _run_backward(program: _Program, residuals: list, g: Tensor) -> tuple:
     return tuple(Tensor._wrap(grads[i]) if i in grads else None for i, _ in program.leaves)
 
 
-class _CompiledForward(Function):
+class CompiledForward(Function):
     """The output of a compiled module call, as one node whose backward is compiled too."""
 
     @staticmethod
@@ -1127,7 +1127,7 @@ class CompiledFunction(Opaque):
         if program.backward_key is None:
             return result
         leaves = [state.base[i] for _, i in program.leaves]
-        return _CompiledForward.apply(*leaves, program=program, out=result, residuals=residuals)
+        return CompiledForward.apply(*leaves, program=program, out=result, residuals=residuals)
 
     # ------------------------------------------------------------------ tracing
     def _new_program(self, args, kwargs, key, why: tuple | None = None) -> _Program:
