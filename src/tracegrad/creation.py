@@ -419,38 +419,40 @@ def normal(
     return _finish(t._storage.array * std + mean, None, requires_grad)
 
 
-def rand_like(
-    input: Tensor,
-    *,
-    generator=None,
-    dtype=None,
-    layout=None,
-    device=None,
-    requires_grad: bool = False,
-    memory_format=None,
-) -> Tensor:
-    """Uniform samples on [0, 1) with the shape (and, unless given, dtype and device) of ``input``."""
-    _check_strided("rand_like", layout, memory_format=memory_format)
-    d, dev = _like(input, dtype, device)
-    return rand(*input.shape, generator=generator, dtype=d, device=dev, requires_grad=requires_grad)
+def _sampler_like(name: str, sample, doc: str):
+    """``rand_like`` and ``randn_like``: ``sample`` in the shape of ``input``."""
+
+    def like(
+        input: Tensor,
+        *,
+        generator=None,
+        dtype=None,
+        layout=None,
+        device=None,
+        requires_grad: bool = False,
+        memory_format=None,
+    ) -> Tensor:
+        _check_strided(name, layout, memory_format=memory_format)
+        d, dev = _like(input, dtype, device)
+        return sample(
+            *input.shape, generator=generator, dtype=d, device=dev, requires_grad=requires_grad
+        )
+
+    like.__name__ = like.__qualname__ = name
+    like.__doc__ = doc
+    return like
 
 
-def randn_like(
-    input: Tensor,
-    *,
-    generator=None,
-    dtype=None,
-    layout=None,
-    device=None,
-    requires_grad: bool = False,
-    memory_format=None,
-) -> Tensor:
-    """Standard normal samples with the shape (and, unless given, dtype and device) of ``input``."""
-    _check_strided("randn_like", layout, memory_format=memory_format)
-    d, dev = _like(input, dtype, device)
-    return randn(
-        *input.shape, generator=generator, dtype=d, device=dev, requires_grad=requires_grad
-    )
+rand_like = _sampler_like(
+    "rand_like",
+    rand,
+    "Uniform samples on [0, 1) with the shape (and, unless given, dtype and device) of ``input``.",
+)
+randn_like = _sampler_like(
+    "randn_like",
+    randn,
+    "Standard normal samples with the shape (and, unless given, dtype and device) of ``input``.",
+)
 
 
 def randint_like(
