@@ -203,12 +203,119 @@ def test_unsupported_dtype_names_the_tensor(tmp_path):
         _load_bytes(save({"u": np.zeros(2, np.uint16)}), tmp_path)
 
 
-def test_pickle_checkpoint_is_refused_with_a_conversion_hint(tmp_path):
+def test_legacy_pickle_checkpoint_is_refused_with_a_conversion_hint(tmp_path):
     torch = pytest.importorskip("torch")
     path = tmp_path / "model.pt"
-    torch.save({"w": torch.ones(2)}, path)
-    with pytest.raises(RuntimeError, match="never unpickles.*safetensors.torch.save_file"):
+    torch.save({"w": torch.ones(2)}, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(RuntimeError, match="legacy pickle checkpoint.*safetensors.torch.save_file"):
         tracegrad.load(path)
+
+
+# ------------------------------------------------------------------ torch.save files (zip)
+def _same(ref, got, path="obj"):
+    """``got`` (loaded by tracegrad) holds what ``ref`` (PyTorch's) holds, bit for bit."""
+    torch = pytest.importorskip("torch")
+    if isinstance(ref, torch.Tensor):
+        assert isinstance(got, tracegrad.Tensor), path
+        assert isinstance(ref, torch.nn.Parameter) == isinstance(got, nn.Parameter), path
+        assert str(ref.dtype) == str(got.dtype).replace("tracegrad", "torch"), path
+        assert ref.requires_grad == got.requires_grad, path
+        as_np = (
+            (lambda t: t.float().numpy()) if ref.dtype == torch.bfloat16 else (lambda t: t.numpy())
+        )
+        np.testing.assert_array_equal(
+            as_np(ref.detach()),
+            np.asarray(got.detach().float() if ref.dtype == torch.bfloat16 else got.detach()),
+        )
+    elif isinstance(ref, dict):
+        assert type(ref).__name__ == type(got).__name__ and list(ref) == list(got), path
+        for k in ref:
+            _same(ref[k], got[k], f"{path}[{k!r}]")
+    elif isinstance(ref, list | tuple):
+        assert type(ref) is type(got) and len(ref) == len(got), path
+        for i, (a, b) in enumerate(zip(ref, got)):
+            _same(a, b, f"{path}[{i}]")
+    else:
+        assert ref == got, path
+
+
+def test_torch_save_checkpoint_loads_without_pickle_code(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    model(torch.randn(4, 2)).sum().backward()
+    opt.step()
+    base = torch.arange(12.0).reshape(3, 4)
+    ckpt = {
+        "model": model.state_dict(),  # an OrderedDict, with an int64 num_batches_tracked
+        "optimizer": opt.state_dict(),
+        "epoch": 3,
+        "best": 0.91,
+        "transposed": base.t(),  # strided views of one storage
+        "corner": base[1:, 2:],
+        "param": torch.nn.Parameter(torch.ones(2)),
+        "grad": torch.ones(2, requires_grad=True),
+        "bf16": torch.tensor([1.5, -2.25], dtype=torch.bfloat16),
+        "half": torch.tensor([0.1], dtype=torch.float16),
+        "f64": torch.tensor([1 / 3], dtype=torch.float64),
+        "ints": torch.tensor([1, -2], dtype=torch.int64),
+        "bytes": torch.tensor([7], dtype=torch.uint8),
+        "flags": torch.tensor([True, False]),
+        "scalar": torch.tensor(2.5),
+        "names": ["a", "b"],
+        "pair": (1, 2.5),
+    }
+    path = tmp_path / "ckpt.pt"
+    torch.save(ckpt, path)
+    _same(ckpt, tracegrad.load(path))
+
+
+def test_torch_save_state_dict_restores_the_same_model(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    ref = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    path = tmp_path / "model.pt"
+    torch.save(ref.state_dict(), path)
+    model = _mlp()
+    model.load_state_dict(tracegrad.load(path, map_location="cpu"))
+    x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    with torch.no_grad():
+        want = ref(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model(tracegrad.tensor(x)).detach().numpy(), want, rtol=1e-6)
+
+
+def test_torch_save_of_arbitrary_objects_is_refused_before_any_code_runs(tmp_path):
+    torch = pytest.importorskip("torch")
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"w": torch.ones(1), "x": Payload()}, path)
+    with pytest.raises(pickle.UnpicklingError, match="refers to builtins.open|refers to io.open"):
+        tracegrad.load(path)
+    assert not marker.exists()
+    torch.save(torch.nn.Linear(2, 2), path)  # a whole module: its class would be imported
+    with pytest.raises(pickle.UnpicklingError, match="torch.nn.modules.linear.Linear"):
+        tracegrad.load(path)
+
+
+def test_damaged_torch_save_file(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "cut.pt"
+    torch.save({"w": torch.ones(100)}, path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(RuntimeError, match="tracegrad.load: .*cut.pt"):
+        tracegrad.load(path)
+
+
+def test_saving_a_whole_module_says_how_to_save_its_state():
+    with pytest.raises(TypeError, match=r"whole Linear.*model.state_dict\(\)"):
+        tracegrad.save(nn.Linear(2, 2), io.BytesIO())
 
 
 # ------------------------------------------------------------------------------ PyTorch interop

@@ -10,14 +10,22 @@ and the file is interchangeable with ``safetensors.torch.save_file`` / ``load_fi
 not a tensor (nesting, numbers, strings, lists, an optimizer's ``param_groups``) goes into the
 header's ``__metadata__`` under ``"tracegrad.tree"``: a JSON description of the object in which
 each tensor is a reference to its key. See docs/checkpoints.md.
+
+``load`` also reads PyTorch's own ``torch.save`` files (a zip holding a pickle and the tensors'
+bytes) when they hold only tensors, parameters, numbers, strings and containers -- what
+``torch.load(weights_only=True)`` accepts. The pickle is read by an unpickler that knows those few
+names and refuses every other one before anything runs, so such a file cannot run code either.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
+import pickle
 import struct
+import zipfile
 from collections import OrderedDict
 
 import jax
@@ -27,6 +35,7 @@ import numpy as np
 import safetensors
 
 from ._device import device as Device
+from .nn.parameter import Parameter
 from .tensor import Tensor
 
 __all__ = ["save", "load"]
@@ -101,6 +110,13 @@ class _Flattener:
         if isinstance(obj, list | tuple):
             items = [self.walk(v, [*path, str(i)]) for i, v in enumerate(obj)]
             return {"U" if isinstance(obj, tuple) else "L": items}
+        if hasattr(obj, "state_dict") and hasattr(obj, "load_state_dict"):
+            raise TypeError(
+                f"tracegrad.save cannot store a whole {type(obj).__name__} at {_where(path)}: "
+                "PyTorch pickles the object with its class, and tracegrad never pickles. Save its "
+                "state instead -- tracegrad.save(model.state_dict(), path) -- and restore it into "
+                "a new instance: model.load_state_dict(tracegrad.load(path))"
+            )
         raise TypeError(
             f"tracegrad.save stores tensors, numpy arrays, numbers, strings, None and "
             f"dicts/lists/tuples of them; got {type(obj).__name__} at {_where(path)}"
@@ -142,13 +158,13 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
 
 # -------------------------------------------------------------------------------------- loading
 def _fail(name: str, what: str, data: bytes = b""):
-    # torch.save writes a zip archive (or, before PyTorch 1.6, a bare pickle): say so plainly.
-    if data[:4] == b"PK\x03\x04" or (data[:1] == b"\x80" and data[1:2] in b"\x02\x03\x04\x05"):
+    # Before PyTorch 1.6, torch.save wrote a bare pickle: say so plainly.
+    if data[:1] == b"\x80" and data[1:2] in b"\x02\x03\x04\x05":
         what = (
-            "this looks like a pickle checkpoint (torch.save), not safetensors. tracegrad.load "
-            "never unpickles, since unpickling runs code stored in the file. Convert it once in "
-            "PyTorch: safetensors.torch.save_file(torch.load(path, weights_only=True), "
-            "'model.safetensors')"
+            "this looks like a legacy pickle checkpoint (torch.save before PyTorch 1.6, or "
+            "_use_new_zipfile_serialization=False), which tracegrad does not read. Re-save it "
+            "with a current PyTorch (torch.save(torch.load(path, weights_only=True), path)) or "
+            "as safetensors (safetensors.torch.save_file)"
         )
     raise RuntimeError(f"tracegrad.load: {name}: {what}")
 
@@ -225,13 +241,14 @@ def _place(map_location):
 
 
 def load(f, map_location=None, weights_only: bool = True, *, mmap=None, **pickle_load_args):
-    """Read a safetensors checkpoint written by ``tracegrad.save`` or by PyTorch's safetensors.
+    """Read a checkpoint written by ``tracegrad.save``, by PyTorch's safetensors, or by
+    ``torch.save`` (when it holds only tensors, parameters, numbers, strings and containers).
 
     ``f`` is a path or a binary file object. Returns what was saved: nested dicts/lists of
     tensors and numbers (a file without tracegrad's metadata, e.g. from
     ``safetensors.torch.save_file``, gives a flat dict of tensors). ``map_location`` is a device
-    (string) to put the tensors on. Nothing is ever unpickled, so ``weights_only`` is always
-    effectively True. A truncated, empty, pickled or otherwise corrupt file raises RuntimeError
+    (string) to put the tensors on. Nothing outside that list is ever unpickled, so
+    ``weights_only`` is always effectively True. A truncated, empty, pickled or otherwise corrupt file raises RuntimeError
     naming the file and the problem. ``pickle_load_args`` (PyTorch passes them to ``pickle.load``)
     raise ``NotImplementedError``: nothing is unpickled.
     """
@@ -241,6 +258,8 @@ def load(f, map_location=None, weights_only: bool = True, *, mmap=None, **pickle
             "and never unpickles, so drop them"
         )
     data, name = _read(f)
+    if data[:4] == b"PK\x03\x04":  # a zip: PyTorch's torch.save format
+        return _load_torch_zip(data, name, _place(map_location))
     header = _parse_header(data, name)
     try:
         entries = safetensors.deserialize(data)
@@ -308,3 +327,120 @@ class _Builder:
             return OrderedDict(pairs) if tag == "O" else dict(pairs)
         items = [self._build(v) for v in value]
         return items if tag == "L" else tuple(items)
+
+
+# ------------------------------------------------------------- PyTorch's torch.save zip files
+# torch.save writes ``<name>/data.pkl`` (a pickle whose tensors are persistent references),
+# ``<name>/data/<key>`` (each storage's raw bytes) and ``<name>/byteorder``. The unpickler below
+# resolves only the globals a weights-only checkpoint uses; any other global raises before it is
+# looked up, so no code from the file runs.
+_STORAGE_DTYPES = {
+    "DoubleStorage": np.float64,
+    "FloatStorage": np.float32,
+    "HalfStorage": np.float16,
+    "BFloat16Storage": ml_dtypes.bfloat16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+}
+
+
+class _StorageType:
+    """Stands for ``torch.FloatStorage`` and its siblings: the dtype of a storage's bytes."""
+
+    def __init__(self, dtype) -> None:
+        self.dtype = np.dtype(dtype)
+
+
+def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, hooks=None, meta=None):
+    itemsize = storage.dtype.itemsize
+    view = np.lib.stride_tricks.as_strided(
+        storage[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride)
+    )
+    t = Tensor._wrap(jnp.asarray(np.array(view)))  # a copy: no tensor aliases the file's bytes
+    t._requires_grad = bool(requires_grad) and t.dtype.is_floating_point
+    return t
+
+
+def _rebuild_parameter(data, requires_grad, hooks=None, state=None):
+    return Parameter(data, requires_grad)
+
+
+_ALLOWED = {
+    ("collections", "OrderedDict"): OrderedDict,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch", "Size"): tuple,
+    ("_codecs", "encode"): lambda text, encoding="latin1": text.encode(encoding),
+    **{("torch", n): _StorageType(d) for n, d in _STORAGE_DTYPES.items()},
+}
+
+
+class _WeightsUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, read_storage) -> None:
+        super().__init__(io.BytesIO(data))
+        self.read_storage = read_storage
+
+    def find_class(self, module: str, name: str):
+        found = _ALLOWED.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(
+                f"tracegrad.load: the checkpoint refers to {module}.{name}, which a weights-only "
+                "load does not allow (it holds more than tensors, numbers, strings and "
+                "containers; loading it would run code from the file). Save the state_dict in "
+                "PyTorch and load that."
+            )
+        return found
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
+            raise pickle.UnpicklingError(f"tracegrad.load: unknown persistent reference {pid!r}")
+        _, storage_type, key, _location, numel = pid
+        if not isinstance(storage_type, _StorageType):
+            raise pickle.UnpicklingError(f"tracegrad.load: unknown storage type in {pid!r}")
+        return self.read_storage(str(key), storage_type.dtype, int(numel))
+
+
+def _load_torch_zip(data: bytes, name: str, place):
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+        if len(pickles) != 1:
+            _fail(name, "a zip file without torch.save's data.pkl: not a PyTorch checkpoint")
+        prefix = pickles[0][: -len("data.pkl")]
+        order = "little"
+        if prefix + "byteorder" in archive.namelist():
+            order = archive.read(prefix + "byteorder").decode().strip()
+        storages: dict = {}
+
+        def read_storage(key: str, dtype: np.dtype, numel: int) -> np.ndarray:
+            if key not in storages:
+                raw = archive.read(f"{prefix}data/{key}")
+                a = np.frombuffer(raw, dtype.newbyteorder("<" if order == "little" else ">"))
+                storages[key] = a[:numel].astype(dtype, copy=False)
+            return storages[key]
+
+        obj = _WeightsUnpickler(archive.read(pickles[0]), read_storage).load()
+    except (zipfile.BadZipFile, KeyError, EOFError, ValueError) as e:
+        _fail(name, f"a damaged torch.save checkpoint ({type(e).__name__}: {e})")
+    return _placed(obj, place)
+
+
+def _placed(obj, place):
+    """``obj`` with every tensor moved where ``map_location`` says."""
+    if isinstance(obj, Tensor):
+        obj._storage.array = place(obj._storage.array)
+        return obj
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            obj[k] = _placed(v, place)
+        return obj
+    if isinstance(obj, list):
+        return [_placed(v, place) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_placed(v, place) for v in obj)
+    return obj
