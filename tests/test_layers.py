@@ -21,7 +21,7 @@ import tracegrad
 SRC = Path(tracegrad.__file__).parent
 CORE = {
     "_caches", "_compile_events", "_device", "_dtype", "_format", "_grad_mode", "_hooks",
-    "_layout", "_scope", "_surface", "_tracing", "creation", "random", "tensor",
+    "_layout", "_scope", "_surface", "_tracing", "creation", "random", "sampling", "tensor",
 }  # fmt: skip
 LAYERS = ["core", "autograd", "ops", "library", "compiler"]
 
@@ -40,7 +40,7 @@ def _layer(module: str) -> str | None:
         return "autograd"
     if head == "ops":
         return "ops"
-    if head in ("nn", "optim", "utils", "serialization"):
+    if head in ("nn", "optim", "utils", "serialization", "distributions"):
         return "library"
     if head in ("compiler", "_compile_values", "viz"):
         return "compiler"

@@ -127,6 +127,8 @@ s("randn", lambda T: ((2, 3), {}), "random")
 s("randint", lambda T: ((0, 5, (2, 3)), {}), "random")
 s("randperm", lambda T: ((5,), {}), "random")
 s("normal", lambda T: ((2.0, 3.0, (2, 3)), {}), "random")
+s("bernoulli", lambda T: ((t(T, np.full((2, 3), 0.5, np.float32)),), {}), "random")
+s("multinomial", lambda T: ((t(T, np.ones((2, 4), np.float32)), 3), {}), "random")
 
 
 S["normalize"] = ("nn.functional.normalize", lambda T: ((t(T, A),), {}), False)

@@ -11,7 +11,7 @@ import jax as _jax
 # tracegrad creates every array with an explicit dtype, so float32 stays the default.
 _jax.config.update("jax_enable_x64", True)
 
-from . import autograd, nn, optim, random, utils, viz  # noqa: E402
+from . import autograd, distributions, nn, optim, random, utils, viz  # noqa: E402
 from ._caches import clear_caches  # noqa: E402
 from ._device import device  # noqa: E402
 from ._dtype import (  # noqa: E402
@@ -54,6 +54,7 @@ from .creation import *  # noqa: E402, F403
 from .ops import *  # noqa: E402, F403
 from .ops import out as _out_variants  # noqa: E402
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
+from .sampling import bernoulli, multinomial, poisson  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .tensor import Size, Tensor, tensor  # noqa: E402
 from .utils.data.generator import Generator  # noqa: E402

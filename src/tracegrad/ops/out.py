@@ -12,7 +12,8 @@ returns; with it, it follows PyTorch:
 * dtype: by the function's rule (``CAST``: cast when PyTorch's ``canCast`` allows it, else
   ``RuntimeError: result type Float can't be cast to the desired output type Long``; ``SAME``: the
   dtypes must match; ``DTYPE``: the reduction runs in ``out``'s dtype, as ``dtype=`` would;
-  ``FACTORY``: ``out``'s dtype is the result dtype, an explicit different ``dtype`` is refused);
+  ``FACTORY``: ``out``'s dtype is the result dtype, an explicit different ``dtype`` is refused;
+  ``ANY``: the values are written in ``out``'s dtype, whatever it is: ``bernoulli``'s 0/1);
 * under grad mode, an ``out`` or an input that requires grad raises ``RuntimeError`` (PyTorch's
   ``out=`` functions do not record a graph), and the result never gets a ``grad_fn``.
 
@@ -33,10 +34,11 @@ from ..tensor import Tensor
 
 __all__ = ["OUT_FUNCTIONS", "NN_FUNCTIONAL_OUT_FUNCTIONS", "with_out", "install"]
 
-CAST, SAME, DTYPE, CAT, FACTORY = "cast", "same", "dtype", "cat", "factory"
+CAST, SAME, DTYPE, CAT, FACTORY, ANY = "cast", "same", "dtype", "cat", "factory", "any"
 
 _NO_RESIZE_WARNING = {"masked_select", "zeros", "ones", "full", "empty", "linspace", "eye"}
-_NO_RESIZE_WARNING |= {"rand", "randn", "randint", "randperm", "normal"}
+_NO_RESIZE_WARNING |= {"rand", "randn", "randint", "randperm", "normal", "bernoulli"}
+_NO_RESIZE_WARNING |= {"multinomial"}
 
 # Every public tracegrad function whose PyTorch counterpart takes ``out=`` (tests/test_out.py checks
 # this list against PyTorch), with PyTorch's dtype rule for it.
@@ -53,7 +55,8 @@ OUT_FUNCTIONS: dict[str, str] = {
         "abs absolute ceil fix floor frac neg negative round sign trunc clamp clamp_min "
         "clamp_max clip addmm baddbmm bmm mm matmul mv dot tensordot amax amin argmax argmin "
         "where softmax log_softmax diag tril triu gather take_along_dim take index_select "
-        "index_add scatter scatter_add masked_select nonzero norm all any median".split(),
+        "index_add scatter scatter_add masked_select nonzero norm all any median "
+        "multinomial".split(),
         SAME,
     ),
     **dict.fromkeys("sum prod cumsum cumprod".split(), DTYPE),
@@ -62,6 +65,7 @@ OUT_FUNCTIONS: dict[str, str] = {
         "zeros ones full empty arange linspace eye rand randn randint randperm normal".split(),
         FACTORY,
     ),
+    "bernoulli": ANY,
 }
 
 NN_FUNCTIONAL_OUT_FUNCTIONS: dict[str, str] = {"normalize": CAST}
@@ -104,6 +108,8 @@ def _converted(name: str, rule: str, result: Tensor, out: Tensor):
     src, dst = result.dtype, out.dtype
     if src is dst:
         return array
+    if rule == ANY:
+        return array.astype(dst.np)
     if rule == SAME:
         raise RuntimeError(
             f"{name}(): expected out tensor to have dtype {src.name}, but got {dst.name} instead"
