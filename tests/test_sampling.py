@@ -107,3 +107,21 @@ def test_generator_makes_draws_reproducible():
         tg.empty(4).uniform_(generator=tg.Generator().manual_seed(3)).numpy(),
         tg.empty(4).uniform_(generator=tg.Generator().manual_seed(3)).numpy(),
     )
+
+
+def test_normal_with_tensor_parameters_broadcasts_like_pytorch():
+    torch = pytest.importorskip("torch")
+    for args in [
+        (tg.zeros(2, 3), 1.0),
+        (0.0, tg.ones(3)),
+        (tg.zeros(2, 1), tg.ones(3)),
+    ]:
+        theirs = torch.normal(
+            *[torch.tensor(a.numpy()) if isinstance(a, tg.Tensor) else a for a in args]
+        )
+        assert tuple(tg.normal(*args).shape) == tuple(theirs.shape)
+    tg.manual_seed(5)
+    draws = tg.normal(tg.full((30000,), 3.0), tg.full((30000,), 2.0)).numpy()
+    assert abs(draws.mean() - 3.0) < 0.05 and abs(draws.std() - 2.0) < 0.04
+    with pytest.raises(TypeError, match="invalid combination of arguments"):
+        tg.normal(0.0, 1.0)

@@ -402,9 +402,9 @@ def randperm(
 
 
 def normal(
-    mean: float,
-    std: float,
-    size,
+    mean,
+    std=1.0,
+    size=None,
     *,
     generator=None,
     dtype=None,
@@ -413,7 +413,31 @@ def normal(
     requires_grad: bool = False,
     pin_memory: bool = False,
 ) -> Tensor:
-    """Normal samples with the given (scalar) ``mean`` and ``std``."""
+    """Normal samples: ``normal(mean, std, size)`` with numbers, or with a tensor ``mean`` and/or
+    ``std`` (broadcast together; the other may be a number) one draw per element. The draw carries
+    no graph (PyTorch's gradient for it is zero)."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        if size is not None:
+            raise TypeError(
+                "normal(): with a tensor mean or std the shape comes from them; size is only for "
+                "normal(float mean, float std, size)"
+            )
+        _check_strided("normal", layout, pin_memory)
+        ref = mean if isinstance(mean, Tensor) else std
+        m = mean._storage.array if isinstance(mean, Tensor) else mean
+        s = std._storage.array if isinstance(std, Tensor) else std
+        shape = jnp.broadcast_shapes(jnp.shape(m), jnp.shape(s))
+        d = as_dtype(dtype) if dtype is not None else ref.dtype
+        if not d.is_floating_point:
+            raise NotImplementedError(f'"normal" not implemented for \'{d}\'')
+        z = jax.random.normal(_random.next_key(generator), shape, d.np)
+        return _finish((m + z * s).astype(d.np), device, requires_grad)
+    if size is None:
+        raise TypeError(
+            f"normal() received an invalid combination of arguments - got ({type(mean).__name__}, "
+            f"{type(std).__name__}), but expected one of: (Tensor mean, Tensor std), (Tensor mean, "
+            "float std), (float mean, Tensor std), (float mean, float std, tuple of ints size)"
+        )
     _check_strided("normal", layout, pin_memory)
     t = randn(*_size_args((size,)), generator=generator, dtype=dtype, device=device)
     return _finish(t._storage.array * std + mean, None, requires_grad)
