@@ -40,7 +40,7 @@ def _layer(module: str) -> str | None:
         return "autograd"
     if head == "ops":
         return "ops"
-    if head in ("nn", "optim", "utils", "serialization", "distributions"):
+    if head in ("nn", "optim", "utils", "serialization", "distributions", "linalg"):
         return "library"
     if head in ("compiler", "_compile_values", "viz"):
         return "compiler"

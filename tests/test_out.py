@@ -129,6 +129,10 @@ s("randperm", lambda T: ((5,), {}), "random")
 s("normal", lambda T: ((2.0, 3.0, (2, 3)), {}), "random")
 s("bernoulli", lambda T: ((t(T, np.full((2, 3), 0.5, np.float32)),), {}), "random")
 s("multinomial", lambda T: ((t(T, np.ones((2, 4), np.float32)), 3), {}), "random")
+_SPD = np.array([[4.0, 1.0], [1.0, 3.0]], np.float32)
+s("inverse", lambda T: ((t(T, _SPD),), {}))
+s("cholesky", lambda T: ((t(T, _SPD),), {}))
+s("matrix_power", lambda T: ((t(T, _SPD), 3), {}))
 
 
 S["normalize"] = ("nn.functional.normalize", lambda T: ((t(T, A),), {}), False)

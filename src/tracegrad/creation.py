@@ -429,7 +429,7 @@ def normal(
         shape = jnp.broadcast_shapes(jnp.shape(m), jnp.shape(s))
         d = as_dtype(dtype) if dtype is not None else ref.dtype
         if not d.is_floating_point:
-            raise NotImplementedError(f'"normal" not implemented for \'{d}\'')
+            raise NotImplementedError(f"\"normal\" not implemented for '{d}'")
         z = jax.random.normal(_random.next_key(generator), shape, d.np)
         return _finish((m + z * s).astype(d.np), device, requires_grad)
     if size is None:

@@ -7,6 +7,7 @@ from . import (
     compare,
     conv,
     conversion,
+    decomp,
     elementwise,
     indexing,
     linalg,
@@ -21,6 +22,7 @@ from .arith import *  # noqa: F403
 from .compare import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .conversion import *  # noqa: F403
+from .decomp import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
@@ -38,6 +40,7 @@ for _m in (
     compare,
     conv,
     conversion,
+    decomp,
     elementwise,
     indexing,
     resize,

@@ -48,7 +48,7 @@ OUT_FUNCTIONS: dict[str, str] = {
         "maximum minimum fmax fmin eq ne lt le gt ge logical_and logical_or logical_xor "
         "logical_not cos erf erfc exp expm1 log log10 log1p log2 rsqrt sqrt reciprocal sigmoid "
         "sin square tan tanh pow addcdiv addcmul outer ger mean std var lerp logsumexp max "
-        "min".split(),
+        "min cholesky".split(),
         CAST,
     ),
     **dict.fromkeys(
@@ -56,7 +56,7 @@ OUT_FUNCTIONS: dict[str, str] = {
         "clamp_max clip addmm baddbmm bmm mm matmul mv dot tensordot amax amin argmax argmin "
         "where softmax log_softmax diag tril triu gather take_along_dim take index_select "
         "index_add scatter scatter_add masked_select nonzero norm all any median "
-        "multinomial".split(),
+        "multinomial inverse matrix_power".split(),
         SAME,
     ),
     **dict.fromkeys("sum prod cumsum cumprod".split(), DTYPE),
