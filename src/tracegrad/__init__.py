@@ -71,7 +71,48 @@ long = int64
 int = int32  # noqa: A001
 short = int16
 
-__version__ = "0.1.0"
+# PyTorch's conventions: legacy tensor types, dtype limits, constants, predicates, printing,
+# threads, broadcasting as functions (docs/tensors.md).
+import math as _math  # noqa: E402
+
+from . import version  # noqa: E402
+from ._dtype import can_cast, finfo, iinfo  # noqa: E402
+from ._format import set_printoptions  # noqa: E402
+from ._legacy import (  # noqa: E402
+    BFloat16Tensor,
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
+from ._queries import (  # noqa: E402
+    _assert,
+    is_complex,
+    is_floating_point,
+    is_nonzero,
+    is_same_size,
+    is_signed,
+    result_type,
+)
+from ._threads import (  # noqa: E402
+    get_num_interop_threads,
+    get_num_threads,
+    set_num_interop_threads,
+    set_num_threads,
+)
+from .ops.broadcast import broadcast_shapes, broadcast_tensors  # noqa: E402
+from .version import __version__  # noqa: E402
+
+pi = _math.pi
+e = _math.e
+inf = _math.inf
+nan = _math.nan
+newaxis = None
 
 
 def set_compiled_backward(enabled: bool) -> None:

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import functools
 
+import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["dtype", "get_default_dtype", "set_default_dtype", "promote_types", "result_type"]
+__all__ = [
+    "dtype",
+    "get_default_dtype",
+    "set_default_dtype",
+    "promote_types",
+    "result_type",
+    "can_cast",
+    "finfo",
+    "iinfo",
+]
 
 
 class dtype:
@@ -193,3 +203,87 @@ def result_type(dims: tuple, zero_dims: tuple, scalar_kinds: tuple) -> dtype:
         if result is None or kind > result._kind:
             result = (bool_, int64, _default_float)[kind]
     return result
+
+
+def can_cast(from_: dtype, to: dtype) -> bool:
+    """Whether PyTorch's casting rules allow an operation to write a ``from_`` result into a ``to``
+    tensor, as ``torch.can_cast``: only a cast to a lower kind (float to integer, integer or float
+    to bool) is refused; any cast within a kind, narrowing included, is allowed."""
+    if not isinstance(from_, dtype):
+        raise TypeError(
+            f"can_cast(): argument 'from_' (position 1) must be tracegrad.dtype, not "
+            f"{type(from_).__name__}"
+        )
+    if not isinstance(to, dtype):
+        raise TypeError(
+            f"can_cast(): argument 'to' (position 2) must be tracegrad.dtype, not {type(to).__name__}"
+        )
+    return from_._kind <= to._kind
+
+
+class finfo:
+    """The numerical properties of a floating dtype, as ``torch.finfo``: ``bits``, ``eps``,
+    ``max``, ``min``, ``tiny`` (= ``smallest_normal``), ``resolution`` and ``dtype`` (its name,
+    a string). ``finfo()`` describes the default float dtype."""
+
+    __slots__ = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
+
+    def __init__(self, type: dtype | None = None):
+        d = get_default_dtype() if type is None else as_dtype(type)
+        if not d.is_floating_point:
+            raise TypeError(
+                "tracegrad.finfo() requires a floating point input type. Use tracegrad.iinfo to "
+                "handle 'tracegrad.finfo'"
+            )
+        info = jnp.finfo(d.np)  # numpy's finfo knows no bfloat16; JAX's does
+        self.bits = int(info.bits)
+        self.eps = float(info.eps)
+        self.max = float(info.max)
+        self.min = float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = float(10.0 ** -int(info.precision))
+        self.dtype = d.name
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, finfo) and self.dtype == other.dtype
+
+    def __hash__(self) -> int:
+        return hash(("finfo", self.dtype))
+
+    def __repr__(self) -> str:
+        return (
+            f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+            f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, "
+            f"dtype={self.dtype})"
+        )
+
+
+class iinfo:
+    """The range of an integer dtype, as ``torch.iinfo``: ``bits``, ``min``, ``max`` (Python ints)
+    and ``dtype`` (its name, a string). ``bool`` is refused, as in PyTorch."""
+
+    __slots__ = ("bits", "min", "max", "dtype")
+
+    def __init__(self, type: dtype):
+        d = as_dtype(type)
+        if d is bool_:
+            raise TypeError("tracegrad.bool is not supported by tracegrad.iinfo")
+        if d.is_floating_point:
+            raise TypeError(
+                "tracegrad.iinfo() requires an integer input type. Use tracegrad.finfo to handle "
+                "'tracegrad.iinfo'"
+            )
+        info = np.iinfo(d.np)
+        self.bits = int(info.bits)
+        self.min = int(info.min)
+        self.max = int(info.max)
+        self.dtype = d.name
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, iinfo) and self.dtype == other.dtype
+
+    def __hash__(self) -> int:
+        return hash(("iinfo", self.dtype))
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

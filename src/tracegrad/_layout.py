@@ -98,6 +98,15 @@ def check_memory_format(fn: str, value) -> None:
         )
 
 
+def contiguous_strides(shape: tuple) -> tuple:
+    """The strides, in elements, of a contiguous (row-major) tensor of ``shape``, as PyTorch
+    computes them: each is the product of the sizes after it, a size 0 counting as 1."""
+    strides = [1] * len(shape)
+    for d in range(len(shape) - 2, -1, -1):
+        strides[d] = strides[d + 1] * max(shape[d + 1], 1)
+    return tuple(strides)
+
+
 def is_contiguous_as(shape: tuple, value) -> bool:
     """``Tensor.is_contiguous(memory_format)`` for a row-major (contiguous) tensor of ``shape``.
 
@@ -111,9 +120,7 @@ def is_contiguous_as(shape: tuple, value) -> bool:
         raise RuntimeError(f"is_contiguous(): unknown memory_format {value!r}")
     if len(shape) != len(order):
         return False
-    strides = [1] * len(shape)
-    for d in range(len(shape) - 2, -1, -1):
-        strides[d] = strides[d + 1] * max(shape[d + 1], 1)
+    strides = contiguous_strides(shape)
     expected = 1
     for d in order:
         if shape[d] != 1:

@@ -20,22 +20,72 @@ from ._dtype import as_dtype, dtype
 from ._format import tensor_repr
 from ._grad_mode import is_grad_enabled
 from ._hooks import RemovableHandle
-from ._layout import check_memory_format, check_pin_memory, is_contiguous_as
+from ._layout import (
+    check_memory_format,
+    check_pin_memory,
+    contiguous_strides,
+    is_contiguous_as,
+    strided,
+)
 
-__all__ = ["Tensor", "Size", "tensor", "as_array"]
+__all__ = ["Tensor", "Size", "tensor", "as_array", "legacy_array"]
 
 
 class Size(tuple):
-    """A tensor's shape: a tuple that prints as ``tracegrad.Size([2, 3])``."""
+    """A tensor's shape: a tuple of ints that prints as ``tracegrad.Size([2, 3])``.
+
+    As ``torch.Size``: it equals the plain tuple with the same sizes (never a list), and slicing,
+    ``+`` and ``*`` give a ``Size`` again (``x.shape[1:]``, ``x.shape[:1] + (4,)``)."""
+
+    def __new__(cls, sizes=()):
+        sizes = tuple(sizes)
+        if not all(type(s) is int for s in sizes):
+            sizes = tuple(_size_item(s, i) for i, s in enumerate(sizes))
+        return tuple.__new__(cls, sizes)
 
     def __repr__(self) -> str:
         return f"tracegrad.Size({list(self)})"
 
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return tuple.__new__(Size, item) if isinstance(index, slice) else item
+
+    def __add__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple(self) + tuple(other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple(other) + tuple(self))
+
+    def __mul__(self, n):
+        if not isinstance(n, int):
+            return NotImplemented
+        return tuple.__new__(Size, tuple(self) * n)
+
+    __rmul__ = __mul__
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))
+
     def numel(self) -> int:
+        """The number of elements a tensor of this shape has (1 for ``Size([])``)."""
         n = 1
         for s in self:
             n *= s
         return n
+
+
+def _size_item(s, i: int) -> int:
+    """One size given to ``Size(...)``: an int or anything with ``__index__`` (a 0-d integer
+    tensor); anything else raises PyTorch's ``TypeError``."""
+    if not hasattr(type(s), "__index__"):
+        raise TypeError(
+            f"tracegrad.Size() takes an iterable of 'int' (item {i} is '{type(s).__name__}')"
+        )
+    return s.__index__()
 
 
 class _Storage:
@@ -82,12 +132,31 @@ class Tensor:
     # ``tensor(x)`` then converts it as the float it stands for, not as a float64 tensor.
     _python_float = False
 
-    def __init__(self, *data, requires_grad: bool = False):
-        if len(data) == 1 and not isinstance(data[0], int):
-            array = as_array(data[0], _dtype.get_default_dtype())
-        else:  # torch.Tensor(2, 3): an uninitialised tensor of that shape
-            array = jnp.zeros(tuple(data), _dtype.get_default_dtype().np)
-        self._init(array, requires_grad, None)
+    def __init__(self, *data, device=None, requires_grad: bool = False):
+        if len(data) == 1 and isinstance(data[0], Tensor):  # an alias of that tensor, any dtype
+            self._alias(data[0], device)
+            return
+        array = legacy_array(data, _dtype.get_default_dtype())
+        if device is not None:
+            array = jax.device_put(array, Device(device).jax_device())
+        self._init(array, False, None)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def _alias(self, source: Tensor, device) -> None:
+        """Become ``Tensor(source)``: share ``source``'s storage (in-place changes show in both,
+        as with ``detach()``) and, when it requires grad, pass gradients back to it."""
+        if device is not None and Device(device) != source.device:
+            raise RuntimeError(
+                f"Attempted to create a tensor aliasing a tensor on {source.device} with "
+                f"device={Device(device)}; move it with .to() instead"
+            )
+        self._init(None, False, None)
+        self._storage = source._storage
+        if source._requires_grad:
+            self._requires_grad = True
+            # An identity node whose gradient goes to ``source`` (PyTorch's AliasBackward0).
+            self.grad_fn = source.clone().grad_fn
 
     def _init(self, array, requires_grad, grad_fn):
         self._storage = _Storage(array)
@@ -128,13 +197,13 @@ class Tensor:
 
     @property
     def shape(self) -> Size:
-        return Size(self._storage.array.shape)
+        return tuple.__new__(Size, self._storage.array.shape)
 
     def size(self, dim: int | None = None):
         """The shape, or the size of dimension ``dim``."""
         shape = self._storage.array.shape
         if dim is None:
-            return Size(shape)
+            return tuple.__new__(Size, shape)
         return shape[_wrap_dim(dim, len(shape), "size")]
 
     def dim(self) -> int:
@@ -154,7 +223,64 @@ class Tensor:
     nelement = numel
 
     def element_size(self) -> int:
+        """The size of one element in bytes (``itemsize``)."""
         return self.dtype.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        """The size of one element in bytes, as ``torch.Tensor.itemsize``."""
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """The number of bytes the elements take (``numel() * itemsize``)."""
+        return int(self._storage.array.size) * self.dtype.itemsize
+
+    def stride(self, dim: int | None = None):
+        """The strides, in elements, of the contiguous (row-major) layout of this shape, as
+        PyTorch reports them for a contiguous tensor; with ``dim``, that dimension's stride.
+
+        A JAX array has no strides of its own (XLA picks the layout): these are the strides a
+        contiguous PyTorch tensor of this shape has, which is what tracegrad's semantics are."""
+        shape = self._storage.array.shape
+        strides = contiguous_strides(shape)
+        if dim is None:
+            return strides
+        if not shape:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        return strides[_wrap_dim(dim, len(shape), "stride")]
+
+    def storage_offset(self) -> int:
+        """Always 0: every tensor starts its own storage (tracegrad has no views)."""
+        return 0
+
+    @property
+    def is_sparse(self) -> bool:
+        """Always False: tracegrad tensors are dense."""
+        return False
+
+    @property
+    def layout(self):
+        """Always ``tracegrad.strided``: tracegrad tensors are dense."""
+        return strided
+
+    def is_signed(self) -> bool:
+        """Whether the dtype is signed (False for ``uint8`` and ``bool``)."""
+        return self.dtype.is_signed
+
+    def is_nonzero(self) -> bool:
+        """The truth of a one-element tensor, as ``torch.is_nonzero``; ``RuntimeError`` for an empty
+        or a multi-element one."""
+        self._check_concrete("is_nonzero")
+        n = self.numel()
+        if n != 1:
+            many = "no values" if n == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {many} is ambiguous")
+        return bool(self.item())
+
+    def is_same_size(self, other: Tensor) -> bool:
+        """Whether ``other`` has the same shape."""
+        return self._storage.array.shape == other._storage.array.shape
 
     @property
     def dtype(self) -> dtype:
@@ -317,13 +443,17 @@ class Tensor:
         return np.asarray(self._storage.array).tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
-        """The values as a numpy array (read-only when it is the JAX buffer itself)."""
+        """The values as a new, writable numpy array.
+
+        A copy: writes to it do not reach the tensor, nor the tensor's later changes the array
+        (PyTorch shares the memory; JAX arrays cannot alias numpy memory, see docs/semantics.md).
+        ``force=True`` allows a tensor that requires grad (PyTorch's ``force``)."""
         self._check_concrete("numpy")
         if self._requires_grad and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
             )
-        return np.asarray(self._storage.array)
+        return np.array(self._storage.array)
 
     def __array__(self, dtype=None, copy=None):
         self._check_concrete("__array__")
@@ -492,6 +622,47 @@ def _size_args(size) -> tuple:
     if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
         size = tuple(size[0])
     return tuple(int(s) for s in size)
+
+
+def legacy_array(args: tuple, d: dtype, name: str = "new"):
+    """The array PyTorch's legacy constructors (``Tensor(...)``, ``LongTensor(...)``) make of
+    their positional arguments, other than a single tensor (which they alias): none gives an empty
+    tensor; ints or one ``Size`` give a tensor of that shape (zeros: JAX has no uninitialised
+    memory); one sequence or array gives its values converted to ``d``. A lone number is refused
+    with PyTorch's ``TypeError``, as are other mixtures."""
+    if not args:
+        return jnp.zeros((0,), d.np)
+    if len(args) == 1 and isinstance(args[0], Size):
+        return _legacy_zeros(tuple(args[0]), d)
+    if all(isinstance(a, int) for a in args):
+        return _legacy_zeros(tuple(int(a) for a in args), d)
+    if len(args) == 1:
+        data = args[0]
+        if isinstance(data, (jax.Array, np.ndarray)) and data.ndim > 0:
+            return as_array(data, d)
+        if isinstance(data, (list, tuple, range)):
+            return as_array(list(data) if isinstance(data, range) else data, d)
+        raise TypeError(f"{name}(): data must be a sequence (got {type(data).__name__})")
+    if isinstance(args[0], int):
+        bad = next(i for i, a in enumerate(args) if not isinstance(a, int))
+        raise TypeError(
+            f"{name}(): argument 'size' failed to unpack the object at pos {bad + 1} with error "
+            f'"type must be tuple of ints,but got {type(args[bad]).__name__}"'
+        )
+    got = ", ".join(type(a).__name__ for a in args)
+    raise TypeError(
+        f"{name}() received an invalid combination of arguments - got ({got}), but expected one "
+        "of: (*, device), (Tensor other), (tuple of ints size, *, device), (object data, *, device)"
+    )
+
+
+def _legacy_zeros(shape: tuple, d: dtype):
+    for s in shape:
+        if s < 0:
+            raise RuntimeError(
+                f"Trying to create tensor with negative dimension {s}: {list(shape)}"
+            )
+    return jnp.zeros(shape, d.np)
 
 
 def as_array(data, dtype: dtype | None = None):

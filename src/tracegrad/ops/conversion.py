@@ -8,6 +8,7 @@ from .. import _dtype
 from .._device import device as Device
 from .._dtype import as_dtype
 from .._layout import check_memory_format
+from .._legacy import _TensorType
 from .._surface import expose
 from ..tensor import Tensor
 from .registry import defop
@@ -99,14 +100,32 @@ def to(
 
 
 @expose(methods=("type",))
-def _type(self, dtype_=None):
-    """With no argument, the type name (``'tracegrad.FloatTensor'``); otherwise ``to(dtype)``."""
+def _type(self, dtype_=None, non_blocking: bool = False):
+    """With no argument, the type name (``'tracegrad.FloatTensor'``); otherwise ``to`` that type:
+    a dtype, a legacy type (``tracegrad.LongTensor``) or its name (``'torch.LongTensor'``)."""
     if dtype_ is None:
         return f"tracegrad.{_TYPE_NAMES.get(self.dtype.name, self.dtype.name)}"
     if isinstance(dtype_, str) and dtype_.endswith("Tensor"):
         name = dtype_.rsplit(".", 1)[-1]
-        dtype_ = {v: k for k, v in _TYPE_NAMES.items()}[name]
-    return self.to(as_dtype(dtype_))
+        names = {v: k for k, v in _TYPE_NAMES.items()}
+        if name not in names:
+            raise ValueError(f"invalid type: '{dtype_}'")
+        dtype_ = names[name]
+    elif isinstance(dtype_, _TensorType):
+        dtype_ = dtype_.dtype
+    return self.to(as_dtype(dtype_), non_blocking=non_blocking)
+
+
+@expose
+def type_as(self, other: Tensor) -> Tensor:
+    """``self`` converted to ``other``'s dtype (``self`` itself when it already has it), as
+    ``torch.Tensor.type_as``; recorded like ``to``, so gradients flow back cast to ``self``'s
+    dtype."""
+    if not isinstance(other, Tensor):
+        raise TypeError(
+            f"type_as(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}"
+        )
+    return self.to(other.dtype)
 
 
 # x.float(), x.long(), ...: each is x.to(that dtype).
@@ -124,8 +143,8 @@ _SHORTHANDS = {
 
 
 def _shorthand(name: str, dtype) -> None:
-    def method(self) -> Tensor:
-        return self.to(dtype)
+    def method(self, memory_format=None) -> Tensor:
+        return self.to(dtype, memory_format=memory_format)
 
     method.__name__, method.__qualname__ = name, f"Tensor.{name}"
     method.__doc__ = f"``self.to({dtype})``."
@@ -137,10 +156,13 @@ for _name, _target in _SHORTHANDS.items():
 
 
 @expose
-def cpu(self) -> Tensor:
-    return self.to("cpu")
+def cpu(self, memory_format=None) -> Tensor:
+    """``self`` on the CPU (``self`` itself when it is there)."""
+    return self.to("cpu", memory_format=memory_format)
 
 
 @expose
-def cuda(self, device=None) -> Tensor:
-    return self.to(Device("cuda", device) if isinstance(device, int) or device is None else device)
+def cuda(self, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
+    """``self`` on a CUDA device (the first one by default; ``self`` itself when it is there)."""
+    target = Device("cuda", device) if isinstance(device, int) or device is None else device
+    return self.to(target, non_blocking=non_blocking, memory_format=memory_format)
