@@ -56,12 +56,16 @@ from .ops import out as _out_variants  # noqa: E402
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
 from .sampling import bernoulli, multinomial, poisson  # noqa: E402
 from .serialization import load, save  # noqa: E402
-from .tensor import Size, Tensor, tensor  # noqa: E402
+from .tensor import Size, Tensor  # noqa: E402
 from .utils.data.generator import Generator  # noqa: E402
 
 # PyTorch's ``out=`` on every public function that takes it (see ops/out.py).
 _out_variants.install(globals())
 _out_variants.install(nn.functional.__dict__, _out_variants.NN_FUNCTIONAL_OUT_FUNCTIONS)
+
+# Devices: torch.cuda, torch.accelerator, torch.backends and the default device (docs/devices.md).
+from . import accelerator, backends, cuda  # noqa: E402
+from ._device import get_default_device, set_default_device  # noqa: E402
 
 bool = bool_  # noqa: A001 - PyTorch's name
 float = float32  # noqa: A001

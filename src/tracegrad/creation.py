@@ -9,12 +9,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import random as _random
+from . import tensor as _tensor
+from ._device import default_device
 from ._dtype import as_dtype, bool_, float32, get_default_dtype, int64
 from ._layout import check_layout, check_memory_format, check_pin_memory
 from ._surface import expose
-from .tensor import Tensor, _finish, _from_python, _size_args, as_array, tensor
+from .tensor import Tensor, _from_python, _size_args, as_array
 
 __all__ = [
+    "tensor",
     "zeros",
     "ones",
     "full",
@@ -37,6 +40,30 @@ __all__ = [
     "as_tensor",
     "normal",
 ]
+
+
+def _finish(array, device, requires_grad: bool) -> Tensor:
+    """A new leaf holding ``array``, on ``device``, or without one on the default device when
+    ``set_default_device`` set one (else where JAX put it)."""
+    if device is None:
+        device = default_device()
+    return _tensor._finish(array, device, requires_grad)
+
+
+def tensor(
+    data, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
+    """Build a tensor from data (lists, numbers, numpy or JAX arrays), as ``torch.tensor``.
+
+    Python numbers are converted straight to ``dtype`` (``tensor([0.3], dtype=float64)`` holds the
+    double 0.3); ints that do not fit int64 raise ``ValueError``, as in PyTorch. Without
+    ``device`` a tensor ``data`` keeps its device and other data goes to the default device
+    (``set_default_device``)."""
+    if device is None and not isinstance(data, Tensor):
+        device = default_device()
+    return _tensor.tensor(
+        data, dtype=dtype, device=device, requires_grad=requires_grad, pin_memory=pin_memory
+    )
 
 
 def _float_dtype(dtype):
@@ -171,7 +198,8 @@ def _filled_like(fn: str, t: Tensor, value, dtype, layout, device, requires_grad
     d = as_dtype(dtype) if dtype is not None else t.dtype
     value = _scalar(value, d)
     if device is None:
-        return _finish(jnp.full_like(t._storage.array, value, d.np), None, requires_grad)
+        array = jnp.full_like(t._storage.array, value, d.np)
+        return _tensor._finish(array, None, requires_grad)
     return _finish(jnp.full(t.shape, value, d.np), device, requires_grad)
 
 
@@ -440,7 +468,7 @@ def normal(
         )
     _check_strided("normal", layout, pin_memory)
     t = randn(*_size_args((size,)), generator=generator, dtype=dtype, device=device)
-    return _finish(t._storage.array * std + mean, None, requires_grad)
+    return _tensor._finish(t._storage.array * std + mean, None, requires_grad)
 
 
 def _sampler_like(name: str, sample, doc: str):

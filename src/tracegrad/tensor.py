@@ -294,6 +294,28 @@ class Tensor:
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
+    @property
+    def is_cpu(self) -> bool:
+        return self.device.type == "cpu"
+
+    @property
+    def is_xpu(self) -> bool:
+        return False  # JAX has no XPU backend
+
+    @property
+    def is_mps(self) -> bool:
+        return False  # JAX has no MPS backend
+
+    @property
+    def is_meta(self) -> bool:
+        return False
+
+    def get_device(self) -> int:
+        """The device index: -1 for a CPU tensor (as PyTorch, whichever CPU device holds it),
+        ``k`` for one on ``cuda:k`` (or ``tpu:k``)."""
+        d = self.device
+        return -1 if d.type == "cpu" else (d.index or 0)
+
     def is_floating_point(self) -> bool:
         return self.dtype.is_floating_point
 

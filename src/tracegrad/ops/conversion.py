@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 
 from .. import _dtype
+from .._device import _NO_ACCELERATOR, accelerator_type, device_of
 from .._device import device as Device
 from .._dtype import as_dtype
 from .._layout import check_memory_format
@@ -17,9 +18,9 @@ __all__ = ["clone"]
 
 
 # The engine casts every gradient back to its input's dtype, so the rule passes ``g`` through;
-# moving devices is undone by moving the gradient back.
+# moving devices is undone by moving the gradient back to ``source``, the input's device.
 @defop("ToCopyBackward0", saves=())
-def to_copy(a, *, dtype, device):
+def to_copy(a, *, dtype, device, source=None):
     if dtype is not None:
         a = a.astype(dtype.np)
     if device is not None:
@@ -28,8 +29,10 @@ def to_copy(a, *, dtype, device):
 
 
 @to_copy.vjp
-def _(g, out, a, *, dtype, device):
-    return (g.to(a.device) if device is not None else g,)
+def _(g, out, a, *, dtype, device, source=None):
+    if device is None:
+        return (g,)
+    return (g.to(source if source is not None else a.device),)
 
 
 @defop("CloneBackward0", saves=())
@@ -55,8 +58,19 @@ _TYPE_NAMES = {name: f"{scalar}Tensor" for name, scalar in _dtype._SCALAR_NAMES.
 
 
 def _same_device(dev: Device, t: Tensor) -> bool:
+    """Whether ``t`` already is where ``dev`` would place it (``cuda`` means the current GPU)."""
+    if dev.type not in ("cpu", "cuda", "tpu", "xla"):
+        dev.jax_device()  # raises, as PyTorch does for a device type it cannot use
     cur = t.device
-    return dev.type == cur.type and (dev.index is None or dev.index == (cur.index or 0))
+    if dev.type != cur.type and dev.type != "xla":
+        return False
+    return dev.jax_device() == _jax_device_of(t)
+
+
+def _jax_device_of(t: Tensor):
+    a = t._storage.array
+    d = getattr(getattr(a, "sharding", None), "_device", None)
+    return d if d is not None else t.device.jax_device()
 
 
 def to_args(args: tuple, dtype, device) -> tuple:
@@ -96,7 +110,9 @@ def to(
     dev = Device(device_) if device_ is not None else None
     if not copy and (d is None or d == self.dtype) and (dev is None or _same_device(dev, self)):
         return self
-    return to_copy(self, dtype=d, device=dev)
+    if dev is None:
+        return to_copy(self, dtype=d, device=None)
+    return to_copy(self, dtype=d, device=dev, source=device_of(self._storage.array))
 
 
 @expose(methods=("type",))
@@ -157,12 +173,23 @@ for _name, _target in _SHORTHANDS.items():
 
 @expose
 def cpu(self, memory_format=None) -> Tensor:
-    """``self`` on the CPU (``self`` itself when it is there)."""
+    """This tensor on the CPU (``self`` when it is there already)."""
     return self.to("cpu", memory_format=memory_format)
 
 
 @expose
 def cuda(self, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
-    """``self`` on a CUDA device (the first one by default; ``self`` itself when it is there)."""
-    target = Device("cuda", device) if isinstance(device, int) or device is None else device
-    return self.to(target, non_blocking=non_blocking, memory_format=memory_format)
+    """This tensor on a GPU: the current one, or ``device`` (an index, a string or a
+    ``device``). Without a GPU in JAX it raises ``AssertionError``, as PyTorch's CPU build."""
+    if isinstance(device, int) and accelerator_type() is None:  # PyTorch's error for an index
+        raise RuntimeError(
+            f"{_NO_ACCELERATOR} (tracegrad: JAX sees no GPU; install JAX with CUDA support, "
+            "pip install -U \"jax[cuda12]\", or keep tensors on device='cpu')"
+        )
+    if device is None or isinstance(device, int):
+        dev = Device("cuda", device)
+    else:
+        dev = Device(device)
+        if dev.type != "cuda":
+            raise RuntimeError(f"Invalid device, must be cuda device (got {dev})")
+    return self.to(dev, non_blocking=non_blocking, memory_format=memory_format)

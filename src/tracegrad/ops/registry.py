@@ -25,6 +25,7 @@ import jax
 import numpy as np
 
 from .. import _caches, _tracing
+from .._device import device_of_jax
 from .._dtype import as_dtype, get_default_dtype, result_type, scalar_kind
 from .._grad_mode import is_grad_enabled
 from ..autograd.node import REGISTRY, record
@@ -202,9 +203,74 @@ def _broadcast_error(op: Op, operands: tuple) -> RuntimeError | None:
     return None
 
 
+def _place_operands(operands: tuple, arrays: list) -> list:
+    """Tensor operands committed to different devices (see ``apply``): PyTorch's rule. The common
+    device is the first one other than the CPU (JAX's first CPU device); a 0-d tensor on the CPU
+    moves to it, as PyTorch lets CPU scalars join any op; any other difference raises PyTorch's
+    error. Arrays sharded over several devices are left to JAX."""
+    cpu = common = None
+    placed = []  # (index, device, 0-d on the CPU)
+    for i, x in enumerate(operands):
+        if isinstance(x, Tensor):
+            a = arrays[i]
+            if getattr(a, "_committed", False):
+                d = getattr(a.sharding, "_device", None)
+                if d is None:
+                    continue
+                on_cpu = device_of_jax(d) == "cpu"
+                cpu = d if on_cpu else cpu
+                placed.append((i, d, on_cpu and a.ndim == 0))
+                if common is None and not on_cpu:
+                    common = d
+    if common is None:
+        common = placed[0][1]
+    arrays = list(arrays)
+    for i, d, cpu_scalar in placed:
+        if d is common:
+            continue
+        if cpu_scalar:
+            arrays[i] = jax.device_put(arrays[i], common)
+            continue
+        raise RuntimeError(
+            "Expected all tensors to be on the same device, but found at least two devices, "
+            f"{device_of_jax(common)} and {device_of_jax(d)}!"
+        )
+    return arrays
+
+
+def _device_error(operands: tuple) -> RuntimeError:
+    """PyTorch's error for operands on different devices that JAX refused to combine."""
+    devices = []
+    for x in operands:
+        if isinstance(x, Tensor):
+            d = str(x.device)
+            if d not in devices:
+                devices.append(d)
+    found = " and ".join(devices[:2]) if len(devices) > 1 else "several devices"
+    return RuntimeError(
+        f"Expected all tensors to be on the same device, but found at least two devices, {found}!"
+    )
+
+
 def apply(op: Op, operands: tuple, params: dict):
     """Run ``op`` on ``operands``: lower to JAX, and record a node when a gradient can flow."""
     arrays = [x._storage.array if isinstance(x, Tensor) else x for x in operands]
+    # Devices: only tensors committed to explicit devices (``to``, ``device=``) can disagree; the
+    # others live where JAX put them and follow any operand. The usual case, all on one device, is
+    # one identity test of each committed operand's device.
+    first = None
+    for x in operands:
+        if isinstance(x, Tensor):
+            a = x._storage.array
+            if getattr(a, "_committed", False):
+                d = getattr(a.sharding, "_device", None)
+                if d is None:
+                    continue
+                if first is None:
+                    first = d
+                elif d is not first:
+                    arrays = _place_operands(operands, arrays)
+                    break
     operand_arrays = arrays
     if op.promote is not None:
         dtype = _promote(op, operands).np
@@ -220,6 +286,8 @@ def apply(op: Op, operands: tuple, params: dict):
             err = _broadcast_error(op, operands)
             if err is not None:
                 raise err from None
+        if "incompatible devices" in str(e):  # tensors inside a list operand (cat, stack)
+            raise _device_error(operands) from e
         raise
     for x in operands:
         if isinstance(x, Tensor) and x._storage.array is out:
