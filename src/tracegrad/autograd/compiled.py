@@ -91,7 +91,9 @@ _lock = threading.Lock()
 _events: collections.deque = collections.deque(maxlen=_compile_events.MAX_EVENTS)
 _event_total = 0
 _sites = _compile_events.SiteCounter()
-_ARRAY = type(jax.numpy.zeros(()))
+# The concrete class of JAX arrays, found on the first backward (creating an array at import would
+# start JAX's backends when tracegrad is imported).
+_ARRAY: type | None = None
 _LEAF = ("AccumulateGrad",)
 
 
@@ -171,14 +173,17 @@ def _signature(
     accepts JAX tracers as arrays (a graph recorded inside ``tracegrad.compile``). ``why`` (a
     list, for ``explain``) receives the reason when it returns None; the checks are the same, and
     the reason is only built on that path."""
-
+    global _ARRAY
+    if _ARRAY is None:
+        _ARRAY = type(jax.numpy.zeros(()))
+    array_type = _ARRAY
     index = {node: i for i, node in enumerate(order)}
     arrays, slots, metas, nodes = [], {}, [], []
 
     def slot(a):
         s = slots.get(id(a))
         if s is None:
-            if type(a) is not _ARRAY and not (traced and isinstance(a, jax.core.Tracer)):
+            if type(a) is not array_type and not (traced and isinstance(a, jax.core.Tracer)):
                 return None  # a tracer (inside a jax transform) or a numpy array
             s = slots[id(a)] = len(arrays)
             arrays.append(a)
