@@ -160,10 +160,10 @@ PROGRAMS = [
     ),
     _program("neural_networks.py"),
     _program("cifar10.py"),
-    _program("quickstart.py", missing="torch.accelerator"),
-    _program("mnist.py", missing="torch.accelerator, torch.optim.Adadelta"),
-    _program("dcgan.py", missing="Tensor.is_xpu"),
-    _program("reinforce.py", missing="torch.distributions (Categorical)"),
+    _program("quickstart.py"),
+    _program("mnist.py", missing="torch.optim.Adadelta"),
+    _program("dcgan.py"),
+    _program("reinforce.py"),
     _program(
         "super_resolution.py", missing="torch.nn.PixelShuffle; torch.save of a whole nn.Module"
     ),
