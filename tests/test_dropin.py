@@ -161,7 +161,7 @@ PROGRAMS = [
     _program("neural_networks.py"),
     _program("cifar10.py"),
     _program("quickstart.py"),
-    _program("mnist.py", missing="torch.optim.Adadelta"),
+    _program("mnist.py"),
     _program("dcgan.py"),
     _program("reinforce.py"),
     _program(

@@ -62,6 +62,8 @@ CASES = [
     ("Adagrad", {}, {"lr": 0.1}),
     ("Adagrad", {"lr_decay": 0.1, "initial_accumulator_value": 0.5, "weight_decay": 0.1}, {}),
     ("Adagrad", {"maximize": True, "eps": 1e-3}, {"lr_decay": 0.01}),
+    ("Adadelta", {}, {"lr": 0.5}),
+    ("Adadelta", {"rho": 0.8, "weight_decay": 0.1, "maximize": True}, {"eps": 1e-4}),
 ]  # fmt: skip
 IDS = [f"{c}-{i}" for i, (c, _, _) in enumerate(CASES)]
 
@@ -124,13 +126,27 @@ def _np_adagrad(p, g, st, o):
     return p - clr * g / (np.sqrt(s) + o.get("eps", 1e-10))
 
 
-_DEFAULT_LR = {"SGD": 1e-3, "Adam": 1e-3, "AdamW": 1e-3, "RMSprop": 1e-2, "Adagrad": 1e-2}
+def _np_adadelta(p, g, st, o):
+    rho, eps = o.get("rho", 0.9), o.get("eps", 1e-6)
+    g = -g if o.get("maximize") else g
+    if o.get("weight_decay", 0):
+        g = g + o["weight_decay"] * p
+    v = st["v"] = rho * st.get("v", 0) + (1 - rho) * g * g
+    delta = np.sqrt(st.get("u", 0) + eps) / np.sqrt(v + eps) * g
+    st["u"] = rho * st.get("u", 0) + (1 - rho) * delta * delta
+    return p - o["lr"] * delta
+
+
+_DEFAULT_LR = {
+    "SGD": 1e-3, "Adam": 1e-3, "AdamW": 1e-3, "RMSprop": 1e-2, "Adagrad": 1e-2, "Adadelta": 1.0,
+}  # fmt: skip
 _NP_RULES = {
     "SGD": _np_sgd,
     "Adam": _np_adam,
     "AdamW": _np_adam,
     "RMSprop": _np_rmsprop,
     "Adagrad": _np_adagrad,
+    "Adadelta": _np_adadelta,
 }
 
 

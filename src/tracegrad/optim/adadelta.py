@@ -1,0 +1,125 @@
+"""``Adadelta``: steps scaled by the ratio of running RMS of past updates to running RMS of
+gradients (Zeiler, 2012)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ..tensor import Tensor
+from .optimizer import (
+    Optimizer,
+    _array,
+    _caster,
+    _check_hyper,
+    _hyper,
+    _step_tensor,
+    _write,
+    _zeros_like,
+)
+
+__all__ = ["Adadelta"]
+
+
+@partial(jax.jit, static_argnames=("maximize", "has_wd"))
+def _adadelta_update(
+    params, grads, square_avgs, acc_deltas, steps, lr, rho, eps, weight_decay, *, maximize, has_wd
+):
+    """PyTorch's Adadelta on lists of arrays, in its order of operations; returns the new
+    (params, square_avgs, acc_deltas, steps).
+
+    v <- rho v + (1 - rho) g^2;  delta = sqrt(u + eps) / sqrt(v + eps) * g;
+    u <- rho u + (1 - rho) delta^2;  p <- p - lr delta.
+    """
+    out_p, out_v, out_u, out_t = [], [], [], []
+    for p, g, v, u, t in zip(params, grads, square_avgs, acc_deltas, steps):
+        c = _caster(p.dtype)
+        if maximize:
+            g = -g
+        if has_wd:
+            g = g + c(weight_decay) * p
+        v = v * c(rho) + c(1 - rho) * g * g
+        std = jnp.sqrt(v + c(eps))
+        delta = jnp.sqrt(u + c(eps)) / std * g
+        u = u * c(rho) + c(1 - rho) * delta * delta
+        out_p.append(p + c(-lr) * delta)
+        out_v.append(v)
+        out_u.append(u)
+        out_t.append(t + 1)
+    return out_p, out_v, out_u, out_t
+
+
+class Adadelta(Optimizer):
+    """Adadelta, as ``torch.optim.Adadelta``.
+
+    State per parameter: ``step``, ``square_avg`` and ``acc_delta``, starting at zero.
+    ``foreach``, ``capturable`` and ``differentiable`` are accepted for signature compatibility
+    (the update is one compiled program either way).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float | Tensor = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        *,
+        capturable: bool = False,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        _check_hyper("learning rate", lr)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        _check_hyper("epsilon value", eps)
+        _check_hyper("weight_decay value", weight_decay)
+        defaults = {
+            "lr": lr,
+            "rho": rho,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+            "capturable": capturable,
+            "foreach": foreach,
+            "differentiable": differentiable,
+        }
+        super().__init__(params, defaults)
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        params = self._with_grad(group)
+        if not params:
+            return
+        states = []
+        for p in params:
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = _step_tensor(param=p)
+                state["square_avg"] = _zeros_like(p)
+                state["acc_delta"] = _zeros_like(p)
+            states.append(state)
+        new_p, new_v, new_u, new_t = _adadelta_update(
+            [_array(p) for p in params],
+            [_array(p._grad) for p in params],
+            [_array(s["square_avg"]) for s in states],
+            [_array(s["acc_delta"]) for s in states],
+            [_array(s["step"]) for s in states],
+            _hyper(group["lr"]),
+            group["rho"],
+            group["eps"],
+            group["weight_decay"],
+            maximize=bool(group["maximize"]),
+            has_wd=group["weight_decay"] != 0,
+        )
+        for i, (p, s) in enumerate(zip(params, states)):
+            _write(p, new_p[i])
+            _write(s["square_avg"], new_v[i])
+            _write(s["acc_delta"], new_u[i])
+            _write(s["step"], new_t[i])
