@@ -73,4 +73,20 @@ SAMPLES = {
             (pos(low=0.2, high=0.8), pos(low=0.0, high=1.0), None), {"reduction": "sum"}, name="0d"
         ),  # fmt: skip
     ],
+    "binary_cross_entropy_with_logits": [
+        *[
+            S((arr(3, 4), pos(3, 4, low=0.0, high=1.0), None, None), {"reduction": r}, name=r)
+            for r in R
+        ],
+        S(
+            (arr(2, 3), pos(2, 3, low=0.0, high=1.0), pos(2, 3), pos(3)),
+            {"reduction": "mean"},
+            name="weights_mean",
+        ),
+        S(
+            (arr(4), pos(4, low=0.0, high=1.0), None, pos(4)),
+            {"reduction": "none"},
+            name="pos_weight_none",
+        ),
+    ],  # fmt: skip
 }

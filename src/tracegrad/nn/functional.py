@@ -49,7 +49,12 @@ from ..ops.elementwise import (
 )
 from ..ops.indexing import _check_range, _select_checked, one_hot
 from ..ops.linalg import einsum, linear_2d
-from ..ops.nn import _binary_cross_entropy, _mse_loss, _nll_loss
+from ..ops.nn import (
+    _binary_cross_entropy,
+    _binary_cross_entropy_with_logits,
+    _mse_loss,
+    _nll_loss,
+)
 from ..ops.pooling import *  # noqa: F403
 from ..ops.reduction import log_softmax, softmax
 from ..ops.resample import *  # noqa: F403
@@ -726,12 +731,24 @@ def binary_cross_entropy_with_logits(
         raise ValueError(
             f"Target size ({target.size()}) must be the same as input size ({input.size()})"
         )
-    ls = logsigmoid(input)
-    if pos_weight is not None:
-        loss = (1 - target) * input - (1 + (pos_weight - 1) * target) * ls
-    else:
-        loss = (1 - target) * input - ls
-    return _reduce(loss if weight is None else loss * weight, reduction)
+    if weight is not None or pos_weight is not None:
+        shape = tuple(input.shape)
+        for name, w in (("weight", weight), ("pos_weight", pos_weight)):
+            if w is not None and _broadcast_to(tuple(w.shape), shape) != shape:
+                raise RuntimeError(
+                    f"The size of {name} ({tuple(w.shape)}) must broadcast to the input's "
+                    f"{shape} (binary_cross_entropy_with_logits)"
+                )
+    return _binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction=reduction)
+
+
+def _broadcast_to(a: tuple, b: tuple) -> tuple:
+    """The shape ``a`` and ``b`` broadcast to (None when they do not)."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    if any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
+        return None
+    return tuple(max(x, y) for x, y in zip(a, b))
 
 
 def kl_div(

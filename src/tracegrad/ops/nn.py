@@ -1,4 +1,5 @@
-"""Loss ops with dedicated rules: ``nll_loss``, ``mse_loss`` and ``binary_cross_entropy``.
+"""Loss ops with dedicated rules: ``nll_loss``, ``mse_loss``, ``binary_cross_entropy`` and
+``binary_cross_entropy_with_logits``.
 
 Each takes its ``reduction`` (``"none"``, ``"sum"``, ``"mean"``) as a static param, so the whole
 loss is one node named as PyTorch names it (``NllLossBackward0`` sits on top of every
@@ -12,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..tensor import Tensor, tensor
-from .elementwise import where
+from .elementwise import logsigmoid, sigmoid, where
 from .registry import defop, needs_grad
 
 __all__: list[str] = []
@@ -130,3 +131,36 @@ def _(g, out, x, y, weight, *, reduction):
         gy = gw * (l1x - lx) if needs_grad(y) else None
         gww = -(y * lx + (1 - y) * l1x) * gi if needs_grad(weight) else None
     return gx, gy, gww
+
+
+# -------------------------------------------------------------- binary_cross_entropy_with_logits
+# With s = sigmoid(x), ls = log(s) (computed stably), w the weight and p the positive weight:
+#   loss = w ((1 - t) x - (1 + (p - 1) t) ls)
+#   dx = w ((1 - t) - (1 + (p - 1) t) (1 - s))      (= w (s - t) without p)
+#   dt = w (-x - (p - 1) ls),  dw = loss / w,  dp = -w t ls
+@defop("BinaryCrossEntropyWithLogitsBackward0", saves=(0, 1, 2, 3))
+def _binary_cross_entropy_with_logits(x, t, weight, pos_weight, *, reduction):
+    ls = -jnp.logaddexp(0.0, -x)
+    coef = 1 + (pos_weight - 1) * t if pos_weight is not None else 1
+    loss = (1 - t) * x - coef * ls
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+@_binary_cross_entropy_with_logits.vjp
+def _(g, out, x, t, weight, pos_weight, *, reduction):
+    gi = _scale(g, reduction, x.numel() if reduction == "mean" else 1)
+    gw = gi if weight is None else gi * weight
+    ls = logsigmoid(x)
+    coef = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
+    gx = gt = gweight = gpos = None
+    if needs_grad(x):
+        gx = gw * ((sigmoid(x) - t) if pos_weight is None else (1 - t) - coef * (1 - sigmoid(x)))
+    if needs_grad(t):
+        gt = gw * (-x if pos_weight is None else -x - (pos_weight - 1) * ls)
+    if needs_grad(weight):
+        gweight = gi * ((1 - t) * x - coef * ls)
+    if needs_grad(pos_weight):
+        gpos = -gw * t * ls
+    return gx, gt, gweight, gpos
