@@ -51,6 +51,7 @@ from .autograd import (  # noqa: E402
 )
 from .compiler import compile  # noqa: E402, A004 - PyTorch's name
 from .creation import *  # noqa: E402, F403
+from .nn.functional import pixel_shuffle, pixel_unshuffle  # noqa: E402
 from .ops import *  # noqa: E402, F403
 from .ops import out as _out_variants  # noqa: E402
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402

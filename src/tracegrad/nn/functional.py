@@ -62,6 +62,8 @@ from ..ops.resize import *  # noqa: F403
 from ..tensor import Tensor, tensor
 
 __all__ = [
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "celu",
     "elu",
     "gelu",
@@ -784,3 +786,49 @@ def kl_div(
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()
     return _reduce(loss, reduction)
+
+
+# ------------------------------------------------------------------------------- pixel shuffle
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """Rearrange ``(*, C r^2, H, W)`` into ``(*, C, H r, W r)`` with ``r = upscale_factor``: each
+    group of ``r^2`` channels becomes an ``r x r`` block of pixels (a reshape and a permute)."""
+    r = upscale_factor
+    _check_shuffle("pixel_shuffle", input, r)
+    *batch, c, h, w = input.shape
+    if c % (r * r):
+        raise RuntimeError(
+            "pixel_shuffle expects its input's 'channel' dimension to be divisible by the square "
+            f"of upscale_factor, but input.size(-3)={c} is not divisible by {r * r}"
+        )
+    n = len(batch)
+    x = input.reshape(*batch, c // (r * r), r, r, h, w)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return x.reshape(*batch, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """The inverse of ``pixel_shuffle``: ``(*, C, H r, W r)`` into ``(*, C r^2, H, W)``."""
+    r = downscale_factor
+    _check_shuffle("pixel_unshuffle", input, r)
+    *batch, c, h, w = input.shape
+    for name, size in (("height", h), ("width", w)):
+        if size % r:
+            raise RuntimeError(
+                f"pixel_unshuffle expects {name} to be divisible by downscale_factor, but "
+                f"input.size({-2 if name == 'height' else -1})={size} is not divisible by {r}"
+            )
+    n = len(batch)
+    x = input.reshape(*batch, c, h // r, r, w // r, r)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return x.reshape(*batch, c * r * r, h // r, w // r)
+
+
+def _check_shuffle(name: str, input: Tensor, factor: int) -> None:
+    if input.ndim < 3:
+        raise RuntimeError(
+            f"{name} expects input to have at least 3 dimensions, but got input with "
+            f"{input.ndim} dimension(s)"
+        )
+    if factor <= 0:
+        which = "upscale_factor" if name == "pixel_shuffle" else "downscale_factor"
+        raise RuntimeError(f"{name} expects a positive {which}, but got {factor}")

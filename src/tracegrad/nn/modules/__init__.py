@@ -11,6 +11,7 @@ from . import (
     loss,
     module,
     normalization,
+    pixelshuffle,
     pooling,
     sparse,
 )
@@ -24,6 +25,7 @@ from .linear import *  # noqa: F403
 from .loss import *  # noqa: F403
 from .module import *  # noqa: F403
 from .normalization import *  # noqa: F403
+from .pixelshuffle import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .sparse import *  # noqa: F403
 
@@ -39,6 +41,7 @@ for _m in (
     loss,
     module,
     normalization,
+    pixelshuffle,
     pooling,
     sparse,
 ):
