@@ -134,6 +134,26 @@ s("inverse", lambda T: ((t(T, _SPD),), {}))
 s("cholesky", lambda T: ((t(T, _SPD),), {}))
 s("matrix_power", lambda T: ((t(T, _SPD), 3), {}))
 
+for _n in "asin acos atan asinh atanh arcsin arccos arctan arcsinh arctanh erfinv".split():
+    s(_n, lambda T: ((t(T, U),), {}))
+for _n in "sinh cosh sinc deg2rad rad2deg exp2 i0 sgn signbit isposinf isneginf".split():
+    s(_n, lambda T: ((t(T, A),), {}))
+for _n in "lgamma digamma".split():
+    s(_n, lambda T: ((t(T, P),), {}))
+for _n in "acosh arccosh".split():
+    s(_n, lambda T: ((t(T, P + 1),), {}))
+for _n in "atan2 arctan2 hypot logaddexp logaddexp2 copysign xlogy ldexp".split():
+    s(_n, lambda T: ((t(T, A), t(T, P)), {}))
+s("polygamma", lambda T: ((1, t(T, P)), {}))
+s("logit", lambda T: ((t(T, U),), {"eps": 0.05}))
+s("nan_to_num", lambda T: ((t(T, np.where(MASK, np.nan, A)),), {"posinf": 1.0}))
+s("nanmean", lambda T: ((t(T, np.where(MASK, np.nan, A)), 1), {}))
+s("float_power", lambda T: ((t(T, P.astype(np.float64)), 2.5), {}))
+s("heaviside", lambda T: ((t(T, A), t(T, B)), {}))
+s("sort", lambda T: ((t(T, A), 1), {}))
+s("msort", lambda T: ((t(T, A),), {}))
+s("topk", lambda T: ((t(T, A), 2), {}))
+s("kthvalue", lambda T: ((t(T, A), 2, 0, True), {}))
 
 S["normalize"] = ("nn.functional.normalize", lambda T: ((t(T, A),), {}), False)
 

@@ -108,6 +108,9 @@ _NO_EFFECT = {
     "tracegrad.save: pickle_protocol": "tracegrad writes safetensors, not pickles",
     "Tensor.to: non_blocking": "JAX transfers are asynchronous already; the values are the same",
     "Tensor.copy_: non_blocking": "JAX transfers are asynchronous already; the values are the same",
+    "tracegrad.sort: stable": "every sort is stable, one of the orders an unstable sort may give",
+    "tracegrad.argsort: stable": "every sort is stable, one of the orders an unstable sort may give",
+    "tracegrad.topk: sorted": "always sorted, one of the orders PyTorch allows for sorted=False",
 }
 
 

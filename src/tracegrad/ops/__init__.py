@@ -11,12 +11,14 @@ from . import (
     elementwise,
     indexing,
     linalg,
+    mathfns,
     nn,
     pooling,
     reduction,
     resample,
     resize,
     shape,
+    sorting,
 )
 from .arith import *  # noqa: F403
 from .compare import *  # noqa: F403
@@ -26,6 +28,7 @@ from .decomp import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
+from .mathfns import *  # noqa: F403
 from .nn import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .reduction import *  # noqa: F403
@@ -33,6 +36,7 @@ from .registry import REGISTRY, Op, defop
 from .resample import *  # noqa: F403
 from .resize import *  # noqa: F403
 from .shape import *  # noqa: F403
+from .sorting import *  # noqa: F403
 
 __all__ = ["REGISTRY", "Op", "defop"]
 for _m in (
@@ -45,10 +49,12 @@ for _m in (
     indexing,
     resize,
     linalg,
+    mathfns,
     nn,
     pooling,
     reduction,
     resample,
     shape,
+    sorting,
 ):
     __all__ += _m.__all__

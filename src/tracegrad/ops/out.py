@@ -59,7 +59,18 @@ OUT_FUNCTIONS: dict[str, str] = {
         "multinomial inverse matrix_power".split(),
         SAME,
     ),
-    **dict.fromkeys("sum prod cumsum cumprod".split(), DTYPE),
+    **dict.fromkeys(
+        "asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh arccosh "
+        "arctanh atan2 arctan2 hypot logaddexp logaddexp2 xlogy copysign sinc deg2rad rad2deg "
+        "exp2 ldexp lgamma digamma polygamma erfinv logit i0".split(),
+        CAST,
+    ),
+    **dict.fromkeys(
+        "sort msort topk kthvalue float_power heaviside isposinf isneginf signbit nan_to_num "
+        "sgn".split(),
+        SAME,
+    ),
+    **dict.fromkeys("sum prod cumsum cumprod nanmean".split(), DTYPE),
     **dict.fromkeys("cat concat concatenate stack hstack vstack".split(), CAT),
     **dict.fromkeys(
         "zeros ones full empty arange linspace eye rand randn randint randperm normal".split(),
@@ -195,6 +206,10 @@ def _run_out(fn, name: str, rule: str, args, kwargs, out):
     if rule == DTYPE and kwargs.get("dtype") is None and len(outs) == 1:
         if name in ("cumsum", "cumprod") and outs[0].dtype.name == "bool":
             raise NotImplementedError(f"\"{name}_out\" not implemented for 'Bool'")
+        if name == "nanmean" and not outs[0].dtype.is_floating_point:
+            # PyTorch's nanmean_out runs nansum in out's dtype, which has no integer kernel.
+            dtype_name = scalar_type_name(outs[0].dtype)
+            raise NotImplementedError(f"\"nansum_cpu\" not implemented for '{dtype_name}'")
         kwargs["dtype"] = outs[0].dtype  # PyTorch reduces in out's dtype
     result = fn(*args, **kwargs)
     results = tuple(result) if isinstance(result, (tuple, list)) else (result,)
