@@ -6,6 +6,7 @@ import math
 
 from .. import creation
 from ..ops.elementwise import erf
+from ..ops.mathfns import erfinv
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution, broadcast_all
@@ -67,6 +68,9 @@ class Normal(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         return 0.5 * (1 + erf((value - self.loc) * self.scale.reciprocal() / math.sqrt(2)))
+
+    def icdf(self, value) -> Tensor:
+        return self.loc + self.scale * erfinv(2 * value - 1) * math.sqrt(2)
 
     def entropy(self) -> Tensor:
         return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()
