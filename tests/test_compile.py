@@ -102,6 +102,7 @@ def batches(shape, classes, n=6, seed=0):
     ]
 
 
+@pytest.mark.slow
 def test_mlp_adam_with_dropout_matches_eager():
     (me, oe, le, _), (mc, oc, lc, step) = run_both(
         mlp_adam, classification_step, batches((16, 12), 4)
@@ -116,6 +117,7 @@ def test_mlp_adam_with_dropout_matches_eager():
     )
 
 
+@pytest.mark.slow
 def test_cnn_batchnorm_sgd_momentum_matches_eager():
     (me, oe, le, _), (mc, oc, lc, step) = run_both(
         cnn_bn_sgd, classification_step, batches((8, 1, 8, 8), 3)
@@ -188,6 +190,7 @@ def test_closure_tensors_and_manual_update():
     assert f.traces == 2
 
 
+@pytest.mark.slow
 def test_retrace_on_new_shape_is_logged(caplog):
     model, opt = mlp_adam()
     step = tg.compile(classification_step(model, opt))
@@ -345,6 +348,7 @@ def test_compiled_module_trains_with_backward_outside():
     assert_state_equal(me, oe, mc, oc)
 
 
+@pytest.mark.slow
 def test_compiled_module_refuses_double_backward_and_falls_back_for_custom_functions():
     model, _ = cnn_bn_sgd()
     net = tg.compile(model)
@@ -596,6 +600,7 @@ def test_a_parameter_that_is_not_found_is_refused_not_baked():
     np.testing.assert_array_equal(arr(registry["model"].weight), before)
 
 
+@pytest.mark.slow
 def test_double_backward_inside_a_compiled_step():
     """A gradient penalty (autograd.grad with create_graph, then backward) compiles and matches."""
 
@@ -634,6 +639,7 @@ def test_state_inputs_are_donated():
     assert "tf.aliasing_output" not in tg.compile(step.fn, donate=False).lower(x, y).as_text()
 
 
+@pytest.mark.slow
 def test_compiled_function_called_inside_another_is_inlined():
     def run(compiled: bool):
         model, opt = mlp_adam()

@@ -126,6 +126,7 @@ def _eager_loss(model, batch):
     return model(tg.randn(batch, 4)).pow(2).mean()
 
 
+@pytest.mark.slow
 def test_compiled_backward_logs_its_site_and_the_shape_change(caplog):
     model = Net()
     with caplog.at_level(logging.INFO, logger="tracegrad.compile"):

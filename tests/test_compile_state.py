@@ -63,6 +63,7 @@ def eager_run(data):
     return [step(x, y).item() for x, y in data], model, opt
 
 
+@pytest.mark.slow
 def test_explicit_state_matches_eager_over_steps(monkeypatch):
     data = batches()
     le, me, oe = eager_run(data)

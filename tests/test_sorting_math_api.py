@@ -10,6 +10,8 @@ import pytest
 
 import tracegrad as tg
 
+from .tiers import slow_after
+
 torch = pytest.importorskip("torch")
 
 NAN, INF = math.nan, math.inf
@@ -184,7 +186,7 @@ UNARY = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(UNARY))
+@pytest.mark.parametrize("name", slow_after(sorted(UNARY), 6))
 def test_unary_values_gradients_and_names(name):
     a, b = _both(UNARY[name], requires_grad=True)
     ours, theirs = getattr(tg, name)(a), getattr(torch, name)(b)
@@ -201,7 +203,7 @@ def test_unary_values_gradients_and_names(name):
     _same(c, theirs)
 
 
-@pytest.mark.parametrize("name", sorted(set(UNARY) - {"sgn"}))
+@pytest.mark.parametrize("name", slow_after(sorted(set(UNARY) - {"sgn"}), 3))
 def test_integer_inputs_promote_to_the_default_float(name):
     a, b = _both([1, 2, 0], "int64")
     _same(getattr(tg, name)(a), getattr(torch, name)(b), atol=1e-6)
@@ -263,7 +265,7 @@ BINARY = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("name", slow_after(sorted(BINARY), 4))
 def test_binary_values_gradients_and_names(name):
     x, y = BINARY[name]
     a, b = _both(x, requires_grad=True)
@@ -377,7 +379,7 @@ def test_ldexp_with_integer_exponents():
 
 # ------------------------------------------------------------------------------------ predicates
 @pytest.mark.parametrize("name", ["isnan", "isinf", "isfinite", "isposinf", "isneginf", "signbit"])
-@pytest.mark.parametrize("dtype", ["float32", "float16", "int64", "bool"])
+@pytest.mark.parametrize("dtype", slow_after(["float32", "float16", "int64", "bool"], 2))
 def test_predicates(name, dtype):
     values = [False, True, True] if dtype == "bool" else [1, -2, 0, 5]
     if dtype.startswith("float"):
@@ -431,7 +433,9 @@ def test_allclose_and_equal_return_python_bools():
 
 
 # ---------------------------------------------------------------------------- NaN handling
-@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "bfloat16", "int64"])
+@pytest.mark.parametrize(
+    "dtype", slow_after(["float32", "float16", "float64", "bfloat16", "int64"], 2)
+)
 @pytest.mark.parametrize("kwargs", [{}, {"nan": 1.5, "posinf": 2.0, "neginf": -3.0}, {"posinf": 7}])
 def test_nan_to_num(dtype, kwargs):
     values = [1, 2, -3] if dtype == "int64" else SPECIALS
