@@ -202,3 +202,23 @@ def test_expand_and_repr():
     assert repr(D.Normal(G(LOC), G(SCALE))) == repr(TD.Normal(T(LOC), T(SCALE))).replace(
         "torch", "tracegrad"
     )
+
+
+@pytest.mark.parametrize(
+    "dist",
+    [
+        D.Normal(G(LOC[0]), G(SCALE[0])),
+        D.Laplace(G(LOC[0]), G(SCALE[0])),
+        D.Exponential(G(SCALE[0])),
+        D.Uniform(G(LOW), G(HIGH)),
+    ],
+    ids=["normal", "laplace", "exponential", "uniform"],
+)
+def test_expand_broadcasts_the_parameters(dist):
+    n = dist.batch_shape[-1]
+    wide = dist.expand((2, n))
+    assert tuple(wide.batch_shape) == (2, n) and type(wide) is type(dist)
+    value = dist.mean.detach()
+    np.testing.assert_allclose(
+        wide.log_prob(value.expand(2, n)).numpy(), np.stack([dist.log_prob(value).numpy()] * 2)
+    )

@@ -161,6 +161,15 @@ class Distribution:
                 f"values:\n{value}"
             )
 
+    def _expand_params(self, cls, names, batch_shape, _instance=None):
+        """``expand`` for a distribution whose parameters ``names`` all have its batch shape."""
+        new = self._get_checked_instance(cls, _instance)
+        for name in names:
+            setattr(new, name, getattr(self, name).expand(*batch_shape))
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     def _get_checked_instance(self, cls, _instance=None):
         if _instance is None and type(self).__init__ != cls.__init__:
             raise NotImplementedError(

@@ -14,15 +14,6 @@ from .distribution import Distribution, broadcast_all
 __all__ = ["Uniform", "Exponential", "Laplace"]
 
 
-def _expanded(self, cls, names, batch_shape, _instance):
-    new = self._get_checked_instance(cls, _instance)
-    for name in names:
-        setattr(new, name, getattr(self, name).expand(*batch_shape))
-    Distribution.__init__(new, batch_shape, validate_args=False)
-    new._validate_args = self._validate_args
-    return new
-
-
 class Uniform(Distribution):
     """Uniform on the half-open interval [``low``, ``high``)."""
 
@@ -36,7 +27,7 @@ class Uniform(Distribution):
             raise ValueError("Uniform is not defined when low>= high")
 
     def expand(self, batch_shape, _instance=None):
-        return _expanded(self, Uniform, ("low", "high"), batch_shape, _instance)
+        return self._expand_params(Uniform, ("low", "high"), batch_shape, _instance)
 
     @property
     def support(self):
@@ -94,7 +85,7 @@ class Exponential(Distribution):
         super().__init__(self.rate.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        return _expanded(self, Exponential, ("rate",), batch_shape, _instance)
+        return self._expand_params(Exponential, ("rate",), batch_shape, _instance)
 
     @property
     def mean(self) -> Tensor:
@@ -147,7 +138,7 @@ class Laplace(Distribution):
         super().__init__(self.loc.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        return _expanded(self, Laplace, ("loc", "scale"), batch_shape, _instance)
+        return self._expand_params(Laplace, ("loc", "scale"), batch_shape, _instance)
 
     @property
     def mean(self) -> Tensor:
