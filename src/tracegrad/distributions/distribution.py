@@ -187,6 +187,30 @@ class Distribution:
         return f"{type(self).__name__}({args})"
 
 
+class LocationScale(Distribution):
+    """Base of the real-valued families parameterized by ``loc`` (the mean and mode) and a positive
+    ``scale`` (Normal, Laplace): parameters, shapes and ``expand``; subclasses give the formulas."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(self.loc.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expand_params(type(self), ("loc", "scale"), batch_shape, _instance)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+
 def _traced(t: Tensor) -> bool:
     return isinstance(t._storage.array, jax.core.Tracer)
 
