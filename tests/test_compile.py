@@ -128,6 +128,7 @@ def test_cnn_batchnorm_sgd_momentum_matches_eager():
     assert step.traces == 2
 
 
+@pytest.mark.slow
 def test_rng_state_after_compiled_calls_matches_eager():
     keys = []
     for compiled in (False, True):
@@ -324,6 +325,7 @@ def test_compile_module_for_inference():
         np.testing.assert_allclose(o, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_compiled_module_trains_with_backward_outside():
     """``model = tracegrad.compile(model)`` in an ordinary loop: the forward (BatchNorm, dropout)
     is one program, ``loss.backward()`` runs its backward as a second one."""

@@ -87,7 +87,7 @@ def _make_step(model, opt, loss, dropout: bool = False):
 
 
 @pytest.mark.parametrize("which", sorted(BAD))
-@pytest.mark.parametrize("op", slow_after(sorted(LOSSES), 2))
+@pytest.mark.parametrize("op", slow_after(sorted(LOSSES), 1))
 def test_bad_index_raises_the_eager_error_and_changes_nothing(op, which):
     loss = LOSSES[op]
     expected = _eager_error(loss, BAD[which])

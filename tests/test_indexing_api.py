@@ -7,6 +7,8 @@ import pytest
 
 import tracegrad as tg
 
+from .tiers import slow_after
+
 rng = np.random.default_rng(0)
 
 
@@ -63,7 +65,9 @@ GETITEM_CASES = [
     ids=["float32", "float64"],
 )
 @pytest.mark.parametrize(
-    "shape,index", GETITEM_CASES, ids=[str(i) for i in range(len(GETITEM_CASES))]
+    "shape,index",
+    slow_after(GETITEM_CASES, 12, multi=True),
+    ids=[str(i) for i in range(len(GETITEM_CASES))],
 )
 def test_getitem_matches_numpy(shape, index, dtype):
     x = rng.standard_normal(shape).astype(dtype)

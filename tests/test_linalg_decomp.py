@@ -10,6 +10,8 @@ import pytest
 
 import tracegrad as tg
 
+from .tiers import slow_after
+
 torch = pytest.importorskip("torch")
 
 RNG = np.random.default_rng(7)
@@ -125,7 +127,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", slow_after(sorted(CASES), 6))
 def test_matches_pytorch(name):
     fn_tg, fn_torch, arrays = CASES[name]
     both(fn_tg, fn_torch, *arrays)

@@ -83,7 +83,9 @@ def test_bilinear_vs_numpy_and_torch():
     xa, xb = tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)
     y = gm(xa, xb)
     W, c = _np(gm.weight), _np(gm.bias)
-    np.testing.assert_allclose(_np(y), np.einsum("bi,oij,bj->bo", a, W, b) + c, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        _np(y), np.einsum("bi,oij,bj->bo", a, W, b) + c, rtol=1e-12, atol=1e-12
+    )
     y.sum().backward()
     np.testing.assert_allclose(_np(xa.grad), np.einsum("oij,bj->bi", W, b), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(_np(gm.weight.grad), np.einsum("bi,bj->ij", a, b)[None].repeat(2, 0))
@@ -92,7 +94,9 @@ def test_bilinear_vs_numpy_and_torch():
     tm = torch.nn.Bilinear(3, 4, 2).double()
     gm.load_state_dict({k: tg.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
     yt = tm(torch.tensor(a), torch.tensor(b))
-    np.testing.assert_allclose(_np(gm(tg.tensor(a), tg.tensor(b))), yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        _np(gm(tg.tensor(a), tg.tensor(b))), yt.detach().numpy(), rtol=1e-12, atol=1e-12
+    )
 
 
 # --------------------------------------------------------------------------------- Embedding

@@ -164,7 +164,7 @@ def _np_run(cls_name, kwargs, group1):
     return ps
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", slow_after(CASES, 3), ids=IDS)
 def test_matches_numpy_reference_float64(case):
     ours, _ = _run(tracegrad, *case, np.float64)
     for a, b in zip(ours, _np_run(*case)):
@@ -179,7 +179,8 @@ def test_float32_close_to_numpy_reference(case):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+# Fast tier: every optimizer in float32; float64 (tighter tolerances) is slow.
+@pytest.mark.parametrize("dtype", [np.float32, pytest.param(np.float64, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_matches_torch(case, dtype):
     torch = pytest.importorskip("torch")
@@ -381,7 +382,7 @@ def test_repr_matches_torch():
 
 
 # ------------------------------------------------------------------------ state dicts
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", slow_after(CASES, 3), ids=IDS)
 def test_state_dict_round_trip_continues_exactly(case):
     cls_name, kwargs, group1 = case
     straight, _ = _run(tracegrad, cls_name, kwargs, group1, np.float32)
