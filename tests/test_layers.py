@@ -4,7 +4,7 @@ import cycle and no import hidden inside a function to dodge one.
     core      dtype, device, grad mode, hooks, Tensor, its surface, creation, random, trace state
     autograd  nodes, the engine, the compiled backward, Function
     ops       every recorded op
-    library   nn, optim, utils, serialization, cuda, accelerator, backends
+    library   nn, optim, utils, serialization, cuda, accelerator, backends, amp
     compiler  tracegrad.compile, and the pictures of graphs and compiles (viz)
 
 Upper layers extend ``Tensor`` through ``tracegrad._surface.expose`` rather than ``tensor.py``
@@ -43,7 +43,7 @@ def _layer(module: str) -> str | None:
         return "ops"
     if head in (
         "nn", "optim", "utils", "serialization", "distributions", "linalg", "cuda", "accelerator",
-        "backends",
+        "backends", "amp",
     ):  # fmt: skip
         return "library"
     if head in ("compiler", "_compile_values", "viz"):

@@ -65,8 +65,9 @@ _out_variants.install(globals())
 _out_variants.install(nn.functional.__dict__, _out_variants.NN_FUNCTIONAL_OUT_FUNCTIONS)
 
 # Devices: torch.cuda, torch.accelerator, torch.backends and the default device (docs/devices.md).
-from . import accelerator, backends, cuda  # noqa: E402
+from . import accelerator, amp, backends, cuda  # noqa: E402
 from ._device import get_default_device, set_default_device  # noqa: E402
+from .amp import GradScaler, autocast  # noqa: E402
 
 bool = bool_  # noqa: A001 - PyTorch's name
 float = float32  # noqa: A001

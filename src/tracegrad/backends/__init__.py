@@ -5,11 +5,12 @@
   with ``cuda.matmul.allow_tf32`` (JAX has one precision for matmuls and convolutions);
   ``benchmark`` and ``enabled`` are kept (XLA chooses and autotunes its own kernels).
 - ``cuda``: ``is_built()`` (a CUDA build of JAX is installed), ``matmul.allow_tf32``.
-- ``mps``, ``mkldnn``, ``openmp``: JAX uses none of them; ``is_available()`` is False.
+- ``mps``, ``mkldnn``, ``mkl``, ``openmp``: JAX uses none of them; ``is_available()`` is False.
+- ``opt_einsum``: JAX plans every einsum with it.
 """
 
 from __future__ import annotations
 
-from . import cuda, cudnn, mkldnn, mps, openmp
+from . import cuda, cudnn, mkl, mkldnn, mps, openmp, opt_einsum
 
-__all__ = ["cuda", "cudnn", "mkldnn", "mps", "openmp"]
+__all__ = ["cuda", "cudnn", "mkl", "mkldnn", "mps", "openmp", "opt_einsum"]

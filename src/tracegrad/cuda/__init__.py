@@ -8,13 +8,14 @@ False, ``device_count()`` 0, the memory queries 0, seeding does nothing, and wha
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import jax
 
-from . import _device
-from . import random as _random
-from ._device import device as Device
+from .. import _device
+from .. import random as _random
+from .._device import device as Device
 
 __all__ = [
     "is_available",
@@ -39,6 +40,18 @@ __all__ = [
     "max_memory_reserved",
     "reset_peak_memory_stats",
     "is_bf16_supported",
+    "get_device_properties",
+    "get_device_capability",
+    "memory_summary",
+    "ipc_collect",
+    "device",
+    "Stream",
+    "Event",
+    "StreamContext",
+    "stream",
+    "current_stream",
+    "default_stream",
+    "amp",
 ]
 
 
@@ -253,3 +266,197 @@ def is_bf16_supported(including_emulation: bool = True) -> bool:
     except (TypeError, ValueError):  # a ROCm GPU: bfloat16 is supported, as PyTorch on HIP
         native = True
     return native or including_emulation
+
+
+# ------------------------------------------------------------------------------- properties
+class _DeviceProperties:
+    """What ``get_device_properties`` reports: the fields PyTorch programs read."""
+
+    def __init__(self, jax_device: jax.Device) -> None:
+        self.name = jax_device.device_kind
+        stats = jax_device.memory_stats() or {}
+        self.total_memory = int(stats.get("bytes_limit", 0))
+        self.major, self.minor = _capability(jax_device)
+        self.multi_processor_count = int(getattr(jax_device, "core_count", 0) or 0)
+        self.is_integrated = False
+        self.is_multi_gpu_board = False
+
+    def __repr__(self) -> str:
+        return (
+            f"_CudaDeviceProperties(name='{self.name}', major={self.major}, minor={self.minor}, "
+            f"total_memory={self.total_memory // 2**20}MB, "
+            f"multi_processor_count={self.multi_processor_count})"
+        )
+
+
+def _capability(jax_device: jax.Device) -> tuple[int, int]:
+    text = str(getattr(jax_device, "compute_capability", "") or "")
+    major, _, minor = text.partition(".")
+    try:
+        return int(major), int(minor or 0)
+    except ValueError:  # a ROCm GPU reports its gfx name; PyTorch on HIP reports (9, x) too
+        return 0, 0
+
+
+def get_device_properties(device: Device | str | int | None = None) -> _DeviceProperties:
+    """The GPU's name, total memory (JAX's ``bytes_limit``), compute capability and core count."""
+    return _DeviceProperties(_jax_gpu(device))
+
+
+def get_device_capability(device: Device | str | int | None = None) -> tuple[int, int]:
+    """The GPU's CUDA compute capability as ``(major, minor)``."""
+    return _capability(_jax_gpu(device))
+
+
+def memory_summary(device=None, abbreviated: bool = False) -> str:
+    """A table of JAX's allocator statistics for the GPU (JAX's keys, not PyTorch's: JAX reports
+    bytes in use, peaks, limit and pool size rather than PyTorch's per-pool counters)."""
+    stats = memory_stats(device)
+    if not stats:
+        raise KeyError("allocated_bytes.all.current")  # PyTorch's CPU build fails the same way
+    width = max(len(k) for k in stats)
+    lines = [f"JAX GPU memory summary, device {_index(device)}"]
+    lines += [f"  {k:<{width}}  {v:>16,}" for k, v in sorted(stats.items())]
+    return "\n".join(lines)
+
+
+def ipc_collect() -> None:
+    """Nothing to collect: JAX shares no GPU memory between processes. Needs a GPU, as in
+    PyTorch."""
+    _lazy_init()
+
+
+class device:  # noqa: N801 - PyTorch's name
+    """``with torch.cuda.device(i):`` makes GPU ``i`` the current one inside the block."""
+
+    def __init__(self, device) -> None:
+        self.idx = -1 if device is None else _index(device)
+        self.prev_idx = -1
+
+    def __enter__(self) -> device:
+        if self.idx < 0:
+            return self
+        _lazy_init()
+        self.prev_idx = _device.current_index("cuda")
+        _device.set_current_index("cuda", self.idx)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.prev_idx >= 0:
+            _device.set_current_index("cuda", self.prev_idx)
+
+
+# ---------------------------------------------------------------------------------- streams
+# JAX runs each device's work in order on streams it manages itself; user streams cannot be
+# expressed. A ``Stream`` here names the device's one queue: work "on" it runs in program order,
+# which is a valid schedule of any PyTorch program that synchronizes correctly (streams change
+# when work may overlap, never what it computes).
+class Stream:
+    """The GPU's work queue (JAX has one per device; see the note above). ``priority`` is
+    accepted and has no effect."""
+
+    def __init__(self, device=None, priority: int = 0, **kwargs) -> None:
+        if kwargs:
+            raise TypeError(f"Stream() got unexpected keyword arguments {sorted(kwargs)}")
+        if not is_available():
+            raise RuntimeError("torch.cuda.Stream requires CUDA support")
+        self.device = Device("cuda", _index(device))
+        self.priority = priority
+
+    def synchronize(self) -> None:
+        """Block until the device's queued work is done."""
+        synchronize(self.device)
+
+    def wait_stream(self, stream: Stream) -> None:
+        """Nothing to wait for: every stream is the device's one queue."""
+
+    def wait_event(self, event: Event) -> None:
+        """Nothing to wait for: every stream is the device's one queue."""
+
+    def record_event(self, event: Event | None = None) -> Event:
+        event = Event() if event is None else event
+        event.record(self)
+        return event
+
+    def query(self) -> bool:
+        self.synchronize()
+        return True
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Stream) and other.device == self.device
+
+    def __hash__(self) -> int:
+        return hash(("cuda-stream", self.device))
+
+
+class Event:
+    """A point in the device's queue. ``record`` blocks until the work queued so far is done and
+    notes the time, so ``elapsed_time`` between two events measures the work between them (JAX
+    exposes no device-side timers; the extra wait makes timed code run synchronously)."""
+
+    def __init__(
+        self, enable_timing: bool = False, blocking: bool = False, interprocess: bool = False
+    ) -> None:
+        if not is_available():
+            raise RuntimeError("Tried to instantiate dummy base class Event")
+        if interprocess:
+            raise NotImplementedError(
+                "cuda.Event(interprocess=True): JAX shares no events between processes"
+            )
+        self.enable_timing = enable_timing
+        self._time: float | None = None
+
+    def record(self, stream: Stream | None = None) -> None:
+        device_ = stream.device if stream is not None else None
+        synchronize(device_)
+        self._time = time.perf_counter()
+
+    def synchronize(self) -> None:
+        """Nothing left to wait for: ``record`` already waited."""
+
+    def wait(self, stream: Stream | None = None) -> None:
+        """Nothing to wait for: every stream is the device's one queue."""
+
+    def query(self) -> bool:
+        return True
+
+    def elapsed_time(self, end_event: Event) -> float:
+        """Milliseconds between this event's ``record`` and ``end_event``'s."""
+        if not (self.enable_timing and end_event.enable_timing):
+            raise RuntimeError("Both events must be created with argument 'enable_timing=True'")
+        if self._time is None or end_event._time is None:
+            raise RuntimeError("Both events must be recorded before calculating elapsed time")
+        return (end_event._time - self._time) * 1000.0
+
+
+class StreamContext:
+    """``with torch.cuda.stream(s):``: work inside runs on ``s`` (the device's one queue)."""
+
+    def __init__(self, stream: Stream | None) -> None:
+        self.stream = stream
+
+    def __enter__(self) -> StreamContext:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def stream(stream: Stream | None) -> StreamContext:
+    """Context manager that runs its body on ``stream`` (see ``Stream``)."""
+    return StreamContext(stream)
+
+
+def current_stream(device=None) -> Stream:
+    """The device's queue."""
+    _lazy_init()
+    return Stream(device)
+
+
+def default_stream(device=None) -> Stream:
+    """The device's queue (the same one ``current_stream`` returns)."""
+    _lazy_init()
+    return Stream(device)
+
+
+from . import amp  # noqa: E402 - the submodule refers back to nothing here

@@ -1,0 +1,314 @@
+"""``torch.amp``: gradient scaling, and autocast where tracegrad can honour it.
+
+``GradScaler`` is PyTorch's dynamic loss scaling, step for step: ``scale(loss)`` multiplies by the
+scale, ``unscale_``/``step`` divide the gradients by it and skip the step when any gradient is
+inf or NaN, ``update`` backs the scale off after a skipped step and grows it after
+``growth_interval`` clean ones. With float32 gradients it changes nothing but the skipped steps,
+as in PyTorch.
+
+``autocast`` (running chosen ops in float16/bfloat16) is not implemented yet. As in PyTorch's CPU
+build, ``autocast('cuda')`` without a GPU warns and disables itself, so programs written for a GPU
+run unchanged on a CPU; ``enabled=False`` is always accepted. Asking for autocast where it would
+take effect raises ``NotImplementedError`` rather than silently computing in float32.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import _device
+from ._grad_mode import no_grad
+from .tensor import Tensor
+
+__all__ = ["GradScaler", "autocast", "custom_bwd", "custom_fwd", "is_autocast_available"]
+
+_NO_AUTOCAST = (
+    "autocast (automatic mixed precision) is not implemented in tracegrad yet; run in float32, "
+    "or cast the model and its inputs explicitly (model.to(torch.bfloat16), x.to(torch.bfloat16))"
+)
+
+
+def is_autocast_available(device_type: str) -> bool:
+    """False for every device: tracegrad has no autocast yet (see ``autocast``)."""
+    return False
+
+
+class autocast:  # noqa: N801 - PyTorch's name
+    """``torch.autocast(device_type, dtype=None, enabled=True, cache_enabled=None)``.
+
+    A disabled context (``enabled=False``, or ``'cuda'`` on a machine without a GPU, which warns
+    as PyTorch's CPU build does) runs its body unchanged. An enabled one raises
+    ``NotImplementedError``: tracegrad cannot yet run ops in reduced precision automatically.
+    Usable as a context manager and as a decorator.
+    """
+
+    def __init__(
+        self,
+        device_type: str,
+        dtype: Any = None,
+        enabled: bool = True,
+        cache_enabled: bool | None = None,
+    ) -> None:
+        if not isinstance(device_type, str):
+            raise ValueError(
+                f"Expected `device_type` of type `str`, got: `{type(device_type).__name__}`"
+            )
+        self.device = device_type
+        self.fast_dtype = dtype
+        self._enabled = bool(enabled)
+        if self._enabled and device_type == "cuda" and not _device.jax_devices("cuda"):
+            warnings.warn(
+                "CUDA is not available or torch_xla is imported. Disabling autocast.",
+                UserWarning,
+                stacklevel=2,
+            )
+            self._enabled = False
+        if self._enabled:
+            raise NotImplementedError(f"autocast(device_type={device_type!r}): {_NO_AUTOCAST}")
+
+    def __enter__(self) -> autocast:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+
+        return run
+
+
+def custom_fwd(fwd: Callable | None = None, *, device_type: str, cast_inputs: Any = None):
+    """Decorator for a custom ``Function.forward``. PyTorch casts the inputs to ``cast_inputs``
+    only inside an enabled autocast region; tracegrad never has one, so the forward runs as
+    written."""
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+    return fwd
+
+
+def custom_bwd(bwd: Callable | None = None, *, device_type: str):
+    """Decorator for a custom ``Function.backward``: runs it as written (no autocast state to
+    restore in tracegrad)."""
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+    return bwd
+
+
+_READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
+
+
+class GradScaler:
+    """``torch.amp.GradScaler``: dynamic loss scaling for gradients in reduced precision.
+
+    ``device='cuda'`` on a machine without a GPU warns and disables the scaler (every method then
+    passes through: ``scale`` returns its input, ``step`` calls ``optimizer.step()``), as PyTorch's
+    CPU build does.
+    """
+
+    def __init__(
+        self,
+        device: str = "cuda",
+        init_scale: float = 2.0**16,
+        growth_factor: float = 2.0,
+        backoff_factor: float = 0.5,
+        growth_interval: int = 2000,
+        enabled: bool = True,
+    ) -> None:
+        self._device = device
+        self._enabled = bool(enabled)
+        if self._enabled and device == "cuda" and not _device.jax_devices("cuda"):
+            warnings.warn(
+                "torch.cuda.amp.GradScaler is enabled, but CUDA is not available.  Disabling.",
+                UserWarning,
+                stacklevel=2,
+            )
+            self._enabled = False
+        if self._enabled:
+            if growth_factor <= 1.0:
+                raise AssertionError("The growth factor must be > 1.0.")
+            if backoff_factor >= 1.0:
+                raise AssertionError("The backoff factor must be < 1.0.")
+        self._init_scale = float(init_scale)
+        self._scale: float | None = None
+        self._growth_factor = float(growth_factor)
+        self._backoff_factor = float(backoff_factor)
+        self._growth_interval = int(growth_interval)
+        self._init_growth_tracker = 0
+        self._growth_tracker: int | None = None
+        self._per_optimizer: dict[int, dict] = {}
+
+    # ------------------------------------------------------------------------------ scaling
+    def _check_scale(self, funcname: str) -> float:
+        if self._scale is None:
+            raise AssertionError(
+                f"Attempted {funcname} but _scale is None.  This may indicate your script did "
+                "not use scaler.scale(loss or outputs) earlier in the iteration."
+            )
+        return self._scale
+
+    def scale(self, outputs):
+        """``outputs`` (a tensor, or nested lists/tuples of them) multiplied by the scale."""
+        if not self._enabled:
+            return outputs
+        if self._scale is None:
+            self._scale = self._init_scale
+            self._growth_tracker = self._init_growth_tracker
+
+        def apply(value):
+            if isinstance(value, Tensor):
+                return value * self._scale
+            if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
+                scaled = [apply(v) for v in value]
+                return type(value)(scaled) if isinstance(value, (list, tuple)) else scaled
+            raise ValueError("outputs must be a Tensor or an iterable of Tensors")
+
+        return apply(outputs)
+
+    def _state(self, optimizer) -> dict:
+        return self._per_optimizer.setdefault(id(optimizer), {"stage": _READY, "found_inf": None})
+
+    def unscale_(self, optimizer) -> None:
+        """Divide ``optimizer``'s gradients by the scale in place, and note whether any is inf or
+        NaN (then ``step`` skips). At most once per optimizer between ``update`` calls."""
+        if not self._enabled:
+            return
+        scale = self._check_scale("unscale_")
+        state = self._state(optimizer)
+        if state["stage"] == _UNSCALED:
+            raise RuntimeError(
+                "unscale_() has already been called on this optimizer since the last update()."
+            )
+        if state["stage"] == _STEPPED:
+            raise RuntimeError("unscale_() is being called after step().")
+        inv_scale = float(1.0 / scale)
+        found_inf = False
+        with no_grad():
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    p.grad.mul_(inv_scale)
+                    if not bool(p.grad.isfinite().all()):
+                        found_inf = True
+        state["found_inf"] = found_inf
+        state["stage"] = _UNSCALED
+
+    def step(self, optimizer, *args, **kwargs):
+        """``optimizer.step(*args, **kwargs)`` on unscaled gradients, skipped (returning None)
+        when any gradient was inf or NaN."""
+        if not self._enabled:
+            return optimizer.step(*args, **kwargs)
+        if "closure" in kwargs:
+            raise RuntimeError("Closure use is not currently supported if GradScaler is enabled.")
+        self._check_scale("step")
+        state = self._state(optimizer)
+        if state["stage"] == _STEPPED:
+            raise RuntimeError("step() has already been called since the last update().")
+        if state["stage"] == _READY:
+            self.unscale_(optimizer)
+        if state["found_inf"] is None:
+            raise AssertionError("No inf checks were recorded for this optimizer.")
+        result = None if state["found_inf"] else optimizer.step(*args, **kwargs)
+        state["stage"] = _STEPPED
+        return result
+
+    def update(self, new_scale: float | Tensor | None = None) -> None:
+        """Set the scale for the next iteration: ``new_scale`` when given; otherwise back off by
+        ``backoff_factor`` if this iteration found inf/NaN, or grow by ``growth_factor`` after
+        ``growth_interval`` clean iterations."""
+        if not self._enabled:
+            return
+        scale = self._check_scale("update")
+        if new_scale is not None:
+            if isinstance(new_scale, Tensor):
+                if new_scale.numel() != 1 or new_scale.requires_grad:
+                    raise AssertionError(
+                        "new_scale should be a float or a 1-element torch.cuda.FloatTensor or "
+                        "torch.FloatTensor with requires_grad=False."
+                    )
+                new_scale = new_scale.item()
+            self._scale = float(new_scale)
+        else:
+            found = [s["found_inf"] for s in self._per_optimizer.values()]
+            if not found or any(f is None for f in found):
+                raise AssertionError("No inf checks were recorded prior to update.")
+            if any(found):
+                self._scale = scale * self._backoff_factor
+                self._growth_tracker = 0
+            else:
+                tracker = (self._growth_tracker or 0) + 1
+                if tracker == self._growth_interval:
+                    grown = scale * self._growth_factor
+                    if math.isfinite(grown):
+                        self._scale = grown
+                    tracker = 0
+                self._growth_tracker = tracker
+        self._per_optimizer.clear()
+
+    # ---------------------------------------------------------------------------- settings
+    def get_scale(self) -> float:
+        """The current scale (1.0 when disabled; the initial scale before the first ``scale``)."""
+        if not self._enabled:
+            return 1.0
+        return self._init_scale if self._scale is None else self._scale
+
+    def get_growth_factor(self) -> float:
+        return self._growth_factor
+
+    def set_growth_factor(self, new_factor: float) -> None:
+        self._growth_factor = float(new_factor)
+
+    def get_backoff_factor(self) -> float:
+        return self._backoff_factor
+
+    def set_backoff_factor(self, new_factor: float) -> None:
+        self._backoff_factor = float(new_factor)
+
+    def get_growth_interval(self) -> int:
+        return self._growth_interval
+
+    def set_growth_interval(self, new_interval: int) -> None:
+        self._growth_interval = int(new_interval)
+
+    def is_enabled(self) -> bool:
+        return self._enabled
+
+    def state_dict(self) -> dict:
+        """PyTorch's layout: ``scale``, the factors, ``growth_interval``, ``_growth_tracker``;
+        empty when disabled."""
+        if not self._enabled:
+            return {}
+        return {
+            "scale": self.get_scale(),
+            "growth_factor": self._growth_factor,
+            "backoff_factor": self._backoff_factor,
+            "growth_interval": self._growth_interval,
+            "_growth_tracker": self._growth_tracker or 0,
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore a ``state_dict`` (from tracegrad or PyTorch)."""
+        if not self._enabled:
+            return
+        if len(state_dict) == 0:
+            raise RuntimeError(
+                "The source state dict is empty, possibly because it was saved from a disabled "
+                "instance of GradScaler."
+            )
+        self._init_scale = float(state_dict["scale"])
+        if self._scale is not None:
+            self._scale = self._init_scale
+        self._growth_factor = float(state_dict["growth_factor"])
+        self._backoff_factor = float(state_dict["backoff_factor"])
+        self._growth_interval = int(state_dict["growth_interval"])
+        self._init_growth_tracker = int(state_dict["_growth_tracker"])
+        if self._growth_tracker is not None:
+            self._growth_tracker = self._init_growth_tracker
