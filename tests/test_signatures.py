@@ -111,6 +111,10 @@ _NO_EFFECT = {
     "tracegrad.sort: stable": "every sort is stable, one of the orders an unstable sort may give",
     "tracegrad.argsort: stable": "every sort is stable, one of the orders an unstable sort may give",
     "tracegrad.topk: sorted": "always sorted, one of the orders PyTorch allows for sorted=False",
+    "Tensor.pin_memory: device": "no pinned memory in JAX; pinning changes speed, never values",
+    "Tensor.is_pinned: device": "nothing is pinned on any device",
+    "Tensor.to_dense: masked_grad": "only sparse tensors' gradients depend on it",
+    "Tensor.dim_order: ambiguity_check": "contiguous tensors have one dim order",
 }
 
 

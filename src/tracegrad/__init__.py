@@ -68,6 +68,13 @@ _out_variants.install(nn.functional.__dict__, _out_variants.NN_FUNCTIONAL_OUT_FU
 from . import accelerator, amp, backends, cuda  # noqa: E402
 from ._device import get_default_device, set_default_device  # noqa: E402
 from .amp import GradScaler, autocast  # noqa: E402
+from .backends import (  # noqa: E402
+    are_deterministic_algorithms_enabled,
+    get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
 
 bool = bool_  # noqa: A001 - PyTorch's name
 float = float32  # noqa: A001
@@ -84,6 +91,7 @@ import math as _math  # noqa: E402
 from . import version  # noqa: E402
 from ._dtype import can_cast, finfo, iinfo  # noqa: E402
 from ._format import set_printoptions  # noqa: E402
+from ._interop import from_dlpack, to_dlpack  # noqa: E402
 from ._legacy import (  # noqa: E402
     BFloat16Tensor,
     BoolTensor,
@@ -95,9 +103,13 @@ from ._legacy import (  # noqa: E402
     IntTensor,
     LongTensor,
     ShortTensor,
+    set_default_tensor_type,
+    typename,
 )
 from ._queries import (  # noqa: E402
     _assert,
+    detach,
+    get_device,
     is_complex,
     is_floating_point,
     is_nonzero,

@@ -12,10 +12,13 @@ docs/tensors.md).
 
 from __future__ import annotations
 
+import warnings
+
 import jax
 
 from . import _dtype
 from ._device import device as Device
+from ._surface import expose
 from .tensor import Tensor, legacy_array
 
 __all__ = [
@@ -30,6 +33,8 @@ __all__ = [
     "LongTensor",
     "ShortTensor",
     "TYPES",
+    "set_default_tensor_type",
+    "typename",
 ]
 
 
@@ -105,3 +110,72 @@ TYPES = {
         BoolTensor,
     )
 }
+
+
+@expose(methods=("new",))
+def new(self: Tensor, *args, device=None) -> Tensor:
+    """PyTorch's legacy ``x.new(...)``: a tensor of ``x``'s dtype on ``x``'s device (or
+    ``device``) from data (``x.new([1, 2])``), sizes (``x.new(2, 3)``, zero-filled where PyTorch
+    leaves memory uninitialised), or nothing (an empty tensor)."""
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        return TYPES[self.dtype.name](args[0])
+    array = legacy_array(args, self.dtype, "new")
+    target = Device(device) if device is not None else self.device
+    return Tensor._wrap(jax.device_put(array, target.jax_device()))
+
+
+def _volatile(self: Tensor) -> bool:
+    """Always False, with PyTorch's warning: ``volatile`` was removed (use ``no_grad``)."""
+    warnings.warn(
+        "volatile was removed (Variable.volatile is always False)", UserWarning, stacklevel=2
+    )
+    return False
+
+
+def _name(self: Tensor) -> None:
+    """None: the name slot of PyTorch's old ``Variable``, never set by tracegrad or PyTorch."""
+    return None
+
+
+expose(_volatile, methods=(), properties=("volatile",))
+expose(_name, methods=(), properties=("name",))
+
+
+def typename(obj) -> str:
+    """The type name PyTorch prints: ``x.type()`` for a tensor (``'tracegrad.FloatTensor'``),
+    ``module.QualName`` for anything else."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    module = getattr(obj, "__module__", "") or ""
+    qualname = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+    if module in ("", "builtins"):
+        return qualname
+    return f"{module}.{qualname}"
+
+
+def set_default_tensor_type(t) -> None:
+    """Deprecated in PyTorch: set the default float dtype from a legacy type
+    (``DoubleTensor``) or its name (``'torch.DoubleTensor'``); prefer
+    ``set_default_dtype``. CUDA type names need a GPU, as in PyTorch."""
+    warnings.warn(
+        "torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+        "torch.set_default_dtype() and torch.set_default_device() as alternatives.",
+        UserWarning,
+        stacklevel=2,
+    )
+    if isinstance(t, str):
+        name = t.rsplit(".", 1)[-1]
+        by_name = {cls.__name__: cls for cls in TYPES.values()}
+        if name not in by_name:
+            raise TypeError(f"invalid type: '{t}'")
+        if ".cuda." in t:
+            raise NotImplementedError(
+                f"set_default_tensor_type({t!r}): use torch.set_default_device('cuda') and "
+                "torch.set_default_dtype() instead"
+            )
+        t = by_name[name]
+    if not isinstance(t, _TensorType):
+        raise TypeError(f"invalid type: '{t}'")
+    if not t.dtype.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    _dtype.set_default_dtype(t.dtype)

@@ -8,6 +8,8 @@ from . import _dtype
 from .tensor import Tensor
 
 __all__ = [
+    "detach",
+    "get_device",
     "is_complex",
     "is_floating_point",
     "is_nonzero",
@@ -84,3 +86,15 @@ def _assert(condition, message: str) -> None:
         condition = condition.is_nonzero()
     if not condition:
         raise AssertionError(message)
+
+
+def detach(input: Tensor) -> Tensor:
+    """``input.detach()`` as a function: the same values, cut from the graph."""
+    _check_tensor("detach", input)
+    return input.detach()
+
+
+def get_device(input: Tensor) -> int:
+    """``input.get_device()``: the GPU index of a CUDA tensor, -1 for a CPU tensor."""
+    _check_tensor("get_device", input)
+    return input.get_device()

@@ -192,7 +192,7 @@ def _signature(
 
     for node in order:
         if type(node) is AccumulateGrad:
-            if node.variable._hooks:
+            if node.variable._hooks or node.variable.__dict__.get("_post_accumulate_grad_hooks"):
                 if why is not None:
                     why.append(_why_eager(node, "hook"))
                 return None

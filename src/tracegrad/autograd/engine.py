@@ -182,6 +182,8 @@ class _EagerSink:
                 grad = new
         if self.accumulate:
             var._accumulate_grad(grad, self.create_graph)
+            for hook in var.__dict__.get("_post_accumulate_grad_hooks", ()):
+                hook(var)
         else:
             self.captured[node] = grad
 
