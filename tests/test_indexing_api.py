@@ -498,6 +498,21 @@ def test_nonzero_argwhere():
     assert tuple(tg.zeros(0, 2).nonzero().shape) == (0, 2)
 
 
+def test_nonzero_static_pads_and_truncates_and_compiles():
+    x = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]])
+    full = np.argwhere(x)
+    got = tg.nonzero_static(tg.tensor(x), size=5).numpy()
+    np.testing.assert_array_equal(got, np.concatenate([full, -np.ones((2, 2), np.int64)]))
+    np.testing.assert_array_equal(
+        tg.tensor(x).nonzero_static(size=2, fill_value=9).numpy(), full[:2]
+    )
+    assert tg.nonzero_static(tg.tensor(2.0), size=2).shape == (2, 0)
+    with pytest.raises(RuntimeError, match="non-negative"):
+        tg.nonzero_static(tg.tensor(x), size=-1)
+    step = tg.compile(lambda t: tg.nonzero_static(t, size=4))
+    np.testing.assert_array_equal(step(tg.tensor(x)).numpy(), np.concatenate([full, [[-1, -1]]]))
+
+
 def test_one_hot():
     labels = np.array([[0, 2], [1, 2]])
     y = tg.one_hot(tg.tensor(labels))

@@ -43,6 +43,7 @@ __all__ = [
     "index_add",
     "index_put",
     "nonzero",
+    "nonzero_static",
     "argwhere",
     "one_hot",
 ]
@@ -803,6 +804,19 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
     if a.ndim == 0:
         return Tensor._wrap(jnp.zeros((int(a != 0), 0), jnp.int64))
     return Tensor._wrap(jnp.asarray(np.stack(np.nonzero(a), axis=1), jnp.int64))
+
+
+@expose
+def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
+    """The first ``size`` rows of ``nonzero(input)``, padded with ``fill_value`` rows when there
+    are fewer: a shape known before the data, so it also runs inside ``tracegrad.compile``."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise RuntimeError("nonzero_static: 'size' must be an non-negative integer")
+    a = input._storage.array
+    if a.ndim == 0:
+        return Tensor._wrap(jnp.zeros((size, 0), jnp.int64))
+    rows = jnp.nonzero(a, size=size, fill_value=fill_value)
+    return Tensor._wrap(jnp.stack([r.astype(jnp.int64) for r in rows], axis=1))
 
 
 @expose
