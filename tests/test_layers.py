@@ -42,7 +42,7 @@ def _layer(module: str) -> str | None:
     if head == "ops":
         return "ops"
     if head in (
-        "nn", "optim", "utils", "serialization", "distributions", "linalg", "cuda", "accelerator",
+        "nn", "optim", "utils", "serialization", "distributions", "linalg", "cuda", "accelerator", "fft",
         "backends",
     ):  # fmt: skip
         return "library"

@@ -21,6 +21,7 @@ from . import (
     sorting,
 )
 from . import complex as _complex_ops  # the module; ``complex`` is the function it exports
+from . import fft as _fft_ops  # noqa: F401 - registers the transforms (tracegrad.fft exposes them)
 from .arith import *  # noqa: F403
 from .compare import *  # noqa: F403
 from .complex import *  # noqa: F403
