@@ -109,15 +109,6 @@ def _require_tensor(op: str, name: str, position: int, x) -> None:
         )
 
 
-def _no_out(op: str, out) -> None:
-    # ops/out.py's machinery writes real dtypes; complex results are not wired into it yet.
-    if out is not None:
-        raise NotImplementedError(
-            f"{op}(): out= is not supported by tracegrad's complex functions; assign the result "
-            "(or copy it with out.copy_(result))"
-        )
-
-
 # ------------------------------------------------------------------------------------ real, imag
 @_complex_op("RealBackward0", saves=())
 def _real(a):
@@ -190,11 +181,10 @@ def _check_pair(op: str, a: Tensor, b: Tensor) -> None:
 
 
 @expose(methods=())
-def complex(real: Tensor, imag: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A001
+def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001
     """The complex tensor ``real + i imag`` (broadcast); both must have the same floating dtype,
     float32 giving complex64 and float64 complex128. Gradients: ``real.grad = g.real``,
     ``imag.grad = g.imag``."""
-    _no_out("complex", out)
     _require_tensor("complex", "real", 1, real)
     _require_tensor("complex", "imag", 2, imag)
     _check_pair("complex", real, imag)
@@ -218,10 +208,9 @@ def _(g, out, r, theta):
 
 
 @expose(methods=())
-def polar(abs: Tensor, angle: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002
     """The complex tensor with magnitude ``abs`` and phase ``angle``: ``abs * (cos(angle) +
     i sin(angle))``; both must have the same floating dtype."""
-    _no_out("polar", out)
     _require_tensor("polar", "abs", 1, abs)
     _require_tensor("polar", "angle", 2, angle)
     _check_pair("polar", abs, angle)
@@ -298,11 +287,10 @@ def _(g, out, a):
 
 
 @expose
-def angle(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+def angle(input: Tensor) -> Tensor:
     """The phase of each element in radians, in [-pi, pi]: ``atan2(imag, real)`` for complex
     tensors (a real tensor of their precision), pi for negative real values and 0 otherwise
     (integers give the default float dtype)."""
-    _no_out("angle", out)
     _require_tensor("angle", "input", 1, input)
     return _angle(input)
 
@@ -327,10 +315,9 @@ def conj(input: Tensor) -> Tensor:
 
 
 @expose(inplace=True)
-def conj_physical(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+def conj_physical(input: Tensor) -> Tensor:
     """The complex conjugate, computed (the same as ``conj`` here, which always computes); a real
     tensor itself."""
-    _no_out("conj_physical", out)
     _require_tensor("conj_physical", "input", 1, input)
     return _conj(input) if input.is_complex() else input
 
