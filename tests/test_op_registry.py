@@ -18,6 +18,9 @@ from .samples import load_all
 
 SAMPLES = load_all()
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=1e-10)}
+# Complex operands and results: tracegrad follows PyTorch's gradient convention and JAX the other
+# one; they are related by torch_vjp(g) = conj(jax_vjp(conj(g))) (see ops/complex.py).
+_COMPLEX_OF = {np.float32: np.complex64, np.float64: np.complex128}
 
 
 def test_every_op_has_samples():
@@ -39,12 +42,16 @@ def _cases(tiered: bool = False):
 
 
 def _is_diff(a) -> bool:
-    return isinstance(a, np.ndarray) and a.dtype.kind == "f"
+    return isinstance(a, np.ndarray) and a.dtype.kind in "fc"
+
+
+def _cast(a, dtype):
+    return a.astype(_COMPLEX_OF[dtype] if a.dtype.kind == "c" else dtype)
 
 
 def _setup(op, sample, dtype):
     """tracegrad operands, and the jax function of the differentiable operands."""
-    args = [a.astype(dtype) if _is_diff(a) else a for a in sample.args]
+    args = [_cast(a, dtype) if _is_diff(a) else a for a in sample.args]
     diff = [i for i, a in enumerate(args) if _is_diff(a)]
     tensors = [
         tg.tensor(a, requires_grad=_is_diff(a) and op.differentiable)
@@ -63,7 +70,10 @@ def _setup(op, sample, dtype):
 
 
 def _cotangent(out, rng):
-    return rng.standard_normal(out.shape).astype(np.asarray(out).dtype)
+    dtype = np.asarray(out).dtype
+    if dtype.kind == "c":
+        return (rng.standard_normal(out.shape) + 1j * rng.standard_normal(out.shape)).astype(dtype)
+    return rng.standard_normal(out.shape).astype(dtype)
 
 
 @pytest.mark.parametrize(
@@ -80,12 +90,12 @@ def test_vjp_matches_jax(name, sample, dtype):
     out = op(*tensors, **sample.params)
     ref, vjp = jax.vjp(f, *[jnp.asarray(args[i]) for i in diff])
     np.testing.assert_allclose(np.asarray(out.detach()), np.asarray(ref), **TOL[dtype])
-    if not op.differentiable or not diff or not out.dtype.is_floating_point:
+    if not op.differentiable or not diff or not (out.dtype.is_floating_point or out.is_complex()):
         assert not out.requires_grad
         return
     cot = _cotangent(ref, np.random.default_rng(1))
     out.backward(tg.tensor(cot))
-    expected = vjp(jnp.asarray(cot))
+    expected = [np.conj(e) for e in vjp(jnp.asarray(np.conj(cot)))]
     for i, e in zip(diff, expected):
         got = tensors[i].grad
         assert got is not None, f"no gradient reached operand {i}"
@@ -106,12 +116,15 @@ def test_vjp_matches_finite_differences(name, sample):
     rng = np.random.default_rng(2)
     cot = _cotangent(out, rng)
     out.backward(tg.tensor(cot))
-    dirs = [rng.standard_normal(args[i].shape) for i in diff]
+    dirs = [_cotangent(args[i], rng) for i in diff]
     eps = 1e-6
     plus = f(*[args[i] + eps * d for i, d in zip(diff, dirs)])
     minus = f(*[args[i] - eps * d for i, d in zip(diff, dirs)])
-    numeric = np.sum(np.asarray(plus - minus) * cot) / (2 * eps)
-    analytic = sum(np.sum(np.asarray(tensors[i].grad) * d) for i, d in zip(diff, dirs))
+    # The real inner product Re(sum(conj(a) b)): PyTorch's complex gradient is its Riesz vector.
+    numeric = np.real(np.sum(np.asarray(plus - minus) * np.conj(cot))) / (2 * eps)
+    analytic = sum(
+        np.real(np.sum(np.conj(np.asarray(tensors[i].grad)) * d)) for i, d in zip(diff, dirs)
+    )
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-6)
 
 
@@ -124,13 +137,17 @@ def test_second_order_matches_jax(name, sample):
     args, diff, tensors, f = _setup(op, sample, np.float64)
     if not diff:
         pytest.skip("no differentiable operand")
+    if any(args[i].dtype.kind == "c" for i in diff):
+        pytest.skip("complex operands: second order is checked against PyTorch in test_complex.py")
     rng = np.random.default_rng(3)
     primals = [jnp.asarray(args[i]) for i in diff]
     cot = jnp.asarray(_cotangent(f(*primals), rng))
+    # Real operands: JAX's cotangent is the conjugate of tracegrad's (no-op for real results).
+    jcot = jnp.conj(cot)
     ws = [jnp.asarray(rng.standard_normal(p.shape)) for p in primals]
 
     def h(*xs):  # <vjp(cot), w>: its gradient is a Hessian-vector product
-        g = jax.vjp(f, *xs)[1](cot)
+        g = jax.vjp(f, *xs)[1](jcot)
         return sum(jnp.sum(gi * w) for gi, w in zip(g, ws))
 
     expected = jax.grad(h, argnums=tuple(range(len(primals))))(*primals)

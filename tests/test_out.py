@@ -154,6 +154,10 @@ s("sort", lambda T: ((t(T, A), 1), {}))
 s("msort", lambda T: ((t(T, A),), {}))
 s("topk", lambda T: ((t(T, A), 2), {}))
 s("kthvalue", lambda T: ((t(T, A), 2, 0, True), {}))
+s("angle", lambda T: ((t(T, A),), {}))
+s("conj_physical", lambda T: ((t(T, A),), {}))
+s("complex", lambda T: ((t(T, A), t(T, B)), {}))
+s("polar", lambda T: ((t(T, P), t(T, A)), {}))
 
 S["normalize"] = ("nn.functional.normalize", lambda T: ((t(T, A),), {}), False)
 

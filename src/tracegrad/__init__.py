@@ -11,12 +11,14 @@ import jax as _jax
 # tracegrad creates every array with an explicit dtype, so float32 stays the default.
 _jax.config.update("jax_enable_x64", True)
 
-from . import autograd, distributions, linalg, nn, optim, random, utils, viz  # noqa: E402
+from . import autograd, distributions, fft, linalg, nn, optim, random, utils, viz  # noqa: E402
 from ._caches import clear_caches  # noqa: E402
 from ._device import device  # noqa: E402
 from ._dtype import (  # noqa: E402
     bfloat16,
     bool_,
+    complex64,
+    complex128,
     dtype,
     float16,
     float32,
@@ -83,6 +85,8 @@ half = float16
 long = int64
 int = int32  # noqa: A001
 short = int16
+cfloat = complex64
+cdouble = complex128
 
 # PyTorch's conventions: legacy tensor types, dtype limits, constants, predicates, printing,
 # threads, broadcasting as functions (docs/tensors.md).
@@ -142,6 +146,16 @@ def set_compiled_backward(enabled: bool) -> None:
 def is_compiled_backward_enabled() -> bool:
     """Whether ``backward()`` may run recurring graphs compiled (``set_compiled_backward``)."""
     return autograd.compiled.is_enabled()
+
+
+def __getattr__(name: str):
+    # PyTorch's complex32 has float16 parts; JAX has no such dtype, so naming it says so.
+    if name in ("chalf", "complex32"):
+        raise NotImplementedError(
+            f"tracegrad.{name} (complex32) is not supported: JAX has no complex dtype with float16 "
+            "parts; use tracegrad.complex64 (cfloat)"
+        )
+    raise AttributeError(f"module 'tracegrad' has no attribute {name!r}")
 
 
 def is_tensor(obj) -> bool:

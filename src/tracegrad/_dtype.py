@@ -31,14 +31,34 @@ class dtype:
     def __init__(self, name: str, np_dtype, kind: int):
         self.name = name
         self.np = np.dtype(np_dtype)
-        self._kind = kind  # 0 bool, 1 integer, 2 floating
+        self._kind = kind  # 0 bool, 1 integer, 2 floating, 3 complex
         self.is_floating_point = kind == 2
         self.is_signed = kind != 0 and self.np.kind != "u"
         self.itemsize = self.np.itemsize
 
     @property
     def is_complex(self) -> bool:
-        return False
+        return self._kind == 3
+
+    def to_real(self) -> dtype:
+        """The real dtype of a complex one's parts (``complex64`` -> ``float32``); a real dtype
+        itself."""
+        return _TO_REAL.get(self, self)
+
+    def to_complex(self) -> dtype:
+        """The complex dtype whose parts are this floating dtype (``float64`` -> ``complex128``);
+        a complex dtype itself. float16 would be PyTorch's ``complex32``, which JAX lacks."""
+        if self._kind == 3:
+            return self
+        found = _TO_COMPLEX.get(self)
+        if found is None:
+            if self is float16:
+                raise NotImplementedError(
+                    "complex32 (chalf) is not supported: JAX has no complex dtype with float16 "
+                    "parts; convert to float32 first for complex64"
+                )
+            raise RuntimeError(f"Unknown Complex ScalarType for {_SCALAR_NAMES[self.name]}")
+        return found
 
     def __repr__(self) -> str:
         return f"tracegrad.{self.name}"
@@ -68,12 +88,38 @@ int16 = dtype("int16", np.int16, 1)
 int32 = dtype("int32", np.int32, 1)
 int64 = dtype("int64", np.int64, 1)
 bool_ = dtype("bool", np.bool_, 0)
+complex64 = dtype("complex64", np.complex64, 3)
+complex128 = dtype("complex128", np.complex128, 3)
 
-ALL = (float32, float64, float16, bfloat16, int8, uint8, int16, int32, int64, bool_)
+ALL = (
+    float32,
+    float64,
+    float16,
+    bfloat16,
+    int8,
+    uint8,
+    int16,
+    int32,
+    int64,
+    bool_,
+    complex64,
+    complex128,
+)
+_TO_REAL = {complex64: float32, complex128: float64}
+_TO_COMPLEX = {float32: complex64, float64: complex128}
 _FROM_NP = {d.np: d for d in ALL}
 _NAMES = {d.name: d for d in ALL}
 # PyTorch's aliases.
-_NAMES.update(float=float32, double=float64, half=float16, long=int64, int=int32, short=int16)
+_NAMES.update(
+    float=float32,
+    double=float64,
+    half=float16,
+    long=int64,
+    int=int32,
+    short=int16,
+    cfloat=complex64,
+    cdouble=complex128,
+)
 
 
 # PyTorch's names of each dtype: its ScalarType name, as its error messages print it (``Long``) and
@@ -90,6 +136,8 @@ _PYTORCH_NAMES = {
     "int8": ("Char", "signed char"),
     "uint8": ("Byte", "unsigned char"),
     "bool": ("Bool", "bool"),
+    "complex64": ("ComplexFloat", "c10::complex<float>"),
+    "complex128": ("ComplexDouble", "c10::complex<double>"),
 }
 _SCALAR_NAMES = {name: scalar for name, (scalar, _) in _PYTORCH_NAMES.items()}
 _CPP_NAMES = {name: cpp for name, (_, cpp) in _PYTORCH_NAMES.items()}
@@ -117,6 +165,12 @@ def get_default_dtype() -> dtype:
     return _default_float
 
 
+def get_default_complex_dtype() -> dtype:
+    """The complex dtype Python complex numbers produce: the default float's complex counterpart
+    (``complex64`` for ``float32``, ``complex128`` for ``float64``), as in PyTorch."""
+    return _default_float.to_complex()
+
+
 def set_default_dtype(d: dtype) -> None:
     """Set the default floating dtype, as ``torch.set_default_dtype`` does."""
     global _default_float
@@ -140,9 +194,14 @@ def as_dtype(d) -> dtype:
         return int64
     if d is bool:
         return bool_
+    if d is complex:
+        return get_default_complex_dtype()
     if isinstance(d, str):
+        short = d.removeprefix("torch.").removeprefix("tracegrad.")
+        if short in ("chalf", "complex32"):
+            float16.to_complex()  # raises: JAX has no complex32
         try:
-            return _NAMES[d.removeprefix("torch.").removeprefix("tracegrad.")]
+            return _NAMES[short]
         except KeyError:
             raise TypeError(f"unknown dtype {d!r}") from None
     try:
@@ -152,7 +211,8 @@ def as_dtype(d) -> dtype:
 
 
 # Promotion, as PyTorch does it. Within a kind the wider type wins; float16 with bfloat16 gives
-# float32; across kinds the higher kind (bool < int < float) wins.
+# float32; across kinds the higher kind (bool < int < float < complex) wins, except that a complex
+# type takes a wider float's precision (complex64 with float64 is complex128).
 _INT_ORDER = {uint8: 0, int8: 1, int16: 2, int32: 3, int64: 4}
 
 
@@ -161,6 +221,13 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     """The smallest dtype both ``a`` and ``b`` can be converted to, as ``torch.promote_types``."""
     if a is b:
         return a
+    if a._kind == 3 or b._kind == 3:
+        c, other = (a, b) if a._kind == 3 else (b, a)
+        if other._kind == 3:
+            return a if a.itemsize >= b.itemsize else b
+        if other._kind == 2 and other.itemsize > c.to_real().itemsize:
+            return other.to_complex()
+        return c
     if a._kind != b._kind:
         return a if a._kind > b._kind else b
     if a._kind == 2:
@@ -173,13 +240,15 @@ def promote_types(a: dtype, b: dtype) -> dtype:
 
 
 def scalar_kind(x) -> int:
-    """The kind (0 bool, 1 int, 2 float) of a Python scalar."""
+    """The kind (0 bool, 1 int, 2 float, 3 complex) of a Python scalar."""
     if isinstance(x, bool):
         return 0
     if isinstance(x, int):
         return 1
     if isinstance(x, float):
         return 2
+    if isinstance(x, complex):
+        return 3
     raise TypeError(f"expected a number, got {type(x).__name__}")
 
 
@@ -197,12 +266,21 @@ def result_type(dims: tuple, zero_dims: tuple, scalar_kinds: tuple) -> dtype:
             continue
         best = functools.reduce(promote_types, tier)
         if result is None or best._kind > result._kind:
-            result = best
+            result = _combine(result, best)
     if scalar_kinds:
         kind = max(scalar_kinds)
         if result is None or kind > result._kind:
-            result = (bool_, int64, _default_float)[kind]
+            lower = (bool_, int64, _default_float, None)[kind] or get_default_complex_dtype()
+            result = _combine(result, lower)
     return result
+
+
+def _combine(higher: dtype | None, lower: dtype) -> dtype:
+    """A lower tier of a higher kind decides the kind; a complex one keeps a floating higher
+    tier's precision (PyTorch's ``combine_categories``: ``f64_tensor * 1j`` is complex128)."""
+    if higher is not None and lower._kind == 3 and higher._kind == 2:
+        return higher.to_complex()
+    return lower
 
 
 def can_cast(from_: dtype, to: dtype) -> bool:
@@ -229,7 +307,7 @@ class finfo:
     __slots__ = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
 
     def __init__(self, type: dtype | None = None):
-        d = get_default_dtype() if type is None else as_dtype(type)
+        d = get_default_dtype() if type is None else as_dtype(type).to_real()
         if not d.is_floating_point:
             raise TypeError(
                 "tracegrad.finfo() requires a floating point input type. Use tracegrad.iinfo to "

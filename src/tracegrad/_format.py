@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from ._dtype import get_default_dtype, int64
+from ._dtype import get_default_complex_dtype, get_default_dtype, int64
 
 __all__ = ["set_printoptions", "tensor_repr"]
 
@@ -113,6 +113,22 @@ class _Formatter:
         return s.rjust(self.width)
 
 
+class _ComplexFormatter:
+    """PyTorch's complex printing: the real and imaginary parts each get their own formatter
+    (their own width and notation), joined as ``1.+2.j``."""
+
+    def __init__(self, values: np.ndarray):
+        self.real = _Formatter(values.real)
+        self.imag = _Formatter(values.imag)
+        self.width = self.real.width + self.imag.width + 1
+
+    def format(self, v) -> str:
+        v = complex(v)
+        re = self.real.format(v.real)
+        im = (self.imag.format(v.imag) + "j").lstrip()
+        return re + im if im[0] in "+-" else re + "+" + im
+
+
 def _summarize(values: np.ndarray) -> np.ndarray:
     """The edge items along every dimension (what the formatter's widths come from)."""
     edge = PRINT_OPTS.edgeitems
@@ -190,7 +206,7 @@ def tensor_repr(t) -> str:
     else:
         if not PRINT_OPTS.edgeitems:
             suffixes.append(f"size={tuple(t.shape)}")
-        if t.dtype not in (default, int64) and t.dtype.name != "bool":
+        if t.dtype not in (default, get_default_complex_dtype(), int64) and t.dtype.name != "bool":
             suffixes.append(f"dtype={t.dtype}")
         if isinstance(array, jax.core.Tracer):
             body = f"<traced {list(array.shape)}>"
@@ -199,7 +215,8 @@ def tensor_repr(t) -> str:
             if values.dtype.name == "bfloat16":
                 values = values.astype(np.float32)
             summarize = values.size > PRINT_OPTS.threshold
-            fmt = _Formatter(_summarize(values) if summarize else values)
+            shown = _summarize(values) if summarize else values
+            fmt = (_ComplexFormatter if values.dtype.kind == "c" else _Formatter)(shown)
             body = _body(values, fmt, len(prefix), summarize)
     if t.grad_fn is not None:
         suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")

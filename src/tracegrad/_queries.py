@@ -34,7 +34,7 @@ def is_floating_point(input: Tensor) -> bool:
 
 
 def is_complex(input: Tensor) -> bool:
-    """Whether ``input``'s dtype is complex: always False (tracegrad has no complex dtypes)."""
+    """Whether ``input``'s dtype is complex (``complex64`` or ``complex128``)."""
     _check_tensor("is_complex", input)
     return input.is_complex()
 

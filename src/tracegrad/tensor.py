@@ -320,7 +320,7 @@ class Tensor:
         return self.dtype.is_floating_point
 
     def is_complex(self) -> bool:
-        return False
+        return self.dtype.is_complex
 
     @property
     def _version(self) -> int:
@@ -345,9 +345,10 @@ class Tensor:
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach()."
             )
-        if requires_grad and not self.dtype.is_floating_point:
+        if requires_grad and not (self.dtype.is_floating_point or self.dtype.is_complex):
             raise RuntimeError(
-                f"only Tensors of floating point dtype can require gradients (got {self.dtype})"
+                "only Tensors of floating point and complex dtype can require gradients "
+                f"(got {self.dtype})"
             )
         self._requires_grad = bool(requires_grad)
         return self
@@ -723,7 +724,14 @@ def as_array(data, dtype: dtype | None = None):
     return jnp.asarray(array, dtype=target)
 
 
-_PY_KINDS = {bool: 0, int: 1, float: 2}
+_PY_KINDS = {bool: 0, int: 1, float: 2, complex: 3}
+
+
+def _inferred(kind: int) -> dtype:
+    """The dtype PyTorch infers for a Python number of ``kind`` (0 bool ... 3 complex)."""
+    if kind == 3:
+        return _dtype.get_default_complex_dtype()
+    return (_dtype.bool_, _dtype.int64, _dtype.get_default_dtype())[kind]
 
 
 def _from_python(data, dtype: dtype | None = None) -> np.ndarray:
@@ -746,8 +754,7 @@ def _from_python(data, dtype: dtype | None = None) -> np.ndarray:
         values = flat.reshape(values.shape)
         kinds = set(map(type, flat))
     elif flat.size:
-        kind = max(_PY_KINDS[t] for t in kinds)
-        inferred = (_dtype.bool_, _dtype.int64, _dtype.get_default_dtype())[kind]
+        inferred = _inferred(max(_PY_KINDS[t] for t in kinds))
     else:
         inferred = _dtype.get_default_dtype()
     return _convert_numbers(values, dtype if dtype is not None else inferred, float in kinds)
@@ -761,16 +768,16 @@ def _unpack_elements(data, flat):
     for i, x in enumerate(flat):
         t = type(x)
         if t in _PY_KINDS:
-            d = (_dtype.bool_, _dtype.int64, _dtype.get_default_dtype())[_PY_KINDS[t]]
+            d = _inferred(_PY_KINDS[t])
         elif isinstance(x, Tensor):
             if x.numel() != 1:
                 raise ValueError("only one element tensors can be converted to Python scalars")
             d, x = x.dtype, x.item()
         elif isinstance(x, np.generic):
             d, x = as_dtype(x.dtype), x.item()
-        elif isinstance(x, (bool, int, float)):  # subclasses (IntEnum, ...)
-            d = (_dtype.bool_, _dtype.int64, _dtype.get_default_dtype())[_dtype.scalar_kind(x)]
-            x = (bool, int, float)[_dtype.scalar_kind(x)](x)
+        elif isinstance(x, (bool, int, float, complex)):  # subclasses (IntEnum, ...)
+            d = _inferred(_dtype.scalar_kind(x))
+            x = (bool, int, float, complex)[_dtype.scalar_kind(x)](x)
         elif isinstance(x, (list, tuple)):
             raise ValueError(
                 "expected a sequence of equal-length sequences of numbers, got ragged nesting "
@@ -791,6 +798,11 @@ def _convert_numbers(values: np.ndarray, d: dtype, has_floats: bool = True) -> n
     (``has_floats``: whether any of them is a float; False spares looking for them)."""
     if d is _dtype.bool_:
         return values.astype(np.bool_)
+    if d.is_complex:
+        # Each part converts as a float does (complex(int) is exact up to float64's range).
+        return values.astype(np.complex128).astype(d.np)
+    if any(type(x) is complex for x in values.flat):
+        raise TypeError(f"can't convert complex to {'float' if d.is_floating_point else 'int'}")
     if d.is_floating_point:
         # float(int) rounds correctly and raises OverflowError past the float64 range, as PyTorch.
         f64 = values.astype(np.float64)

@@ -20,8 +20,11 @@ from . import (
     shape,
     sorting,
 )
+from . import complex as _complex_ops  # the module; ``complex`` is the function it exports
+from . import fft as _fft_ops  # noqa: F401 - registers the transforms (tracegrad.fft exposes them)
 from .arith import *  # noqa: F403
 from .compare import *  # noqa: F403
+from .complex import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .conversion import *  # noqa: F403
 from .decomp import *  # noqa: F403
@@ -42,6 +45,7 @@ __all__ = ["REGISTRY", "Op", "defop"]
 for _m in (
     arith,
     compare,
+    _complex_ops,
     conv,
     conversion,
     decomp,

@@ -106,7 +106,14 @@ def mul(a, b):
 
 @mul.vjp
 def _(g, out, a, b):
-    return (g * b if needs_grad(a) else None), (g * a if needs_grad(b) else None)
+    # PyTorch's convention for complex operands: each gradient is g times the other's conjugate.
+    return (g * _conj(b) if needs_grad(a) else None), (g * _conj(a) if needs_grad(b) else None)
+
+
+def _conj(x):
+    if isinstance(x, Tensor):
+        return x.conj() if x.is_complex() else x
+    return x.conjugate() if isinstance(x, complex) else x
 
 
 multiply = mul
@@ -318,7 +325,7 @@ def abs(a):  # noqa: A001 - PyTorch's name
 
 @abs.vjp
 def _(g, out, a):
-    return (g * a.sign(),)
+    return (g * a.sgn(),)  # sgn is sign for real tensors and z / |z| for complex ones
 
 
 @defop("ReciprocalBackward0", promote="float", saves=(), save_out=True)

@@ -22,6 +22,8 @@ __all__ = ["clone"]
 @defop("ToCopyBackward0", saves=())
 def to_copy(a, *, dtype, device, source=None):
     if dtype is not None:
+        if a.dtype.kind == "c" and not dtype.is_complex:
+            a = a.real  # PyTorch keeps the real part (JAX refuses the direct cast)
         a = a.astype(dtype.np)
     if device is not None:
         a = jax.device_put(a, device.jax_device())

@@ -773,7 +773,11 @@ expose(nanmean)
 
 @defop("SgnBackward0", saves=())
 def sgn(a):
-    """The sign of each element (-1, 0 or 1; 0 at NaN); for real tensors the same as ``sign``."""
+    """The sign of each element (-1, 0 or 1; 0 at NaN); for real tensors the same as ``sign``, for
+    complex ones ``z / abs(z)`` (0 at 0)."""
+    if jnp.iscomplexobj(a):
+        mag = jnp.abs(a)
+        return jnp.where(mag == 0, jnp.zeros((), a.dtype), a / jnp.where(mag == 0, 1, mag))
     if jnp.issubdtype(a.dtype, jnp.inexact):
         return (a > 0).astype(a.dtype) - (a < 0).astype(a.dtype)
     return jnp.sign(a)

@@ -77,6 +77,8 @@ OUT_FUNCTIONS: dict[str, str] = {
         FACTORY,
     ),
     "bernoulli": ANY,
+    "angle": CAST,
+    **dict.fromkeys("complex conj_physical polar".split(), SAME),
 }
 
 NN_FUNCTIONAL_OUT_FUNCTIONS: dict[str, str] = {"normalize": CAST}

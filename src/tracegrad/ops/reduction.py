@@ -145,7 +145,7 @@ def _(g, out, a, *, dim, keepdim, dtype):
 @expose
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (all dimensions when None). Integer and bool inputs sum as int64."""
-    if dtype is None and not input.dtype.is_floating_point:
+    if dtype is None and not (input.dtype.is_floating_point or input.dtype.is_complex):
         dtype = "int64"
     return _sum(
         input,
@@ -171,7 +171,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
     """Mean over ``dim`` (all dimensions when None). Needs a floating input, as in PyTorch."""
     if dtype is not None:
         input = input.to(dtype)
-    if not input.dtype.is_floating_point:
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
             f"complex dtype. Got: {scalar_type_name(input.dtype)}"

@@ -59,6 +59,9 @@ class Op:
         self._saved_inputs = saved_inputs
         self.saves_out = save_out
         self.rule: Callable | None = None
+        # Whether the rule is right for complex operands (PyTorch's conjugate convention, see
+        # ops/complex.py); recording any other op on complex values raises NotImplementedError.
+        self.complex_grad = False
         self.operand_names: tuple[str, ...] = ()
         self.__doc__ = forward.__doc__
         self.__name__ = name
@@ -175,7 +178,7 @@ def _compute_promotion(op: Op, operands: tuple):
         elif x is not None:
             kinds.append(scalar_kind(x))
     dtype = result_type(tuple(dims), tuple(zero_dims), tuple(kinds))
-    if op.promote == "float" and not dtype.is_floating_point:
+    if op.promote == "float" and not (dtype.is_floating_point or dtype.is_complex):
         dtype = get_default_dtype()
     return dtype
 
@@ -308,8 +311,23 @@ def apply(op: Op, operands: tuple, params: dict):
         return Tensor._wrap(out)
     if out.dtype.kind not in "fc" and out.dtype.name != "bfloat16":
         return Tensor._wrap(out)
+    if not op.complex_grad and _complex_involved(operands, out):
+        raise NotImplementedError(
+            f"the gradient of {op.name} for complex tensors is not implemented in tracegrad (its "
+            "rule assumes real values); work on real and imaginary parts (tracegrad.view_as_real, "
+            ".real, .imag) or detach the complex tensor"
+        )
 
     return record(op, params, operands, out)
+
+
+def _complex_involved(operands: tuple, out) -> bool:
+    if out.dtype.kind == "c":
+        return True
+    for x in operands:
+        if isinstance(x, Tensor) and x._requires_grad and x._storage.array.dtype.kind == "c":
+            return True
+    return False
 
 
 def apply_bound(op: Op, first, *operands, **params):
