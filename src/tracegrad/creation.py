@@ -695,8 +695,8 @@ _RANGE_WARNING = (
 
 
 def _range(
-    start=0,
-    end=None,
+    start,
+    end,
     step=1,
     *,
     dtype=None,
@@ -711,8 +711,6 @@ def _range(
     ``start + i * step`` computed in float64 (float32 for half types, int64 for integer dtypes)."""
     warnings.warn(_RANGE_WARNING, UserWarning, stacklevel=2)
     _check_strided("range", layout)
-    if end is None:
-        start, end = 0, start
     start, end, step = (x.item() if isinstance(x, Tensor) else x for x in (start, end, step))
     d = _float_dtype(dtype)
     _no_bool("range", d)
@@ -814,13 +812,13 @@ def frombuffer(
     d = as_dtype(dtype)
     size = len(memoryview(buffer).cast("B"))
     item = d.itemsize
+    if size == 0 or count == 0:
+        raise ValueError(f"both buffer length ({size}) and count ({count}) must not be 0")
     if offset < 0 or offset >= size:
         raise ValueError(
             f"offset ({offset} bytes) must be non-negative and no greater than buffer length "
             f"({size} bytes) minus 1"
         )
-    if size == 0 or count == 0:
-        raise ValueError(f"both buffer length ({size}) and count ({count}) must not be 0")
     if count < 0:
         if (size - offset) % item:
             raise ValueError(

@@ -21,11 +21,13 @@ SAMPLES = {
         S((arr(4, 6),), {"dim": 1, "size": 2, "step": 3}),
         S((arr(3, 2),), {"dim": 0, "size": 3, "step": 1}),
         S((arr(3),), {"dim": 0, "size": 0, "step": 1}),
+        S((arr(),), {"dim": 0, "size": 1, "step": 1}),
     ],
     "unfold_backward": [
         S((arr(3, 3),), {"shape": (7,), "dim": 0, "size": 3, "step": 2}),
         S((arr(2, 4, 3, 2),), {"shape": (2, 5, 3), "dim": 1, "size": 2, "step": 1}),
         S((arr(4, 2, 2),), {"shape": (4, 6), "dim": 1, "size": 2, "step": 3}),
+        S((arr(1),), {"shape": (), "dim": 0, "size": 1, "step": 1}),
     ],
     "rot90": [
         S((arr(2, 3),), {"k": 1, "dims": (0, 1)}),

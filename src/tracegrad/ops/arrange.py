@@ -31,17 +31,18 @@ from .indexing import _slice_dim, index_select
 from .reduction import cumprod
 from .registry import defop, needs_grad
 from .shape import (
+    _expand,
+    _permute,
     _pieces,
+    _reshape,
     _tensor_list,
     cat,
     diag_embed,
     flip,
     hstack,
     split,
-    squeeze,
     stack,
     t,
-    transpose,
     unsqueeze,
     vstack,
 )
@@ -117,7 +118,8 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple:
     for i, t_ in enumerate(ts):
         view = [1] * len(ts)
         view[i] = -1
-        out.append(t_.reshape(*view).expand(*shape))
+        # Always an expand (PyTorch's ExpandBackward0), even where the shape is already right.
+        out.append(_expand(t_.reshape(*view), shape=shape))
     if swap:
         out[0], out[1] = out[1], out[0]
     return tuple(out)
@@ -198,6 +200,7 @@ def block_diag(*tensors: Tensor) -> Tensor:
     return _block_diag(*blocks)
 
 
+@expose
 def kron(input: Tensor, other: Tensor) -> Tensor:
     """The Kronecker product: blocks ``input[i] * other``, of shape ``input.shape * other.shape``
     (the shorter shape padded with leading ones)."""
@@ -206,7 +209,8 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
     b_shape = (1,) * (n - other.ndim) + tuple(other.shape)
     a = input.reshape(tuple(s for d in a_shape for s in (d, 1)))
     b = other.reshape(tuple(s for d in b_shape for s in (1, d)))
-    return (a * b).reshape(tuple(x * y for x, y in zip(a_shape, b_shape)))
+    shape = tuple(x * y for x, y in zip(a_shape, b_shape))
+    return _reshape(a * b, shape=shape, name="UnsafeViewBackward0")
 
 
 @expose
@@ -238,11 +242,9 @@ def repeat_interleave(
     n = input.shape[d] if input.ndim else 1
     if input.ndim == 0:
         input = input.reshape(1)
-    if isinstance(repeats, Tensor) and repeats.ndim == 0:
-        repeats = int(repeats.item())
     if isinstance(repeats, int):
         if repeats < 0:
-            raise RuntimeError("repeats can not be negative")
+            raise RuntimeError("Repeats must be non-negative")
         if output_size is not None and output_size != n * repeats:
             raise RuntimeError(
                 f"repeat_interleave: Invalid output_size, expected {n * repeats} but got "
@@ -259,8 +261,8 @@ def repeat_interleave(
     _check_counts_dtype(repeats)
     if repeats.ndim > 1:
         raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
-    if repeats.shape[0] == 1:
-        return repeat_interleave(input, int(repeats.item()), d, output_size=output_size)
+    if repeats.ndim == 0 or repeats.shape[0] == 1:  # one count for every entry
+        repeats = repeats.reshape(1).expand(n)
     if repeats.shape[0] != n:
         raise RuntimeError(
             "repeats must have the same size as input along dim, but got repeats.size(0) = "
@@ -297,6 +299,8 @@ def _windows(length: int, size: int, step: int) -> np.ndarray:
 
 @defop("UnfoldBackward0", saves=())
 def _unfold(a, *, dim, size, step):
+    if a.ndim == 0:  # PyTorch: a 0-d tensor is one window of size 1 (or none of size 0)
+        return jnp.reshape(a, (1,))[:size]
     idx = _windows(a.shape[dim], size, step)
     return jnp.moveaxis(jnp.take(a, idx, axis=dim), dim + 1, -1)
 
@@ -305,6 +309,8 @@ def _unfold(a, *, dim, size, step):
 # (windows overlap when step < size, so positions collect several).
 @defop("UnfoldBackwardBackward0", saves=())
 def _unfold_backward(g, *, shape, dim, size, step):
+    if not shape:
+        return jnp.sum(g).astype(g.dtype)
     idx = _windows(shape[dim], size, step)
     z = jnp.zeros(shape, g.dtype)
     return z.at[(slice(None),) * dim + (idx,)].add(jnp.moveaxis(g, -1, dim + 1))
@@ -333,8 +339,6 @@ def _unfold_method(self: Tensor, dimension: int, size: int, step: int) -> Tensor
         raise RuntimeError(f"size is {size} but must be >= 0")
     if step <= 0:
         raise RuntimeError(f"step is {step} but must be > 0")
-    if self.ndim == 0:  # PyTorch: a 0-d tensor unfolds to shape (size,)
-        return _unfold(self.reshape(1), dim=0, size=size, step=step).reshape(size)
     return _unfold(self, dim=d, size=size, step=step)
 
 
@@ -362,16 +366,13 @@ def rot90(input: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
         raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
     if input.ndim < 2:
         raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
-    d0, d1 = dims
-    if d0 == d1 or (d0 - d1) % input.ndim == 0:
+    w0, w1 = _wrap_dim(dims[0], input.ndim), _wrap_dim(dims[1], input.ndim)
+    if w0 == w1:
         raise RuntimeError(
-            f"expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}"
+            f"expected rotation dims to be different, but got dim0 = {dims[0]} and "
+            f"dim1 = {dims[1]}"
         )
-    if not -input.ndim <= d0 < input.ndim:
-        raise RuntimeError(f"Rotation dim0 out of range, dim0 = {d0}")
-    if not -input.ndim <= d1 < input.ndim:
-        raise RuntimeError(f"Rotation dim1 out of range, dim1 = {d1}")
-    return _rot90(input, k=int(k) % 4, dims=(d0 % input.ndim, d1 % input.ndim))
+    return _rot90(input, k=int(k) % 4, dims=(w0, w1))
 
 
 # ------------------------------------------------------------------------------------- splitting
@@ -496,9 +497,13 @@ def unsafe_split_with_sizes(input: Tensor, split_sizes: Sequence[int], dim: int 
 
 @expose
 def unsafe_split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
-    """``split``; PyTorch's unsafe form skips view tracking, tracegrad has no views."""
+    """``split`` by an int size; PyTorch's unsafe form skips view tracking, tracegrad has no
+    views."""
     if not isinstance(split_size_or_sections, int):
-        return unsafe_split_with_sizes(tensor, split_size_or_sections, dim)
+        raise TypeError(
+            "unsafe_split(): argument 'split_size' (position 2) must be int, not "
+            f"{type(split_size_or_sections).__name__}"
+        )
     d = _dim_checked(tensor, dim, "split")
     sizes = [p.shape[d] for p in split(tensor.detach(), split_size_or_sections, d)]
     return _pieces(tensor, d, sizes, "UnsafeSplitBackward0")
@@ -629,7 +634,7 @@ def fill(input: Tensor, value) -> Tensor:
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(
-                "fill only supports 0-dimension value tensor but got tensor with "
+                "fill_ only supports 0-dimension value tensor but got tensor with "
                 f"{value.ndim} dimensions."
             )
         return _copy(input, value)
@@ -654,40 +659,68 @@ def _rebase_shape(self: Tensor, result: Tensor) -> Tensor:
     return self
 
 
+# PyTorch names the in-place forms' nodes apart from the out-of-place ones (SqueezeBackward3 for
+# ``squeeze_()``, TransposeBackward1, ...); the rules are the same reshape and permute.
 def _squeeze_(self: Tensor, dim=None) -> Tensor:
-    """Remove size-1 dimensions (all, or those in ``dim``) of this tensor, in place."""
+    """Remove size-1 dimensions (all, or those in ``dim``: an int or a tuple) of this tensor, in
+    place."""
     self._check_inplace("squeeze_")
-    return _rebase_shape(self, squeeze(self._snapshot(), dim))
+    if dim is None:
+        dims, name = {i for i, s in enumerate(self.shape) if s == 1}, "SqueezeBackward3"
+    else:
+        many = not isinstance(dim, int)
+        wrapped = [_wrap_dim(d, self.ndim) for d in (dim if many else (dim,))]
+        for i, d in enumerate(wrapped):
+            if d in wrapped[:i]:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        dims = {d for d in wrapped if self.ndim and self.shape[d] == 1}
+        name = "SqueezeBackward5" if many else "SqueezeBackward4"
+    shape = tuple(s for i, s in enumerate(self.shape) if i not in dims)
+    return _rebase_shape(self, _reshape(self._snapshot(), shape=shape, name=name))
 
 
 def _unsqueeze_(self: Tensor, dim: int) -> Tensor:
     """Insert a size-1 dimension at ``dim`` of this tensor, in place."""
     self._check_inplace("unsqueeze_")
-    return _rebase_shape(self, unsqueeze(self._snapshot(), dim))
+    shape = list(self.shape)
+    shape.insert(_wrap_dim(dim, self.ndim + 1), 1)
+    return _rebase_shape(
+        self, _reshape(self._snapshot(), shape=tuple(shape), name="UnsqueezeBackward1")
+    )
+
+
+def _swap_inplace(self: Tensor, dim0: int, dim1: int, name: str, node: str) -> Tensor:
+    self._check_inplace(name)
+    n = self.ndim
+    d0, d1 = _wrap_dim(dim0, n), _wrap_dim(dim1, n)
+    dims = list(range(n))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return _rebase_shape(self, _permute(self._snapshot(), dims=tuple(dims), name=node))
 
 
 def _t_(self: Tensor) -> Tensor:
     """Transpose this matrix in place (0-d and 1-d tensors stay as they are)."""
-    self._check_inplace("t_")
-    return _rebase_shape(self, t(self._snapshot()))
+    if self.ndim > 2:
+        raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+    if self.ndim < 2:
+        self._check_inplace("t_")
+        return _rebase_shape(self, t(self._snapshot()))
+    return _swap_inplace(self, 0, 1, "t_", "TBackward1")
 
 
 def _transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap dimensions ``dim0`` and ``dim1`` of this tensor, in place."""
-    self._check_inplace("transpose_")
-    return _rebase_shape(self, transpose(self._snapshot(), dim0, dim1))
+    return _swap_inplace(self, dim0, dim1, "transpose_", "TransposeBackward1")
 
 
 def _swapaxes_(self: Tensor, axis0: int, axis1: int) -> Tensor:
     """``transpose_(axis0, axis1)``."""
-    self._check_inplace("swapaxes_")
-    return _rebase_shape(self, transpose(self._snapshot(), axis0, axis1))
+    return _swap_inplace(self, axis0, axis1, "swapaxes_", "TransposeBackward1")
 
 
 def _swapdims_(self: Tensor, dim0: int, dim1: int) -> Tensor:
     """``transpose_(dim0, dim1)``."""
-    self._check_inplace("swapdims_")
-    return _rebase_shape(self, transpose(self._snapshot(), dim0, dim1))
+    return _swap_inplace(self, dim0, dim1, "swapdims_", "TransposeBackward1")
 
 
 expose(_squeeze_, methods=("squeeze_",))
