@@ -345,3 +345,108 @@ def test_errors_match_pytorch(case_id, f):
     assert ours[0] is theirs[0], f"tracegrad: {ours}, PyTorch: {theirs}"
     if case_id not in _TYPE_ONLY:
         assert ours[1] == theirs[1]
+
+
+# ----------------------------------------------------------- in-place shape methods and autograd
+def test_inplace_shape_method_rebases_the_tensor():
+    x = tg.tensor(_a(2, 1, 3), requires_grad=True)
+    y = x * 2
+    v = y._version
+    assert y.squeeze_() is y
+    assert tuple(y.shape) == (2, 3) and y._version == v + 1
+    assert y.grad_fn.name() == "SqueezeBackward3"
+    y.unsqueeze_(0).transpose_(0, 2)
+    assert tuple(y.shape) == (3, 2, 1)
+    w = tg.tensor(_a(3, 2, 1))
+    (y * w).sum().backward()
+    np.testing.assert_allclose(np.asarray(x.grad), 2 * np.asarray(w).transpose(1, 2, 0))
+
+
+def test_inplace_shape_method_invalidates_saved_tensors():
+    x = tg.tensor(_a(2, 1), requires_grad=True)
+    y = x * 1
+    z = y * y  # saves y
+    y.squeeze_()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+
+
+def test_inplace_shape_method_on_a_leaf_under_no_grad():
+    x = tg.tensor(_a(2, 3), requires_grad=True)
+    with tg.no_grad():
+        x.t_()
+    assert tuple(x.shape) == (3, 2) and x.is_leaf and x.requires_grad
+
+
+def test_inplace_shape_method_keeps_retain_grad():
+    x = tg.tensor(_a(2, 3), requires_grad=True)
+    y = x * 1
+    y.retain_grad()
+    y.swapdims_(0, 1)
+    y.sum().backward()
+    assert tuple(y.grad.shape) == (3, 2)
+
+
+# ------------------------------------------------------------------------------------- resize_
+def test_resize_same_numel_and_shrinking():
+    x = tg.arange(6.0)
+    v = x._version
+    assert x.resize_(2, 3) is x and x._version == v + 1
+    np.testing.assert_array_equal(np.asarray(x), np.arange(6.0).reshape(2, 3))
+    x.resize_as_(tg.zeros(2))
+    np.testing.assert_array_equal(np.asarray(x), [0.0, 1.0])
+
+
+def test_resize_growing_is_not_implemented():
+    with pytest.raises(NotImplementedError, match="resize_"):
+        tg.zeros(2).resize_(3)
+
+
+def test_resize_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    got = []
+    for T in (tg, torch):
+        x = T.arange(6.0)
+        x.resize_((3, 2))
+        x.resize_(5)
+        got.append(np.asarray(x.numpy()))
+    np.testing.assert_array_equal(got[0], got[1])
+
+
+# ------------------------------------------------------------------------- asarray, range, meshgrid
+def test_asarray_returns_the_tensor_itself_with_its_graph():
+    x = tg.tensor(_a(3), requires_grad=True)
+    y = x * 2
+    assert tg.asarray(x) is x and tg.asarray(y, copy=False) is y
+    c = tg.asarray(y, copy=True)
+    assert c is not y and c.grad_fn is not None
+    d = tg.asarray(y, dtype=tg.float32)
+    assert d.dtype == tg.float32 and d.grad_fn is not None
+    (c.sum() + d.sum()).backward()
+    np.testing.assert_allclose(np.asarray(x.grad), np.full(3, 4.0))
+
+
+def test_asarray_requires_grad_and_numpy_copy():
+    t = tg.asarray(tg.ones(2), requires_grad=True)
+    assert t.requires_grad and t.is_leaf
+    a = np.arange(3.0)
+    t = tg.asarray(a)
+    a[0] = 9.0  # JAX copied the array (documented): the tensor keeps the old value
+    assert t.tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(NotImplementedError, match="share memory"):
+        tg.asarray(a, copy=False)
+
+
+def test_range_warns_and_meshgrid_does_not():
+    with pytest.warns(UserWarning, match="torch.range is deprecated"):
+        tg.range(0, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tg.meshgrid(tg.ones(2), tg.ones(3))
+
+
+def test_repeat_interleave_tensor_repeats_gradient_counts_each_copy():
+    x = tg.tensor(_a(3), requires_grad=True)
+    y = tg.repeat_interleave(x, tg.tensor([1, 0, 2]))
+    y.sum().backward()
+    np.testing.assert_array_equal(np.asarray(x.grad), [1.0, 0.0, 2.0])

@@ -648,6 +648,8 @@ def _rebase_shape(self: Tensor, result: Tensor) -> Tensor:
     becomes the shape op's."""
     _note_write(self)
     retained = self.retains_grad
+    if retained:  # the gradient retained is the new value's; the old node must not write it too
+        self.grad_fn._retained = None
     self._storage.array = result._storage.array
     if self._version_tracked:
         self._storage.version += 1
