@@ -152,7 +152,7 @@ def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> T
         return input.new_empty((0,))
     pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     rows = np.array(list(pick(range(input.shape[0]), r)), dtype=np.int64).reshape(-1, r)
-    cols = [index_select(input, 0, tensor(rows[:, j])) for j in range(r)]
+    cols = [index_select(input, 0, tensor(rows[:, j], device=input.device)) for j in range(r)]
     return stack(cols, 1)
 
 
@@ -234,7 +234,9 @@ def repeat_interleave(
             raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
         _check_counts_dtype(counts)
         values = _counts(counts, output_size)
-        return tensor(np.repeat(np.arange(len(values)), values), dtype=counts.dtype)
+        return tensor(
+            np.repeat(np.arange(len(values)), values), dtype=counts.dtype, device=counts.device
+        )
     if dim is None:
         input = input.reshape(-1)
         dim = 0
@@ -270,7 +272,7 @@ def repeat_interleave(
         )
     values = _counts(repeats, output_size)
     index = np.repeat(np.arange(n), values)
-    return index_select(input, d, tensor(index))
+    return index_select(input, d, tensor(index, device=input.device))
 
 
 def _counts(repeats: Tensor, output_size: int | None) -> np.ndarray:
@@ -369,8 +371,7 @@ def rot90(input: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
     w0, w1 = _wrap_dim(dims[0], input.ndim), _wrap_dim(dims[1], input.ndim)
     if w0 == w1:
         raise RuntimeError(
-            f"expected rotation dims to be different, but got dim0 = {dims[0]} and "
-            f"dim1 = {dims[1]}"
+            f"expected rotation dims to be different, but got dim0 = {dims[0]} and dim1 = {dims[1]}"
         )
     return _rot90(input, k=int(k) % 4, dims=(w0, w1))
 
