@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +12,16 @@ import numpy as np
 from . import random as _random
 from . import tensor as _tensor
 from ._device import default_device
-from ._dtype import as_dtype, bool_, float32, get_default_dtype, int64
+from ._device import device as Device
+from ._dtype import (
+    as_dtype,
+    bool_,
+    float32,
+    get_default_dtype,
+    int32,
+    int64,
+    scalar_type_name,
+)
 from ._layout import check_layout, check_memory_format, check_pin_memory
 from ._surface import expose
 from .tensor import Tensor, _from_python, _size_args, as_array
@@ -39,6 +49,15 @@ __all__ = [
     "from_numpy",
     "as_tensor",
     "normal",
+    "logspace",
+    "range",
+    "scalar_tensor",
+    "asarray",
+    "frombuffer",
+    "empty_strided",
+    "empty_permuted",
+    "tril_indices",
+    "triu_indices",
 ]
 
 
@@ -625,6 +644,281 @@ def new_full(
     return _new_filled(
         self, "new_full", shape, fill_value, dtype, device, requires_grad, layout, pin_memory
     )
+
+
+# ------------------------------------------------------------------ logspace, range, scalar_tensor
+def logspace(
+    start,
+    end,
+    steps: int,
+    base: float = 10.0,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """``steps`` values ``base ** e`` for exponents evenly spaced from ``start`` to ``end``.
+
+    PyTorch's formula: ``start`` and ``end`` are first converted to ``dtype``, the exponent step is
+    computed in float64, the first half of the exponents count up from ``start`` and the second
+    down from ``end``; integer dtypes truncate the powers (taken of ``base`` as a float32)."""
+    _check_strided("logspace", layout)
+    start, end = (x.item() if isinstance(x, Tensor) else x for x in (start, end))
+    d = _float_dtype(dtype)
+    _no_bool("logspace", d)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    if steps == 1:
+        values = np.array([np.power(float(base), float(start))])
+    else:
+        if d.is_floating_point:
+            first, last = float(d.np.type(start)), float(d.np.type(end))
+            b = float(base)
+        else:
+            first, last = float(math.trunc(start)), float(math.trunc(end))
+            b = float(np.float32(base))
+        i = np.arange(steps)
+        step = (last - first) / (steps - 1) if steps > 1 else 0.0
+        exponent = np.where(i < steps // 2, first + step * i, last - step * (steps - 1 - i))
+        values = np.power(b, exponent)
+    if not d.is_floating_point:
+        values = np.trunc(values)
+    return _finish(jnp.asarray(values.astype(d.np)), device, requires_grad)
+
+
+_RANGE_WARNING = (
+    "torch.range is deprecated and will be removed in a future release because its behavior is "
+    "inconsistent with Python's range builtin. Instead, use torch.arange, which produces values in "
+    "[start, end)."
+)
+
+
+def _range(
+    start,
+    end,
+    step=1,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Deprecated, as in PyTorch (it warns): values from ``start`` to ``end`` *inclusive* by
+    ``step``, in the default float dtype unless ``dtype`` is given. Use ``arange``.
+
+    As PyTorch, the count is ``floor((end - start) / step) + 1`` and each value is
+    ``start + i * step`` computed in float64 (float32 for half types, int64 for integer dtypes)."""
+    warnings.warn(_RANGE_WARNING, UserWarning, stacklevel=2)
+    _check_strided("range", layout)
+    start, end, step = (x.item() if isinstance(x, Tensor) else x for x in (start, end, step))
+    d = _float_dtype(dtype)
+    _no_bool("range", d)
+    if d.is_floating_point:
+        acc = np.float32 if d.itemsize == 2 else np.float64
+    else:
+        acc = np.int64
+    xstart, xend, xstep = (acc(math.trunc(v) if acc is np.int64 else v) for v in (start, end, step))
+    if xstep == 0:
+        raise RuntimeError("step must be nonzero")
+    if not (np.isfinite(float(xstart)) and np.isfinite(float(xend))):
+        raise RuntimeError(f"unsupported range: {_num(xstart)} -> {_num(xend)}")
+    if not ((xstep > 0 and xend >= xstart) or (xstep < 0 and xend <= xstart)):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    n = int((xend - xstart) / xstep) + 1
+    values = xstart + np.arange(n).astype(acc) * xstep
+    return _finish(jnp.asarray(values.astype(d.np)), device, requires_grad)
+
+
+def _num(v) -> str:
+    v = float(v)
+    return str(int(v)) if v.is_integer() else str(v)
+
+
+_range.__name__ = _range.__qualname__ = "range"
+range = _range  # noqa: A001 - PyTorch's name (nothing in this module calls the builtin)
+
+
+def scalar_tensor(
+    s,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+) -> Tensor:
+    """A 0-d tensor holding ``s``, in the default float dtype unless ``dtype`` is given."""
+    _check_strided("scalar_tensor", layout, pin_memory)
+    d = _float_dtype(dtype)
+    return _finish(jnp.asarray(_scalar(s, d), d.np), device, requires_grad)
+
+
+# ---------------------------------------------------------------------------- asarray, frombuffer
+def asarray(
+    obj,
+    *,
+    dtype=None,
+    device=None,
+    copy: bool | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """``obj`` as a tensor, as ``torch.asarray``: a tensor of the requested dtype and device is
+    returned itself (``copy=True`` clones it; a dtype or device change converts it, and
+    ``copy=False`` then raises ``ValueError``), keeping its graph; other data is converted as
+    ``tensor`` does, numpy arrays keeping their dtype.
+
+    Difference from PyTorch: JAX arrays cannot alias numpy or buffer memory, so a numpy array is
+    always copied (later writes to it do not show); ``copy=False`` for one raises
+    ``NotImplementedError`` rather than pretend to share it."""
+    if isinstance(obj, Tensor):
+        d = as_dtype(dtype) if dtype is not None else obj.dtype
+        dev = Device(device) if device is not None else obj.device
+        if copy is False and d is not obj.dtype:
+            raise ValueError(
+                f"can't alias tensor with dtype '{scalar_type_name(obj.dtype)}' into dtype "
+                f"'{scalar_type_name(d)}'."
+            )
+        if copy is False and dev != obj.device:
+            raise ValueError(f"can't alias tensor on device '{obj.device}' into device '{dev}'.")
+        if d is not obj.dtype or dev != obj.device:
+            result = obj.to(device=dev, dtype=d)
+        elif copy:
+            result = obj.clone()
+        else:
+            result = obj
+    else:
+        if copy is False:
+            if isinstance(obj, jax.Array) and (dtype is None or as_dtype(dtype).np == obj.dtype):
+                return _finish(obj, device, False).requires_grad_(requires_grad)
+            if isinstance(obj, (list, tuple)) or not hasattr(obj, "__array__"):
+                raise ValueError("can't alias arbitrary sequence into a tensor.")
+            raise NotImplementedError(
+                "asarray(copy=False): tracegrad cannot share memory with a numpy array or buffer "
+                "(JAX copies it); pass copy=None to copy it, or keep the data in a tensor"
+            )
+        result = tensor(obj, dtype=dtype, device=device)
+    if requires_grad:
+        result.requires_grad_(True)
+    return result
+
+
+def frombuffer(
+    buffer, *, dtype, count: int = -1, offset: int = 0, requires_grad: bool = False
+) -> Tensor:
+    """A 1-d tensor of ``count`` values of ``dtype`` read from a buffer-protocol object, from byte
+    ``offset`` (``count=-1``: to the end). JAX copies the bytes, so later writes to the buffer do
+    not show (in PyTorch the tensor shares them)."""
+    d = as_dtype(dtype)
+    size = len(memoryview(buffer).cast("B"))
+    item = d.itemsize
+    if size == 0 or count == 0:
+        raise ValueError(f"both buffer length ({size}) and count ({count}) must not be 0")
+    if offset < 0 or offset >= size:
+        raise ValueError(
+            f"offset ({offset} bytes) must be non-negative and no greater than buffer length "
+            f"({size} bytes) minus 1"
+        )
+    if count < 0:
+        if (size - offset) % item:
+            raise ValueError(
+                f"buffer length ({size - offset} bytes) after offset ({offset} bytes) must be a "
+                f"multiple of element size ({item})"
+            )
+        count = (size - offset) // item
+    elif count * item > size - offset:
+        raise ValueError(
+            f"requested buffer length ({count} * {item} bytes) after offset ({offset} bytes) must "
+            f"not be greater than actual buffer length ({size} bytes)"
+        )
+    values = np.frombuffer(buffer, dtype=d.np, count=count, offset=offset)
+    return _finish(jnp.asarray(values.copy()), None, requires_grad)
+
+
+# ------------------------------------------------------------------- empty_strided, empty_permuted
+def empty_strided(
+    size,
+    stride,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+) -> Tensor:
+    """An 'uninitialised' (zero) tensor of shape ``size``. JAX arrays have no strides: the values
+    are what any ``stride`` would hold, and ``stride()`` reports the contiguous strides."""
+    _check_strided("empty_strided", layout, pin_memory)
+    shape, strides = _size_args((size,)), _size_args((stride,))
+    if len(shape) != len(strides):
+        raise RuntimeError(
+            f"dimensionality of sizes ({len(shape)}) must match dimensionality of strides "
+            f"({len(strides)})"
+        )
+    return zeros(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_permuted(
+    size,
+    physical_layout,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+) -> Tensor:
+    """An 'uninitialised' (zero) tensor of shape ``size``; ``physical_layout`` (a permutation of
+    the dimensions) is checked as PyTorch does, but XLA chooses memory layouts itself."""
+    _check_strided("empty_permuted", layout, pin_memory)
+    shape, perm = _size_args((size,)), _size_args((physical_layout,))
+    if len(shape) != len(perm):
+        raise RuntimeError(
+            "Number of dimensions in size does not match the length of the physical_layout; "
+            f"i.e. len(size) = {len(shape)} is not equal to len(physical_layout) = {len(perm)}"
+        )
+    seen = set()
+    for i, p in enumerate(perm):
+        if not 0 <= p < len(shape):
+            raise RuntimeError(
+                f"Dimension out of range (expected to be between 0 and {len(shape) - 1}, but got "
+                f"{p} at index {i}).  NB: negative dims not currently supported; file an issue if "
+                "you want it."
+            )
+        if p in seen:
+            raise RuntimeError("Duplicate dim not allowed")
+        seen.add(p)
+    return zeros(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------------- tril_indices, triu_indices
+def _tri_indices(name: str, which, row: int, col: int, offset: int, dtype, layout, device):
+    _check_strided(name, layout)
+    d = as_dtype(dtype) if dtype is not None else int64
+    if d not in (int64, int32):
+        raise NotImplementedError(f"\"{name}\" not implemented for '{scalar_type_name(d)}'")
+    if row < 0:
+        raise RuntimeError(f"row must be non-negative, got{row}")
+    if col < 0:
+        raise RuntimeError(f"col must be non-negative, got{col}")
+    rows, cols = which(row, offset, col)
+    return _finish(jnp.asarray(np.stack([rows, cols]).astype(d.np)).reshape(2, -1), device, False)
+
+
+def tril_indices(
+    row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None
+) -> Tensor:
+    """The (2, N) coordinates of the lower triangle of a ``row x col`` matrix (on and below the
+    ``offset`` diagonal), row by row; int64 unless ``dtype`` is int32."""
+    return _tri_indices("tril_indices", np.tril_indices, row, col, offset, dtype, layout, device)
+
+
+def triu_indices(
+    row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None
+) -> Tensor:
+    """The (2, N) coordinates of the upper triangle of a ``row x col`` matrix (on and above the
+    ``offset`` diagonal), row by row; int64 unless ``dtype`` is int32."""
+    return _tri_indices("triu_indices", np.triu_indices, row, col, offset, dtype, layout, device)
 
 
 del float32

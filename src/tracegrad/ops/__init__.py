@@ -4,6 +4,7 @@ Tensor methods."""
 
 from . import (
     arith,
+    arrange,
     compare,
     conv,
     conversion,
@@ -23,6 +24,7 @@ from . import (
 from . import complex as _complex_ops  # the module; ``complex`` is the function it exports
 from . import fft as _fft_ops  # noqa: F401 - registers the transforms (tracegrad.fft exposes them)
 from .arith import *  # noqa: F403
+from .arrange import *  # noqa: F403
 from .compare import *  # noqa: F403
 from .complex import *  # noqa: F403
 from .conv import *  # noqa: F403
@@ -44,6 +46,7 @@ from .sorting import *  # noqa: F403
 __all__ = ["REGISTRY", "Op", "defop"]
 for _m in (
     arith,
+    arrange,
     compare,
     _complex_ops,
     conv,

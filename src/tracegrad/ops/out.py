@@ -38,7 +38,7 @@ CAST, SAME, DTYPE, CAT, FACTORY, ANY = "cast", "same", "dtype", "cat", "factory"
 
 _NO_RESIZE_WARNING = {"masked_select", "zeros", "ones", "full", "empty", "linspace", "eye"}
 _NO_RESIZE_WARNING |= {"rand", "randn", "randint", "randperm", "normal", "bernoulli"}
-_NO_RESIZE_WARNING |= {"multinomial"}
+_NO_RESIZE_WARNING |= {"multinomial", "logspace", "range", "narrow_copy"}
 
 # Every public tracegrad function whose PyTorch counterpart takes ``out=`` (tests/test_out.py checks
 # this list against PyTorch), with PyTorch's dtype rule for it.
@@ -72,10 +72,14 @@ OUT_FUNCTIONS: dict[str, str] = {
     ),
     **dict.fromkeys("sum prod cumsum cumprod nanmean".split(), DTYPE),
     **dict.fromkeys("cat concat concatenate stack hstack vstack".split(), CAT),
+    **dict.fromkeys("column_stack dstack row_stack".split(), CAT),
+    "kron": CAST,
+    "narrow_copy": SAME,
     **dict.fromkeys(
         "zeros ones full empty arange linspace eye rand randn randint randperm normal".split(),
         FACTORY,
     ),
+    **dict.fromkeys("logspace range".split(), FACTORY),
     "bernoulli": ANY,
     "angle": CAST,
     **dict.fromkeys("complex conj_physical polar".split(), SAME),
