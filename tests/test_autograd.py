@@ -209,6 +209,19 @@ def test_retain_grad_on_non_leaf():
         assert z.grad is None
 
 
+def test_retained_grad_after_an_in_place_op_is_the_new_values():
+    """PyTorch: the retained gradient follows the tensor to its in-place result; the overwritten
+    value's node no longer writes into ``.grad`` (it did: 3 instead of 1)."""
+    x = torch.ones(3, requires_grad=True)
+    y = x * 1
+    y.retain_grad()
+    y.mul_(2)
+    y.sum().backward()
+    np.testing.assert_array_equal(_np(y.grad), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(_np(x.grad), [2.0, 2.0, 2.0])
+    assert y.retains_grad
+
+
 # ---------------------------------------------------------------------------------- Function
 class MyExp(Function):
     @staticmethod

@@ -618,6 +618,8 @@ class Tensor:
             result = result.to(self.dtype)
             array = result._storage.array
         retained = self.retains_grad
+        if retained:  # the gradient retained is the new value's, not the overwritten one's
+            self.grad_fn._retained = None
         self._storage.array = array
         if self._version_tracked:
             self._storage.version += 1
