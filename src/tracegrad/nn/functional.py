@@ -56,6 +56,7 @@ from ..ops.nn import (
     _nll_loss,
 )
 from ..ops.pooling import *  # noqa: F403
+from ..ops.products import cosine_similarity, pairwise_distance, pdist
 from ..ops.reduction import log_softmax, softmax
 from ..ops.resample import *  # noqa: F403
 from ..ops.resize import *  # noqa: F403
@@ -104,6 +105,9 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "kl_div",
+    "cosine_similarity",
+    "pairwise_distance",
+    "pdist",
 ]
 __all__ += _conv.__all__ + _pooling.__all__ + _resampling.__all__ + _resize.__all__
 

@@ -5,6 +5,7 @@ from . import (
     batchnorm,
     container,
     conv,
+    distance,
     dropout,
     flatten,
     linear,
@@ -19,6 +20,7 @@ from .activation import *  # noqa: F403
 from .batchnorm import *  # noqa: F403
 from .container import *  # noqa: F403
 from .conv import *  # noqa: F403
+from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .flatten import *  # noqa: F403
 from .linear import *  # noqa: F403
@@ -35,6 +37,7 @@ for _m in (
     batchnorm,
     container,
     conv,
+    distance,
     dropout,
     flatten,
     linear,
