@@ -970,12 +970,16 @@ def rms_norm(
 ) -> Tensor:
     """``input / sqrt(mean(input^2) + eps) * weight`` over the trailing ``normalized_shape``
     dimensions; ``eps`` defaults to the machine epsilon of ``input``'s dtype."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if isinstance(normalized_shape, int):
+        raise TypeError(
+            "rms_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, not int"
+        )
+    shape = tuple(normalized_shape)
     k = len(shape)
     if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k :]) != shape:
         raise RuntimeError(
             f"Given normalized_shape={list(shape)}, expected input with shape "
-            f"[*, {', '.join(map(str, shape))}], but got input of size{list(input.shape)}"
+            f"[*{', '.join(map(str, shape))}], but got input of size{list(input.shape)}"
         )
     if eps is None:
         eps = finfo(input.dtype).eps
@@ -990,8 +994,8 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:
     ``(N, g, k, *)``, transposed to ``(N, k, g, *)`` and flattened back."""
     if input.ndim <= 2:
         raise RuntimeError(
-            "channel_shuffle expects input to have at least 3 dimensions, but got input with "
-            f"{input.ndim} dimension(s)"
+            f"channel_shuffle expects input with > 2 dims, but got input with sizes "
+            f"{list(input.shape)}"
         )
     if groups <= 0:
         raise RuntimeError(
@@ -1022,8 +1026,13 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """``input - lambd`` above ``lambd``, ``input + lambd`` below ``-lambd``, else 0."""
     if lambd < 0:
-        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
-    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+        dtype = input.dtype
+        raise RuntimeError(
+            f"lambda must be in range [0, {finfo(dtype).max:g}] for input dtype "
+            f"{scalar_type_name(dtype)}, but found {lambd:g}"
+        )
+    inside = (input >= -lambd).logical_and(input <= lambd)  # NaN is outside, and passes through
+    return where(inside, 0.0, where(input > lambd, input - lambd, input + lambd))
 
 
 def _threshold(input: Tensor, threshold: float, value: float) -> Tensor:
