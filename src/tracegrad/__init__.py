@@ -53,6 +53,7 @@ from .autograd import (  # noqa: E402
 )
 from .compiler import compile  # noqa: E402, A004 - PyTorch's name
 from .creation import *  # noqa: E402, F403
+from .nn.functional import TORCH_FUNCTIONS as _nn_torch_functions  # noqa: E402
 from .nn.functional import pixel_shuffle, pixel_unshuffle  # noqa: E402
 from .ops import *  # noqa: E402, F403
 from .ops import out as _out_variants  # noqa: E402
@@ -61,6 +62,8 @@ from .sampling import bernoulli, multinomial, poisson  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .tensor import Size, Tensor  # noqa: E402
 from .utils.data.generator import Generator  # noqa: E402
+
+globals().update(_nn_torch_functions)  # torch.dropout, torch.batch_norm, ... (nn/functional.py)
 
 # PyTorch's ``out=`` on every public function that takes it (see ops/out.py).
 _out_variants.install(globals())

@@ -16,6 +16,7 @@ from ._dtype import as_dtype
 from .ops import decomp
 from .ops.decomp import _eigh, _solve, _solve_triangular, _square
 from .ops.linalg import matmul
+from .ops.products import linalg_cross as cross
 from .ops.reduction import amax, amin
 from .ops.reduction import sum as _sum
 from .tensor import Tensor
@@ -23,6 +24,7 @@ from .tensor import Tensor
 __all__ = [
     "cholesky",
     "cholesky_ex",
+    "cross",
     "det",
     "eigh",
     "eigvalsh",

@@ -13,6 +13,7 @@ indices in range, are skipped on traced values).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import jax
@@ -21,7 +22,8 @@ import numpy as np
 
 from .. import _tracing
 from .. import random as _random
-from .._dtype import scalar_type_name
+from .._dtype import finfo, scalar_type_name
+from .._surface import expose
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import conv as _conv
 from ..ops import pooling as _pooling
@@ -56,7 +58,9 @@ from ..ops.nn import (
     _nll_loss,
 )
 from ..ops.pooling import *  # noqa: F403
-from ..ops.reduction import log_softmax, softmax
+from ..ops.pooling import max_pool1d
+from ..ops.products import cosine_similarity, pairwise_distance, pdist
+from ..ops.reduction import _softmax_dim, log_softmax, softmax
 from ..ops.resample import *  # noqa: F403
 from ..ops.resize import *  # noqa: F403
 from ..tensor import Tensor, tensor
@@ -104,6 +108,35 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "kl_div",
+    "cosine_similarity",
+    "pairwise_distance",
+    "pdist",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+    "instance_norm",
+    "rms_norm",
+    "channel_shuffle",
+    "hardshrink",
+    "softshrink",
+    "threshold",
+    "threshold_",
+    "softsign",
+    "tanhshrink",
+    "softmin",
+    "glu",
+    "gumbel_softmax",
+    "prelu",
+    "rrelu",
+    "rrelu_",
+    "hinge_embedding_loss",
+    "margin_ranking_loss",
+    "cosine_embedding_loss",
+    "triplet_margin_loss",
+    "poisson_nll_loss",
+    "gaussian_nll_loss",
+    "soft_margin_loss",
+    "multilabel_soft_margin_loss",
+    "max_pool1d_with_indices",
 ]
 __all__ += _conv.__all__ + _pooling.__all__ + _resampling.__all__ + _resize.__all__
 
@@ -832,3 +865,769 @@ def _check_shuffle(name: str, input: Tensor, factor: int) -> None:
     if factor <= 0:
         which = "upscale_factor" if name == "pixel_shuffle" else "downscale_factor"
         raise RuntimeError(f"{name} expects a positive {which}, but got {factor}")
+
+
+# --------------------------------------------------------------------------------- alpha dropout
+# SELU's negative saturation value, -scale * alpha: alpha dropout sets dropped units to it, then
+# an affine map a x + b restores zero mean and unit variance (Klambauer et al.), as PyTorch.
+_ALPHA_DROPOUT_SATURATION = 1.7580993408473766
+
+
+def _feature_noise_shape(input: Tensor) -> tuple:
+    if input.ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    return tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+
+
+def _alpha_dropout(input: Tensor, p: float, training: bool, inplace: bool, feature: bool):
+    if not training or p == 0.0 or input.numel() == 0:
+        return input
+    shape = _feature_noise_shape(input) if feature else tuple(input.shape)
+    if p == 1.0:
+        return _apply_noise(input, 1.0, shape, inplace)
+    keep = jax.random.bernoulli(_random.next_key(), 1.0 - p, shape).astype(input.dtype.np)
+    alpha = _ALPHA_DROPOUT_SATURATION
+    a = 1.0 / np.sqrt((alpha * alpha * p + 1) * (1 - p))
+    b = Tensor._wrap((keep - 1) * (alpha * a) + alpha * a * p)
+    noise = Tensor._wrap(keep * np.asarray(a, input.dtype.np))
+    return input.mul_(noise).add_(b) if inplace else input * noise + b
+
+
+def alpha_dropout(
+    input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
+) -> Tensor:
+    """Dropout that keeps SELU's self-normalisation: each element is set, with probability
+    ``p``, to SELU's saturation value, then all are mapped affinely to keep zero mean and unit
+    variance; the identity when not ``training``."""
+    _check_p(p)
+    return _alpha_dropout(input, p, training, inplace, feature=False)
+
+
+def feature_alpha_dropout(
+    input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
+) -> Tensor:
+    """``alpha_dropout`` of whole channels (``input[n, c]``): one draw per channel."""
+    _check_p(p)
+    return _alpha_dropout(input, p, training, inplace, feature=True)
+
+
+# --------------------------------------------------------------------------------- instance norm
+def _verify_spatial_size(input: Tensor) -> None:
+    if math.prod(input.shape[2:]) == 1:
+        raise ValueError(
+            f"Expected more than 1 spatial element when training, got input size {input.size()}"
+        )
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel of each sample over its spatial positions; ``weight``/``bias`` are
+    per channel. With ``use_input_stats=False`` the running stats are used instead; otherwise
+    they (when given) are updated in place with the batch average of the per-sample stats."""
+    if use_input_stats:
+        _verify_spatial_size(input)
+    return _instance_norm(
+        input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps
+    )
+
+
+def _instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
+    # PyTorch's construction: fold the batch into the channels, batch-normalise (1, N*C, ...),
+    # then average the N per-sample running-stat updates back into the C running stats.
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError(
+            "Expected running_mean and running_var to be defined when use_input_stats is false"
+        )
+    if input.ndim < 2:
+        raise ValueError(f"instance_norm: expected at least 2D input (got {input.ndim}D input)")
+    n, c = input.shape[:2]
+    folded = input.reshape(1, n * c, *input.shape[2:])
+
+    def rep(t):
+        return None if t is None else t.repeat(n)
+
+    rm, rv = rep(running_mean), rep(running_var)
+    out = batch_norm(folded, rm, rv, rep(weight), rep(bias), use_input_stats, momentum, eps)
+    if use_input_stats:
+        with no_grad():
+            for stat, folded_stat in ((running_mean, rm), (running_var, rv)):
+                if stat is not None:
+                    stat.copy_(folded_stat.reshape(n, c).mean(0))
+    return out.reshape(input.shape)
+
+
+# -------------------------------------------------------------------------------------- rms norm
+def rms_norm(
+    input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None
+) -> Tensor:
+    """``input / sqrt(mean(input^2) + eps) * weight`` over the trailing ``normalized_shape``
+    dimensions; ``eps`` defaults to the machine epsilon of ``input``'s dtype."""
+    if isinstance(normalized_shape, int):
+        raise TypeError(
+            "rms_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, not int"
+        )
+    shape = tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k :]) != shape:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*{', '.join(map(str, shape))}], but got input of size{list(input.shape)}"
+        )
+    if eps is None:
+        eps = finfo(input.dtype).eps
+    dims = list(range(input.ndim - k, input.ndim))
+    out = input * (input.square().mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+# -------------------------------------------------------------------------------- channel shuffle
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """Interleave the channels (axis 1) of ``groups`` groups: ``(N, g * k, *)`` is read as
+    ``(N, g, k, *)``, transposed to ``(N, k, g, *)`` and flattened back."""
+    if input.ndim <= 2:
+        raise RuntimeError(
+            f"channel_shuffle expects input with > 2 dims, but got input with sizes "
+            f"{list(input.shape)}"
+        )
+    if groups <= 0:
+        raise RuntimeError(
+            f"Number of groups to divide channels in must be positive. Value of groups:{groups}"
+        )
+    n, c, *rest = input.shape
+    if c % groups:
+        raise RuntimeError(
+            f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups."
+        )
+    x = input.reshape(n, groups, c // groups, *rest).transpose(1, 2)
+    return x.reshape(input.shape)
+
+
+# ---------------------------------------------------------------------- shrinks and thresholds
+def _in_place(input: Tensor, name: str, fn, *args) -> Tensor:
+    """``fn(input, *args)`` written into ``input`` (PyTorch's in-place form, with its checks)."""
+    input._check_inplace(name)
+    return input._rebase(fn(input._snapshot(), *args))
+
+
+@expose
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """0 where ``-lambd <= input <= lambd``, else ``input`` (NaN passes through)."""
+    return where((input >= -lambd).logical_and(input <= lambd), 0.0, input)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``input - lambd`` above ``lambd``, ``input + lambd`` below ``-lambd``, else 0."""
+    if lambd < 0:
+        dtype = input.dtype
+        raise RuntimeError(
+            f"lambda must be in range [0, {finfo(dtype).max:g}] for input dtype "
+            f"{scalar_type_name(dtype)}, but found {lambd:g}"
+        )
+    inside = (input >= -lambd).logical_and(input <= lambd)  # NaN is outside, and passes through
+    return where(inside, 0.0, where(input > lambd, input - lambd, input + lambd))
+
+
+def _threshold(input: Tensor, threshold: float, value: float) -> Tensor:
+    return where(input <= threshold, value, input)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``value`` where ``input <= threshold``, else ``input``."""
+    if inplace:
+        return _in_place(input, "threshold_", _threshold, threshold, value)
+    return _threshold(input, threshold, value)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    """In-place ``threshold``."""
+    return _in_place(input, "threshold_", _threshold, threshold, value)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``input / (1 + |input|)``."""
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """``input - tanh(input)``."""
+    return input - tanh(input)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``softmax(-input)`` along ``dim``; ``dtype`` casts the input first."""
+    x, d = _softmax_dim("softmin", input, dim, dtype)
+    return softmax(-x, d)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """The gated linear unit: ``a * sigmoid(b)`` for the two halves ``a``, ``b`` of ``input``
+    along ``dim``."""
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    d = dim % input.ndim if -input.ndim <= dim < input.ndim else dim
+    if not 0 <= d < input.ndim:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-input.ndim}, "
+            f"{input.ndim - 1}], but got {dim})"
+        )
+    if input.shape[d] % 2:
+        raise RuntimeError(
+            f"Halving dimension must be even, but dimension {d} is size {input.shape[d]}"
+        )
+    a, b = input.chunk(2, d)
+    return a * sigmoid(b)
+
+
+def gumbel_softmax(
+    logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1
+) -> Tensor:
+    """A sample of the Gumbel-softmax distribution: ``softmax((logits + g) / tau)`` with ``g``
+    standard Gumbel noise from tracegrad's generator; ``hard`` returns the one-hot of the
+    largest with the soft sample's gradient (straight through)."""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    draw = jax.random.exponential(_random.next_key(), tuple(logits.shape), logits.dtype.np)
+    gumbels = (logits - Tensor._wrap(jnp.log(draw))) / tau
+    y_soft = softmax(gumbels, dim)
+    if not hard:
+        return y_soft
+    d = dim % logits.ndim
+    index = y_soft.argmax(d, keepdim=True)
+    positions = tensor(np.arange(logits.shape[d])).reshape(
+        *(-1 if i == d else 1 for i in range(logits.ndim))
+    )
+    y_hard = (positions == index).to(logits.dtype)
+    return y_hard - y_soft.detach() + y_soft
+
+
+# ---------------------------------------------------------------------------------- prelu, rrelu
+@expose
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``input`` where positive, else ``weight * input``; ``weight`` has one element or one per
+    channel (axis 1)."""
+    k = weight.numel()
+    if k != 1:
+        if input.ndim == 0:
+            raise RuntimeError("Not allow zero-dim input tensor.")
+        channels = input.shape[1] if input.ndim > 1 else 1
+        if channels != k:
+            raise RuntimeError(
+                f"Mismatch of parameter numbers and input channel size. Found parameter numbers "
+                f"= {k} and channel size = {channels}."
+            )
+    if weight.ndim > 1:
+        raise RuntimeError(
+            f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim}"
+        )
+    w = weight
+    if input.ndim >= 2:
+        w = weight.reshape(k, *(1,) * (input.ndim - 2))
+    return where(input > 0, input, w * input)
+
+
+def _rrelu(input, lower, upper, training, generator=None) -> Tensor:
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2)
+    # Each non-positive element is scaled by its own slope ~ U(lower, upper); the slopes are
+    # constants of the graph, so the gradient is g * slope there and g elsewhere.
+    slopes = jax.random.uniform(
+        _random.next_key(generator), tuple(input.shape), input.dtype.np, lower, upper
+    )
+    noise = jnp.where(input._storage.array <= 0, slopes, jnp.ones((), input.dtype.np))
+    return input * Tensor._wrap(noise)
+
+
+def rrelu(
+    input: Tensor,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+) -> Tensor:
+    """Randomized leaky ReLU: in ``training`` each non-positive element gets a random slope from
+    ``U(lower, upper)`` (tracegrad's generator); otherwise the slope is ``(lower + upper) / 2``."""
+    if inplace:
+        return _in_place(input, "rrelu_", _rrelu, lower, upper, training)
+    return _rrelu(input, lower, upper, training)
+
+
+def rrelu_(
+    input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False
+) -> Tensor:
+    """In-place ``rrelu``."""
+    return _in_place(input, "rrelu_", _rrelu, lower, upper, training)
+
+
+# ------------------------------------------------------------------------------ more losses
+def hinge_embedding_loss(
+    input: Tensor,
+    target: Tensor,
+    margin: float = 1.0,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``input`` where ``target == 1``, ``max(0, margin - input)`` where ``target == -1`` (both
+    summed for other targets, as PyTorch), reduced by ``reduction``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    margin_clamp = (margin - input).clamp_min(0)
+    out = where(target != 1, margin_clamp, 0.0) + where(target != -1, input, 0.0)
+    return _reduce(out, reduction)
+
+
+def margin_ranking_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``max(0, -target * (input1 - input2) + margin)``, reduced by ``reduction``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1.ndim != input2.ndim or input1.ndim != target.ndim:
+        raise RuntimeError(
+            "margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+            f"input1: {input1.size()}, input2: {input2.size()}, target: {target.size()} "
+        )
+    return _margin_ranking_loss(input1, input2, target, margin, reduction)
+
+
+def _margin_ranking_loss(input1, input2, target, margin, reduction) -> Tensor:
+    return _reduce((-target * (input1 - input2) + margin).clamp_min(0), reduction)
+
+
+_COSINE_EPSILON = 1e-12  # added to each squared magnitude, as PyTorch
+
+
+def cosine_embedding_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``1 - cos(input1, input2)`` where ``target == 1``, ``max(0, cos - margin)`` where
+    ``target == -1``, for rows of 2-D inputs (1-D target) or 1-D inputs (0-d target)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    t = target.ndim
+    if t not in (0, 1):
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if input1.ndim != t + 1 or input2.ndim != t + 1:
+        raise RuntimeError(
+            f"{t}D target tensor expects {t + 1}D input tensors, but found inputs with sizes "
+            f"{list(input1.shape)} and {list(input2.shape)}."
+        )
+    prod = (input1 * input2).sum(t)
+    mag1 = (input1 * input1).sum(t) + _COSINE_EPSILON
+    mag2 = (input2 * input2).sum(t) + _COSINE_EPSILON
+    cos = prod / (mag1 * mag2).sqrt()
+    out = where(target == 1, 1 - cos, 0.0) + where(target == -1, (cos - margin).clamp_min(0), 0.0)
+    return _reduce(out, reduction)
+
+
+def triplet_margin_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``max(0, margin + d(a, p) - d(a, n))`` with ``d`` the ``pairwise_distance``; ``swap``
+    uses ``min(d(a, n), d(p, n))`` for the negative distance."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    return _triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduction)
+
+
+def _triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduction) -> Tensor:
+    a, pd, nd = anchor.ndim, positive.ndim, negative.ndim
+    if not a == pd == nd:
+        raise RuntimeError(
+            "The anchor, positive, and negative tensors are expected to have the same number of "
+            f"dimensions, but got: anchor {a}D, positive {pd}D, and negative {nd}D inputs"
+        )
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = d_neg.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)
+
+
+def poisson_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    log_input: bool = True,
+    full: bool = False,
+    size_average=None,
+    eps: float = 1e-8,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Poisson negative log-likelihood: ``exp(input) - target * input`` for a log-rate
+    ``input`` (``log_input``), else ``input - target * log(input + eps)``; ``full`` adds the
+    Stirling term ``t log t - t + log(2 pi t) / 2`` where ``target > 1``."""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    elif reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return _poisson_nll_loss(input, target, log_input, full, eps, reduction)
+
+
+def _poisson_nll_loss(input, target, log_input, full, eps, reduction) -> Tensor:
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    var,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> Tensor:
+    """Gaussian negative log-likelihood ``(log(var) + (input - target)^2 / var) / 2`` (plus
+    ``log(2 pi) / 2`` if ``full``); ``var`` is clamped below by ``eps`` with the clamp invisible
+    to its gradient, as PyTorch. ``var`` may be a float, of ``input``'s shape, or miss one
+    (homoscedastic) dimension."""
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = var * input.new_ones(input.shape)
+    elif bool((var < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if var.shape != input.shape:
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (
+            input.ndim == var.ndim and sum(y for x, y in zip(input.shape, var.shape) if x != y) == 1
+        ):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    with no_grad():
+        shift = var.clamp_min(eps) - var
+    var = var + shift
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``log(1 + exp(-target * input))``, reduced by ``reduction``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _reduce((-input * target).exp().log1p(), reduction)
+
+
+def multilabel_soft_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """The binary cross-entropy of ``sigmoid(input)`` against 0/1 ``target``, averaged over the
+    classes (the last dimension), optionally weighted per class."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy(size_average, reduce)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    class_dim = input.ndim - 1
+    loss = loss.sum(class_dim) / input.shape[class_dim]
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    return _reduce(loss, reduction)
+
+
+# ------------------------------------------------------------------------------ pooling indices
+def max_pool1d_with_indices(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """``max_pool1d`` returning ``(values, indices)`` whatever ``return_indices`` says (it is in
+    PyTorch's signature and ignored there too)."""
+    del return_indices  # PyTorch's signature: the indices are always returned
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+# ------------------------------------------------------------------------------- torch.* forms
+# PyTorch exposes these nn functions at the top level too, with ATen's signatures: positional
+# ``train`` flags, ``reduction`` as an enum (0 none, 1 mean, 2 sum), cuDNN switches. They are
+# collected here and put into ``tracegrad``'s namespace by the package.
+TORCH_FUNCTIONS: dict = {}
+_ENUM_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _torch_form(name: str):
+    def register(fn):
+        fn.__name__ = fn.__qualname__ = name
+        TORCH_FUNCTIONS[name] = fn
+        return fn
+
+    return register
+
+
+def _enum_reduction(reduction: int) -> str:
+    if reduction not in (0, 1, 2):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return _ENUM_REDUCTIONS[reduction]
+
+
+def _torch_check_p(p: float) -> None:
+    if p < 0.0 or p > 1.0:
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+@_torch_form("dropout")
+def _torch_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """``torch.dropout``: ``F.dropout(input, p, train)``."""
+    _torch_check_p(p)
+    return dropout(input, p, train)
+
+
+@_torch_form("dropout_")
+def _torch_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    """``torch.dropout_``: in-place ``F.dropout``."""
+    _torch_check_p(p)
+    return dropout(input, p, train, inplace=True)
+
+
+@_torch_form("feature_dropout")
+def _torch_feature_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """``torch.feature_dropout``: zero whole channels ``input[n, c]`` with probability ``p``."""
+    _torch_check_p(p)
+    if not train or p == 0.0 or input.numel() == 0:
+        return input
+    return _apply_noise(input, p, _feature_noise_shape(input), False)
+
+
+@_torch_form("feature_dropout_")
+def _torch_feature_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    """``torch.feature_dropout_``: in-place ``torch.feature_dropout``."""
+    _torch_check_p(p)
+    if not train or p == 0.0 or input.numel() == 0:
+        return input
+    return _apply_noise(input, p, _feature_noise_shape(input), True)
+
+
+@_torch_form("alpha_dropout")
+def _torch_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """``torch.alpha_dropout``: ``F.alpha_dropout(input, p, train)``."""
+    _torch_check_p(p)
+    return _alpha_dropout(input, p, train, False, feature=False)
+
+
+@_torch_form("alpha_dropout_")
+def _torch_alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    """``torch.alpha_dropout_``: in-place ``torch.alpha_dropout``."""
+    _torch_check_p(p)
+    return _alpha_dropout(input, p, train, True, feature=False)
+
+
+@_torch_form("feature_alpha_dropout")
+def _torch_feature_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """``torch.feature_alpha_dropout``: ``F.feature_alpha_dropout(input, p, train)``."""
+    _torch_check_p(p)
+    return _alpha_dropout(input, p, train, False, feature=True)
+
+
+@_torch_form("feature_alpha_dropout_")
+def _torch_feature_alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    """``torch.feature_alpha_dropout_``: in-place ``torch.feature_alpha_dropout``."""
+    _torch_check_p(p)
+    return _alpha_dropout(input, p, train, True, feature=True)
+
+
+@_torch_form("batch_norm")
+def _torch_batch_norm(
+    input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled
+) -> Tensor:
+    """``torch.batch_norm``: ``F.batch_norm`` with ATen's argument order."""
+    del cudnn_enabled  # a backend switch; the values are the same
+    return batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+@_torch_form("instance_norm")
+def _torch_instance_norm(
+    input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps, cudnn_enabled
+) -> Tensor:
+    """``torch.instance_norm``: ``F.instance_norm`` with ATen's argument order."""
+    del cudnn_enabled  # a backend switch; the values are the same
+    return _instance_norm(
+        input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps
+    )
+
+
+@_torch_form("layer_norm")
+def _torch_layer_norm(
+    input, normalized_shape, weight=None, bias=None, eps: float = 1e-5, cudnn_enable: bool = True
+) -> Tensor:
+    """``torch.layer_norm``: ``F.layer_norm``."""
+    del cudnn_enable  # a backend switch; the values are the same
+    return layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+@_torch_form("group_norm")
+def _torch_group_norm(
+    input, num_groups, weight=None, bias=None, eps: float = 1e-5, cudnn_enabled: bool = True
+) -> Tensor:
+    """``torch.group_norm``: ``F.group_norm``."""
+    del cudnn_enabled  # a backend switch; the values are the same
+    return group_norm(input, num_groups, weight, bias, eps)
+
+
+@_torch_form("embedding")
+def _torch_embedding(
+    weight, indices, padding_idx: int = -1, scale_grad_by_freq: bool = False, sparse: bool = False
+) -> Tensor:
+    """``torch.embedding``: ``F.embedding`` with the weight first; a negative ``padding_idx``
+    means none."""
+    pad = padding_idx if padding_idx >= 0 else None
+    return embedding(indices, weight, pad, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
+
+
+@_torch_form("bilinear")
+def _torch_bilinear(input1, input2, weight, bias=None) -> Tensor:
+    """``torch.bilinear``: ``F.bilinear``."""
+    return bilinear(input1, input2, weight, bias)
+
+
+@_torch_form("binary_cross_entropy_with_logits")
+def _torch_bce_with_logits(input, target, weight=None, pos_weight=None, reduction: int = 1):
+    """``torch.binary_cross_entropy_with_logits``: the F form with an enum ``reduction``."""
+    return binary_cross_entropy_with_logits(
+        input, target, weight, reduction=_enum_reduction(reduction), pos_weight=pos_weight
+    )
+
+
+@_torch_form("kl_div")
+def _torch_kl_div(input, target, reduction: int = 1, log_target: bool = False) -> Tensor:
+    """``torch.kl_div``: the pointwise KL divergence reduced by an enum (``mean`` without
+    ``F.kl_div``'s warning)."""
+    loss = kl_div(input, target, reduction="none", log_target=log_target)
+    return _reduce(loss, _enum_reduction(reduction))
+
+
+@_torch_form("hinge_embedding_loss")
+def _torch_hinge_embedding_loss(input, target, margin: float = 1.0, reduction: int = 1):
+    """``torch.hinge_embedding_loss``: the F form with an enum ``reduction``."""
+    return hinge_embedding_loss(input, target, margin, reduction=_enum_reduction(reduction))
+
+
+@_torch_form("margin_ranking_loss")
+def _torch_margin_ranking_loss(input1, input2, target, margin: float = 0.0, reduction: int = 1):
+    """``torch.margin_ranking_loss``: the loss without F's dimension check."""
+    return _margin_ranking_loss(input1, input2, target, margin, _enum_reduction(reduction))
+
+
+@_torch_form("cosine_embedding_loss")
+def _torch_cosine_embedding_loss(input1, input2, target, margin: float = 0.0, reduction: int = 1):
+    """``torch.cosine_embedding_loss``: the F form with an enum ``reduction``."""
+    return cosine_embedding_loss(
+        input1, input2, target, margin, reduction=_enum_reduction(reduction)
+    )
+
+
+@_torch_form("triplet_margin_loss")
+def _torch_triplet_margin_loss(
+    anchor,
+    positive,
+    negative,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    reduction: int = 1,
+) -> Tensor:
+    """``torch.triplet_margin_loss``: the loss without F's check that ``margin > 0``."""
+    return _triplet_margin_loss(
+        anchor, positive, negative, margin, p, eps, swap, _enum_reduction(reduction)
+    )
+
+
+@_torch_form("poisson_nll_loss")
+def _torch_poisson_nll_loss(input, target, log_input, full, eps, reduction) -> Tensor:
+    """``torch.poisson_nll_loss``: every argument positional, ``reduction`` an enum."""
+    return _poisson_nll_loss(input, target, log_input, full, eps, _enum_reduction(reduction))
+
+
+@_torch_form("threshold")
+def _torch_threshold(input, threshold, value) -> Tensor:
+    """``torch.threshold``: ``value`` where ``input <= threshold``, else ``input``."""
+    return _threshold(input, threshold, value)
+
+
+@_torch_form("rrelu")
+def _torch_rrelu(
+    input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, generator=None
+) -> Tensor:
+    """``torch.rrelu``: ``F.rrelu``, drawing the slopes from ``generator`` when given."""
+    return _rrelu(input, lower, upper, training, generator)
+
+
+@_torch_form("rrelu_")
+def _torch_rrelu_(
+    input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, generator=None
+) -> Tensor:
+    """``torch.rrelu_``: in-place ``torch.rrelu``."""
+    return _in_place(input, "rrelu_", _rrelu, lower, upper, training, generator)
+
+
+@_torch_form("native_channel_shuffle")
+def _torch_native_channel_shuffle(input, groups: int) -> Tensor:
+    """``torch.native_channel_shuffle``: ``channel_shuffle``."""
+    return channel_shuffle(input, groups)
+
+
+@_torch_form("max_pool1d_with_indices")
+def _torch_max_pool1d_with_indices(
+    input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode: bool = False
+):
+    """``torch.max_pool1d_with_indices``: ``(values, indices)`` of ``max_pool1d``; an empty
+    ``stride`` means ``kernel_size``."""
+    return max_pool1d(input, kernel_size, stride or None, padding, dilation, ceil_mode, True)
+
+
+# The torch.* names whose signature is nn.functional's.
+for _fn in (threshold_, hardshrink, prelu, rms_norm, channel_shuffle):
+    TORCH_FUNCTIONS[_fn.__name__] = _fn

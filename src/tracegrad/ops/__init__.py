@@ -15,6 +15,7 @@ from . import (
     mathfns,
     nn,
     pooling,
+    products,
     reduction,
     resample,
     resize,
@@ -36,6 +37,7 @@ from .linalg import *  # noqa: F403
 from .mathfns import *  # noqa: F403
 from .nn import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .products import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .registry import REGISTRY, Op, defop
 from .resample import *  # noqa: F403
@@ -59,6 +61,7 @@ for _m in (
     mathfns,
     nn,
     pooling,
+    products,
     reduction,
     resample,
     shape,

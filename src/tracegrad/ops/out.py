@@ -38,7 +38,7 @@ CAST, SAME, DTYPE, CAT, FACTORY, ANY = "cast", "same", "dtype", "cat", "factory"
 
 _NO_RESIZE_WARNING = {"masked_select", "zeros", "ones", "full", "empty", "linspace", "eye"}
 _NO_RESIZE_WARNING |= {"rand", "randn", "randint", "randperm", "normal", "bernoulli"}
-_NO_RESIZE_WARNING |= {"multinomial", "logspace", "range", "narrow_copy"}
+_NO_RESIZE_WARNING |= {"multinomial", "logspace", "range", "narrow_copy", "addbmm"}
 
 # Every public tracegrad function whose PyTorch counterpart takes ``out=`` (tests/test_out.py checks
 # this list against PyTorch), with PyTorch's dtype rule for it.
@@ -48,7 +48,7 @@ OUT_FUNCTIONS: dict[str, str] = {
         "maximum minimum fmax fmin eq ne lt le gt ge logical_and logical_or logical_xor "
         "logical_not cos erf erfc exp expm1 log log10 log1p log2 rsqrt sqrt reciprocal sigmoid "
         "sin square tan tanh pow addcdiv addcmul outer ger mean std var lerp logsumexp max "
-        "min cholesky".split(),
+        "min cholesky addr".split(),
         CAST,
     ),
     **dict.fromkeys(
@@ -56,7 +56,7 @@ OUT_FUNCTIONS: dict[str, str] = {
         "clamp_max clip addmm baddbmm bmm mm matmul mv dot tensordot amax amin argmax argmin "
         "where softmax log_softmax diag tril triu gather take_along_dim take index_select "
         "index_add scatter scatter_add masked_select nonzero norm all any median "
-        "multinomial inverse matrix_power".split(),
+        "multinomial inverse matrix_power addmv addbmm cross inner vdot renorm chain_matmul".split(),
         SAME,
     ),
     **dict.fromkeys(

@@ -2,13 +2,17 @@
 
 from . import (
     activation,
+    activation_more,
     batchnorm,
     container,
     conv,
+    distance,
     dropout,
     flatten,
+    instancenorm,
     linear,
     loss,
+    loss_more,
     module,
     normalization,
     pixelshuffle,
@@ -16,13 +20,17 @@ from . import (
     sparse,
 )
 from .activation import *  # noqa: F403
+from .activation_more import *  # noqa: F403
 from .batchnorm import *  # noqa: F403
 from .container import *  # noqa: F403
 from .conv import *  # noqa: F403
+from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .flatten import *  # noqa: F403
+from .instancenorm import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .loss import *  # noqa: F403
+from .loss_more import *  # noqa: F403
 from .module import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .pixelshuffle import *  # noqa: F403
@@ -32,13 +40,17 @@ from .sparse import *  # noqa: F403
 __all__: list[str] = []
 for _m in (
     activation,
+    activation_more,
     batchnorm,
     container,
     conv,
+    distance,
     dropout,
     flatten,
+    instancenorm,
     linear,
     loss,
+    loss_more,
     module,
     normalization,
     pixelshuffle,
