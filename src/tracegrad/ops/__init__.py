@@ -4,6 +4,7 @@ Tensor methods."""
 
 from . import (
     arith,
+    bitwise,
     compare,
     conv,
     conversion,
@@ -21,6 +22,7 @@ from . import (
     sorting,
 )
 from .arith import *  # noqa: F403
+from .bitwise import *  # noqa: F403
 from .compare import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .conversion import *  # noqa: F403
@@ -41,6 +43,7 @@ from .sorting import *  # noqa: F403
 __all__ = ["REGISTRY", "Op", "defop"]
 for _m in (
     arith,
+    bitwise,
     compare,
     conv,
     conversion,
