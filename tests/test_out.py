@@ -163,6 +163,8 @@ s("bitwise_not", lambda T: ((t(T, K),), {}))
 for _n in "greater greater_equal less less_equal not_equal nextafter".split():
     s(_n, lambda T: ((t(T, A), t(T, B)), {}))
 s("frexp", lambda T: ((t(T, A),), {}))
+s("index_copy", lambda T: ((t(T, A), 0, t(T, IX), t(T, B[:2])), {}))
+s("index_reduce", lambda T: ((t(T, A), 0, t(T, IX), t(T, B[:2]), "amax"), {}))
 
 S["normalize"] = ("nn.functional.normalize", lambda T: ((t(T, A),), {}), False)
 

@@ -705,6 +705,69 @@ class Tensor:
     ): ...
     def kthvalue(self, k: builtins.int, dim: builtins.int = -1, keepdim: builtins.bool = False): ...
 
+    # declared in tracegrad.ops.scatter
+    def scatter_reduce(
+        self,
+        dim: builtins.int,
+        index: Tensor,
+        src: Tensor,
+        reduce: str,
+        *,
+        include_self: builtins.bool = True,
+    ) -> Tensor: ...
+    def scatter_reduce_(
+        self,
+        dim: builtins.int,
+        index: Tensor,
+        src: Tensor,
+        reduce: str,
+        *,
+        include_self: builtins.bool = True,
+    ) -> Tensor: ...
+    def index_reduce(
+        self,
+        dim: builtins.int,
+        index: Tensor,
+        source: Tensor,
+        reduce: str,
+        *,
+        include_self: builtins.bool = True,
+    ) -> Tensor: ...
+    def index_reduce_(
+        self,
+        dim: builtins.int,
+        index: Tensor,
+        source: Tensor,
+        reduce: str,
+        *,
+        include_self: builtins.bool = True,
+    ) -> Tensor: ...
+    def index_copy(self, dim: builtins.int, index: Tensor, source: Tensor) -> Tensor: ...
+    def index_copy_(self, dim: builtins.int, index: Tensor, source: Tensor) -> Tensor: ...
+    def index_fill(self, dim: builtins.int, index: Tensor, value) -> Tensor: ...
+    def index_fill_(self, dim: builtins.int, index: Tensor, value) -> Tensor: ...
+    def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor: ...
+    def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor: ...
+    def put(self, index: Tensor, source: Tensor, accumulate: builtins.bool = False) -> Tensor: ...
+    def put_(self, index: Tensor, source: Tensor, accumulate: builtins.bool = False) -> Tensor: ...
+    def select_scatter(self, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor: ...
+    def slice_scatter(
+        self,
+        src: Tensor,
+        dim: builtins.int = 0,
+        start: builtins.int | None = None,
+        end: builtins.int | None = None,
+        step: builtins.int = 1,
+    ) -> Tensor: ...
+    def diagonal_scatter(
+        self, src: Tensor, offset: builtins.int = 0, dim1: builtins.int = 0, dim2: builtins.int = 1
+    ) -> Tensor: ...
+    def as_strided(self, size, stride, storage_offset: builtins.int | None = None) -> Tensor: ...
+    def as_strided_scatter(
+        self, src: Tensor, size, stride, storage_offset: builtins.int | None = None
+    ) -> Tensor: ...
+    def fill_diagonal_(self, fill_value, wrap: builtins.bool = False) -> Tensor: ...
+
 class Size(tuple[int, ...]):
     @staticmethod
     def __new__(cls, sizes=()): ...

@@ -21,6 +21,7 @@ from . import (
     shape,
     sorting,
 )
+from . import scatter as scatter_ops  # ``scatter`` itself is the function (indexing.py)
 from .arith import *  # noqa: F403
 from .bitwise import *  # noqa: F403
 from .compare import *  # noqa: F403
@@ -37,6 +38,7 @@ from .reduction import *  # noqa: F403
 from .registry import REGISTRY, Op, defop
 from .resample import *  # noqa: F403
 from .resize import *  # noqa: F403
+from .scatter import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sorting import *  # noqa: F403
 
@@ -57,6 +59,7 @@ for _m in (
     pooling,
     reduction,
     resample,
+    scatter_ops,
     shape,
     sorting,
 ):

@@ -75,7 +75,7 @@ OUT_FUNCTIONS: dict[str, str] = {
         "gcd lcm nextafter greater greater_equal less less_equal not_equal".split(),
         CAST,
     ),
-    **dict.fromkeys("frexp bitwise_not".split(), SAME),
+    **dict.fromkeys("frexp bitwise_not index_copy index_reduce".split(), SAME),
     **dict.fromkeys("sum prod cumsum cumprod nanmean".split(), DTYPE),
     **dict.fromkeys("cat concat concatenate stack hstack vstack".split(), CAT),
     **dict.fromkeys(
