@@ -204,8 +204,9 @@ def scatter_reduce(
     )
 
 
-def _index_1d(op: str, index: Tensor, input: Tensor, d: int):
-    """``index`` as a flat int64 array after PyTorch's checks for the ``index_*`` ops."""
+def _index_1d(op: str, index: Tensor, input: Tensor, d: int, prefix: bool = True):
+    """``index`` as a flat int64 array after PyTorch's checks for the ``index_*`` ops (``prefix``:
+    the op's name leads the out-of-bounds message, as it does for all but ``index_fill``)."""
     index = _int_index(index, op)
     if index.ndim > 1:
         raise IndexError(f"{op}(): Index should have dimension 1 or 0 (got {index.ndim})")
@@ -213,9 +214,8 @@ def _index_1d(op: str, index: Tensor, input: Tensor, d: int):
     size = input.shape[d] if input.ndim else 1
 
     def error(bad: int) -> IndexError:
-        return IndexError(
-            f"{op}(): index {bad} is out of bounds for dimension {d} with size {size}"
-        )
+        lead = f"{op}(): " if prefix else ""
+        return IndexError(f"{lead}index {bad} is out of bounds for dimension {d} with size {size}")
 
     _check_range(arr, 0, size, error)
     return arr.astype(jnp.int64)
@@ -339,7 +339,9 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     if input.ndim == 0:
         return index_fill(input.reshape(1), 0, index, value).reshape(())
     d = _wrap_dim(dim, input.ndim)
-    arr = _index_1d("index_fill_", index, input, d)
+    arr = _index_1d("index_fill_", index, input, d, prefix=False)
+    # PyTorch's two overloads: a number (IndexFillBackward0) and a 0-d tensor (IndexFillBackward1).
+    name = "IndexFillBackward1" if isinstance(value, Tensor) else "IndexFillBackward0"
     value = _value_for(value, input.dtype, ())
     return _index_put(
         input,
@@ -348,7 +350,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
         basic=(),
         adv=(d,),
         accumulate=False,
-        name="IndexFillBackward0",
+        name=name,
     )
 
 
@@ -380,8 +382,6 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     n = int(m.sum())
     if source.numel() < n:
         raise RuntimeError("Number of elements of source < number of ones in mask")
-    if n == 0:
-        return input.clone()
     k = _parse(shape, Tensor._wrap(jnp.asarray(m)))
     values = source.reshape(-1)[:n]
     return _index_put(
@@ -505,8 +505,6 @@ def diagonal_scatter(
     n = max(0, min(shape[d1] - max(0, -offset), shape[d2] - max(0, offset)))
     rest = [s for k, s in enumerate(shape) if k not in (d1, d2)]
     _check_src(src, (*rest, n))
-    if n == 0:
-        return input.clone()
     key = [slice(None)] * input.ndim
     key[d1] = np.arange(n) + max(0, -offset)
     key[d2] = np.arange(n) + max(0, offset)
