@@ -74,6 +74,11 @@ def _errors(fn, *arrays):
     assert str(ours.value).split("\n")[0] == str(theirs.value).split("\n")[0]
 
 
+def _first(fast: list, grid: list) -> list:
+    """``fast`` followed by the rest of ``grid`` (for ``slow_after(..., keep=len(fast))``)."""
+    return fast + [g for g in grid if g not in fast]
+
+
 X = _rng.standard_normal((3, 4))
 S2 = _rng.standard_normal((3, 2))
 I2 = np.array([2, 0])
@@ -117,8 +122,14 @@ def test_index_fill_errors():
 REDUCE = ["prod", "mean", "amax", "amin"]
 
 
-@pytest.mark.parametrize("include_self", [True, False])
-@pytest.mark.parametrize("reduce", REDUCE)
+@pytest.mark.parametrize(
+    "reduce,include_self",
+    slow_after(
+        _first([("amax", True), ("prod", False)], [(r, i) for r in REDUCE for i in (True, False)]),
+        keep=2,
+        multi=True,
+    ),
+)
 def test_index_reduce(reduce, include_self):
     idx = np.array([0, 2, 0, 3])
     src = _rng.standard_normal((3, 4))
@@ -137,7 +148,7 @@ def test_index_reduce_integers_and_errors():
     x = np.arange(12).reshape(3, 4)
     src = np.arange(8).reshape(2, 4) - 3
     for reduce in REDUCE:
-        _parity(lambda T, x, i, s: x.index_reduce(0, i, s, reduce), x, np.array([1, 1]), src)
+        _parity(lambda T, x, i, s, r=reduce: x.index_reduce(0, i, s, r), x, np.array([1, 1]), src)
     _errors(lambda T, x, i, s: x.index_reduce(1, i, s, "sum"), X, I2, S2)
     _errors(lambda T, x, i, s: x.index_reduce(1, i, s, "prod"), X, I2, S2.astype(np.float32))
 
@@ -146,8 +157,17 @@ def test_index_reduce_integers_and_errors():
 INDEX = np.array([[0, 0, 2], [3, 1, 1], [2, 2, 2]])
 
 
-@pytest.mark.parametrize("include_self", [True, False])
-@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize(
+    "reduce,include_self",
+    slow_after(
+        _first(
+            [("prod", True), ("mean", False)],
+            [(r, i) for r in ("sum", "prod", "mean", "amax", "amin") for i in (True, False)],
+        ),
+        keep=2,
+        multi=True,
+    ),
+)
 def test_scatter_reduce(reduce, include_self):
     src = _rng.standard_normal((3, 3))
     _parity(
@@ -164,8 +184,12 @@ def test_scatter_reduce(reduce, include_self):
     )
 
 
-@pytest.mark.parametrize("include_self", [True, False])
-@pytest.mark.parametrize("reduce", ["amax", "amin"])
+@pytest.mark.parametrize(
+    "reduce,include_self",
+    slow_after(
+        [("amax", True), ("amin", False), ("amin", True), ("amax", False)], keep=2, multi=True
+    ),
+)
 def test_scatter_reduce_ties_share_the_gradient(reduce, include_self):
     x = np.array([[1.0, 3.0, 3.0, 0.0]])
     src = np.array([[3.0, 3.0, 1.0, 3.0, 0.0]])
@@ -205,7 +229,7 @@ def test_scatter_reduce_inplace_integers_and_errors():
     xi = np.arange(12).reshape(3, 4)
     si = np.arange(9).reshape(3, 3) + 1
     for reduce in ["sum", "prod", "mean", "amax", "amin"]:
-        _parity(lambda T, x, i, s: x.scatter_reduce(1, i, s, reduce), xi, INDEX, si)
+        _parity(lambda T, x, i, s, r=reduce: x.scatter_reduce(1, i, s, r), xi, INDEX, si)
     _parity(lambda T, x, i, s: (x * 1).scatter_reduce_(1, i, s, "mean"), X, INDEX, X[:, :3])
     _errors(lambda T, x, i, s: x.scatter_reduce(1, i, s, "foo"), X, INDEX, X[:, :3])
     _errors(lambda T, x, i, s: x.scatter_reduce(1, i, s, "sum"), X, INDEX, si)
@@ -349,7 +373,11 @@ def test_as_strided_errors():
 # ---------------------------------------------------------------------------- fill_diagonal_
 @pytest.mark.parametrize(
     "shape,wrap",
-    [((3, 4), False), ((7, 3), False), ((7, 3), True), ((4, 3), True), ((3, 3, 3), False)],
+    slow_after(
+        [((7, 3), True), ((3, 3, 3), False), ((3, 4), False), ((7, 3), False), ((4, 3), True)],
+        keep=2,
+        multi=True,
+    ),
 )
 def test_fill_diagonal(shape, wrap):
     x = _rng.standard_normal(shape)
