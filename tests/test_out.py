@@ -174,6 +174,17 @@ s("conj_physical", lambda T: ((t(T, A),), {}))
 s("complex", lambda T: ((t(T, A), t(T, B)), {}))
 s("polar", lambda T: ((t(T, P), t(T, A)), {}))
 
+for (
+    _n
+) in "bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift gcd lcm".split():
+    s(_n, lambda T: ((t(T, K), t(T, IDX)), {}))
+s("bitwise_not", lambda T: ((t(T, K),), {}))
+for _n in "greater greater_equal less less_equal not_equal nextafter".split():
+    s(_n, lambda T: ((t(T, A), t(T, B)), {}))
+s("frexp", lambda T: ((t(T, A),), {}))
+s("index_copy", lambda T: ((t(T, A), 0, t(T, IX), t(T, B[:2])), {}))
+s("index_reduce", lambda T: ((t(T, A), 0, t(T, IX), t(T, B[:2]), "amax"), {}))
+
 S["normalize"] = ("nn.functional.normalize", lambda T: ((t(T, A),), {}), False)
 
 # Where tracegrad refuses what PyTorch silently gets wrong: arange(0.5, 3.0, 0.5, out=int32) in

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from tracegrad import float32
 
 from . import Family, Sample
@@ -101,7 +99,4 @@ for _n in ("eq", "ne", "lt", "le", "gt", "ge"):
 _logic = [S((arr(3, 4) > 0, arr(3, 4) > 0))]
 for _n in ("logical_and", "logical_or", "logical_xor"):
     SAMPLES[_n] = _logic
-for _n in ("bitwise_and", "bitwise_or", "bitwise_xor"):
-    SAMPLES[_n] = [S((arr(3, 4) > 0, arr(3, 4) > 0)), S((np.arange(6), np.arange(6)[::-1].copy()))]
 SAMPLES["logical_not"] = [S((arr(3, 4) > 0,))]
-SAMPLES["bitwise_not"] = [S((arr(3, 4) > 0,)), S((np.arange(6),))]

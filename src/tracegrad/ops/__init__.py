@@ -5,6 +5,7 @@ Tensor methods."""
 from . import (
     arith,
     arrange,
+    bitwise,
     compare,
     conv,
     conversion,
@@ -24,8 +25,10 @@ from . import (
 )
 from . import complex as _complex_ops  # the module; ``complex`` is the function it exports
 from . import fft as _fft_ops  # noqa: F401 - registers the transforms (tracegrad.fft exposes them)
+from . import scatter as scatter_ops  # ``scatter`` itself is the function (indexing.py)
 from .arith import *  # noqa: F403
 from .arrange import *  # noqa: F403
+from .bitwise import *  # noqa: F403
 from .compare import *  # noqa: F403
 from .complex import *  # noqa: F403
 from .conv import *  # noqa: F403
@@ -42,6 +45,7 @@ from .reduction import *  # noqa: F403
 from .registry import REGISTRY, Op, defop
 from .resample import *  # noqa: F403
 from .resize import *  # noqa: F403
+from .scatter import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sorting import *  # noqa: F403
 
@@ -49,6 +53,7 @@ __all__ = ["REGISTRY", "Op", "defop"]
 for _m in (
     arith,
     arrange,
+    bitwise,
     compare,
     _complex_ops,
     conv,
@@ -64,6 +69,7 @@ for _m in (
     products,
     reduction,
     resample,
+    scatter_ops,
     shape,
     sorting,
 ):

@@ -36,29 +36,3 @@ logical_and = _comparison(lambda a, b: jnp.logical_and(a, b), "LogicalAndBackwar
 logical_or = _comparison(lambda a, b: jnp.logical_or(a, b), "LogicalOrBackward0", "logical_or")
 logical_xor = _comparison(lambda a, b: jnp.logical_xor(a, b), "LogicalXorBackward0", "logical_xor")
 logical_not = expose(defop("LogicalNotBackward0", name="logical_not")(lambda a: jnp.logical_not(a)))
-bitwise_and = expose(
-    defop("BitwiseAndBackward0", promote="same", name="bitwise_and")(
-        lambda a, b: jnp.bitwise_and(a, b)
-    ),
-    methods=(),
-    operators=("__and__", "__rand__"),
-)
-bitwise_or = expose(
-    defop("BitwiseOrBackward0", promote="same", name="bitwise_or")(
-        lambda a, b: jnp.bitwise_or(a, b)
-    ),
-    methods=(),
-    operators=("__or__", "__ror__"),
-)
-bitwise_xor = expose(
-    defop("BitwiseXorBackward0", promote="same", name="bitwise_xor")(
-        lambda a, b: jnp.bitwise_xor(a, b)
-    ),
-    methods=(),
-    operators=("__xor__", "__rxor__"),
-)
-bitwise_not = expose(
-    defop("BitwiseNotBackward0", name="bitwise_not")(lambda a: jnp.invert(a)),
-    methods=(),
-    operators=("__invert__",),
-)

@@ -70,6 +70,12 @@ OUT_FUNCTIONS: dict[str, str] = {
         "sgn".split(),
         SAME,
     ),
+    **dict.fromkeys(
+        "bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift "
+        "gcd lcm nextafter greater greater_equal less less_equal not_equal".split(),
+        CAST,
+    ),
+    **dict.fromkeys("frexp bitwise_not index_copy index_reduce".split(), SAME),
     **dict.fromkeys("sum prod cumsum cumprod nanmean".split(), DTYPE),
     **dict.fromkeys("cat concat concatenate stack hstack vstack".split(), CAT),
     **dict.fromkeys("column_stack dstack row_stack".split(), CAT),
