@@ -105,7 +105,7 @@ def test_inplace_result_must_fit_self():
 
 def test_requires_grad_on_integer_tensor():
     with pytest.raises(
-        RuntimeError, match="only Tensors of floating point dtype can require gradients"
+        RuntimeError, match="only Tensors of floating point and complex dtype can require gradients"
     ):
         torch.tensor([1, 2], requires_grad=True)
     with pytest.raises(RuntimeError, match="floating point dtype"):

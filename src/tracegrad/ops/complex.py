@@ -16,7 +16,7 @@ Jacobian under the real inner product ``<a, b> = Re(sum(conj(a) * b))``. So:
   gradient is the real part of what the complex formula gives.
 
 JAX's ``vjp`` uses the other convention: it transposes the Jacobian without conjugating, so for a
-real loss ``jax.grad`` gives ``dL/dx - i dL/dy``. The two are related by
+real loss JAX's gradient is ``dL/dx - i dL/dy``. The two are related by
 ``torch_vjp(g) = conj(jax_vjp(conj(g)))``; the tests convert with that identity.
 
 A rule here is written in real arithmetic on ``real``/``imag`` parts (or in ops whose rules are
