@@ -108,9 +108,9 @@ def test_requires_grad_on_integer_tensor():
         RuntimeError, match="only Tensors of floating point and complex dtype can require gradients"
     ):
         torch.tensor([1, 2], requires_grad=True)
-    with pytest.raises(RuntimeError, match="floating point dtype"):
+    with pytest.raises(RuntimeError, match="floating point and complex dtype"):
         torch.tensor([1, 2]).requires_grad_()
-    with pytest.raises(RuntimeError, match="floating point dtype"):
+    with pytest.raises(RuntimeError, match="floating point and complex dtype"):
         torch.zeros(2, dtype=torch.int64, requires_grad=True)
 
 
