@@ -19,6 +19,7 @@ from . import (
     resize,
     shape,
     sorting,
+    special,
 )
 from .arith import *  # noqa: F403
 from .compare import *  # noqa: F403
@@ -37,6 +38,7 @@ from .resample import *  # noqa: F403
 from .resize import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sorting import *  # noqa: F403
+from .special import *  # noqa: F403
 
 __all__ = ["REGISTRY", "Op", "defop"]
 for _m in (
@@ -56,5 +58,6 @@ for _m in (
     resample,
     shape,
     sorting,
+    special,
 ):
     __all__ += _m.__all__
