@@ -60,11 +60,27 @@ def _(g, out, a):
     return (g * -(1 + log(a)),)
 
 
-# erfcx = exp(x^2) erfc(x): erfcx' = 2 x erfcx(x) - 2 / sqrt(pi).
-@defop("SpecialErfcxBackward0", promote="float", save_out=True)
+# erfcx = exp(x^2) erfc(x): erfcx' = 2 x erfcx(x) - 2 / sqrt(pi). Evaluated here rather than by
+# jax.scipy.special.erfcx, which loses digits in float64 and returns 0 around x = 9.3 in float32:
+# below 12 (8 in float32) as exp(x^2) erfc(x), with x^2 split into an exact square and a small rest (so exp does
+# not amplify the rounding of x^2), and above 12 by the asymptotic series
+# 1 / (x sqrt(pi)) sum_k (-1)^k (2k - 1)!! / (2 x^2)^k, whose 12 terms are below double precision.
+_ERFCX_SERIES = [(-1) ** k * math.prod(range(1, 2 * k, 2)) / 2**k for k in range(12)]
+
+
+@defop("SpecialErfcxBackward0", promote="float", save_out=True, fuse=True)
 def erfcx(a):
     """The scaled complementary error function ``exp(x ** 2) * erfc(x)``, without overflow."""
-    return jsp.erfcx(a)
+    # the switch sits below where exp(x^2) would overflow the dtype
+    bits, switch = {"float64": (16, 12.0), "float16": (4, 3.0)}.get(a.dtype.name, (8, 8.0))
+    near = jnp.clip(a, -30.0, switch)
+    head = jnp.floor(near * 2**bits) / 2**bits
+    square = jnp.exp(head * head) * jnp.exp((near - head) * (near + head))
+    small = square * lax.erfc(near)
+    far = jnp.maximum(a, switch)
+    big = _poly_eval(_ERFCX_SERIES, 1 / (far * far)) / (far * math.sqrt(math.pi))
+    value = jnp.where(a <= switch, small, big)
+    return jnp.where(jnp.isneginf(a), jnp.inf, jnp.where(a < -27, jnp.inf, value))
 
 
 @erfcx.vjp
@@ -133,6 +149,8 @@ def _igamma_rule(name: str, sign: float):
             raise NotImplementedError(f"the derivative for '{name}: input' is not implemented.")
         gx = None
         if needs_grad(x):
+            if isinstance(a, Tensor) and not a.dtype.is_floating_point:
+                a = a.to(g.dtype)  # lgamma of an integer tensor would be the default float
             gx = g * exp((a - 1) * log(x) - x - lgamma(a)) * sign
         return None, gx
 
@@ -747,12 +765,18 @@ def _legendre(x, n):
 
 def _polynomial(name: str, lowering, doc: str):
     """The op ``name`` (no rule) and its public ``fn(input, n)`` (either may be a number)."""
+
+    def both_arrays(x, n):
+        # a Python number operand takes the tensor's (promoted) dtype, as in PyTorch
+        dtype = jnp.result_type(x, n)
+        return lowering(jnp.asarray(x, dtype), jnp.asarray(n, dtype))
+
     op = defop(
         f"Special{name.title().replace('_', '')}Backward0",
         promote="float",
         fuse=True,
         name=f"special_{name}",
-    )(lowering)
+    )(both_arrays)
 
     def public(input, n) -> Tensor:
         if not isinstance(input, Tensor) and not isinstance(n, Tensor):
