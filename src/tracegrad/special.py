@@ -129,14 +129,14 @@ def _ndtr(input: Tensor) -> Tensor:
 def _gammainc(input: Tensor, other: Tensor) -> Tensor:
     """The regularized lower incomplete gamma function ``P(input, other)``; differentiable in
     ``other`` only."""
-    _ops._check_igamma("special_gammainc", "igamma", input, other)
+    _ops._check_igamma("special_gammainc", "igamma", input, other, _ops._igamma)
     return _ops._igamma(input, other)
 
 
 def _gammaincc(input: Tensor, other: Tensor) -> Tensor:
     """The regularized upper incomplete gamma function ``Q(input, other)``; differentiable in
     ``other`` only."""
-    _ops._check_igamma("special_gammaincc", "igammac", input, other)
+    _ops._check_igamma("special_gammaincc", "igammac", input, other, _ops._igammac)
     return _ops._igammac(input, other)
 
 

@@ -172,10 +172,10 @@ _igamma.vjp(_igamma_rule("igamma", 1.0))
 _igammac.vjp(_igamma_rule("igammac", -1.0))
 
 
-def _check_igamma(op: str, name: str, input, other) -> None:
+def _check_igamma(op: str, name: str, input, other, kernel) -> None:
     _require_tensor(op, "input", 1, input)
     _require_tensor(op, "other", 2, other)
-    dtype = _promote(_igamma, (input, other))
+    dtype = _promote(kernel, (input, other))
     if not dtype.is_floating_point:
         raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{scalar_type_name(dtype)}'")
 
@@ -183,14 +183,14 @@ def _check_igamma(op: str, name: str, input, other) -> None:
 def igamma(input: Tensor, other: Tensor) -> Tensor:
     """The regularized lower incomplete gamma function ``P(input, other)``; differentiable in
     ``other`` only, as in PyTorch."""
-    _check_igamma("igamma", "igamma", input, other)
+    _check_igamma("igamma", "igamma", input, other, _igamma)
     return _igamma(input, other)
 
 
 def igammac(input: Tensor, other: Tensor) -> Tensor:
     """The regularized upper incomplete gamma function ``Q(input, other) = 1 - P(input, other)``;
     differentiable in ``other`` only, as in PyTorch."""
-    _check_igamma("igammac", "igammac", input, other)
+    _check_igamma("igammac", "igammac", input, other, _igammac)
     return _igammac(input, other)
 
 
