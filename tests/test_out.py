@@ -160,6 +160,9 @@ for _n in "acosh arccosh".split():
 for _n in "atan2 arctan2 hypot logaddexp logaddexp2 copysign xlogy ldexp".split():
     s(_n, lambda T: ((t(T, A), t(T, P)), {}))
 s("polygamma", lambda T: ((1, t(T, P)), {}))
+for _n in "igamma igammac".split():
+    s(_n, lambda T: ((t(T, P), t(T, P + 0.5)), {}))
+s("mvlgamma", lambda T: ((t(T, P + 1), 2), {}))
 s("logit", lambda T: ((t(T, U),), {"eps": 0.05}))
 s("nan_to_num", lambda T: ((t(T, np.where(MASK, np.nan, A)),), {"posinf": 1.0}))
 s("nanmean", lambda T: ((t(T, np.where(MASK, np.nan, A)), 1), {}))

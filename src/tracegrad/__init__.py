@@ -11,7 +11,7 @@ import jax as _jax
 # tracegrad creates every array with an explicit dtype, so float32 stays the default.
 _jax.config.update("jax_enable_x64", True)
 
-from . import autograd, distributions, fft, linalg, nn, optim, random, utils, viz  # noqa: E402
+from . import autograd, distributions, fft, linalg, nn, optim, random, special, utils, viz  # noqa: E402
 from ._caches import clear_caches  # noqa: E402
 from ._device import device  # noqa: E402
 from ._dtype import (  # noqa: E402

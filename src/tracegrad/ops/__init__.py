@@ -22,6 +22,7 @@ from . import (
     resize,
     shape,
     sorting,
+    special,
 )
 from . import complex as _complex_ops  # the module; ``complex`` is the function it exports
 from . import fft as _fft_ops  # noqa: F401 - registers the transforms (tracegrad.fft exposes them)
@@ -48,6 +49,7 @@ from .resize import *  # noqa: F403
 from .scatter import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sorting import *  # noqa: F403
+from .special import *  # noqa: F403
 
 __all__ = ["REGISTRY", "Op", "defop"]
 for _m in (
@@ -72,5 +74,6 @@ for _m in (
     scatter_ops,
     shape,
     sorting,
+    special,
 ):
     __all__ += _m.__all__

@@ -62,7 +62,7 @@ OUT_FUNCTIONS: dict[str, str] = {
     **dict.fromkeys(
         "asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh arccosh "
         "arctanh atan2 arctan2 hypot logaddexp logaddexp2 xlogy copysign sinc deg2rad rad2deg "
-        "exp2 ldexp lgamma digamma polygamma erfinv logit i0".split(),
+        "exp2 ldexp lgamma digamma polygamma erfinv logit i0 igamma igammac mvlgamma".split(),
         CAST,
     ),
     **dict.fromkeys(
