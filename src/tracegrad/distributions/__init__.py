@@ -10,6 +10,8 @@ from . import constraints
 from .bernoulli import Bernoulli
 from .categorical import Categorical, OneHotCategorical
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
+from .gamma import Beta, Chi2, Dirichlet, Gamma
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .normal import Normal
@@ -17,6 +19,11 @@ from .simple import Exponential, Laplace, Uniform
 
 __all__ = [
     "Bernoulli",
+    "Beta",
+    "Chi2",
+    "Dirichlet",
+    "ExponentialFamily",
+    "Gamma",
     "Categorical",
     "Distribution",
     "Exponential",
