@@ -6,9 +6,10 @@ Implemented: ``Normal``, ``Bernoulli``, ``Categorical``, ``OneHotCategorical``, 
 ``constraints``. See docs/distributions.md.
 """
 
-from . import constraints
+from . import constraints, transforms
 from .bernoulli import Bernoulli
 from .categorical import Categorical, OneHotCategorical
+from .constraint_registry import biject_to, transform_to
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .gamma import Beta, Chi2, Dirichlet, Gamma
@@ -16,6 +17,8 @@ from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .normal import Normal
 from .simple import Exponential, Laplace, Uniform
+from .transformed_distribution import LogNormal, TransformedDistribution
+from .transforms import *  # noqa: F403
 
 __all__ = [
     "Bernoulli",
@@ -29,10 +32,16 @@ __all__ = [
     "Exponential",
     "Independent",
     "Laplace",
+    "LogNormal",
     "Normal",
     "OneHotCategorical",
+    "TransformedDistribution",
     "Uniform",
+    "biject_to",
     "constraints",
     "kl_divergence",
     "register_kl",
+    "transform_to",
+    "transforms",
 ]
+__all__ += transforms.__all__
