@@ -15,6 +15,7 @@ from .exp_family import ExponentialFamily
 from .gamma import Beta, Chi2, Dirichlet, Gamma
 from .independent import Independent
 from .kl import kl_divergence, register_kl
+from .multivariate_normal import LowRankMultivariateNormal, MultivariateNormal
 from .normal import Normal
 from .simple import Exponential, Laplace, Uniform
 from .transformed_distribution import LogNormal, TransformedDistribution
@@ -33,6 +34,8 @@ __all__ = [
     "Independent",
     "Laplace",
     "LogNormal",
+    "LowRankMultivariateNormal",
+    "MultivariateNormal",
     "Normal",
     "OneHotCategorical",
     "TransformedDistribution",

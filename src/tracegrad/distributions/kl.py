@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from .. import linalg
 from ..autograd import grad as _grad
+from ..ops.broadcast import broadcast_shapes
 from ..ops.mathfns import digamma, lgamma
 from ..tensor import Tensor
 from .bernoulli import Bernoulli
@@ -11,6 +13,14 @@ from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .gamma import Beta, Dirichlet, Gamma
 from .independent import Independent, _sum_rightmost
+from .multivariate_normal import (
+    LowRankMultivariateNormal,
+    MultivariateNormal,
+    _batch_lowrank_logdet,
+    _batch_lowrank_mahalanobis,
+    _batch_mahalanobis,
+    _batch_trace_XXT,
+)
 from .normal import Normal
 from .simple import Exponential, Laplace, Uniform
 
@@ -158,3 +168,89 @@ def _kl_expfamily_expfamily(p, q):
     for pnp, qnp, g in zip(p_nparams, q_nparams, gradients):
         result = result - _sum_rightmost((qnp - pnp) * g, len(q.event_shape))
     return result
+
+
+def _check_event_shapes(p, q, what: str) -> None:
+    if tuple(p.event_shape) != tuple(q.event_shape):
+        raise ValueError(
+            f"KL-divergence between two {what} with different event shapes cannot be computed"
+        )
+
+
+def _half_log_det(scale_tril):
+    return scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn_mvn(p, q):
+    _check_event_shapes(p, q, "Multivariate Normals")
+    qL, pL = q._unbroadcasted_scale_tril, p._unbroadcasted_scale_tril
+    half_term1 = _half_log_det(qL) - _half_log_det(pL)
+    batch = tuple(broadcast_shapes(tuple(qL.shape[:-2]), tuple(pL.shape[:-2])))
+    n = p.event_shape[0]
+    term2 = _batch_trace_XXT(
+        linalg.solve_triangular(qL.expand(*batch, n, n), pL.expand(*batch, n, n), upper=False)
+    )
+    term3 = _batch_mahalanobis(qL, q.loc - p.loc)
+    return half_term1 + 0.5 * (term2 + term3 - n)
+
+
+def _woodbury_factor(q):
+    # A with inv(qcov) = inv(qD) - A^T A (the Woodbury identity through the capacitance).
+    qWt_qDinv = q._unbroadcasted_cov_factor.mT / q._unbroadcasted_cov_diag.unsqueeze(-2)
+    return linalg.solve_triangular(q._capacitance_tril, qWt_qDinv, upper=False)
+
+
+def _lowrank_logdet(d):
+    return _batch_lowrank_logdet(
+        d._unbroadcasted_cov_factor, d._unbroadcasted_cov_diag, d._capacitance_tril
+    )
+
+
+def _lowrank_mahalanobis(q, x):
+    return _batch_lowrank_mahalanobis(
+        q._unbroadcasted_cov_factor, q._unbroadcasted_cov_diag, x, q._capacitance_tril
+    )
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrank_lowrank(p, q):
+    _check_event_shapes(p, q, "Low Rank Multivariate Normals")
+    term1 = _lowrank_logdet(q) - _lowrank_logdet(p)
+    term3 = _lowrank_mahalanobis(q, q.loc - p.loc)
+    A = _woodbury_factor(q)
+    pW, pD, qD = p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag, q._unbroadcasted_cov_diag
+    term21 = (pD / qD).sum(-1)
+    term22 = _batch_trace_XXT(pW * qD.rsqrt().unsqueeze(-1))
+    term23 = _batch_trace_XXT(A * pD.sqrt().unsqueeze(-2))
+    term24 = _batch_trace_XXT(A @ pW)
+    return 0.5 * (term1 + term21 + term22 - term23 - term24 + term3 - p.event_shape[0])
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_mvn_lowrank(p, q):
+    _check_event_shapes(p, q, "(Low Rank) Multivariate Normals")
+    pL = p._unbroadcasted_scale_tril
+    term1 = _lowrank_logdet(q) - 2 * _half_log_det(pL)
+    term3 = _lowrank_mahalanobis(q, q.loc - p.loc)
+    A = _woodbury_factor(q)
+    term21 = _batch_trace_XXT(pL * q._unbroadcasted_cov_diag.rsqrt().unsqueeze(-1))
+    term22 = _batch_trace_XXT(A @ pL)
+    return 0.5 * (term1 + term21 - term22 + term3 - p.event_shape[0])
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank_mvn(p, q):
+    _check_event_shapes(p, q, "(Low Rank) Multivariate Normals")
+    qL = q._unbroadcasted_scale_tril
+    term1 = 2 * _half_log_det(qL) - _lowrank_logdet(p)
+    term3 = _batch_mahalanobis(qL, q.loc - p.loc)
+    pW = p._unbroadcasted_cov_factor
+    batch = tuple(broadcast_shapes(tuple(qL.shape[:-2]), tuple(pW.shape[:-2])))
+    n = p.event_shape[0]
+    q_scale_tril = qL.expand(*batch, n, n)
+    p_cov_factor = pW.expand(*batch, n, pW.shape[-1])
+    p_cov_diag = p._unbroadcasted_cov_diag.sqrt().diag_embed().expand(*batch, n, n)
+    term21 = _batch_trace_XXT(linalg.solve_triangular(q_scale_tril, p_cov_factor, upper=False))
+    term22 = _batch_trace_XXT(linalg.solve_triangular(q_scale_tril, p_cov_diag, upper=False))
+    return 0.5 * (term1 + term21 + term22 + term3 - p.event_shape[0])
