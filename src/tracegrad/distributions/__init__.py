@@ -10,6 +10,7 @@ from . import constraints, transforms
 from .bernoulli import Bernoulli
 from .categorical import Categorical, OneHotCategorical
 from .constraint_registry import biject_to, transform_to
+from .discrete import Binomial, Geometric, Multinomial, NegativeBinomial, Poisson
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .gamma import Beta, Chi2, Dirichlet, Gamma
@@ -22,6 +23,11 @@ from .transformed_distribution import LogNormal, TransformedDistribution
 from .transforms import *  # noqa: F403
 
 __all__ = [
+    "Poisson",
+    "NegativeBinomial",
+    "Multinomial",
+    "Geometric",
+    "Binomial",
     "Bernoulli",
     "Beta",
     "Chi2",
