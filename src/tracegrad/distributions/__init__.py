@@ -10,6 +10,19 @@ from . import constraints, transforms
 from .bernoulli import Bernoulli
 from .categorical import Categorical, OneHotCategorical
 from .constraint_registry import biject_to, transform_to
+from .continuous import (
+    Cauchy,
+    FisherSnedecor,
+    GeneralizedPareto,
+    Gumbel,
+    HalfCauchy,
+    HalfNormal,
+    InverseGamma,
+    Kumaraswamy,
+    Pareto,
+    StudentT,
+    Weibull,
+)
 from .discrete import Binomial, Geometric, Multinomial, NegativeBinomial, Poisson
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
@@ -23,6 +36,17 @@ from .transformed_distribution import LogNormal, TransformedDistribution
 from .transforms import *  # noqa: F403
 
 __all__ = [
+    "Weibull",
+    "StudentT",
+    "Pareto",
+    "Kumaraswamy",
+    "InverseGamma",
+    "HalfNormal",
+    "HalfCauchy",
+    "Gumbel",
+    "GeneralizedPareto",
+    "FisherSnedecor",
+    "Cauchy",
     "Poisson",
     "NegativeBinomial",
     "Multinomial",

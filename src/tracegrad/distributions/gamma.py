@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from ..ops.gamma_sampling import standard_gamma
+from ..ops.gamma_sampling import gammainc, standard_gamma
 from ..ops.indexing import one_hot
 from ..ops.mathfns import digamma, lgamma, xlogy
 from ..ops.shape import stack
@@ -73,6 +73,11 @@ class Gamma(ExponentialFamily):
             - self.rate * value
             - lgamma(self.concentration)
         )
+
+    def cdf(self, value) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return gammainc(self.concentration, self.rate * value)
 
     def entropy(self) -> Tensor:
         c = self.concentration

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import jax.scipy.special as jsp
 
 from .. import random as _random
 from ..tensor import Tensor
+from .mathfns import lgamma, xlogy
 from .registry import defop, needs_grad
 
-__all__ = ["standard_gamma"]
+__all__ = ["gammainc", "standard_gamma"]
 
 
 @defop("StandardGammaBackward0", saves=(0,), save_out=True)
@@ -53,3 +55,30 @@ def standard_gamma(concentration: Tensor, *, generator=None) -> Tensor:
     key = _random.next_key(generator)
     seed = Tensor._wrap(jax.random.key_data(key).astype(jnp.int64))
     return _standard_gamma(concentration, seed)
+
+
+@defop("IgammaBackward0", promote="float")
+def _gammainc(a, x):
+    """P(``a``, ``x``): the regularized lower incomplete gamma function."""
+    return jsp.gammainc(a, x)
+
+
+@_gammainc.vjp
+def _(g, out, a, x):
+    ga = g * igamma_grad_a(a, x) if needs_grad(a) else None
+    # d/dx P(a, x) = x^(a-1) e^-x / Gamma(a), the Gamma(a, 1) density.
+    gx = g * (xlogy(a - 1, x) - x - lgamma(a)).exp() if needs_grad(x) else None
+    return ga, gx
+
+
+@defop("IgammaGradABackward0", promote="float")
+def igamma_grad_a(a, x):
+    """d/da of P(``a``, ``x``), computed numerically (no derivative)."""
+    # JAX has no derivative for this primitive either; stop_gradient says so to its tracers.
+    return jax.lax.igamma_grad_a(jax.lax.stop_gradient(a), jax.lax.stop_gradient(x))
+
+
+def gammainc(input: Tensor, other: Tensor) -> Tensor:
+    """The regularized lower incomplete gamma function P(``input``, ``other``), as
+    ``torch.special.gammainc``; differentiable in both arguments (first order in ``input``)."""
+    return _gammainc(input, other)
