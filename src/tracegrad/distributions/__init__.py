@@ -8,7 +8,7 @@ Implemented: ``Normal``, ``Bernoulli``, ``Categorical``, ``OneHotCategorical``, 
 
 from . import constraints, transforms
 from .bernoulli import Bernoulli
-from .categorical import Categorical, OneHotCategorical
+from .categorical import Categorical, OneHotCategorical, OneHotCategoricalStraightThrough
 from .constraint_registry import biject_to, transform_to
 from .continuous import (
     Cauchy,
@@ -29,13 +29,26 @@ from .exp_family import ExponentialFamily
 from .gamma import Beta, Chi2, Dirichlet, Gamma
 from .independent import Independent
 from .kl import kl_divergence, register_kl
+from .mixture_same_family import MixtureSameFamily
 from .multivariate_normal import LowRankMultivariateNormal, MultivariateNormal
 from .normal import Normal
+from .relaxed import (
+    ContinuousBernoulli,
+    LogisticNormal,
+    RelaxedBernoulli,
+    RelaxedOneHotCategorical,
+)
 from .simple import Exponential, Laplace, Uniform
 from .transformed_distribution import LogNormal, TransformedDistribution
 from .transforms import *  # noqa: F403
 
 __all__ = [
+    "RelaxedOneHotCategorical",
+    "RelaxedBernoulli",
+    "LogisticNormal",
+    "ContinuousBernoulli",
+    "MixtureSameFamily",
+    "OneHotCategoricalStraightThrough",
     "Weibull",
     "StudentT",
     "Pareto",

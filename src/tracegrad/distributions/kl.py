@@ -23,6 +23,7 @@ from .multivariate_normal import (
     _batch_trace_XXT,
 )
 from .normal import Normal
+from .relaxed import ContinuousBernoulli
 from .simple import Exponential, Laplace, Uniform
 
 __all__ = ["kl_divergence", "register_kl"]
@@ -275,3 +276,11 @@ def _kl_binomial_binomial(p, q):
 @register_kl(Geometric, Geometric)
 def _kl_geometric_geometric(p, q):
     return -p.entropy() - (-q.probs).log1p() / p.probs - q.logits
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    t1 = p.mean * (p.logits - q.logits)
+    t2 = p._cont_bern_log_norm() + (-p.probs).log1p()
+    t3 = -q._cont_bern_log_norm() - (-q.probs).log1p()
+    return t1 + t2 + t3
