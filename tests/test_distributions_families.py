@@ -536,3 +536,40 @@ def test_mvn_log_prob_gradient_matches_pytorch():
     TD.MultivariateNormal(tloc, covariance_matrix=tcov).log_prob(torch.tensor(MVX)).sum().backward()
     close(loc.grad, tloc.grad)
     close(cov.grad, tcov.grad, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------------ von Mises
+KAPPA = np.array([0.5, 3.0, 60.0, 200.0])
+VM_LOC = np.array([0.3, -1.0, 2.0, 0.0])
+
+
+def test_von_mises_matches_scipy_and_pytorch():
+    value = RNG.uniform(-3, 3, (2, 4))
+    q = D.VonMises(tg.tensor(VM_LOC), tg.tensor(KAPPA))
+    exact = KAPPA * np.cos(value - VM_LOC) - np.log(2 * np.pi) - (np.log(sps.i0e(KAPPA)) + KAPPA)
+    # Exact below kappa = 50; the three-term asymptotic series above it is within 1e-8.
+    np.testing.assert_allclose(q.log_prob(tg.tensor(value)).numpy(), exact, rtol=1e-10, atol=2e-8)
+    np.testing.assert_allclose(q.variance.numpy(), 1 - sps.i1e(KAPPA) / sps.i0e(KAPPA), rtol=1e-5)
+    # PyTorch evaluates the Bessel functions by polynomial approximations: close, not exact.
+    p = TD.VonMises(torch.tensor(VM_LOC), torch.tensor(KAPPA))
+    close(q.log_prob(tg.tensor(value)), p.log_prob(torch.tensor(value)), rtol=1e-5, atol=1e-6)
+    close(q.variance, p.variance, rtol=1e-3)
+    close(q.mean, p.mean)
+    assert tuple(q.expand((3, 4)).batch_shape) == (3, 4)
+    with pytest.raises(NotImplementedError):
+        q.entropy()
+    k = tg.tensor(KAPPA, requires_grad=True)
+    D.VonMises(tg.tensor(VM_LOC), k).log_prob(tg.tensor(value)).sum().backward()
+    kt = torch.tensor(KAPPA, requires_grad=True)
+    TD.VonMises(torch.tensor(VM_LOC), kt).log_prob(torch.tensor(value)).sum().backward()
+    close(k.grad, kt.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_von_mises_samples_have_the_circular_moments():
+    tg.manual_seed(4)
+    d = D.VonMises(tg.tensor(VM_LOC), tg.tensor(KAPPA))
+    s = d.sample((20000,)).numpy()
+    resultant = np.exp(1j * s).mean(0)
+    np.testing.assert_allclose(np.angle(resultant), VM_LOC, atol=0.03)
+    np.testing.assert_allclose(1 - np.abs(resultant), d.variance.numpy(), rtol=0.05, atol=0.005)
+    assert s.min() >= -np.pi and s.max() < np.pi

@@ -41,8 +41,10 @@ from .relaxed import (
 from .simple import Exponential, Laplace, Uniform
 from .transformed_distribution import LogNormal, TransformedDistribution
 from .transforms import *  # noqa: F403
+from .von_mises import VonMises
 
 __all__ = [
+    "VonMises",
     "RelaxedOneHotCategorical",
     "RelaxedBernoulli",
     "LogisticNormal",
