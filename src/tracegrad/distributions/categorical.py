@@ -11,7 +11,7 @@ from ..tensor import Size, Tensor
 from . import constraints
 from .distribution import Distribution, lazy_property, logits_to_probs, probs_to_logits
 
-__all__ = ["Categorical", "OneHotCategorical"]
+__all__ = ["Categorical", "OneHotCategorical", "OneHotCategoricalStraightThrough"]
 
 
 class Categorical(Distribution):
@@ -120,6 +120,14 @@ class OneHotCategorical(Distribution):
         event_shape = self._categorical.param_shape[-1:]
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
 
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(OneHotCategorical, _instance)
+        batch_shape = Size(batch_shape)
+        new._categorical = self._categorical.expand(batch_shape)
+        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     @property
     def probs(self) -> Tensor:
         return self._categorical.probs
@@ -161,6 +169,18 @@ class OneHotCategorical(Distribution):
 
     def __repr__(self) -> str:
         return f"OneHotCategorical({repr(self._categorical)[len('Categorical(') : -1]})"
+
+
+class OneHotCategoricalStraightThrough(OneHotCategorical):
+    """``OneHotCategorical`` whose ``rsample`` passes the straight-through gradient: the one-hot
+    draw forward, the gradient of the probabilities backward (Bengio et al., 2013)."""
+
+    has_rsample = True
+
+    def rsample(self, sample_shape=()) -> Tensor:
+        samples = self.sample(sample_shape)
+        probs = self._categorical.probs
+        return samples + (probs - probs.detach())
 
 
 def _broadcast_shape(a: tuple, b: tuple) -> tuple:

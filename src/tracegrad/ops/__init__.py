@@ -10,6 +10,7 @@ from . import (
     conv,
     conversion,
     decomp,
+    gamma_sampling,
     elementwise,
     indexing,
     linalg,
@@ -35,6 +36,7 @@ from .complex import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .conversion import *  # noqa: F403
 from .decomp import *  # noqa: F403
+from .gamma_sampling import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
@@ -61,6 +63,7 @@ for _m in (
     conv,
     conversion,
     decomp,
+    gamma_sampling,
     elementwise,
     indexing,
     resize,
