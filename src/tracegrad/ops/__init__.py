@@ -8,6 +8,7 @@ from . import (
     conv,
     conversion,
     decomp,
+    decomp2,
     elementwise,
     indexing,
     linalg,
@@ -25,6 +26,7 @@ from .compare import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .conversion import *  # noqa: F403
 from .decomp import *  # noqa: F403
+from .decomp2 import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
@@ -45,6 +47,7 @@ for _m in (
     conv,
     conversion,
     decomp,
+    decomp2,
     elementwise,
     indexing,
     resize,
