@@ -38,6 +38,7 @@ __all__ = [
     "cholesky_inverse",
     "cholesky_solve",
     "triangular_solve",
+    "orgqr",
 ]
 
 
@@ -154,7 +155,7 @@ def _(g, out, a, *, mode):
         return (_qr_square_backward(gq, gr, q, r),)
     # Wide A = [X | Y], R = [U | V]: X = QU is a square QR, and Y = QV, so V = Q^T Y. Y's
     # cotangent is Q V_bar, and V's dependence on Q adds Y V_bar^T to Q's cotangent.
-    u, v = r[..., :m], r[..., m:]
+    u = r[..., :m]
     gu, gv = gr[..., :m], gr[..., m:]
     y = a[..., m:]
     gx = _qr_square_backward(gq + matmul(y, _mT(gv)), gu, q, u)
@@ -416,23 +417,23 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     if rcond is None:
         rcond = eps * max(m, n)
     x = _lstsq(A, b, rcond=float(rcond))
-    s = svdvals(A.detach()) if driver != "gels" else None
     empty = A.new_zeros((0,))
-    rank = empty.to(as_dtype("int64"))
-    full = True
-    if s is not None:
-        cut = (s[..., :1] * max(float(rcond), 0.0)) if rcond >= 0 else s[..., :1] * eps
-        rank = (s > cut).sum(-1)
-        full = bool((rank == min(m, n)).all())
+    int64 = as_dtype("int64")
+    rank = empty.to(int64)
+    sv = empty
+    if driver != "gels":
+        # The rank as gelsy/gelsd/gelss report it: singular values above rcond * s_max (gelsy
+        # estimates it from a pivoted QR; the two agree unless a value sits at the cutoff).
+        s = svdvals(A.detach())
+        cut = s[..., :1] * (float(rcond) if rcond >= 0 else eps)
+        rank = (s > cut).sum(-1).to(int64)
+        if driver != "gelsy":
+            sv = s
     residuals = empty
-    if m > n and full:
+    # PyTorch: residuals only when m > n, not from gelsy, and (gelsd/gelss) every A of full rank.
+    if m > n and driver != "gelsy" and (driver == "gels" or bool((rank == n).all())):
         r = matmul(A.detach(), x.detach()) - b.detach()
         residuals = (r * r).sum(-2)
-        if vector:
-            residuals = residuals.squeeze(-1)
-    if driver == "gels":
-        rank = empty.to(as_dtype("int64"))
-    sv = s if driver in ("gelsd", "gelss") else empty
     return LstsqResult(x.squeeze(-1) if vector else x, residuals, rank, sv)
 
 
@@ -506,7 +507,7 @@ def _no_pivot(name: str) -> RuntimeError:
     return RuntimeError(f"{name}: LU without pivoting is not implemented on the CPU")
 
 
-def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
+def _lu_factor_checked(A: Tensor, pivot: bool, check_errors: bool, name: str):
     """``(LU, pivots, info)``: the packed LU factorization with partial pivoting (LAPACK's
     ``getrf``: 1-based int32 pivots), ``info`` > 0 (the first zero of ``U``'s diagonal, 1-based)
     where ``U`` is singular."""
@@ -520,8 +521,9 @@ def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
     info = (d.to(as_dtype("int32")) * first).amax(-1) if k else d.sum(-1)
     info = (info > 0).to(as_dtype("int32")) * (k + 1 - info)
     if check_errors and bool((info > 0).any()):
+        first_bad = int(info.reshape(-1)[(info.reshape(-1) > 0).to(as_dtype("int64")).argmax()])
         raise RuntimeError(
-            f"torch.linalg.lu_factor_ex: U[{int(info.max())},{int(info.max())}] is zero and "
+            f"torch.linalg.{name}: U[{first_bad},{first_bad}] is zero and "
             "using it on lu_solve would result in a division by zero. If you still want to "
             "perform the factorization, consider calling linalg.lu(A, pivot) or "
             "linalg.lu_factor_ex(A, pivot)"
@@ -529,10 +531,17 @@ def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
     return LUFactorExResult(lu_, piv, info.to(as_dtype("int32")))
 
 
+def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
+    """``(LU, pivots, info)``: the packed LU factorization with partial pivoting (LAPACK's
+    ``getrf``: 1-based int32 pivots), ``info`` > 0 (the first zero of ``U``'s diagonal, 1-based)
+    where ``U`` is singular; ``check_errors`` raises then."""
+    return _lu_factor_checked(A, pivot, check_errors, "lu_factor_ex")
+
+
 def lu_factor(A: Tensor, *, pivot: bool = True):
     """``(LU, pivots)``: the packed LU factorization with partial pivoting, as LAPACK's
     ``getrf`` (1-based int32 pivots); differentiable through ``LU`` (PyTorch's rule)."""
-    lu_, piv, _ = lu_factor_ex(A, pivot=pivot)
+    lu_, piv, _ = _lu_factor_checked(A, pivot, True, "lu_factor")
     return LUFactorResult(lu_, piv)
 
 
@@ -571,8 +580,8 @@ def lu_unpack(
     if LU_pivots.dtype.name != "int32":
         raise RuntimeError(
             "torch.lu_unpack: LU_pivots is expected to be a contiguous tensor of torch.int32 "
-            f"dtype. Note: this function is intended to be used with the output produced by "
-            f"torch.linalg.lu_factor"
+            "dtype. Note: this function is intended to be used with the output produced by "
+            "torch.linalg.lu_factor"
         )
     m = LU_data.shape[-2]
     empty = LU_data.new_zeros((0,))
@@ -685,3 +694,51 @@ def triangular_solve(
     up = bool(upper) != bool(transpose)
     x = _solve_triangular(a, b, upper=up, left=True, unitriangular=bool(unitriangular))
     return TriangularSolveResult(x, A.clone())
+
+
+# ------------------------------------------------------------------------ householder_product
+def householder_product(A: Tensor, tau: Tensor) -> Tensor:
+    """The first ``n`` columns of ``H_1 H_2 ... H_k`` with ``H_i = I - tau_i v_i v_i^T``, ``v_i``
+    column ``i`` of ``A`` below the diagonal with a 1 on it (LAPACK's ``orgqr``: the ``Q`` of a
+    ``geqrf`` factorization). Composed of tracegrad ops (``k`` rank-one updates), so it is
+    differentiable in ``A`` and ``tau``."""
+    name = "torch.linalg.householder_product"
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: input must have at least 2 dimensions.")
+    if tau.ndim < 1:
+        raise RuntimeError(f"{name}: tau must have at least 1 dimension.")
+    m, n, k = A.shape[-2], A.shape[-1], tau.shape[-1]
+    if m < n:
+        raise RuntimeError(
+            f"{name}: input.shape[-2] must be greater than or equal to input.shape[-1]"
+        )
+    if n < k:
+        raise RuntimeError(
+            f"{name}: input.shape[-1] must be greater than or equal to tau.shape[-1]"
+        )
+    if tuple(A.shape[:-2]) != tuple(tau.shape[:-1]):
+        raise RuntimeError(
+            f"{name}: Expected batch dimensions of tau to be equal to input.shape[:-2], but got "
+            f"{list(tau.shape[:-1])}"
+        )
+    if A.dtype is not tau.dtype:
+        raise RuntimeError(
+            f"{name}: tau dtype {tau.dtype.name.capitalize()} does not match input dtype "
+            f"{A.dtype.name.capitalize()}"
+        )
+    eye = _eye_like(A, m)
+    rows = Tensor._wrap(jnp.arange(m))
+    q = eye.expand(*A.shape[:-2], m, m) + A[..., :1, :1] * 0
+    for i in range(k):
+        below = (rows > i).to(A.dtype)
+        v = A[..., :, i] * below + eye[i]  # zeros above, 1 on the diagonal
+        # Q H_i = Q - tau_i (Q v) v^T
+        qv = matmul(q, v.unsqueeze(-1))
+        q = q - tau[..., i, None, None] * matmul(qv, v.unsqueeze(-2))
+    return q[..., :, :n]
+
+
+@expose
+def orgqr(input: Tensor, tau: Tensor) -> Tensor:
+    """``torch.orgqr``: ``linalg.householder_product(input, tau)``."""
+    return householder_product(input, tau)
