@@ -16,6 +16,7 @@ as PyTorch's rules skip an undefined gradient. The rules are PyTorch's (``Functi
 from __future__ import annotations
 
 import math
+import warnings
 
 import jax.numpy as jnp
 from jax import lax
@@ -70,6 +71,36 @@ LUFactorExResult = _result("linalg_lu_factor_ex", ("LU", "pivots", "info"))
 LUResult = _result("linalg_lu", ("P", "L", "U"))
 LUUnpackResult = _result("lu_unpack", ("P", "L", "U"))
 TriangularSolveResult = _result("triangular_solve", ("solution", "cloned_coefficient"))
+
+
+# PyTorch's deprecation warnings for its older top-level forms, each given once per process.
+_DEPRECATED = {
+    "qr": "torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future "
+    "PyTorch release.\nThe boolean parameter 'some' has been replaced with a string parameter "
+    "'mode'.\nQ, R = torch.qr(A, some)\nshould be replaced with\nQ, R = torch.linalg.qr(A, "
+    "'reduced' if some else 'complete')",
+    "lu": "torch.lu is deprecated in favor of torch.linalg.lu_factor / torch.linalg.lu_factor_ex "
+    "and will be removed in a future PyTorch release.\nLU, pivots = torch.lu(A, compute_pivots)\n"
+    "should be replaced with\nLU, pivots = torch.linalg.lu_factor(A, compute_pivots)\nand\n"
+    "LU, pivots, info = torch.lu(A, compute_pivots, get_infos=True)\nshould be replaced with\n"
+    "LU, pivots, info = torch.linalg.lu_factor_ex(A, compute_pivots)",
+    "lu_solve": "torch.lu_solve is deprecated in favor of torch.linalg.lu_solveand will be "
+    "removed in a future PyTorch release.\nNote that torch.linalg.lu_solve has its arguments "
+    "reversed.\nX = torch.lu_solve(B, LU, pivots)\nshould be replaced with\n"
+    "X = torch.linalg.lu_solve(LU, pivots, B)",
+    "triangular_solve": "torch.triangular_solve is deprecated in favor of "
+    "torch.linalg.solve_triangularand will be removed in a future PyTorch release.\n"
+    "torch.linalg.solve_triangular has its arguments reversed and does not return a copy of one "
+    "of the inputs.\nX = torch.triangular_solve(B, A).solution\nshould be replaced with\n"
+    "X = torch.linalg.solve_triangular(A, B).",
+}
+_warned: set = set()
+
+
+def _deprecated(name: str) -> None:
+    if name not in _warned:
+        _warned.add(name)
+        warnings.warn(_DEPRECATED[name], UserWarning, stacklevel=3)
 
 
 # ------------------------------------------------------------------------------------- packing
@@ -185,6 +216,7 @@ def linalg_qr(A: Tensor, mode: str = "reduced"):
 def qr(input: Tensor, some: bool = True):
     """``torch.qr``: ``(Q, R)``, reduced when ``some`` (the default), complete otherwise; the
     older name of ``linalg.qr``."""
+    _deprecated("qr")
     q, r = linalg_qr(input, "reduced" if some else "complete")
     return QRLegacy(q, r)
 
@@ -408,7 +440,8 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
             f"input's dtype {A.dtype.name.capitalize()} and other's dtype "
             f"{B.dtype.name.capitalize()}"
         )
-    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    # PyTorch's lstsq takes B as a batch of vectors whenever it has one dimension fewer than A.
+    vector = B.ndim == A.ndim - 1
     b = B.unsqueeze(-1) if vector else B
     m, n = A.shape[-2], A.shape[-1]
     if b.shape[-2] != m:
@@ -628,6 +661,7 @@ def linalg_lu_solve(
 def lu(A: Tensor, pivot: bool = True, get_infos: bool = False):
     """``torch.lu``: ``(LU, pivots)`` (and ``infos`` when ``get_infos``), as
     ``linalg.lu_factor_ex``."""
+    _deprecated("lu")
     lu_, piv, info = lu_factor_ex(A, pivot=pivot)
     return (lu_, piv, info) if get_infos else (lu_, piv)
 
@@ -635,6 +669,7 @@ def lu(A: Tensor, pivot: bool = True, get_infos: bool = False):
 @expose
 def lu_solve(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
     """``torch.lu_solve``: ``linalg.lu_solve(LU_data, LU_pivots, b)`` (note the order)."""
+    _deprecated("lu_solve")
     return linalg_lu_solve(LU_data, LU_pivots, b)
 
 
@@ -684,6 +719,7 @@ def triangular_solve(
     """``torch.triangular_solve``: ``(solution, cloned_coefficient)`` of ``A X = b``
     (``transpose``: ``A^T X = b``) for triangular ``A``; deprecated in PyTorch in favour of
     ``linalg.solve_triangular``."""
+    _deprecated("triangular_solve")
     _check_matrix("torch.triangular_solve", A, "A")
     if b.ndim < 2:
         raise RuntimeError(
