@@ -133,6 +133,15 @@ _SPD = np.array([[4.0, 1.0], [1.0, 3.0]], np.float32)
 s("inverse", lambda T: ((t(T, _SPD),), {}))
 s("cholesky", lambda T: ((t(T, _SPD),), {}))
 s("matrix_power", lambda T: ((t(T, _SPD), 3), {}))
+_LU = np.array([[4.0, 1.0], [0.25, 2.75]], np.float32)  # lu_factor(_SPD): no row swaps
+_PIV = np.array([1, 2], np.int32)
+s("qr", lambda T: ((t(T, A),), {}))
+s("svd", lambda T: ((t(T, _SPD),), {}))
+s("lu_solve", lambda T: ((t(T, A[:2]), t(T, _LU), t(T, _PIV)), {}))
+s("lu_unpack", lambda T: ((t(T, _LU), t(T, _PIV)), {}))
+s("cholesky_inverse", lambda T: ((t(T, np.linalg.cholesky(_SPD)),), {}))
+s("cholesky_solve", lambda T: ((t(T, A[:2]), t(T, np.linalg.cholesky(_SPD))), {}))
+s("triangular_solve", lambda T: ((t(T, A[:2]), t(T, np.triu(_SPD))), {}))
 
 for _n in "asin acos atan asinh atanh arcsin arccos arctan arcsinh arctanh erfinv".split():
     s(_n, lambda T: ((t(T, U),), {}))

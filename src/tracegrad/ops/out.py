@@ -77,6 +77,8 @@ OUT_FUNCTIONS: dict[str, str] = {
         FACTORY,
     ),
     "bernoulli": ANY,
+    **dict.fromkeys("qr svd lu_solve lu_unpack triangular_solve".split(), SAME),
+    **dict.fromkeys("cholesky_inverse cholesky_solve".split(), CAST),
 }
 
 NN_FUNCTIONAL_OUT_FUNCTIONS: dict[str, str] = {"normalize": CAST}
