@@ -194,6 +194,12 @@ NEW_CASES = {
     "svd_gauge_free": (lambda m, a: (lambda u, s, vh: u @ vh)(*m.linalg.svd(a, False)), [TALL]),
     "svdvals": (lambda m, a: m.linalg.svdvals(a), [WIDE]),
     "svdvals_repeated": (lambda m, a: m.linalg.svdvals(a * 0 + m.eye(3, dtype=a.dtype)), [A]),
+    "svd_polar_repeated": (  # U used on a repeated singular value: nan in both
+        lambda m, a: (lambda u, s, vh: u @ vh)(
+            *m.linalg.svd(a * 0 + m.tensor(np.diag([2.0, 2.0, 1.0])))
+        ),
+        [A],
+    ),
     "svd_s_repeated": (lambda m, a: m.linalg.svd(a * 0 + m.eye(3, dtype=a.dtype)).S, [A]),
     "torch_svd": (
         lambda m, a: (lambda u, s, v: _flat(m, _signfix(m, u), s, _signfix(m, v)))(*m.svd(a)),

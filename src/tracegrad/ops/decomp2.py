@@ -7,10 +7,11 @@ pseudo-inverse, least squares and LU (``torch.linalg.qr``, ``svd``, ``pinv``, ``
 An op has one output array, so a factorization packs its factors into one flat trailing
 dimension (``_pack``) and the public function slices them apart (``_unpack``); the rule receives
 the packed cotangent and unpacks it the same way. A factor the caller never used gets a cotangent
-of zeros, and the rules are written so that a zero cotangent contributes exactly zero (no 0/0),
-as PyTorch's rules skip an undefined gradient. The rules are PyTorch's (``FunctionsManual.cpp``:
-``linalg_qr_backward``, ``svd_backward``, ``pinv_backward``, ``linalg_lstsq_backward``,
-``linalg_lu_backward``), written in tracegrad ops so that they are differentiable again.
+of zeros, and the rules are written so that an all-zero cotangent contributes exactly zero (no
+0/0), as PyTorch's rules skip an undefined gradient (``_div_unless_unused``). The rules are
+PyTorch's (``FunctionsManual.cpp``: ``linalg_qr_backward``, ``svd_backward``, ``pinv_backward``,
+``linalg_lstsq_backward``, ``linalg_lu_backward``), written in tracegrad ops so that they are
+differentiable again.
 """
 
 from __future__ import annotations
@@ -132,10 +133,17 @@ def _check_matrix(name: str, a: Tensor, what: str = "A") -> None:
         )
 
 
-def _safe_div(num: Tensor, den: Tensor) -> Tensor:
-    """``num / den``, but 0 where both are exactly 0: a factor whose cotangent is zero (unused)
-    adds nothing, even on a degenerate spectrum, while a real 1/0 stays inf as in PyTorch."""
-    return num / den.where(~((den == 0) & (num == 0)), 1.0)
+def _unused(g: Tensor) -> Tensor:
+    """Per matrix of a batch (shape ``batch + (1, 1)``): whether the cotangent ``g`` is all zero,
+    that is, whether the factor it belongs to was not used."""
+    return (g == 0).all(dim=-1, keepdim=True).all(dim=-2, keepdim=True)
+
+
+def _div_unless_unused(num: Tensor, den: Tensor, unused: Tensor) -> Tensor:
+    """``num / den``, but 0 where the factors behind ``num`` were not used (``num`` is then zero)
+    and ``den`` is zero: PyTorch skips an undefined cotangent, so an unused U or V adds nothing,
+    while a used one over a zero gap stays inf/nan, as in PyTorch."""
+    return num / den.where(~(unused & (den == 0)), 1.0)
 
 
 # ------------------------------------------------------------------------------------------- qr
@@ -256,12 +264,14 @@ def _(g, out, a, *, full_matrices):
     num = (ku - _mT(ku)) * s.unsqueeze(-2) + s.unsqueeze(-1) * (kv - _mT(kv))
     s2 = s * s
     e = s2.unsqueeze(-2) - s2.unsqueeze(-1) + _eye_like(s, k)
-    inner = _safe_div(num, e) + gs.diag_embed()
+    unused = _unused(gu) & _unused(gvh)
+    inner = _div_unless_unused(num, e, unused) + gs.diag_embed()
     if m > n:
-        gus = _safe_div(gu, s.unsqueeze(-2).expand(*gu.shape))
+        gus = _div_unless_unused(gu, s.unsqueeze(-2).expand(*gu.shape), _unused(gu))
         ga = matmul(matmul(u, inner) + gus - matmul(u, matmul(_mT(u), gus)), vh)
     elif m < n:
-        gvs = _mT(_safe_div(_mT(gvh), s.unsqueeze(-2).expand(*gvh.shape[:-2], n, k)))
+        sv = s.unsqueeze(-2).expand(*gvh.shape[:-2], n, k)
+        gvs = _mT(_div_unless_unused(_mT(gvh), sv, _unused(gvh)))
         ga = matmul(u, matmul(inner, vh) + gvs - matmul(matmul(gvs, _mT(vh)), vh))
     else:
         ga = matmul(matmul(u, inner), vh)
