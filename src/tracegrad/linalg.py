@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from ._dtype import as_dtype
 from .ops import decomp, decomp2
+from .ops import out as _out
 from .ops.decomp import _eigh, _solve, _solve_triangular, _square
 from .ops.linalg import matmul
 from .ops.reduction import amax, amin
@@ -433,3 +434,15 @@ def eigvals(A: Tensor):
     """Not implemented (complex results): raises ``NotImplementedError`` pointing to
     ``eigvalsh`` for symmetric matrices."""
     raise _eig_refused("eigvals")
+
+
+# PyTorch's ``out=`` on every torch.linalg function that takes it (see ops/out.py): the result
+# dtype must match ``out``'s, as for PyTorch's linalg kernels.
+_OUT_FUNCTIONS = dict.fromkeys(
+    "cholesky cholesky_ex cond det eig eigh eigvals eigvalsh householder_product inv inv_ex "
+    "ldl_factor ldl_factor_ex ldl_solve lu lu_factor lu_factor_ex lu_solve matmul matrix_norm "
+    "matrix_power matrix_rank multi_dot norm pinv qr slogdet solve solve_ex solve_triangular svd "
+    "svdvals tensorinv tensorsolve vecdot vector_norm".split(),
+    _out.SAME,
+)
+_out.install(globals(), _OUT_FUNCTIONS)
