@@ -285,7 +285,9 @@ def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = Fa
 
 def _singular_values_for_rank(A: Tensor, hermitian: bool) -> Tensor:
     if hermitian:
-        return eigvalsh(A.detach()).abs()
+        # PyTorch (LAPACK) reads only the lower triangle: the symmetric matrix it describes.
+        a = A.detach()
+        return eigvalsh(a.tril() + a.tril(-1).mT).abs()
     return svdvals(A.detach())
 
 

@@ -316,7 +316,7 @@ def _pinv_lowering(a, atol, rtol, hermitian):
     atol = jnp.asarray(atol, a.dtype)
     rtol = jnp.asarray(rtol, a.dtype)
     if hermitian:
-        w, v = jnp.linalg.eigh(a)
+        w, v = jnp.linalg.eigh(a, UPLO="L", symmetrize_input=False)  # the lower triangle, as LAPACK
         sa = jnp.abs(w)
         cutoff = jnp.maximum(atol[..., None], rtol[..., None] * jnp.max(sa, -1, keepdims=True))
         winv = jnp.where(sa > cutoff, 1 / w, 0)
