@@ -469,6 +469,7 @@ def test_factorization_errors_match_pytorch():
         (lambda m: m.linalg.tensorinv(m.ones(2, 3), ind=1), "prod"),
         (lambda m: m.linalg.solve_ex(m.zeros(2, 2), m.ones(2), check_errors=True), "singular"),
         (lambda m: m.linalg.svd(m.ones(3)), "at least 2 dimensions"),
+        (lambda m: m.linalg.svdvals(m.eye(2), driver="gesvd"), "only supported on CUDA"),
     ]
     for fn, match in cases:
         for m in (tg, torch):

@@ -278,10 +278,19 @@ def _(g, out, a, *, full_matrices):
     return (ga,)
 
 
-def linalg_svd(A: Tensor, full_matrices: bool = True):
+def _no_driver(name: str, driver) -> None:
+    if driver is not None:
+        raise RuntimeError(
+            f"torch.linalg.{name}: keyword argument `driver=` is only supported on CUDA inputs "
+            "with cuSOLVER backend."
+        )
+
+
+def linalg_svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None):
     """``(U, S, Vh)`` with ``A = U diag(S) Vh``, singular values descending (LAPACK's signs for
     the vectors, as PyTorch). The gradient is PyTorch's; it is inf/nan where singular values
     repeat and ``U`` or ``Vh`` is used (a loss of ``S`` alone is fine)."""
+    _no_driver("svd", driver)
     _check_matrix("linalg.svd", A)
     m, n = A.shape[-2], A.shape[-1]
     shapes = [(s if len(s) == 2 else (1, s[0])) for s in _svd_shapes(m, n, full_matrices)]
@@ -289,9 +298,10 @@ def linalg_svd(A: Tensor, full_matrices: bool = True):
     return SVDResult(u, s[..., 0, :], vh)
 
 
-def svdvals(A: Tensor) -> Tensor:
+def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:
     """The singular values of each matrix, descending (``linalg.svdvals``); differentiable, with
     gradient ``U diag(S_bar) V^T`` (defined even where singular values repeat)."""
+    _no_driver("svdvals", driver)
     _check_matrix("linalg.svdvals", A)
     return linalg_svd(A, full_matrices=False).S
 
@@ -613,7 +623,6 @@ def linalg_lu(A: Tensor, *, pivot: bool = True):
     return LUResult(p, lo, up)
 
 
-@expose
 def lu_unpack(
     LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True, unpack_pivots: bool = True
 ):
