@@ -148,6 +148,15 @@ s("inner", lambda T: ((t(T, A), t(T, B)), {}))
 s("vdot", lambda T: ((t(T, V), t(T, V)), {}))
 s("renorm", lambda T: ((t(T, A), 2, 0, 1.0), {}))
 s("chain_matmul", lambda T: ((t(T, A), t(T, M)), {}))
+_LU = np.array([[4.0, 1.0], [0.25, 2.75]], np.float32)  # lu_factor(_SPD): no row swaps
+_PIV = np.array([1, 2], np.int32)
+s("qr", lambda T: ((t(T, A),), {}))
+s("svd", lambda T: ((t(T, _SPD),), {}))
+s("lu_solve", lambda T: ((t(T, A[:2]), t(T, _LU), t(T, _PIV)), {}))
+s("lu_unpack", lambda T: ((t(T, _LU), t(T, _PIV)), {}))
+s("cholesky_inverse", lambda T: ((t(T, np.linalg.cholesky(_SPD)),), {}))
+s("cholesky_solve", lambda T: ((t(T, A[:2]), t(T, np.linalg.cholesky(_SPD))), {}))
+s("triangular_solve", lambda T: ((t(T, A[:2]), t(T, np.triu(_SPD))), {}))
 
 for _n in "asin acos atan asinh atanh arcsin arccos arctan arcsinh arctanh erfinv".split():
     s(_n, lambda T: ((t(T, U),), {}))

@@ -1,10 +1,11 @@
-"""``tracegrad.linalg``, as ``torch.linalg``: inverses, determinants, solves, Cholesky, the
-symmetric eigendecomposition, the matrix exponential and powers, and norms.
+"""``tracegrad.linalg``, as ``torch.linalg``: inverses, determinants, solves, Cholesky, QR, the
+SVD, LU, the symmetric eigendecomposition, pseudo-inverses, least squares, the matrix exponential
+and powers, and norms.
 
-The decompositions are ops with hand-written VJPs (``ops/decomp.py``); the rest is composed from
-them and from tracegrad's other ops, so everything here is differentiable (again, under
-``create_graph=True``). ``svd``, ``qr``, ``eig``, ``lstsq``, ``pinv``, ``lu*`` and the norms that
-need singular values (``ord=2``, ``-2``, ``'nuc'``) raise ``NotImplementedError`` for now.
+The decompositions are ops with hand-written VJPs (``ops/decomp.py``, ``ops/decomp2.py``); the
+rest is composed from them and from tracegrad's other ops, so everything here is differentiable
+(again, under ``create_graph=True``). ``eig``, ``eigvals`` (complex results) and the LDL
+factorization raise ``NotImplementedError`` naming the alternative.
 """
 
 from __future__ import annotations
@@ -13,32 +14,58 @@ import math
 from collections.abc import Sequence
 
 from ._dtype import as_dtype
-from .ops import decomp
+from .ops import decomp, decomp2
+from .ops import out as _out
 from .ops.decomp import _eigh, _solve, _solve_triangular, _square
 from .ops.linalg import matmul
 from .ops.products import linalg_cross as cross
 from .ops.reduction import amax, amin
 from .ops.reduction import sum as _sum
+from .ops.shape import cat
+from .ops.shape import diagonal as _diagonal
 from .tensor import Tensor
 
 __all__ = [
     "cholesky",
     "cholesky_ex",
+    "cond",
     "cross",
     "det",
+    "diagonal",
+    "eig",
     "eigh",
+    "eigvals",
     "eigvalsh",
+    "householder_product",
     "inv",
     "inv_ex",
+    "ldl_factor",
+    "ldl_factor_ex",
+    "ldl_solve",
+    "lstsq",
+    "lu",
+    "lu_factor",
+    "lu_factor_ex",
+    "lu_solve",
     "matmul",
     "matrix_exp",
     "matrix_norm",
     "matrix_power",
+    "matrix_rank",
     "multi_dot",
     "norm",
+    "pinv",
+    "qr",
     "slogdet",
     "solve",
+    "solve_ex",
     "solve_triangular",
+    "svd",
+    "svdvals",
+    "tensorinv",
+    "tensorsolve",
+    "vander",
+    "vecdot",
     "vector_norm",
 ]
 
@@ -47,6 +74,15 @@ det = decomp.det
 slogdet = decomp.slogdet
 matrix_exp = decomp.matrix_exp
 matrix_power = decomp.matrix_power
+qr = decomp2.linalg_qr
+svd = decomp2.linalg_svd
+svdvals = decomp2.svdvals
+pinv = decomp2.pinv
+lstsq = decomp2.lstsq
+lu_factor = decomp2.lu_factor
+lu_factor_ex = decomp2.lu_factor_ex
+lu = decomp2.linalg_lu
+lu_solve = decomp2.linalg_lu_solve
 
 
 def _result(name: str, fields: tuple[str, ...]):
@@ -189,8 +225,10 @@ def vector_norm(
 
 
 def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None) -> Tensor:
-    """The Frobenius norm (``'fro'``) or the induced norms ``1``, ``-1`` (largest/smallest
-    column sum of ``|A|``) and ``inf``, ``-inf`` (row sums) of the matrices over ``dim``."""
+    """The Frobenius norm (``'fro'``), the nuclear norm (``'nuc'``, the sum of the singular
+    values), the spectral norms ``2``, ``-2`` (largest/smallest singular value) or the induced
+    norms ``1``, ``-1`` (largest/smallest column sum of ``|A|``) and ``inf``, ``-inf`` (row sums)
+    of the matrices over ``dim``."""
     if A.ndim < 2:
         raise RuntimeError(
             "linalg.matrix_norm: The input tensor A must have at least 2 dimensions."
@@ -201,10 +239,9 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
     if ord == "fro":
         return vector_norm(A, 2, dim=(d0, d1), keepdim=keepdim)
     if ord in ("nuc", 2, -2):
-        raise NotImplementedError(
-            f"linalg.matrix_norm(ord={ord!r}) needs singular values (linalg.svd), which tracegrad "
-            "does not have yet; ord='fro', 1, -1, inf or -inf work"
-        )
+        s = svdvals(A.movedim((d0, d1), (-2, -1)))
+        out = _sum(s, dim=-1) if ord == "nuc" else (amax if ord == 2 else amin)(s, dim=-1)
+        return out.unsqueeze(min(d0, d1)).unsqueeze(max(d0, d1)) if keepdim else out
     if ord in (1, -1, math.inf, -math.inf):
         over, then = (d0, d1) if ord in (1, -1) else (d1, d0)
         sums = _sum(A.abs(), dim=over, keepdim=True)
@@ -231,3 +268,185 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) ->
             f"{A.ndim}D."
         )
     return matrix_norm(A, ord, dim if dim is not None else (-2, -1), keepdim, dtype=dtype)
+
+
+_SolveEx = _result("linalg_solve_ex", ("result", "info"))
+
+
+def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False):
+    """``(result, info)``: ``solve``'s result and LAPACK's ``info`` of the LU factorization of
+    ``A`` (0, or the 1-based position of the first zero pivot of a singular matrix)."""
+    _square("solve_ex", A)
+    info = decomp2.lu_factor_ex(A.detach()).info
+    if check_errors and bool((info > 0).any()):
+        raise RuntimeError(
+            "torch.linalg.solve_ex: The solver failed because the input matrix is singular."
+        )
+    return _SolveEx(solve(A, B, left=left), info)
+
+
+def _singular_values_for_rank(A: Tensor, hermitian: bool) -> Tensor:
+    if hermitian:
+        # PyTorch (LAPACK) reads only the lower triangle: the symmetric matrix it describes.
+        a = A.detach()
+        return eigvalsh(a.tril() + a.tril(-1).mT).abs()
+    return svdvals(A.detach())
+
+
+def matrix_rank(A: Tensor, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -> Tensor:
+    """The number of singular values (``hermitian``: absolute eigenvalues) above
+    ``max(atol, rtol * s_max)``, as int64; the tolerances default as in ``pinv``. ``tol`` is
+    PyTorch's older form of ``atol`` (with ``rtol = 0``)."""
+    if A.ndim < 2:
+        raise RuntimeError(
+            "torch.linalg.matrix_rank: The input tensor input must have at least 2 dimensions."
+        )
+    if tol is not None:
+        if atol is not None or rtol is not None:
+            raise TypeError("linalg.matrix_rank: pass either tol or atol/rtol, not both")
+        atol, rtol = tol, 0.0
+    atol, rtol = decomp2._tolerances(A, atol, rtol, "torch.linalg.matrix_rank")
+    s = _singular_values_for_rank(A, hermitian)
+    smax = amax(s, dim=-1, keepdim=True) if s.shape[-1] else s.sum(-1, keepdim=True)
+    atol, rtol = (t.unsqueeze(-1).to(s.dtype) if isinstance(t, Tensor) else t for t in (atol, rtol))
+    lim = smax * rtol
+    cutoff = lim.maximum(atol) if isinstance(atol, Tensor) else lim.clamp_min(atol)
+    return _sum((s > cutoff).to(as_dtype("int64")), dim=-1)
+
+
+def cond(A: Tensor, p=None) -> Tensor:
+    """The condition number of each matrix in the norm ``p``: ``None``/``2`` (largest over
+    smallest singular value; any shape), ``-2`` (its reciprocal), or ``'fro'``, ``'nuc'``,
+    ``1``, ``-1``, ``inf``, ``-inf`` (``norm(A) * norm(A^-1)``, square invertible matrices;
+    inf for a singular one, as in PyTorch)."""
+    if A.ndim < 2:
+        raise RuntimeError("linalg.cond: The input tensor A must have at least 2 dimensions.")
+    if p is None or p in (2, -2):
+        s = svdvals(A)
+        hi, lo = s[..., 0], s[..., -1]
+        return lo / hi if p == -2 else hi / lo
+    if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf):
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
+    _square("cond", A)
+    info = decomp2.lu_factor_ex(A.detach()).info
+    value = matrix_norm(A, p) * matrix_norm(decomp.inverse(A), p)
+    return value.where(info == 0, math.inf)
+
+
+def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
+    """``sum(x * y, dim)``: the dot products of the vectors along ``dim`` (batch dimensions
+    broadcast)."""
+    if x.dtype is not y.dtype:
+        raise RuntimeError(
+            "linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
+            f"{x.dtype.name.capitalize()} and y of type {y.dtype.name.capitalize()} instead."
+        )
+    return _sum(x * y, dim=dim)
+
+
+def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """``torch.diagonal`` with the last two dimensions as defaults."""
+    return _diagonal(A, offset, dim1, dim2)
+
+
+def vander(x: Tensor, *, N: int | None = None) -> Tensor:
+    """The Vandermonde matrix of ``x`` (``*, n`` -> ``*, n, N``): columns ``x**0, x**1, ...,
+    x**(N-1)``, built as a cumulative product (PyTorch's construction)."""
+    if x.ndim < 1:
+        raise RuntimeError("x must be at least 1-dimensional.")
+    n = x.shape[-1] if N is None else N
+    if n <= 1:
+        raise RuntimeError("N must be greater than 1.")
+    ones = x.new_ones((*x.shape, 1))
+    rest = x.unsqueeze(-1).expand(*x.shape, n - 1)
+    return cat([ones, rest], dim=-1).cumprod(-1)
+
+
+def tensorinv(A: Tensor, ind: int = 2) -> Tensor:
+    """The inverse of ``A`` for ``tensordot(..., dims=ind)``: ``A`` reshaped to a square matrix
+    ``prod(shape[:ind]) x prod(shape[ind:])``, inverted, reshaped to ``shape[ind:] +
+    shape[:ind]``."""
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    head, tail = tuple(A.shape[:ind]), tuple(A.shape[ind:])
+    if math.prod(head) != math.prod(tail):
+        raise RuntimeError(
+            "Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+            f"prod(self.shape[:ind]), but got {math.prod(tail)} != {math.prod(head)}"
+        )
+    return inv(A.reshape(math.prod(head), math.prod(tail))).reshape(*tail, *head)
+
+
+def tensorsolve(A: Tensor, B: Tensor, dims=None) -> Tensor:
+    """The ``X`` with ``tensordot(A, X, dims=X.ndim) == B``; ``dims`` are dimensions of ``A``
+    moved to the end first."""
+    if dims is not None:
+        dims = tuple(dims)
+        A = A.movedim(dims, tuple(range(A.ndim - len(dims), A.ndim)))
+    rest = tuple(A.shape[B.ndim :])
+    lead = math.prod(A.shape[: B.ndim])
+    if math.prod(rest) != lead:
+        raise RuntimeError(
+            "Expected self to satisfy the requirement prod(self.shape[other.ndim:]) == "
+            f"prod(self.shape[:other.ndim]), but got {math.prod(rest)} != {lead}"
+        )
+    x = solve(A.reshape(lead, math.prod(rest)), B.reshape(lead))
+    return x.reshape(*rest)
+
+
+householder_product = decomp2.householder_product
+
+
+def _ldl_refused(name: str):
+    return NotImplementedError(
+        f"linalg.{name}: the LDL^T (Bunch-Kaufman) factorization is not implemented in "
+        "tracegrad; use linalg.cholesky / cholesky_solve for symmetric positive-definite "
+        "matrices, or linalg.lu_factor / lu_solve (or linalg.solve) for other symmetric ones"
+    )
+
+
+def ldl_factor(A: Tensor, *, hermitian: bool = False):
+    """Not implemented: raises ``NotImplementedError`` naming the alternatives (``cholesky`` for
+    positive-definite matrices, ``lu_factor``/``lu_solve`` otherwise)."""
+    raise _ldl_refused("ldl_factor")
+
+
+def ldl_factor_ex(A: Tensor, *, hermitian: bool = False, check_errors: bool = False):
+    """Not implemented: raises ``NotImplementedError`` (see ``ldl_factor``)."""
+    raise _ldl_refused("ldl_factor_ex")
+
+
+def ldl_solve(LD: Tensor, pivots: Tensor, B: Tensor, *, hermitian: bool = False):
+    """Not implemented: raises ``NotImplementedError`` (see ``ldl_factor``)."""
+    raise _ldl_refused("ldl_solve")
+
+
+def _eig_refused(name: str):
+    return NotImplementedError(
+        f"linalg.{name}: the eigendecomposition of a general (non-symmetric) matrix is not "
+        "implemented yet; for symmetric matrices use linalg.eigh / linalg.eigvalsh"
+    )
+
+
+def eig(A: Tensor):
+    """Not implemented yet: raises ``NotImplementedError`` pointing to ``eigh`` for symmetric
+    matrices."""
+    raise _eig_refused("eig")
+
+
+def eigvals(A: Tensor):
+    """Not implemented yet: raises ``NotImplementedError`` pointing to ``eigvalsh`` for
+    symmetric matrices."""
+    raise _eig_refused("eigvals")
+
+
+# PyTorch's ``out=`` on every torch.linalg function that takes it (see ops/out.py): the result
+# dtype must match ``out``'s, as for PyTorch's linalg kernels.
+_OUT_FUNCTIONS = dict.fromkeys(
+    "cholesky cholesky_ex cond cross det eig eigh eigvals eigvalsh householder_product inv inv_ex "
+    "ldl_factor ldl_factor_ex ldl_solve lu lu_factor lu_factor_ex lu_solve matmul matrix_norm "
+    "matrix_power matrix_rank multi_dot norm pinv qr slogdet solve solve_ex solve_triangular svd "
+    "svdvals tensorinv tensorsolve vecdot vector_norm".split(),
+    _out.SAME,
+)
+_out.install(globals(), _OUT_FUNCTIONS)

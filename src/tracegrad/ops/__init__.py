@@ -10,8 +10,9 @@ from . import (
     conv,
     conversion,
     decomp,
-    gamma_sampling,
+    decomp2,
     elementwise,
+    gamma_sampling,
     indexing,
     linalg,
     mathfns,
@@ -36,8 +37,9 @@ from .complex import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .conversion import *  # noqa: F403
 from .decomp import *  # noqa: F403
-from .gamma_sampling import *  # noqa: F403
+from .decomp2 import *  # noqa: F403
 from .elementwise import *  # noqa: F403
+from .gamma_sampling import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .mathfns import *  # noqa: F403
@@ -63,6 +65,7 @@ for _m in (
     conv,
     conversion,
     decomp,
+    decomp2,
     gamma_sampling,
     elementwise,
     indexing,

@@ -89,6 +89,8 @@ OUT_FUNCTIONS: dict[str, str] = {
     "bernoulli": ANY,
     "angle": CAST,
     **dict.fromkeys("complex conj_physical polar".split(), SAME),
+    **dict.fromkeys("qr svd lu_solve lu_unpack triangular_solve".split(), SAME),
+    **dict.fromkeys("cholesky_inverse cholesky_solve".split(), CAST),
 }
 
 NN_FUNCTIONAL_OUT_FUNCTIONS: dict[str, str] = {"normalize": CAST}
