@@ -111,6 +111,7 @@ _NO_EFFECT = {
     "tracegrad.sort: stable": "every sort is stable, one of the orders an unstable sort may give",
     "tracegrad.argsort: stable": "every sort is stable, one of the orders an unstable sort may give",
     "tracegrad.topk: sorted": "always sorted, one of the orders PyTorch allows for sorted=False",
+    "tracegrad.unique: sorted": "always sorted, as PyTorch's CPU kernel is for sorted=False",
 }
 
 

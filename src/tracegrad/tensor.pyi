@@ -654,6 +654,63 @@ class Tensor:
     ): ...
     def kthvalue(self, k: builtins.int, dim: builtins.int = -1, keepdim: builtins.bool = False): ...
 
+    # declared in tracegrad.ops.scans
+    def cummax(self, dim: builtins.int): ...
+    def cummin(self, dim: builtins.int): ...
+    def logcumsumexp(self, dim: builtins.int) -> Tensor: ...
+    def diff(
+        self,
+        n: builtins.int = 1,
+        dim: builtins.int = -1,
+        prepend: Tensor | None = None,
+        append: Tensor | None = None,
+    ) -> Tensor: ...
+    def cov(
+        self,
+        *,
+        correction: builtins.int = 1,
+        fweights: Tensor | None = None,
+        aweights: Tensor | None = None,
+    ) -> Tensor: ...
+    def corrcoef(self) -> Tensor: ...
+
+    # declared in tracegrad.ops.stats
+    def quantile(
+        self,
+        q,
+        dim: builtins.int | None = None,
+        keepdim: builtins.bool = False,
+        *,
+        interpolation: str = "linear",
+    ) -> Tensor: ...
+    def nanquantile(
+        self,
+        q,
+        dim: builtins.int | None = None,
+        keepdim: builtins.bool = False,
+        *,
+        interpolation: str = "linear",
+    ) -> Tensor: ...
+    def nanmedian(self, dim: builtins.int | None = None, keepdim: builtins.bool = False): ...
+    def mode(self, dim: builtins.int = -1, keepdim: builtins.bool = False): ...
+    def aminmax(self, *, dim: builtins.int | None = None, keepdim: builtins.bool = False): ...
+    def bincount(self, weights: Tensor | None = None, minlength: builtins.int = 0) -> Tensor: ...
+    def histc(self, bins: builtins.int = 100, min=0, max=0) -> Tensor: ...
+    def histogram(self, bins, *, range=None, weight=None, density: builtins.bool = False): ...
+    def unique(
+        self,
+        sorted: builtins.bool = True,
+        return_inverse: builtins.bool = False,
+        return_counts: builtins.bool = False,
+        dim: builtins.int | None = None,
+    ): ...
+    def unique_consecutive(
+        self,
+        return_inverse: builtins.bool = False,
+        return_counts: builtins.bool = False,
+        dim: builtins.int | None = None,
+    ): ...
+
 class Size(tuple[int, ...]):
     @staticmethod
     def __new__(cls, sizes=()): ...

@@ -17,8 +17,10 @@ from . import (
     reduction,
     resample,
     resize,
+    scans,
     shape,
     sorting,
+    stats,
 )
 from .arith import *  # noqa: F403
 from .compare import *  # noqa: F403
@@ -35,8 +37,10 @@ from .reduction import *  # noqa: F403
 from .registry import REGISTRY, Op, defop
 from .resample import *  # noqa: F403
 from .resize import *  # noqa: F403
+from .scans import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sorting import *  # noqa: F403
+from .stats import *  # noqa: F403
 
 __all__ = ["REGISTRY", "Op", "defop"]
 for _m in (
@@ -56,5 +60,7 @@ for _m in (
     resample,
     shape,
     sorting,
+    scans,
+    stats,
 ):
     __all__ += _m.__all__

@@ -70,6 +70,11 @@ OUT_FUNCTIONS: dict[str, str] = {
         "sgn".split(),
         SAME,
     ),
+    **dict.fromkeys(
+        "mode quantile nanquantile searchsorted bucketize histc histogram histogramdd cummax "
+        "cummin logcumsumexp aminmax".split(),
+        SAME,
+    ),
     **dict.fromkeys("sum prod cumsum cumprod nanmean".split(), DTYPE),
     **dict.fromkeys("cat concat concatenate stack hstack vstack".split(), CAT),
     **dict.fromkeys(
