@@ -62,4 +62,15 @@ SAMPLES = {
         S((arr(20), np.linspace(-2.0, 2.0, 6), None), {"density": False}),
         S((arr(4, 5), np.array([-1.0, 0.0, 0.5, 3.0]), arr(4, 5, low=0.0)), {"density": True}),
     ],
+    "histogramdd": [
+        S(
+            (arr(10, 2), np.array([[-2.0, 0.0, 2.0, 2.0], [-2.0, -1.0, 1.0, 2.0]]), None),
+            {"sizes": (2, 3), "density": False},
+        ),
+        S(
+            (arr(6, 3), np.array([[-2.0, 2.0], [-1.0, 1.5], [0.0, 2.0]]), arr(6, low=0.0)),
+            {"sizes": (1, 1, 1), "density": True},
+            name="density",
+        ),
+    ],
 }

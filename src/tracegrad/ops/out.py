@@ -71,7 +71,7 @@ OUT_FUNCTIONS: dict[str, str] = {
         SAME,
     ),
     **dict.fromkeys(
-        "mode quantile nanquantile searchsorted bucketize histc histogram histogramdd cummax "
+        "mode quantile nanquantile searchsorted bucketize histc histogram cummax "
         "cummin logcumsumexp aminmax".split(),
         SAME,
     ),

@@ -1,6 +1,6 @@
 """Order statistics, searching and counting: ``quantile``/``nanquantile``, ``nanmedian``, ``mode``,
 ``aminmax``, ``searchsorted``/``bucketize``, ``isin``, ``bincount``, ``histc``, ``histogram``
-(``histogramdd`` refused), ``unique``/``unique_consecutive`` and ``unravel_index``.
+``histogramdd``, ``unique``/``unique_consecutive`` and ``unravel_index``.
 
 Values that PyTorch differentiates are formed from differentiable pieces: ``quantile`` is the
 sort's values gathered at the ranks below and above each ``q`` and interpolated (so the gradient
@@ -36,6 +36,7 @@ from .reduction import (
     return_types,
 )
 from .registry import defop
+from .shape import cat, stack
 
 __all__ = [
     "quantile",
@@ -85,6 +86,7 @@ def _pair_type(name: str, first: str, second: str) -> type:
 
 return_types.aminmax = _pair_type("aminmax", "min", "max")
 return_types.histogram = _pair_type("histogram", "hist", "bin_edges")
+return_types.histogramdd = _pair_type("histogramdd", "hist", "bin_edges")
 
 
 def _traced(x) -> bool:
@@ -463,6 +465,22 @@ def _histogram(a, edges, weight, *, density):
     return hist
 
 
+def _check_dtypes(op: str, input: Tensor, weight, edges: list) -> None:
+    """PyTorch's refusal of weights and bin edges of another dtype than the input."""
+    if weight is not None and weight.dtype is not input.dtype:
+        raise RuntimeError(
+            f"torch.{op}: if weight tensor is provided, input tensor and weight tensor should "
+            f"have the same dtype, but got input({input.dtype.name.replace('float64', 'double')}"
+            f"), and weight({weight.dtype.name.replace('float32', 'float')})"
+        )
+    for e in edges:
+        if isinstance(e, Tensor) and e.dtype is not input.dtype:
+            raise RuntimeError(
+                f"torch.{op}: input tensor and bins tensors should have the same dtype, but got "
+                f"input {input.dtype.name} and bins {e.dtype.name}"
+            )
+
+
 def _check_float(op: str, kernel: str, x: Tensor) -> None:
     if not x.dtype.is_floating_point:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(x.dtype)}'")
@@ -503,6 +521,7 @@ def histogram(input: Tensor, bins, *, range=None, weight=None, density: bool = F
     ``range`` (the data's range by default), or the given increasing edges. ``weight`` sums
     weights instead of counting; ``density`` normalises to a density over the bins."""
     _check_float("histogram", "histogram_cpu", input)
+    _check_dtypes("histogram", input, weight, [bins])
     if isinstance(bins, Tensor):
         if range is not None:
             raise TypeError(
@@ -526,13 +545,81 @@ def histogram(input: Tensor, bins, *, range=None, weight=None, density: bool = F
     return return_types.histogram(hist, edges)
 
 
+# The joint bin of each point is the row-major combination of its bin in each dimension; the
+# edges of all dimensions travel as one padded (D, max bins + 1) operand, each row read up to its
+# own length (``sizes``, static).
+@defop("HistogramddBackward0")
+def _histogramdd(a, edges, weight, *, sizes, density):
+    flat = jnp.zeros(a.shape[0], jnp.int64)
+    inside = jnp.ones(a.shape[0], bool)
+    for k, b in enumerate(sizes):
+        e, x = edges[k, : b + 1], a[:, k]
+        pos = jnp.searchsorted(e, x, side="right") - 1
+        pos = jnp.where(x == e[-1], b - 1, pos)
+        inside = inside & (x >= e[0]) & (x <= e[-1])
+        flat = flat * b + pos
+    w = jnp.ones(a.shape[0], a.dtype) if weight is None else weight.reshape(-1).astype(a.dtype)
+    total = math.prod(sizes)
+    hist = jnp.zeros(total, a.dtype).at[jnp.where(inside, flat, 0)].add(jnp.where(inside, w, 0))
+    hist = hist.reshape(sizes)
+    if density:
+        hist = hist / jnp.sum(hist)
+        for k, b in enumerate(sizes):
+            shape = [1] * len(sizes)
+            shape[k] = b
+            hist = hist / jnp.diff(edges[k, : b + 1]).reshape(shape)
+    return hist
+
+
 def histogramdd(input: Tensor, bins, *, range=None, weight=None, density: bool = False):  # noqa: A002
-    """Not supported: raises ``NotImplementedError``; ``histogram`` of each column covers the
-    one-dimensional case."""
-    raise NotImplementedError(
-        "torch.histogramdd is not supported by tracegrad; use tracegrad.histogram on each "
-        "dimension, or compute the joint bin index with bucketize and count it with bincount"
+    """A histogram of the points in ``input``'s rows (its last dimension holds each point's D
+    coordinates) as a ``(hist, bin_edges)`` named tuple (``bin_edges`` a tuple of D tensors):
+    ``bins`` an int for every dimension, one int per dimension, or one tensor of edges per
+    dimension; ``range`` the flat ``(min, max)`` pairs of the dimensions (the data's range by
+    default). ``weight`` sums weights instead of counting; ``density`` normalises to a density."""
+    _check_float("histogramdd", "histogramdd", input)
+    _check_dtypes("histogramdd", input, weight, bins if isinstance(bins, (list, tuple)) else [])
+    if input.ndim < 2:
+        raise RuntimeError(
+            "torch.histogramdd: input tensor should have at least 2 dimensions, but got "
+            f"{input.ndim}"
+        )
+    dims = input.shape[-1]
+    points = input.detach().reshape(-1, dims)
+    bins = [bins] * dims if isinstance(bins, int) else list(bins)
+    if len(bins) != dims:
+        raise RuntimeError(
+            f"torch.histogramdd: expected {dims} sequences of bin edges for each of the {dims} "
+            f"dimensions of the input, but got {len(bins)}"
+        )
+    if range is not None and len(range) != 2 * dims:
+        raise RuntimeError(
+            f"torch.histogramdd: for a {dims}-dimensional histogram range should have "
+            f"{2 * dims} elements, but got {len(range)}"
+        )
+    edges = []
+    for k, b in enumerate(bins):
+        if isinstance(b, Tensor):
+            edges.append(b.detach())
+        else:
+            lo, hi = (0.0, 0.0) if range is None else (range[2 * k], range[2 * k + 1])
+            edges.append(_range_edges("torch.histogramdd", points[:, k], int(b), lo, hi, 0.5))
+    sizes = tuple(e.shape[0] - 1 for e in edges)
+    width = builtins.max(sizes) + 1
+    padded = stack([cat([e, e[-1:].expand(width - e.shape[0])]) for e in edges])
+    if weight is not None and tuple(weight.shape) != tuple(input.shape[:-1]):
+        raise RuntimeError(
+            "torch.histogramdd: if weight tensor is provided it should have the same shape as "
+            "the input tensor excluding its innermost dimension"
+        )
+    hist = _histogramdd(
+        points,
+        padded,
+        None if weight is None else weight.detach(),
+        sizes=sizes,
+        density=bool(density),
     )
+    return return_types.histogramdd(hist, tuple(edges))
 
 
 # ------------------------------------------------------------------- unique, unique_consecutive
