@@ -95,8 +95,7 @@ def cummin(input: Tensor, dim: int):
 # exp(-out_i) overflow; PyTorch's stable form splits g by sign and sums in log space with the same
 # scan run in reverse:  dx = exp(x + rlcse(log g+ - out)) - exp(x + rlcse(log g- - out)).
 # A sign with no entries in a suffix gives -inf there, whose exp is exactly 0. Where out is -inf
-# (every x_k so far -inf) it is replaced by 0 before the subtraction, so no -inf - -inf = NaN
-# appears, in this rule or in its own derivative.
+# (every x_k so far -inf) the gradient is NaN (-inf + inf), as PyTorch's.
 @defop("LogcumsumexpBackward0", save_out=True)
 def _logcumsumexp(a, *, dim, reverse):
     if a.ndim == 0:
@@ -108,11 +107,10 @@ def _logcumsumexp(a, *, dim, reverse):
 def _(g, out, a, *, dim, reverse):
     if a.ndim == 0:
         return (g,)
-    safe = where(out.isneginf(), 0.0, out)
     ninf = -math.inf
     pos, neg = g > 0, g < 0
-    lp = where(pos, where(pos, g, 1.0).log() - safe, ninf)
-    ln = where(neg, where(neg, -g, 1.0).log() - safe, ninf)
+    lp = where(pos, where(pos, g, 1.0).log() - out, ninf)
+    ln = where(neg, where(neg, -g, 1.0).log() - out, ninf)
     rp = _logcumsumexp(lp, dim=dim, reverse=not reverse)
     rn = _logcumsumexp(ln, dim=dim, reverse=not reverse)
     return ((a + rp).exp() - (a + rn).exp(),)
@@ -151,9 +149,9 @@ def diff(
         raise RuntimeError(f"order must be non-negative but got {n}")
     d = _wrap_dim(dim, input.ndim)
     parts = []
-    for extra, what in ((prepend, "prepend"), (append, "append")):
+    for extra in (prepend, append):
         if extra is not None and extra.ndim != input.ndim:
-            raise RuntimeError(f"diff expects {what} to be the same dimension as input")
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
     if prepend is not None:
         parts.append(prepend)
     parts.append(input)

@@ -97,8 +97,10 @@ def _traced(x) -> bool:
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
-def _quantile(op: str, input: Tensor, q, dim, keepdim: bool, interpolation: str, skip_nan: bool):
-    # PyTorch's quantile_checks, in its order and words.
+def _quantile(input: Tensor, q, dim, keepdim: bool, interpolation: str, skip_nan: bool):
+    # PyTorch's quantile_checks, in its order and words (which say "quantile()" for nanquantile
+    # too).
+    op = "quantile"
     if input.numel() == 0:
         raise RuntimeError(f"{op}() input tensor must be non-empty")
     if input.dtype.name not in ("float32", "float64"):
@@ -182,7 +184,7 @@ def quantile(
     (of all elements when None), interpolating between the neighbouring order statistics as
     ``interpolation`` says; a slice holding NaN gives NaN. A tensor ``q`` adds a leading dimension.
     The gradient reaches the two neighbouring elements and, for ``linear``, ``q``."""
-    return _quantile("quantile", input, q, dim, keepdim, interpolation, False)
+    return _quantile(input, q, dim, keepdim, interpolation, False)
 
 
 @expose
@@ -196,7 +198,7 @@ def nanquantile(
 ) -> Tensor:
     """``quantile`` ignoring NaN values: each slice's quantiles are those of its non-NaN
     elements (NaN when it has none)."""
-    return _quantile("nanquantile", input, q, dim, keepdim, interpolation, True)
+    return _quantile(input, q, dim, keepdim, interpolation, True)
 
 
 # --------------------------------------------------------------------------------------- nanmedian
@@ -291,7 +293,7 @@ def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False):
     else:
         d = _wrap_dim(dim, input.ndim)
         if input.ndim and input.shape[d] == 0:
-            raise IndexError(f"aminmax(): Expected reduction dim {d} to have non-zero size.")
+            raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
         dims = (d,) if input.ndim else ()
     lo = _amin(input, dim=dims, keepdim=keepdim, name="AminBackward0")
     hi = _amax(input, dim=dims, keepdim=keepdim, name="AmaxBackward0")
@@ -428,12 +430,11 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     on the values, so this runs eagerly. int64 counts; float weights keep their dtype, others give
     float64."""
     a = _host(input, "bincount")
-    if (
-        input.ndim != 1
-        or input.dtype.is_floating_point
-        or input.dtype.name == "bool"
-        or (a.size and a.min() < 0)
-    ):
+    if input.dtype.is_floating_point or input.dtype.name == "bool":
+        raise NotImplementedError(
+            f"\"bincount_cpu\" not implemented for '{scalar_type_name(input.dtype)}'"
+        )
+    if input.ndim != 1 or (a.size and a.min() < 0):
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if minlength < 0:
         raise RuntimeError("minlength should be >= 0")
@@ -465,13 +466,20 @@ def _histogram(a, edges, weight, *, density):
     return hist
 
 
+def _c_name(x: Tensor) -> str:
+    """The C++ name PyTorch's messages give a dtype (``float``, ``double``, ``long``)."""
+    return {"float32": "float", "float64": "double", "int64": "long"}.get(
+        x.dtype.name, x.dtype.name
+    )
+
+
 def _check_dtypes(op: str, input: Tensor, weight, edges: list) -> None:
     """PyTorch's refusal of weights and bin edges of another dtype than the input."""
     if weight is not None and weight.dtype is not input.dtype:
         raise RuntimeError(
-            f"torch.{op}: if weight tensor is provided, input tensor and weight tensor should "
-            f"have the same dtype, but got input({input.dtype.name.replace('float64', 'double')}"
-            f"), and weight({weight.dtype.name.replace('float32', 'float')})"
+            f"torch.histogramdd: if weight tensor is provided, input tensor and weight tensor "
+            f"should have the same dtype, but got input({_c_name(input)}), and "
+            f"weight({_c_name(weight)})"
         )
     for e in edges:
         if isinstance(e, Tensor) and e.dtype is not input.dtype:
@@ -486,18 +494,20 @@ def _check_float(op: str, kernel: str, x: Tensor) -> None:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(x.dtype)}'")
 
 
-def _range_edges(op: str, input: Tensor, bins: int, lo, hi, widen: float) -> Tensor:
+def _range_edges(op: str, input: Tensor, bins: int, lo, hi, widen: float, k: int = 0) -> Tensor:
     """``bins + 1`` evenly spaced edges over [lo, hi], the data's range when both are equal (as
     PyTorch: widened by ``widen`` either side when that is one value too)."""
     if bins <= 0:
-        raise RuntimeError(f"{op}(): bins must be > 0, but got {bins} for dimension 0")
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     lo, hi = float(lo), float(hi)
     if lo == hi and input.numel():
         a = _host(input, op)
         lo, hi = float(a.min()), float(a.max())
     if lo > hi:
+        if op == "torch.histc":
+            raise RuntimeError("torch.histc: max must be larger than min")
         raise RuntimeError(
-            f"{op}(): max must be larger than min, but got min {lo} max {hi} for dimension 0"
+            f"{op}: min should not exceed max, but got min {lo:g} max {hi:g} for dimension {k}"
         )
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise RuntimeError(f"{op}(): range of [{lo}, {hi}] is not finite")
@@ -520,7 +530,7 @@ def histogram(input: Tensor, bins, *, range=None, weight=None, density: bool = F
     """A histogram of ``input`` as a ``(hist, bin_edges)`` named tuple: ``bins`` equal bins over
     ``range`` (the data's range by default), or the given increasing edges. ``weight`` sums
     weights instead of counting; ``density`` normalises to a density over the bins."""
-    _check_float("histogram", "histogram_cpu", input)
+    _check_float("histogram", "histogramdd", input)
     _check_dtypes("histogram", input, weight, [bins])
     if isinstance(bins, Tensor):
         if range is not None:
@@ -533,7 +543,7 @@ def histogram(input: Tensor, bins, *, range=None, weight=None, density: bool = F
         edges = bins.detach()
     else:
         lo, hi = (0.0, 0.0) if range is None else range
-        edges = _range_edges("torch.histogram", input, int(bins), lo, hi, 0.5)
+        edges = _range_edges("torch.histogramdd", input, int(bins), lo, hi, 0.5)
     if weight is not None and tuple(weight.shape) != tuple(input.shape):
         raise RuntimeError(
             "torch.histogram(): if weight tensor is provided, it should have the same shape as "
@@ -580,10 +590,7 @@ def histogramdd(input: Tensor, bins, *, range=None, weight=None, density: bool =
     _check_float("histogramdd", "histogramdd", input)
     _check_dtypes("histogramdd", input, weight, bins if isinstance(bins, (list, tuple)) else [])
     if input.ndim < 2:
-        raise RuntimeError(
-            "torch.histogramdd: input tensor should have at least 2 dimensions, but got "
-            f"{input.ndim}"
-        )
+        raise RuntimeError("torch.histogramdd: input tensor should have at least 2 dimensions")
     dims = input.shape[-1]
     points = input.detach().reshape(-1, dims)
     bins = [bins] * dims if isinstance(bins, int) else list(bins)
@@ -603,7 +610,7 @@ def histogramdd(input: Tensor, bins, *, range=None, weight=None, density: bool =
             edges.append(b.detach())
         else:
             lo, hi = (0.0, 0.0) if range is None else (range[2 * k], range[2 * k + 1])
-            edges.append(_range_edges("torch.histogramdd", points[:, k], int(b), lo, hi, 0.5))
+            edges.append(_range_edges("torch.histogramdd", points[:, k], int(b), lo, hi, 0.5, k))
     sizes = tuple(e.shape[0] - 1 for e in edges)
     width = builtins.max(sizes) + 1
     padded = stack([cat([e, e[-1:].expand(width - e.shape[0])]) for e in edges])
@@ -702,7 +709,7 @@ def unravel_index(indices, shape) -> tuple:
         indices = tensor(indices)
     if indices.dtype.is_floating_point or indices.dtype.name == "bool":
         raise TypeError(
-            f"expected 'indices' to be integer dtype, but got {scalar_type_name(indices.dtype)}"
+            f"expected 'indices' to be integer dtype, but got torch.{indices.dtype.name}"
         )
     shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
     if builtins.any(s < 0 for s in shape):
