@@ -501,7 +501,7 @@ def _range_edges(op: str, input: Tensor, bins: int, lo, hi, widen: float, k: int
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     lo, hi = float(lo), float(hi)
     if lo == hi and input.numel():
-        a = _host(input, op)
+        a = _host(input, op.rpartition(".")[2])
         lo, hi = float(a.min()), float(a.max())
     if lo > hi:
         if op == "torch.histc":
