@@ -191,6 +191,18 @@ def test_mode(dtype):
     _same(x.mode().values, xt.mode().values)
 
 
+def test_mode_counts_nans_together():
+    # NaNs form one run, larger than any number. PyTorch's kernel sorts with a comparison NaN
+    # breaks, so only slices whose sorted order it still gets right are compared; for a NaN mode
+    # the index is one of the NaNs (PyTorch's pick among them depends on its sort; here the last).
+    rows = [[NAN, 1.0, NAN, 2.0], [NAN, NAN, 1.0, 1.0]]
+    x, xt = _both(rows)
+    ours, theirs = tg.mode(x, 1), torch.mode(xt, 1)
+    _same(ours.values, theirs.values)
+    assert ours.indices[1].item() == theirs.indices[1].item()
+    assert math.isnan(rows[0][ours.indices[0].item()])
+
+
 def test_mode_gradient_and_0d():
     v = np.array([[1.0, 2.0, 1.0, 3.0], [2.0, 2.0, 0.0, 0.0]])
     _grads(lambda a: tg.mode(a, 1), lambda a: torch.mode(a, 1), v)
@@ -237,6 +249,14 @@ def test_searchsorted():
     u, ut = _both(unsorted, "int64")
     sorter, sortert = _both(np.argsort(unsorted, kind="stable"), "int64")
     _same(tg.searchsorted(u, q, sorter=sorter), torch.searchsorted(ut, qt, sorter=sortert))
+
+
+def test_searchsorted_with_nans_follows_pytorchs_search():
+    for seq in ([1.0, 2.0, NAN], [NAN, NAN, 1.0, 2.0, 3.0], [0.5, 1.0, 1.0, 2.0, NAN, NAN, NAN]):
+        s, st = _both(seq)
+        v, vt = _both([NAN, 1.0, 1.5, 3.0, -1.0])
+        for right in (False, True):
+            _same(tg.searchsorted(s, v, right=right), torch.searchsorted(st, vt, right=right))
 
 
 @pytest.mark.parametrize(

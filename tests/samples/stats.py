@@ -36,6 +36,7 @@ SAMPLES = {
         S((ints(3, 6, high=3),), {"dim": 1, "keepdim": False}, name="int_ties"),
         S((ints(5, 2, high=2).astype(np.float64),), {"dim": 0, "keepdim": True}, name="float"),
         S((distinct(2, 4),), {"dim": 1, "keepdim": False}, name="all_distinct"),
+        S((np.array([[np.nan, 1.0, np.nan], [2.0, np.nan, 2.0]]),), {"dim": 1, "keepdim": False}),
     ],
     "cum_index": [
         S((distinct(3, 5),), {"dim": 1, "largest": True}),
@@ -53,6 +54,11 @@ SAMPLES = {
         S((np.sort(arr(6)), arr(2, 3)), {"right": False, "int32": False}),
         S((np.sort(arr(2, 5), axis=-1), arr(2, 4)), {"right": True, "int32": True}, name="batch"),
         S((np.array([0, 1, 1, 3], np.int64), ints(5, high=4)), {"right": True, "int32": False}),
+        S(
+            (np.array([-1.0, 0.5, 2.0, np.nan]), np.array([np.nan, 0.5, 3.0, -2.0])),
+            {"right": False, "int32": False},
+            name="nans",
+        ),
     ],
     "isin": [
         S((ints(3, 4, high=6), ints(3, high=6)), {"assume_unique": False, "invert": False}),

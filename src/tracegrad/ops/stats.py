@@ -244,20 +244,26 @@ def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False):
 
 
 # -------------------------------------------------------------------------------------------- mode
-# The most frequent value of each slice (the smallest of equally frequent ones) and the index of
-# its last occurrence, as PyTorch's CPU kernel. Counting compares every pair of the slice: O(n^2)
-# work, all of it in one fused XLA computation.
+# The most frequent value of each slice (the smallest of equally frequent ones, NaN counting as
+# equal to NaN and larger than any number, as in PyTorch's sorted runs) and the index of its last
+# occurrence, as PyTorch's CPU kernel (which, for a NaN mode, may point at another of the NaNs).
+# Counting compares every pair of the slice: O(n^2) work, in one fused XLA computation.
 @defop("ModeBackward0")
 def _mode_index(a, *, dim, keepdim):
     x = jnp.moveaxis(a, dim, -1)
     if x.dtype == jnp.bool_:
         x = x.astype(jnp.uint8)
     n = x.shape[-1]
-    counts = jnp.sum(x[..., :, None] == x[..., None, :], axis=-1)
+    same = x[..., :, None] == x[..., None, :]
+    floating = jnp.issubdtype(x.dtype, jnp.inexact)
+    nan = jnp.isnan(x) if floating else jnp.zeros(x.shape, bool)
+    same = same | (nan[..., :, None] & nan[..., None, :])
+    counts = jnp.sum(same, axis=-1)
     candidate = counts == jnp.max(counts, axis=-1, keepdims=True)
-    top = jnp.inf if jnp.issubdtype(x.dtype, jnp.inexact) else jnp.iinfo(x.dtype).max
-    value = jnp.min(jnp.where(candidate, x, top), axis=-1, keepdims=True)
-    hit = candidate & (x == value)
+    top = jnp.inf if floating else jnp.iinfo(x.dtype).max
+    number = candidate & ~nan
+    value = jnp.min(jnp.where(number, x, top), axis=-1, keepdims=True)
+    hit = jnp.where(jnp.any(number, axis=-1, keepdims=True), number & (x == value), candidate)
     idx = n - 1 - jnp.argmax(hit[..., ::-1], axis=-1, keepdims=True)
     idx = jnp.moveaxis(idx.astype(jnp.int64), -1, dim)
     return idx if keepdim else jnp.squeeze(idx, dim)
@@ -303,18 +309,25 @@ def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False):
 
 
 # ----------------------------------------------------------------------- searchsorted, bucketize
+# PyTorch's binary search, step for step: the lower bound moves right while !(mid >= value), the
+# upper bound while !(mid > value). Written out (a fixed log2(n) + 1 halvings, all queries at once)
+# rather than jnp.searchsorted, so NaNs in the sequence or the queries land where PyTorch's land.
 @defop("SearchsortedBackward0")
 def _searchsorted(seq, values, *, right, int32):
-    side = "right" if right else "left"
-    kind = jnp.int32 if int32 else jnp.int64
     dtype = jnp.promote_types(seq.dtype, values.dtype)
-    seq, values = seq.astype(dtype), values.astype(dtype)
-    if seq.ndim == 1:
-        return jnp.searchsorted(seq, values, side=side).astype(kind)
-    rows = seq.reshape(-1, seq.shape[-1])
-    vals = values.reshape(rows.shape[0], -1)
-    found = jax.vmap(lambda s, v: jnp.searchsorted(s, v, side=side))(rows, vals)
-    return found.reshape(values.shape).astype(kind)
+    n = seq.shape[-1]
+    rows = seq.astype(dtype).reshape(-1, n)
+    vals = values.astype(dtype).reshape(rows.shape[0], -1)
+    start = jnp.zeros(vals.shape, jnp.int64)
+    end = jnp.full(vals.shape, n, jnp.int64)
+    for _ in range(n.bit_length()):
+        active = start < end
+        mid = start + ((end - start) >> 1)
+        at = jnp.take_along_axis(rows, jnp.minimum(mid, builtins.max(n - 1, 0)), axis=-1)
+        right_of = ~(at > vals) if right else ~(at >= vals)
+        start = jnp.where(active & right_of, mid + 1, start)
+        end = jnp.where(active & ~right_of, mid, end)
+    return start.reshape(values.shape).astype(jnp.int32 if int32 else jnp.int64)
 
 
 @expose(methods=())
