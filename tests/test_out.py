@@ -197,6 +197,19 @@ s("frexp", lambda T: ((t(T, A),), {}))
 s("index_copy", lambda T: ((t(T, A), 0, t(T, IX), t(T, B[:2])), {}))
 s("index_reduce", lambda T: ((t(T, A), 0, t(T, IX), t(T, B[:2]), "amax"), {}))
 
+# keepdim: without it PyTorch's mode resizes out to the kept shape first and warns about that one.
+s("mode", lambda T: ((t(T, K), 1, True), {}))
+s("quantile", lambda T: ((t(T, A), 0.3, 1), {}))
+s("nanquantile", lambda T: ((t(T, np.where(MASK, np.nan, A)), 0.6), {"dim": 0}))
+s("searchsorted", lambda T: ((t(T, np.sort(A, axis=1)), t(T, B)), {}))
+s("bucketize", lambda T: ((t(T, A), t(T, np.sort(V))), {"right": True}))
+s("histc", lambda T: ((t(T, A),), {"bins": 4}))
+s("histogram", lambda T: ((t(T, A), 3), {}))
+s("cummax", lambda T: ((t(T, A), 1), {}))
+s("cummin", lambda T: ((t(T, A), 0), {}))
+s("logcumsumexp", lambda T: ((t(T, A), 1), {}))
+s("aminmax", lambda T: ((t(T, A),), {"dim": 1}))
+
 S["normalize"] = ("nn.functional.normalize", lambda T: ((t(T, A),), {}), False)
 
 # Where tracegrad refuses what PyTorch silently gets wrong: arange(0.5, 3.0, 0.5, out=int32) in
@@ -329,7 +342,7 @@ def _torch_documents_out(torch_fn, name) -> bool:
 
 
 # Documented with out= but refused by PyTorch's own binding (TypeError on out=).
-_TORCH_REFUSES_OUT = {"std_mean", "var_mean"}
+_TORCH_REFUSES_OUT = {"std_mean", "var_mean", "histogramdd"}
 
 
 @pytest.mark.parametrize(

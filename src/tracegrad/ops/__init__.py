@@ -22,9 +22,11 @@ from . import (
     reduction,
     resample,
     resize,
+    scans,
     shape,
     sorting,
     special,
+    stats,
 )
 from . import complex as _complex_ops  # the module; ``complex`` is the function it exports
 from . import fft as _fft_ops  # noqa: F401 - registers the transforms (tracegrad.fft exposes them)
@@ -50,10 +52,12 @@ from .reduction import *  # noqa: F403
 from .registry import REGISTRY, Op, defop
 from .resample import *  # noqa: F403
 from .resize import *  # noqa: F403
+from .scans import *  # noqa: F403
 from .scatter import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sorting import *  # noqa: F403
 from .special import *  # noqa: F403
+from .stats import *  # noqa: F403
 
 __all__ = ["REGISTRY", "Op", "defop"]
 for _m in (
@@ -81,5 +85,7 @@ for _m in (
     shape,
     sorting,
     special,
+    scans,
+    stats,
 ):
     __all__ += _m.__all__

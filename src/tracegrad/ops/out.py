@@ -76,6 +76,11 @@ OUT_FUNCTIONS: dict[str, str] = {
         CAST,
     ),
     **dict.fromkeys("frexp bitwise_not index_copy index_reduce".split(), SAME),
+    **dict.fromkeys(
+        "mode quantile nanquantile searchsorted bucketize histc histogram cummax "
+        "cummin logcumsumexp aminmax".split(),
+        SAME,
+    ),
     **dict.fromkeys("sum prod cumsum cumprod nanmean".split(), DTYPE),
     **dict.fromkeys("cat concat concatenate stack hstack vstack".split(), CAT),
     **dict.fromkeys("column_stack dstack row_stack".split(), CAT),
