@@ -168,7 +168,11 @@ def eigh(A: Tensor, UPLO: str = "L"):
     _square("eigh", A)
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
-    packed = _eigh(A, upper=UPLO == "U")
+    # LAPACK reads one triangle: the values come from that triangle, mirrored; the gradient goes
+    # straight through to A, which is PyTorch's rule (its formula assumes a symmetric A).
+    tri = A.tril() if UPLO == "L" else A.triu()
+    mirrored = tri + tri.mT - tri.diagonal(dim1=-2, dim2=-1).diag_embed()
+    packed = _eigh(A + (mirrored - A).detach(), upper=UPLO == "U")
     return _Eigh(packed[..., 0, :], packed[..., 1:, :])
 
 
