@@ -134,3 +134,14 @@ def test_set_default_tensor_type_and_float32_matmul_precision():
     assert not tg.are_deterministic_algorithms_enabled()
     assert tg.detach(tg.ones(1, requires_grad=True)).requires_grad is False
     assert tg.get_device(tg.ones(1)) == torch.get_device(torch.ones(1)) == -1
+
+
+def test_small_conversions_and_queries_match_pytorch():
+    for lib in (tg, torch):
+        x = lib.tensor([1.5, -2.0])
+        assert x.char().dtype == lib.int8 and x.char().tolist() == [1, -2]
+        assert not lib.is_storage(x) and x.isreal().tolist() == [True, True]
+        e = x.new_empty_strided((2, 3), (3, 1))
+        assert e.shape == (2, 3) and e.dtype == lib.float32 and e.stride() == (3, 1)
+    with pytest.raises(NotImplementedError, match="complex32"):
+        tg.ones(1).chalf()

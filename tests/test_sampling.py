@@ -125,3 +125,18 @@ def test_normal_with_tensor_parameters_broadcasts_like_pytorch():
     assert abs(draws.mean() - 3.0) < 0.05 and abs(draws.std() - 2.0) < 0.04
     with pytest.raises(TypeError, match="invalid combination of arguments"):
         tg.normal(0.0, 1.0)
+
+
+def test_binomial_moments_and_errors_match_pytorch():
+    tg.manual_seed(0)
+    count = tg.full((20000,), 12.0)
+    draws = tg.binomial(count, tg.full((20000,), 0.25)).numpy()
+    assert draws.dtype == np.float32 and draws.min() >= 0 and draws.max() <= 12
+    assert abs(draws.mean() - 3.0) < 0.05 and abs(draws.var() - 2.25) < 0.1
+    assert np.all(draws == np.round(draws))
+    torch = pytest.importorskip("torch")
+    for lib in (tg, torch):
+        with pytest.raises(ValueError, match="floating-point dtypes for count"):
+            lib.binomial(lib.tensor([3, 4]), lib.tensor([0.5, 0.5]))
+        with pytest.raises(RuntimeError, match="Found dtype Double but expected Float"):
+            lib.binomial(lib.tensor([3.0]), lib.tensor([0.5], dtype=lib.float64))

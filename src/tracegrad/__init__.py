@@ -58,7 +58,7 @@ from .nn.functional import pixel_shuffle, pixel_unshuffle  # noqa: E402
 from .ops import *  # noqa: E402, F403
 from .ops import out as _out_variants  # noqa: E402
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
-from .sampling import bernoulli, multinomial, poisson  # noqa: E402
+from .sampling import bernoulli, binomial, multinomial, poisson  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .tensor import Size, Tensor  # noqa: E402
 from .utils.data.generator import Generator  # noqa: E402
@@ -122,6 +122,7 @@ from ._queries import (  # noqa: E402
     is_nonzero,
     is_same_size,
     is_signed,
+    is_storage,
     result_type,
 )
 from ._threads import (  # noqa: E402

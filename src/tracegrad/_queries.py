@@ -15,6 +15,7 @@ __all__ = [
     "is_nonzero",
     "is_same_size",
     "is_signed",
+    "is_storage",
     "result_type",
 ]
 
@@ -86,6 +87,11 @@ def _assert(condition, message: str) -> None:
         condition = condition.is_nonzero()
     if not condition:
         raise AssertionError(message)
+
+
+def is_storage(obj) -> bool:
+    """False: tracegrad has no storage objects (a tensor's values live in its JAX array)."""
+    return False
 
 
 def detach(input: Tensor) -> Tensor:

@@ -646,6 +646,30 @@ def new_full(
     )
 
 
+@expose
+def new_empty_strided(
+    self,
+    size,
+    stride,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    pin_memory=False,
+) -> Tensor:
+    """``empty_strided(size, stride)`` with this tensor's dtype and device unless given: zeros,
+    reporting contiguous strides (JAX arrays have none of their own)."""
+    return empty_strided(
+        size,
+        stride,
+        dtype=dtype or self.dtype,
+        layout=layout,
+        device=device or self.device,
+        requires_grad=requires_grad,
+        pin_memory=pin_memory,
+    )
+
+
 # ------------------------------------------------------------------ logspace, range, scalar_tensor
 def logspace(
     start,

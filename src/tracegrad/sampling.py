@@ -14,12 +14,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _dtype
 from . import random as _random
 from ._dtype import int64
 from ._surface import expose
 from .tensor import Tensor
 
-__all__ = ["bernoulli", "multinomial", "poisson"]
+__all__ = ["bernoulli", "binomial", "multinomial", "poisson"]
 
 
 def _draw_dtype(t: Tensor):
@@ -109,6 +110,24 @@ def poisson(input: Tensor, generator=None) -> Tensor:
     rate = input._storage.array
     draw = jax.random.poisson(_random.next_key(generator), rate, rate.shape)
     return Tensor._wrap(draw.astype(input.dtype.np))
+
+
+def binomial(count: Tensor, prob: Tensor, generator=None) -> Tensor:
+    """Binomial draws: successes in ``count`` trials of probability ``prob`` (same shape and
+    floating dtype), in that dtype."""
+    if not count.dtype.is_floating_point:
+        raise ValueError(
+            f"binomial only supports floating-point dtypes for count, got: "
+            f"{_dtype.scalar_type_name(count.dtype)}"
+        )
+    if prob.dtype != count.dtype:
+        raise RuntimeError(
+            f"Found dtype {_dtype.scalar_type_name(prob.dtype)} but expected "
+            f"{_dtype.scalar_type_name(count.dtype)}"
+        )
+    n, p = jnp.broadcast_arrays(count._storage.array, prob._storage.array)
+    draw = jax.random.binomial(_random.next_key(generator), n, p, n.shape, _draw_dtype(count))
+    return Tensor._wrap(draw.astype(count.dtype.np))
 
 
 # ------------------------------------------------------------------------------ in-place fills

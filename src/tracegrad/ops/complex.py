@@ -351,7 +351,7 @@ def is_neg(input: Tensor) -> bool:
     return False
 
 
-@expose(methods=())
+@expose
 def isreal(input: Tensor) -> Tensor:
     """Elementwise whether each value is real: imaginary part 0 for complex tensors, True for every
     element of a real tensor (a bool tensor, no gradient)."""
@@ -411,6 +411,14 @@ def _cdouble(self: Tensor, memory_format=None) -> Tensor:
     return self.to(complex128, memory_format=memory_format)
 
 
+def _chalf(self: Tensor, memory_format=None) -> Tensor:
+    """Refused: complex32 (float16 parts) has no JAX dtype; use ``cfloat()``."""
+    raise NotImplementedError(
+        "Tensor.chalf(): complex32 is not supported (JAX has no complex dtype with float16 "
+        "parts); use .cfloat() (complex64)"
+    )
+
+
 def _complex_dunder(self: Tensor) -> builtins.complex:
     """The value of a one-element tensor as a Python complex number."""
     self._check_concrete("__complex__")
@@ -421,4 +429,5 @@ def _complex_dunder(self: Tensor) -> builtins.complex:
 
 expose(_cfloat, methods=("cfloat",))
 expose(_cdouble, methods=("cdouble",))
+expose(_chalf, methods=("chalf",))
 expose(_complex_dunder, methods=(), operators=("__complex__",))

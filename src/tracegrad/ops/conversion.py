@@ -157,6 +157,7 @@ _SHORTHANDS = {
     "short": _dtype.int16,
     "bool": _dtype.bool_,
     "byte": _dtype.uint8,
+    "char": _dtype.int8,
 }
 
 
