@@ -115,6 +115,7 @@ _NO_EFFECT = {
     "Tensor.is_pinned: device": "nothing is pinned on any device",
     "Tensor.to_dense: masked_grad": "only sparse tensors' gradients depend on it",
     "Tensor.dim_order: ambiguity_check": "contiguous tensors have one dim order",
+    "tracegrad.is_storage: obj": "tracegrad has no storage objects: nothing is one",
     "tracegrad.unique: sorted": "always sorted, as PyTorch's CPU kernel is for sorted=False",
 }
 
