@@ -1,20 +1,24 @@
 """``tracegrad.linalg``, as ``torch.linalg``: inverses, determinants, solves, Cholesky, QR, the
-SVD, LU, the symmetric eigendecomposition, pseudo-inverses, least squares, the matrix exponential
-and powers, and norms.
+SVD, LU, the symmetric and general eigendecompositions, pseudo-inverses, least squares, the matrix
+exponential and powers, and norms.
 
-The decompositions are ops with hand-written VJPs (``ops/decomp.py``, ``ops/decomp2.py``); the
+The decompositions are ops with hand-written VJPs (``ops/decomp.py``, ``ops/decomp2.py``,
+``ops/eig.py``); the
 rest is composed from them and from tracegrad's other ops, so everything here is differentiable
-(again, under ``create_graph=True``). ``eig``, ``eigvals`` (complex results) and the LDL
-factorization raise ``NotImplementedError`` naming the alternative.
+(again, under ``create_graph=True``; ``eig``/``eigvals`` to first order). The LDL factorization
+raises ``NotImplementedError`` naming the alternative.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
-from ._dtype import as_dtype
+from ._dtype import as_dtype, scalar_type_name
+from ._grad_mode import is_grad_enabled
 from .ops import decomp, decomp2
+from .ops import eig as _eig_ops
 from .ops import out as _out
 from .ops.decomp import _eigh, _solve, _solve_triangular, _square
 from .ops.linalg import matmul
@@ -425,23 +429,60 @@ def ldl_solve(LD: Tensor, pivots: Tensor, B: Tensor, *, hermitian: bool = False)
     raise _ldl_refused("ldl_solve")
 
 
-def _eig_refused(name: str):
-    return NotImplementedError(
-        f"linalg.{name}: the eigendecomposition of a general (non-symmetric) matrix is not "
-        "implemented yet; for symmetric matrices use linalg.eigh / linalg.eigvalsh"
-    )
+_Eig = _result("linalg_eig", ("eigenvalues", "eigenvectors"))
+
+
+def _eig_check(name: str, A: Tensor) -> None:
+    """PyTorch's errors for ``linalg.eig``/``eigvals`` inputs, and the device where JAX has no
+    general eigendecomposition."""
+    if A.ndim < 2:
+        raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(
+            f"linalg.{name}: A must be batches of square matrices, but they are "
+            f"{A.shape[-2]} by {A.shape[-1]} matrices"
+        )
+    if not (A.dtype.is_floating_point or A.dtype.is_complex):
+        raise RuntimeError(f"Unknown Complex ScalarType for {scalar_type_name(A.dtype)}")
+    if A.dtype.name in ("float16", "bfloat16"):
+        raise NotImplementedError(
+            f"\"linalg_eig_out_cpu\" not implemented for '{scalar_type_name(A.dtype)}'"
+        )
+
+
+def _eig_on_device(name: str, op, A: Tensor) -> Tensor:
+    """Run ``op`` on ``A``; on an accelerator where JAX cannot lower the general eigensolver, a
+    ``NotImplementedError`` naming the device and the way out (the CPU)."""
+    if A.device.type == "cpu":
+        return op(A)
+    try:
+        return op(A)
+    except (NotImplementedError, RuntimeError, ValueError) as e:
+        raise NotImplementedError(
+            f"linalg.{name}: the eigendecomposition of a general matrix is not available on "
+            f"device {A.device} in this JAX build ({type(e).__name__}: {e}); compute it on the "
+            f"CPU: torch.linalg.{name}(A.cpu())"
+        ) from e
 
 
 def eig(A: Tensor):
-    """Not implemented yet: raises ``NotImplementedError`` pointing to ``eigh`` for symmetric
-    matrices."""
-    raise _eig_refused("eig")
+    """``(eigenvalues, eigenvectors)`` of each general square matrix, both complex (complex64 for
+    float32 input, complex128 for float64), as LAPACK's ``geev`` returns them: eigenvalues in no
+    particular order, each eigenvector of unit norm with its largest component real. Eigenvectors
+    are defined only up to a phase, so a loss must not depend on it (a gradient of one that does
+    raises ``RuntimeError``, as in PyTorch); repeated eigenvalues give inf/nan gradients."""
+    _eig_check("eig", A)
+    packed = _eig_on_device("eig", _eig_ops._eig, A)
+    return _Eig(packed[..., 0, :], packed[..., 1:, :])
 
 
-def eigvals(A: Tensor):
-    """Not implemented yet: raises ``NotImplementedError`` pointing to ``eigvalsh`` for
-    symmetric matrices."""
-    raise _eig_refused("eigvals")
+def eigvals(A: Tensor) -> Tensor:
+    """The eigenvalues of each general square matrix, complex (complex64 for float32 input,
+    complex128 for float64), in LAPACK's order (that of ``eig``). With a gradient, the
+    eigenvectors are computed too (the rule needs them), as in PyTorch."""
+    _eig_check("eigvals", A)
+    vectors = A.requires_grad and is_grad_enabled()
+    return _eig_on_device("eigvals", functools.partial(_eig_ops._eigvals, vectors=vectors), A)
 
 
 # PyTorch's ``out=`` on every torch.linalg function that takes it (see ops/out.py): the result

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +24,9 @@ class Sample:
     ``args`` hold numpy float arrays (differentiable operands), integer/bool arrays (index or mask
     operands, never differentiated), Python scalars or None. ``fd=False`` skips the finite-difference
     check (for inputs near a kink); ``second_order=False`` skips create_graph checks; ``name`` labels
-    the test.
+    the test. ``cotangent``, if given, maps ``(output, drawn cotangent)`` to the cotangent the checks
+    use: for outputs defined only up to a gauge (eigenvector phases), a cotangent the gauge cannot
+    change.
     """
 
     args: tuple
@@ -31,6 +34,7 @@ class Sample:
     fd: bool = True
     second_order: bool = True
     name: str = ""
+    cotangent: Callable | None = None
 
 
 class Family:

@@ -29,6 +29,7 @@ from . import (
     stats,
 )
 from . import complex as _complex_ops  # the module; ``complex`` is the function it exports
+from . import eig as _eig_ops  # noqa: F401 - registers eig/eigvals (tracegrad.linalg exposes them)
 from . import fft as _fft_ops  # noqa: F401 - registers the transforms (tracegrad.fft exposes them)
 from . import scatter as scatter_ops  # ``scatter`` itself is the function (indexing.py)
 from .arith import *  # noqa: F403
