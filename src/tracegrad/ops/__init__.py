@@ -27,6 +27,7 @@ from . import (
     sorting,
     special,
     stats,
+    windows,
 )
 from . import complex as _complex_ops  # the module; ``complex`` is the function it exports
 from . import fft as _fft_ops  # noqa: F401 - registers the transforms (tracegrad.fft exposes them)
@@ -58,6 +59,7 @@ from .shape import *  # noqa: F403
 from .sorting import *  # noqa: F403
 from .special import *  # noqa: F403
 from .stats import *  # noqa: F403
+from .windows import *  # noqa: F403
 
 __all__ = ["REGISTRY", "Op", "defop"]
 for _m in (
@@ -87,5 +89,6 @@ for _m in (
     special,
     scans,
     stats,
+    windows,
 ):
     __all__ += _m.__all__
