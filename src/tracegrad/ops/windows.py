@@ -51,10 +51,10 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------ windows
-def _window(name: str, window_length: int, periodic: bool, values, dtype, layout, device, rg):
+def _window(name: str, window_length: int, periodic: bool, values, dtype, layout, device, pin, rg):
     """A window factory's result: ``values(n)`` is the symmetric window of ``n >= 2`` points as a
     float64 numpy array; ``periodic`` computes one more point and drops it."""
-    _check_strided(name, layout)
+    _check_strided(name, layout, pin)
     d = as_dtype(dtype) if dtype is not None else get_default_dtype()
     if d.is_complex:
         raise NotImplementedError(f"\"{name}\" not implemented for '{d}': use a floating dtype")
@@ -89,6 +89,7 @@ def hann_window(
     dtype=None,
     layout=None,
     device=None,
+    pin_memory: bool = False,
     requires_grad: bool = False,
 ) -> Tensor:
     """The Hann window ``0.5 - 0.5 cos(2 pi i / (N - 1))`` of ``window_length`` points (``N`` is
@@ -101,6 +102,7 @@ def hann_window(
         dtype,
         layout,
         device,
+        pin_memory,
         requires_grad,
     )
 
@@ -114,6 +116,7 @@ def hamming_window(
     dtype=None,
     layout=None,
     device=None,
+    pin_memory: bool = False,
     requires_grad: bool = False,
 ) -> Tensor:
     """The Hamming window ``alpha - beta cos(2 pi i / (N - 1))`` of ``window_length`` points
@@ -126,6 +129,7 @@ def hamming_window(
         dtype,
         layout,
         device,
+        pin_memory,
         requires_grad,
     )
 
@@ -137,6 +141,7 @@ def blackman_window(
     dtype=None,
     layout=None,
     device=None,
+    pin_memory: bool = False,
     requires_grad: bool = False,
 ) -> Tensor:
     """The Blackman window ``0.42 - 0.5 cos(2 pi i / (N - 1)) + 0.08 cos(4 pi i / (N - 1))`` of
@@ -149,6 +154,7 @@ def blackman_window(
         dtype,
         layout,
         device,
+        pin_memory,
         requires_grad,
     )
 
@@ -164,6 +170,7 @@ def bartlett_window(
     dtype=None,
     layout=None,
     device=None,
+    pin_memory: bool = False,
     requires_grad: bool = False,
 ) -> Tensor:
     """The Bartlett (triangular) window ``1 - |2 i / (N - 1) - 1|`` of ``window_length`` points
@@ -176,6 +183,7 @@ def bartlett_window(
         dtype,
         layout,
         device,
+        pin_memory,
         requires_grad,
     )
 
@@ -188,6 +196,7 @@ def kaiser_window(
     dtype=None,
     layout=None,
     device=None,
+    pin_memory: bool = False,
     requires_grad: bool = False,
 ) -> Tensor:
     """The Kaiser window ``I0(beta sqrt(1 - ((i - m) / m)^2)) / I0(beta)``, ``m = (N - 1) / 2``,
@@ -201,7 +210,15 @@ def kaiser_window(
         return np.i0(beta * np.sqrt(np.maximum(1 - r * r, 0.0))) / np.i0(beta)
 
     return _window(
-        "kaiser_window", window_length, periodic, values, dtype, layout, device, requires_grad
+        "kaiser_window",
+        window_length,
+        periodic,
+        values,
+        dtype,
+        layout,
+        device,
+        pin_memory,
+        requires_grad,
     )
 
 
@@ -467,6 +484,12 @@ def istft(
     if input.ndim == 2:
         y = y.reshape(y.shape[1:])
     if end > total:
+        warnings.warn(
+            "The length of signal is shorter than the length parameter. Result is being padded "
+            "with zeros in the tail. Please check your center and hop_length settings.",
+            UserWarning,
+            stacklevel=2,
+        )
         widths = [(0, 0)] * (y.ndim - 1) + [(0, end - total)]
         y = _constant_pad(y, pad=tuple(widths), value=0)
     return y
@@ -493,4 +516,3 @@ def _check_envelope(envelope: Tensor, error) -> None:
         _tracing.add_check(bad, lambda: error("window overlap add min: 1"))
     elif bool(bad):
         raise error("window overlap add min: 1")
-
