@@ -361,3 +361,16 @@ def test_second_order_gradients_match_pytorch():
         results.append((gx.detach().numpy(), gw.numpy()))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-9, atol=1e-9)
+
+
+def test_round_trip_in_a_compiled_step_and_its_envelope_check():
+    @tg.compile
+    def round_trip(x, w):
+        s = tg.stft(x, 8, 2, window=w, return_complex=True)
+        return tg.istft(s, 8, 2, window=w, length=40)
+
+    x = RNG.standard_normal(40)
+    out = round_trip(tg.tensor(x), tg.hann_window(8, dtype=tg.float64))
+    np.testing.assert_allclose(out.numpy(), x, rtol=1e-12, atol=1e-12)
+    with pytest.raises(RuntimeError, match="window overlap add min"):
+        round_trip(tg.tensor(x), tg.zeros(8, dtype=tg.float64))
