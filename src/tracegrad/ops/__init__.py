@@ -27,6 +27,7 @@ from . import (
     sorting,
     special,
     stats,
+    windows,
 )
 from . import complex as _complex_ops  # the module; ``complex`` is the function it exports
 from . import eig as _eig_ops  # noqa: F401 - registers eig/eigvals (tracegrad.linalg exposes them)
@@ -59,6 +60,7 @@ from .shape import *  # noqa: F403
 from .sorting import *  # noqa: F403
 from .special import *  # noqa: F403
 from .stats import *  # noqa: F403
+from .windows import *  # noqa: F403
 
 __all__ = ["REGISTRY", "Op", "defop"]
 for _m in (
@@ -88,5 +90,6 @@ for _m in (
     special,
     scans,
     stats,
+    windows,
 ):
     __all__ += _m.__all__
