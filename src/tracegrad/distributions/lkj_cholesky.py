@@ -42,12 +42,15 @@ class LKJCholesky(Distribution):
         (self.concentration,) = broadcast_all(concentration)
         batch_shape = self.concentration.shape
         event_shape = Size((dim, dim))
-        # Row i of the factor has squared norm below the diagonal ~ Beta(i / 2, eta + (dim - 2 -
-        # (i - 1)) / 2) (Sec. 3.2 of the paper); row 0 gets a dummy draw that is never used.
+        # Onion method (Sec. 3.2 of the paper): row i >= 1 of the factor has squared norm below
+        # the diagonal ~ Beta(i / 2, eta + (dim - 2) / 2 - (i - 1) / 2); row 0 gets a dummy
+        # draw that is never used. PyTorch's first parameter is i - 1 / 2, which agrees for
+        # i = 1 only: its draws for dim >= 3 do not follow the density its log_prob gives (the
+        # correlations of later rows come out too spread), so these are the paper's.
         marginal_conc = self.concentration + 0.5 * (self.dim - 2)
         offset = creation.arange(self.dim - 1, dtype=self.concentration.dtype)
         offset = cat([offset.new_zeros((1,)), offset])
-        beta_conc1 = offset + 0.5
+        beta_conc1 = 0.5 * offset + 0.5
         beta_conc0 = marginal_conc.unsqueeze(-1) - 0.5 * offset
         self._beta = Beta(beta_conc1, beta_conc0)
         super().__init__(batch_shape, event_shape, validate_args)

@@ -253,11 +253,15 @@ class Wishart(ExponentialFamily):
 
     @property
     def _natural_params(self) -> tuple:
+        # The second parameter, (df - p - 1) / 2, is kept with two trailing unit dimensions so
+        # that the exponential-family KL sums each term over the event dimensions only (PyTorch's
+        # summing of a batch-shaped term adds the whole batch into every entry).
         p = self._event_shape[-1]
-        return -self.precision_matrix / 2, (self.df - p - 1) / 2
+        return -self.precision_matrix / 2, self._df_matrix().sub(p + 1).div(2)
 
     def _log_normalizer(self, x, y) -> Tensor:
         p = self._event_shape[-1]
+        y = y.squeeze(-1).squeeze(-1)
         return (y + (p + 1) / 2) * (-slogdet(-2 * x)[1] + _log_2 * p) + mvlgamma(y + (p + 1) / 2, p)
 
 
