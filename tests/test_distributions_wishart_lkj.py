@@ -300,3 +300,16 @@ def test_lkj_expand_errors_and_constraints():
             m.LKJCholesky(2, 1.0).log_prob(_t(m, np.array([[1.0, 0.0], [0.9, 0.9]])))
         with pytest.raises(NotImplementedError):
             m.LKJCholesky(2, 1.0).rsample()
+
+
+def test_wishart_rsample_inside_compile():
+    # Values are unknown while tracing: the singular-draw correction takes its fixed-count path.
+    @tg.compile
+    def draw(L):
+        w = D.Wishart(tg.tensor(5.0, dtype=tg.float64), scale_tril=L, validate_args=False)
+        return w.rsample((4,))
+
+    tg.manual_seed(4)
+    x = draw(tg.tensor(1.5 * np.eye(P)))
+    assert tuple(x.shape) == (4, P, P)
+    assert bool(D.constraints.positive_definite.check(x).all())
