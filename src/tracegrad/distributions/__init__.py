@@ -2,7 +2,7 @@
 differentiable through tracegrad's graph, draws use tracegrad's generator.
 
 Implemented: ``Normal``, ``Bernoulli``, ``Categorical``, ``OneHotCategorical``, ``Uniform``,
-``Exponential``, ``Laplace``, ``Independent``; ``kl_divergence`` for same-family pairs;
+``Exponential``, ``Laplace``, ``Independent``, ``Wishart``, ``LKJCholesky`` and more; ``kl_divergence`` for same-family pairs;
 ``constraints``. See docs/distributions.md.
 """
 
@@ -29,6 +29,7 @@ from .exp_family import ExponentialFamily
 from .gamma import Beta, Chi2, Dirichlet, Gamma
 from .independent import Independent
 from .kl import kl_divergence, register_kl
+from .lkj_cholesky import LKJCholesky
 from .mixture_same_family import MixtureSameFamily
 from .multivariate_normal import LowRankMultivariateNormal, MultivariateNormal
 from .normal import Normal
@@ -42,8 +43,11 @@ from .simple import Exponential, Laplace, Uniform
 from .transformed_distribution import LogNormal, TransformedDistribution
 from .transforms import *  # noqa: F403
 from .von_mises import VonMises
+from .wishart import Wishart
 
 __all__ = [
+    "LKJCholesky",
+    "Wishart",
     "VonMises",
     "RelaxedOneHotCategorical",
     "RelaxedBernoulli",
