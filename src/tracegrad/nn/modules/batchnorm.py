@@ -19,9 +19,9 @@ from .module import Module
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
 
 
-class _BatchNorm(Module):
-    _dims: tuple = ()
-    _dims_text = ""
+class _NormBase(Module):
+    """What batch and instance norm share (PyTorch's ``_NormBase``): ``weight``/``bias`` when
+    ``affine``, the running-stat buffers when ``track_running_stats``, and their reset."""
 
     def __init__(
         self,
@@ -78,6 +78,27 @@ class _BatchNorm(Module):
             init.ones_(self.weight)
             if self.bias is not None:
                 init.zeros_(self.bias)
+
+
+class _BatchNorm(_NormBase):
+    _dims: tuple = ()
+    _dims_text = ""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
 
     def _check_input_dim(self, input) -> None:
         if input.ndim not in self._dims:

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import warnings
 
-from ... import creation
-from ...tensor import Tensor, tensor
+from ...tensor import Tensor
 from .. import functional as F
-from .. import init
-from ..parameter import Parameter
-from .module import Module
+from .batchnorm import _NormBase
 
 __all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 
 
-class _InstanceNorm(Module):
+class _InstanceNorm(_NormBase):
     _batched_ndim = 0
 
     def __init__(
@@ -30,49 +27,9 @@ class _InstanceNorm(Module):
         *,
         bias: bool = True,
     ) -> None:
-        super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(creation.empty(num_features, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(creation.empty(num_features, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer(
-                "running_mean", creation.zeros(num_features, device=device, dtype=dtype)
-            )
-            self.register_buffer(
-                "running_var", creation.ones(num_features, device=device, dtype=dtype)
-            )
-            self.register_buffer("num_batches_tracked", tensor(0, dtype="int64"))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-        self.reset_parameters()
-
-    def reset_running_stats(self) -> None:
-        """Zero the running mean, set the running variance to 1 and the batch count to 0."""
-        if self.track_running_stats:
-            init.zeros_(self.running_mean)
-            init.ones_(self.running_var)
-            init.zeros_(self.num_batches_tracked)
-
-    def reset_parameters(self) -> None:
-        """Reset the running stats; set ``weight`` to 1 and ``bias`` to 0."""
-        self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
 
     def forward(self, input: Tensor) -> Tensor:
         n = self._batched_ndim
