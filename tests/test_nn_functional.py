@@ -10,6 +10,8 @@ import pytest
 import tracegrad as tg
 import tracegrad.nn.functional as F
 
+from .tiers import slow_after
+
 rng = np.random.default_rng(1)
 
 
@@ -235,7 +237,9 @@ def test_layer_norm_error():
         F.layer_norm(tg.randn(2, 3), (4,))
 
 
-@pytest.mark.parametrize("shape,groups", [((2, 6, 5), 3), ((3, 4, 2, 2), 2), ((2, 4), 4)])
+@pytest.mark.parametrize(
+    "shape,groups", slow_after([((2, 6, 5), 3), ((3, 4, 2, 2), 2), ((2, 4), 4)], 1, multi=True)
+)
 def test_group_norm(shape, groups):
     torch = _torch()
     x = X(*shape)

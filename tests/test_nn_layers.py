@@ -162,7 +162,7 @@ BNS = [
 ]
 
 
-@pytest.mark.parametrize("name,shape,kwargs", BNS, ids=lambda v: str(v))
+@pytest.mark.parametrize("name,shape,kwargs", slow_after(BNS, 2, multi=True), ids=lambda v: str(v))
 def test_batchnorm_training_steps_and_eval_match_torch(name, shape, kwargs):
     ours, theirs = getattr(nn, name)(3, **kwargs), getattr(torch.nn, name)(3, **kwargs)
     assert repr(ours) == repr(theirs)

@@ -159,6 +159,7 @@ def _torch_and_tg_pair(torch):
     return build(tnn), build(nn)
 
 
+@pytest.mark.slow
 def test_state_dict_keys_match_torch():
     torch = pytest.importorskip("torch")
     tm, gm = _torch_and_tg_pair(torch)

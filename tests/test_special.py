@@ -72,7 +72,7 @@ def _compare(ours, theirs, rtol, atol=None):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("name", slow_after(list(UNARY), keep=len(UNARY)))
+@pytest.mark.parametrize("name", slow_after(list(UNARY), keep=12))
 def test_unary_matches_pytorch(name, dtype):
     x, tol = UNARY[name]
     x = np.asarray(x, dtype=dtype)
@@ -139,7 +139,7 @@ POLYS = [
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("name", slow_after(POLYS, keep=len(POLYS)))
+@pytest.mark.parametrize("name", slow_after(POLYS, keep=3))
 def test_polynomials_match_pytorch(name, dtype):
     # PyTorch's value at x = NaN is whatever its kernel's register held (not NaN): left out here,
     # NaN in tracegrad (checked below).
@@ -207,7 +207,7 @@ BINARY_A = np.array([0.0, 0.0, 1.0, -1.0, 2.0, INF, 1.0, NAN, 1.0, 0.5, 3.0, 100
 BINARY_X = np.array([0.0, 1.0, 0.0, 1.0, INF, 1.0, -1.0, 1.0, NAN, 0.2, 7.0, 90.0, 1e-3, 3.0])
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", slow_after(["float64", "float32"]))
 def test_binary_functions_match_pytorch(dtype):
     tol = 1e-12 if dtype == "float64" else 2e-5
     a, x = BINARY_A.astype(dtype), BINARY_X.astype(dtype)
