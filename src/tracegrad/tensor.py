@@ -617,6 +617,11 @@ class Tensor:
                 )
             result = result.to(self.dtype)
             array = result._storage.array
+        return self._adopt(result, array)
+
+    def _adopt(self, result: Tensor, array) -> Tensor:
+        """Hold ``array`` (``result``'s value, any shape) from now on: bump the version, take
+        ``result``'s node, and move a retained gradient to the new value."""
         retained = self.retains_grad
         if retained:  # the gradient retained is the new value's, not the overwritten one's
             self.grad_fn._retained = None

@@ -648,18 +648,7 @@ def _rebase_shape(self: Tensor, result: Tensor) -> Tensor:
     version is bumped (nodes that saved ``self`` refuse to run, as in PyTorch) and the grad_fn
     becomes the shape op's."""
     _note_write(self)
-    retained = self.retains_grad
-    if retained:  # the gradient retained is the new value's; the old node must not write it too
-        self.grad_fn._retained = None
-    self._storage.array = result._storage.array
-    if self._version_tracked:
-        self._storage.version += 1
-    if result.grad_fn is not None:
-        self.grad_fn = result.grad_fn
-        self._requires_grad = True
-        if retained:
-            self.retain_grad()
-    return self
+    return self._adopt(result, result._storage.array)
 
 
 # PyTorch names the in-place forms' nodes apart from the out-of-place ones (SqueezeBackward3 for
