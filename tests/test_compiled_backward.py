@@ -259,3 +259,36 @@ def test_hooks_function_create_graph_fall_back():
         g.sum().backward()
         np.testing.assert_allclose(np.asarray(w.grad), [18.0])
     assert compiled.stats()["compiles"] == 1
+
+
+def test_a_first_backward_inside_a_jax_trace_does_not_poison_the_cache():
+    """The compiled backward tells concrete arrays from tracers by the type of a concrete array.
+    Taken the first time inside ``jax.jit`` (as a jitted test does), that type was the tracer's,
+    and a later traced backward ran a cached executable on tracers. A fresh process, so the
+    first backward really is the traced one."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import jax, jax.numpy as jnp
+        import tracegrad as tg
+
+        def step(a):
+            x = tg.tensor(a, requires_grad=True)
+            (x * x).sum().backward()
+            return jnp.asarray(x.grad)
+
+        for _ in range(8):  # traced each time: must run node by node, never compile on tracers
+            print(jax.jit(step)(jnp.arange(3.0)).tolist())
+        for _ in range(8):  # concrete: compiled and cached as usual
+            step(jnp.arange(3.0))
+        print(tg.autograd.compiled.stats()["hits"] > 0)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["[0.0,", "2.0,", "4.0]"] * 8 + ["True"]

@@ -174,8 +174,9 @@ def _signature(
     list, for ``explain``) receives the reason when it returns None; the checks are the same, and
     the reason is only built on that path."""
     global _ARRAY
-    if _ARRAY is None:
-        _ARRAY = type(jax.numpy.zeros(()))
+    if _ARRAY is None:  # a concrete array's type, even when first asked inside a jax trace
+        with jax.ensure_compile_time_eval():
+            _ARRAY = type(jax.numpy.zeros(()))
     array_type = _ARRAY
     index = {node: i for i, node in enumerate(order)}
     arrays, slots, metas, nodes = [], {}, [], []
