@@ -116,10 +116,12 @@ def _ctc_loss(log_probs, targets, input_lengths, target_lengths, *, blank, s_max
     """Per-sample CTC loss (N,) of log probabilities (T, N, C); ``zero_infinity`` makes the loss
     of an impossible alignment 0."""
     nll = _nll(log_probs, targets, input_lengths, target_lengths, blank, s_max)[0]
-    if zero_infinity:
-        nll = jnp.where(jnp.isinf(nll), jnp.zeros((), nll.dtype), nll)
-    # PyTorch's convention (see the module's notes): value 0, derivative exp(lp) at live steps.
+    # PyTorch's convention (see the module's notes): value 0, derivative exp(lp) at live steps;
+    # ``zero_infinity`` zeroes the whole gradient of an impossible sample, this term's too.
     live = jnp.arange(log_probs.shape[0])[:, None] < input_lengths[None, :]
+    if zero_infinity:
+        live = live & ~jnp.isinf(nll)[None, :]
+        nll = jnp.where(jnp.isinf(nll), jnp.zeros((), nll.dtype), nll)
     e = jnp.sum(jnp.where(live[..., None], jnp.exp(log_probs), 0), axis=(0, 2))
     return nll + (e - lax.stop_gradient(e))
 
