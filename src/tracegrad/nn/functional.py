@@ -30,6 +30,7 @@ from ..ops import pooling as _pooling
 from ..ops import resample as _resampling
 from ..ops import resize as _resize
 from ..ops.conv import *  # noqa: F403
+from ..ops.ctc import _ctc_loss
 from ..ops.elementwise import (
     celu,
     elu,
@@ -66,6 +67,7 @@ from ..ops.resize import *  # noqa: F403
 from ..tensor import Tensor, tensor
 
 __all__ = [
+    "ctc_loss",
     "pixel_shuffle",
     "pixel_unshuffle",
     "celu",
@@ -1390,6 +1392,115 @@ def max_pool1d_with_indices(
     return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
+# --------------------------------------------------------------------------------------- ctc_loss
+_CTC_WHERE = " (while checking arguments for ctc_loss_allocate_outputs)"
+
+
+def _ctc_lengths(lengths, name: str) -> Tensor:
+    """Lengths given as a tensor, a sequence or a number, as an int64 tensor of one dimension."""
+    if not isinstance(lengths, Tensor):
+        lengths = tensor(lengths)
+    if lengths.dtype.is_floating_point or lengths.dtype.is_complex:
+        raise RuntimeError(f"{name} must be integral")
+    return lengths.long().reshape(-1)
+
+
+def _ctc_loss_impl(
+    log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity
+):
+    if not (log_probs.dtype.is_floating_point and log_probs.dtype.itemsize >= 4):
+        name = scalar_type_name(log_probs.dtype)
+        raise NotImplementedError(f"\"ctc_loss_cpu\" not implemented for '{name}'")
+    batched = log_probs.ndim == 3
+    if not batched:
+        log_probs = log_probs.unsqueeze(1)
+        if targets.ndim == 1:
+            targets = targets.unsqueeze(0)
+    t_max, n, c = log_probs.shape
+    inputs = _ctc_lengths(input_lengths, "input_lengths")
+    lengths = _ctc_lengths(target_lengths, "target_lengths")
+    if blank < 0 or blank >= c:
+        raise RuntimeError("blank must be in label range")
+    if inputs.shape[0] != n:
+        raise RuntimeError("input_lengths must be of size batch_size")
+    if lengths.shape[0] != n:
+        raise RuntimeError("target_lengths must be of size batch_size")
+    targets = targets.long()
+    concatenated = targets.ndim == 1
+    if _concrete(inputs) and _concrete(lengths):
+        ins = np.asarray(inputs._storage.array).tolist()
+        tls = np.asarray(lengths._storage.array).tolist()
+        for tl in tls:
+            if tl < 0:
+                raise RuntimeError(
+                    f"Expected target_lengths to have value at least 0, but got value {tl}"
+                    + _CTC_WHERE
+                )
+        if concatenated:
+            if targets.shape[0] != sum(tls):
+                raise RuntimeError(
+                    f"Expected tensor to have size {sum(tls)} at dimension 0, but got size "
+                    f"{targets.shape[0]} for argument #2 'targets'" + _CTC_WHERE
+                )
+            s_max = max(tls, default=0)
+        else:
+            s_max = targets.shape[1]
+            for tl in tls:
+                if tl > s_max:
+                    raise RuntimeError(
+                        f"Expected tensor to have size at least {tl} at dimension 1, but got size "
+                        f"{s_max} for argument #2 'targets'" + _CTC_WHERE
+                    )
+        for il in ins:
+            if il > t_max:
+                raise RuntimeError(
+                    f"Expected input_lengths to have value at most {t_max}, but got value {il}"
+                    + _CTC_WHERE
+                )
+            if il < 0:
+                raise RuntimeError(
+                    f"Expected input_lengths to have value at least 0, but got value {il}"
+                    + _CTC_WHERE
+                )
+    else:  # lengths being traced: the longest possible target
+        s_max = targets.shape[0] if concatenated else targets.shape[1]
+    loss = _ctc_loss(
+        log_probs,
+        targets,
+        inputs,
+        lengths,
+        blank=int(blank),
+        s_max=int(s_max),
+        zero_infinity=bool(zero_infinity),
+    )
+    if reduction == "mean":
+        return (loss / lengths.to(loss.dtype).clamp_min(1)).mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss if batched else loss.squeeze(0)
+
+
+def ctc_loss(
+    log_probs: Tensor,
+    targets: Tensor,
+    input_lengths,
+    target_lengths,
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+) -> Tensor:
+    """The connectionist temporal classification loss of ``log_probs`` (``(T, N, C)``, or
+    ``(T, C)`` unbatched, already ``log_softmax``-ed) against ``targets`` (padded ``(N, S)`` or
+    concatenated 1-D), with per-sample ``input_lengths`` and ``target_lengths`` (tensors or
+    tuples). ``'mean'`` divides each loss by its target length (at least 1) and averages over the
+    batch; ``zero_infinity`` makes the loss (and gradient) of an impossible alignment 0. The
+    gradient follows PyTorch's, which assumes ``log_probs`` came from ``log_softmax``."""
+    reduction = _reduction(None, None, reduction)
+    return _ctc_loss_impl(
+        log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity
+    )
+
+
 # ------------------------------------------------------------------------------- torch.* forms
 # PyTorch exposes these nn functions at the top level too, with ATen's signatures: positional
 # ``train`` flags, ``reduction`` as an enum (0 none, 1 mean, 2 sum), cuDNN switches. They are
@@ -1617,6 +1728,28 @@ def _torch_rrelu_(
 def _torch_native_channel_shuffle(input, groups: int) -> Tensor:
     """``torch.native_channel_shuffle``: ``channel_shuffle``."""
     return channel_shuffle(input, groups)
+
+
+@_torch_form("ctc_loss")
+def _torch_ctc_loss(
+    log_probs,
+    targets,
+    input_lengths,
+    target_lengths,
+    blank: int = 0,
+    reduction: int = 1,
+    zero_infinity: bool = False,
+) -> Tensor:
+    """``torch.ctc_loss``: ``F.ctc_loss`` with an enum ``reduction``."""
+    return _ctc_loss_impl(
+        log_probs,
+        targets,
+        input_lengths,
+        target_lengths,
+        blank,
+        _enum_reduction(reduction),
+        zero_infinity,
+    )
 
 
 @_torch_form("max_pool1d_with_indices")

@@ -6,6 +6,7 @@ from . import (
     batchnorm,
     container,
     conv,
+    ctc,
     distance,
     dropout,
     flatten,
@@ -24,6 +25,7 @@ from .activation_more import *  # noqa: F403
 from .batchnorm import *  # noqa: F403
 from .container import *  # noqa: F403
 from .conv import *  # noqa: F403
+from .ctc import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .flatten import *  # noqa: F403
@@ -44,6 +46,7 @@ for _m in (
     batchnorm,
     container,
     conv,
+    ctc,
     distance,
     dropout,
     flatten,
