@@ -8,6 +8,7 @@ from . import (
     conv,
     distance,
     dropout,
+    embedding_bag,
     flatten,
     instancenorm,
     linear,
@@ -26,6 +27,7 @@ from .container import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
+from .embedding_bag import *  # noqa: F403
 from .flatten import *  # noqa: F403
 from .instancenorm import *  # noqa: F403
 from .linear import *  # noqa: F403
@@ -46,6 +48,7 @@ for _m in (
     conv,
     distance,
     dropout,
+    embedding_bag,
     flatten,
     instancenorm,
     linear,
