@@ -265,8 +265,10 @@ def embedding_bag(
     ``offsets`` (``include_last_offset`` when the last offset closes the last bag). Rows at
     ``padding_idx`` are left out of every bag (and of the mean's count); an empty bag gives zeros.
     ``per_sample_weights`` (``mode='sum'`` only) scales each row first; ``max_norm`` renormalises
-    the looked-up rows of ``weight`` in place. Gradients are dense: ``sparse=True`` raises when the
-    weight would get one.
+    the looked-up rows of ``weight`` in place. ``scale_grad_by_freq`` divides each row's gradient
+    by its index's frequency in ``input``, as documented and as PyTorch's GPU kernel does (its CPU
+    kernel in 2.13 divides by the wrong count when frequencies differ, pytorch#190063). Gradients
+    are dense: ``sparse=True`` raises when the weight would get one.
     """
     if weight.dtype.name == "int64" and input.is_floating_point():
         # PyTorch's argument order was once (weight, input); it still accepts it, with a warning.
