@@ -93,6 +93,7 @@ __all__ = [
     "linear",
     "bilinear",
     "embedding",
+    "embedding_bag",
     "dropout",
     "dropout1d",
     "dropout2d",
@@ -240,6 +241,297 @@ def _embedding_renorm_(weight: Tensor, idx: Tensor, max_norm: float, norm_type: 
         norms = weight.norm(norm_type, dim=1)
         scale = (max_norm / (norms + 1e-7)).where(used.logical_and(norms > max_norm), 1.0)
         weight.mul_(scale.unsqueeze(1).to(weight.dtype))
+
+
+# ---------------------------------------------------------------------------------- embedding_bag
+_BAG_MODES = {"sum": 0, "mean": 1, "max": 2}
+_FLOAT_WEIGHTS = ("float16", "bfloat16", "float32", "float64")
+
+
+def embedding_bag(
+    input: Tensor,
+    weight: Tensor,
+    offsets: Tensor | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2,
+    scale_grad_by_freq: bool = False,
+    mode: str = "mean",
+    sparse: bool = False,
+    per_sample_weights: Tensor | None = None,
+    include_last_offset: bool = False,
+    padding_idx: int | None = None,
+) -> Tensor:
+    """Sums, means or maxima (``mode``) of bags of rows of ``weight``: shape ``(bags, dim)``.
+
+    A 2-D ``input`` is a batch of fixed-length bags; a 1-D ``input`` is cut into bags at
+    ``offsets`` (``include_last_offset`` when the last offset closes the last bag). Rows at
+    ``padding_idx`` are left out of every bag (and of the mean's count); an empty bag gives zeros.
+    ``per_sample_weights`` (``mode='sum'`` only) scales each row first; ``max_norm`` renormalises
+    the looked-up rows of ``weight`` in place. ``scale_grad_by_freq`` divides each row's gradient
+    by its index's frequency in ``input``, as documented and as PyTorch's GPU kernel does (its CPU
+    kernel in 2.13 divides by the wrong count when frequencies differ, pytorch#190063). Gradients
+    are dense: ``sparse=True`` raises when the weight would get one.
+    """
+    if weight.dtype.name == "int64" and input.is_floating_point():
+        # PyTorch's argument order was once (weight, input); it still accepts it, with a warning.
+        warnings.warn(
+            "Argument order of nn.functional.embedding_bag was changed. "
+            "Usage `embedding_bag(weight, input, ...)` is deprecated, "
+            "and should now be `embedding_bag(input, weight, ...)`.",
+            stacklevel=2,
+        )
+        weight, input = input, weight
+    if per_sample_weights is not None and input.shape != per_sample_weights.shape:
+        raise ValueError(
+            f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is not None, "
+            f"then it must have the same shape as the input ({input.shape})"
+        )
+    if weight.ndim != 2:
+        raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.ndim}")
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError(
+                "if input is 2D, then offsets has to be None, as input is treated is a mini-batch "
+                "of fixed length sequences. However, found offsets of type "
+                f"{type(offsets)}"
+            )
+        if input.shape[1] == 0:
+            raise RuntimeError(
+                "embedding_bag(): a 2-D input with bags of length 0 is not supported (PyTorch "
+                "fails on it too); pass a 1-D input with offsets for empty bags"
+            )
+        offsets = Tensor._wrap(jnp.arange(0, input.numel(), input.shape[1], dtype=input.dtype.np))
+        include_last_offset = False
+        input = input.reshape(-1)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif input.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.ndim != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+    else:
+        raise ValueError(
+            f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}"
+        )
+    if mode not in _BAG_MODES:
+        raise ValueError("mode has to be one of sum, mean or max")
+    if mode == "max":
+        if scale_grad_by_freq:
+            raise ValueError("max mode does not support scaling the gradient by the frequency")
+        if sparse:
+            raise ValueError("max mode does not support sparse weights")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(
+            "embedding_bag: per_sample_weights was not None. "
+            "per_sample_weights is only supported for mode='sum' "
+            f"(got mode='{mode}'). Please open a feature request on GitHub."
+        )
+    _check_bag_sparse(weight, sparse)
+    _check_bag_indices(input, weight)
+    if max_norm is not None:
+        _embedding_renorm_(weight, input, max_norm, norm_type)
+    return _embedding_bag(
+        weight,
+        input,
+        offsets,
+        scale_grad_by_freq,
+        _BAG_MODES[mode],
+        per_sample_weights,
+        include_last_offset,
+        padding_idx,
+    )[0]
+
+
+def _check_bag_sparse(weight: Tensor, sparse: bool) -> None:
+    if sparse and weight.requires_grad and is_grad_enabled():
+        raise NotImplementedError(
+            "embedding_bag(): sparse=True (a sparse gradient for the weight) is not supported; "
+            "tracegrad has no sparse tensors. Use sparse=False: the dense gradient has the same "
+            "values (and a dense optimizer such as Adam instead of SparseAdam)"
+        )
+
+
+def _check_bag_indices(indices: Tensor, weight: Tensor) -> None:
+    """Integer indices, each a row of ``weight`` (checked before anything is renormalised)."""
+    if indices.dtype.name not in ("int64", "int32"):
+        raise RuntimeError(
+            "Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+            f"Long, Int; but got {indices.dtype} instead (while checking arguments for "
+            "embedding_bag)"
+        )
+    n = weight.shape[0]
+    _check_range(
+        indices._storage.array.reshape(-1),
+        0,
+        n,
+        lambda bad: RuntimeError(
+            f"embedding_bag(): index {bad} of input is not in the valid range [0, {n})"
+        ),
+    )
+
+
+def _bag_of(offsets, n_indices: int, n_bags: int):
+    """The bag of each index position (PyTorch's ``offset2bag``): the last bag whose offset is at
+    most the position, so empty bags (repeated offsets) are skipped."""
+    starts = offsets[:n_bags]
+    pos = jnp.arange(n_indices, dtype=starts.dtype)
+    return jnp.maximum(jnp.searchsorted(starts, pos, side="right") - 1, 0)
+
+
+def _check_offsets(offsets, n_indices: int, include_last_offset: bool) -> None:
+    """PyTorch's checks on concrete offsets, and two of ours where PyTorch's result is undefined
+    (decreasing offsets; a last offset short of the input with ``include_last_offset``)."""
+    o = np.asarray(offsets)
+    if o.size == 0:
+        return
+    if o[0] != 0:
+        raise RuntimeError(
+            "offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start from "
+            f"position 0. However, got {o[0]}"
+        )
+    if o[-1] > n_indices:
+        raise RuntimeError(
+            f"offsets[-1] can not be greater than input's length {n_indices} but got "
+            f"offsets[-1] of {o[-1]}"
+        )
+    drops = np.nonzero(np.diff(o) < 0)[0]
+    if drops.size:
+        i = int(drops[0])
+        raise RuntimeError(
+            f"embedding_bag(): offsets must be non-decreasing, but offsets[{i}] = {o[i]} > "
+            f"offsets[{i + 1}] = {o[i + 1]}"
+        )
+    if include_last_offset and o[-1] != n_indices:
+        raise NotImplementedError(
+            "embedding_bag(): include_last_offset=True with offsets[-1] "
+            f"({o[-1]}) short of the input's length ({n_indices}) is not supported: PyTorch's "
+            "modes disagree on whether the indices after it belong to the last bag. End offsets "
+            "with the input's length"
+        )
+
+
+def _embedding_bag(
+    weight: Tensor,
+    indices: Tensor,
+    offsets: Tensor,
+    scale_grad_by_freq: bool,
+    mode: int,
+    per_sample_weights: Tensor | None,
+    include_last_offset: bool,
+    padding_idx: int | None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``torch.embedding_bag``'s four results for 1-D ``indices`` cut at ``offsets``: the bags,
+    then (as PyTorch's CPU kernel gives them) ``offset2bag``, ``bag_size`` and ``max_indices``.
+
+    The bags are composed from recorded ops, so their gradients come from those ops' rules: rows
+    are read with ``index_select``, summed into bags with ``index_add`` (sum, mean) or read again
+    at each bag's argmax with ``gather`` (max, so the gradient goes to the argmax rows only)."""
+    if weight.dtype.name not in _FLOAT_WEIGHTS:
+        raise RuntimeError(
+            "Expected tensor for argument #1 'weight' to have one of the following scalar types: "
+            f"Half, BFloat16, Float, Double; but got {weight.dtype} instead (while checking "
+            "arguments for embedding_bag)"
+        )
+    if offsets.dtype.name not in ("int64", "int32"):
+        raise RuntimeError(
+            "Expected tensor for argument #1 'offsets' to have one of the following scalar types: "
+            f"Long, Int; but got {offsets.dtype} instead (while checking arguments for "
+            "embedding_bag)"
+        )
+    if indices.ndim != 1 or offsets.ndim != 1:
+        raise ValueError(
+            f"embedding_bag(): indices and offsets must be 1-D, but got {indices.ndim}-D indices "
+            f"and {offsets.ndim}-D offsets"
+        )
+    if per_sample_weights is not None and per_sample_weights.dtype != weight.dtype:
+        raise RuntimeError(
+            "Expected tensor for argument #1 'weight' to have the same type as tensor for "
+            f"argument #1 'per_sample_weights'; but type {weight.dtype} does not equal "
+            f"{per_sample_weights.dtype} (while checking arguments for embedding_bag)"
+        )
+    _check_bag_indices(indices, weight)
+    n, dim = weight.shape
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise RuntimeError(
+                f"padding_idx must be within the number of embeddings, -{n} through {n - 1}, "
+                f"but got {padding_idx}"
+            )
+        padding_idx %= n
+    n_idx, n_off = indices.shape[0], offsets.shape[0]
+    n_bags = max(n_off - 1, 0) if include_last_offset else n_off
+    int_np = jnp.promote_types(indices.dtype.np, offsets.dtype.np)
+    off = offsets._storage.array.astype(int_np)
+    idx = indices._storage.array.astype(int_np)
+    if _concrete(offsets):
+        _check_offsets(off, n_idx, include_last_offset)
+    bag = _bag_of(off, n_idx, n_bags)
+    valid = jnp.ones(n_idx, bool) if padding_idx is None else idx != padding_idx
+    bag_size = jax.ops.segment_sum(valid.astype(int_np), bag, n_bags)
+
+    rows = _select_checked(weight, 0, idx)  # (n_idx, dim); range checked above
+    if scale_grad_by_freq and rows.requires_grad:
+        # rows.detach() + (rows - rows.detach()) / c has rows' value and gradient g / c.
+        freq = jnp.bincount(idx, length=n)[idx].astype(rows.dtype.np)
+        frozen = rows.detach()
+        rows = frozen + (rows - frozen) / Tensor._wrap(freq).unsqueeze(1)
+    empty = Tensor._wrap(jnp.zeros((n_bags, dim), weight.dtype.np))
+    max_indices = None
+    if mode == 2:
+        out, max_idx = _bag_max(weight, rows, idx, bag, valid, bag_size, n_bags)
+        max_indices = Tensor._wrap(max_idx)
+    elif n_bags == 0:
+        out = empty
+    else:
+        if per_sample_weights is not None:
+            rows = rows * per_sample_weights.unsqueeze(1)
+        if padding_idx is not None:
+            rows = where(Tensor._wrap(valid[:, None]), rows, 0.0)
+        out = empty.index_add(0, Tensor._wrap(bag), rows)
+        if mode == 1:
+            count = jnp.maximum(bag_size, 1).astype(weight.dtype.np)[:, None]
+            out = out / Tensor._wrap(count)
+    # The extra results are those of PyTorch's CPU kernel: its fast path for plain sums of
+    # single- or half-precision rows skips offset2bag, and sums report zero bag sizes: one per
+    # bag when autograd records the call, one per offset when it does not (its forward-only
+    # kernel).
+    if mode == 0 and padding_idx is None and weight.dtype.name != "float64":
+        offset2bag = jnp.zeros((0,), int_np)
+    else:
+        offset2bag = bag.astype(int_np)
+    if mode == 0:
+        recorded = is_grad_enabled() and (
+            weight.requires_grad
+            or (per_sample_weights is not None and per_sample_weights.requires_grad)
+        )
+        bag_size = jnp.zeros((n_bags if recorded else n_off,), int_np)
+    if max_indices is None:
+        max_indices = Tensor._wrap(bag_size)
+    return out, Tensor._wrap(offset2bag), Tensor._wrap(bag_size), max_indices
+
+
+def _bag_max(weight, rows, idx, bag, valid, bag_size, n_bags):
+    """Each bag's elementwise maximum and the row it came from (PyTorch's ``max_indices``): the
+    first row holding the maximum, or the first NaN when there is one; zeros for empty bags."""
+    dim = weight.shape[1]
+    n_idx = idx.shape[0]
+    vals = rows._storage.array
+    isnan = jnp.isnan(vals) & valid[:, None]
+    clean = jnp.where(valid[:, None] & ~isnan, vals, -jnp.inf)
+    top = jax.ops.segment_max(clean, bag, n_bags)
+    has_nan = jax.ops.segment_max(isnan.astype(jnp.int32), bag, n_bags) > 0
+    best = jnp.where(has_nan[bag], isnan, valid[:, None] & (vals == top[bag]))
+    pos = jnp.arange(n_idx)[:, None]
+    first = jax.ops.segment_min(jnp.where(best, pos, n_idx), bag, n_bags)
+    if n_bags == 0 or n_idx == 0:
+        zeros = jnp.zeros((n_bags, dim), idx.dtype)
+        return Tensor._wrap(jnp.zeros((n_bags, dim), weight.dtype.np)), zeros
+    present = (bag_size > 0)[:, None]
+    max_idx = jnp.where(present, idx[jnp.clip(first, 0, n_idx - 1)], 0).astype(idx.dtype)
+    # Read the maxima again from the weight, so the gradient goes to the argmax rows.
+    out = weight.gather(0, Tensor._wrap(max_idx.astype(jnp.int64)))
+    return where(Tensor._wrap(present), out, 0.0), max_idx
 
 
 # ---------------------------------------------------------------------------------------- dropout
@@ -1635,6 +1927,36 @@ def _torch_embedding(
     means none."""
     pad = padding_idx if padding_idx >= 0 else None
     return embedding(indices, weight, pad, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
+
+
+@_torch_form("embedding_bag")
+def _torch_embedding_bag(
+    weight: Tensor,
+    indices: Tensor,
+    offsets: Tensor,
+    scale_grad_by_freq: bool = False,
+    mode: int = 0,
+    sparse: bool = False,
+    per_sample_weights: Tensor | None = None,
+    include_last_offset: bool = False,
+    padding_idx: int | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``torch.embedding_bag``: ``(output, offset2bag, bag_size, max_indices)`` for 1-D
+    ``indices`` cut at ``offsets``, ``mode`` an enum (0 sum, 1 mean, 2 max); the extra results
+    are those PyTorch's CPU kernel gives."""
+    if mode not in (0, 1, 2):
+        raise ValueError(f"embedding_bag(): mode must be 0 (sum), 1 (mean) or 2 (max), got {mode}")
+    _check_bag_sparse(weight, sparse)
+    return _embedding_bag(
+        weight,
+        indices,
+        offsets,
+        scale_grad_by_freq,
+        mode,
+        per_sample_weights,
+        include_last_offset,
+        padding_idx,
+    )
 
 
 @_torch_form("bilinear")

@@ -9,6 +9,7 @@ from . import (
     ctc,
     distance,
     dropout,
+    embedding_bag,
     flatten,
     instancenorm,
     linear,
@@ -28,6 +29,7 @@ from .conv import *  # noqa: F403
 from .ctc import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
+from .embedding_bag import *  # noqa: F403
 from .flatten import *  # noqa: F403
 from .instancenorm import *  # noqa: F403
 from .linear import *  # noqa: F403
@@ -49,6 +51,7 @@ for _m in (
     ctc,
     distance,
     dropout,
+    embedding_bag,
     flatten,
     instancenorm,
     linear,
