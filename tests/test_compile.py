@@ -20,7 +20,7 @@ import tracegrad.nn.functional as F
 from tracegrad import nn, optim
 from tracegrad.ops import REGISTRY
 
-from .samples import load_all
+from .samples import draw_cotangent, load_all
 from .tiers import slow_after
 
 
@@ -528,8 +528,7 @@ def test_compiled_step_matches_eager_on_registry(name, sample):
             for a in sample.args
         ]
         out_probe = op(*tensors, **sample.params)
-        cot = tg.tensor(np.random.default_rng(1).standard_normal(out_probe.shape))
-        cot = cot.to(out_probe.dtype)
+        cot = tg.tensor(draw_cotangent(out_probe.detach(), np.random.default_rng(1), sample))
 
         def f(*ts):
             for t in ts:

@@ -12,7 +12,7 @@ import tracegrad as tg
 from tracegrad.autograd import compiled
 from tracegrad.ops import REGISTRY
 
-from .samples import load_all
+from .samples import draw_cotangent, load_all
 
 SAMPLES = load_all()
 
@@ -56,8 +56,7 @@ def _grads(op, sample, dtype):
     out = op(*tensors, **sample.params)
     if not out.requires_grad:
         return None
-    cot = np.random.default_rng(1).standard_normal(out.shape).astype(np.asarray(out).dtype)
-    out.backward(tg.tensor(cot))
+    out.backward(tg.tensor(draw_cotangent(out.detach(), np.random.default_rng(1), sample)))
     return [np.asarray(t.grad) if t.grad is not None else None for t in tensors if _is_diff_t(t)]
 
 

@@ -14,7 +14,7 @@ import pytest
 import tracegrad as tg
 from tracegrad.ops import REGISTRY
 
-from .samples import load_all
+from .samples import draw_cotangent, load_all
 
 SAMPLES = load_all()
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=1e-10)}
@@ -69,15 +69,7 @@ def _setup(op, sample, dtype):
     return args, diff, tensors, f
 
 
-def _cotangent(out, rng, sample=None):
-    dtype = np.asarray(out).dtype
-    if dtype.kind == "c":
-        cot = (rng.standard_normal(out.shape) + 1j * rng.standard_normal(out.shape)).astype(dtype)
-    else:
-        cot = rng.standard_normal(out.shape).astype(dtype)
-    if sample is not None and sample.cotangent is not None:
-        cot = sample.cotangent(np.asarray(out), cot).astype(dtype)
-    return cot
+_cotangent = draw_cotangent
 
 
 @pytest.mark.parametrize(

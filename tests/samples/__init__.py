@@ -74,6 +74,20 @@ class Family:
         return self.rng.integers(low, high, size=shape, dtype=np.int64)
 
 
+def draw_cotangent(out, rng: np.random.Generator, sample: Sample | None = None) -> np.ndarray:
+    """A random cotangent for ``out`` (an array or tensor) in its dtype (complex parts drawn
+    independently), passed through ``sample.cotangent`` when the sample gives one."""
+    out = np.asarray(out)
+    if out.dtype.kind == "c":
+        cot = rng.standard_normal(out.shape) + 1j * rng.standard_normal(out.shape)
+    else:
+        cot = rng.standard_normal(out.shape)
+    cot = cot.astype(out.dtype)
+    if sample is not None and sample.cotangent is not None:
+        cot = sample.cotangent(out, cot).astype(out.dtype)
+    return cot
+
+
 def load_all() -> dict:
     """All families' samples, merged."""
     merged: dict = {}
