@@ -34,7 +34,7 @@ def _record(op, sample):
     args = [a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
             for a in sample.args]  # fmt: skip
     tensors = [
-        tg.tensor(a, requires_grad=a.dtype.kind == "f") if isinstance(a, np.ndarray) else a
+        tg.tensor(a, requires_grad=a.dtype.kind in "fc") if isinstance(a, np.ndarray) else a
         for a in args
     ]
     out = op(*tensors, **sample.params)

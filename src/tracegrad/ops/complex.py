@@ -149,7 +149,7 @@ def imag(input: Tensor) -> Tensor:
 
 
 # --------------------------------------------------------------------------------- complex, polar
-@_complex_op("ComplexBackward0", name="complex")
+@_complex_op("ComplexBackward0", name="complex", saves=())
 def _complex(re, im):
     return jax_complex(re, im)
 
