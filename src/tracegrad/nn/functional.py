@@ -66,6 +66,8 @@ from ..ops.reduction import _softmax_dim, log_softmax, softmax
 from ..ops.resample import *  # noqa: F403
 from ..ops.resize import *  # noqa: F403
 from ..tensor import Tensor, tensor
+from .attention import _any_backend_enabled
+from .attention.bias import CausalBias as _CausalBias
 
 __all__ = [
     "ctc_loss",
@@ -1813,7 +1815,22 @@ def scaled_dot_product_attention(
     each query's (top-left aligned); ``scale`` defaults to ``1/sqrt(E)``; ``enable_gqa`` repeats the
     key/value heads (dim -3) to the query's. One recorded op whose backward recomputes the
     probabilities instead of keeping the L x S matrix (see ``docs/attention.md``); as in PyTorch,
-    ``dropout_p`` applies whatever the module mode, so pass 0.0 in evaluation."""
+    ``dropout_p`` applies whatever the module mode, so pass 0.0 in evaluation. ``attn_mask`` may
+    also be a ``tracegrad.nn.attention.bias.CausalBias``."""
+    if not _any_backend_enabled():
+        raise RuntimeError(
+            "No viable backend for scaled_dot_product_attention was found. This is likely due to "
+            "turning off both the math kernel and the fused kernels."
+        )
+    diagonal = 0
+    if isinstance(attn_mask, _CausalBias):
+        if is_causal:
+            raise ValueError("CausalBias should not be used with causal=True")
+        if (attn_mask.seq_len_q, attn_mask.seq_len_kv) == (query.shape[-2], key.shape[-2]):
+            # Applied inside the op as a shifted triangle: no L x S mask is built or saved.
+            attn_mask, is_causal, diagonal = None, True, attn_mask.diagonal
+        else:  # PyTorch materializes it, and the mask's shape then decides (an error)
+            attn_mask = attn_mask._materialize()
     return _attention.scaled_dot_product_attention(
         query,
         key,
@@ -1823,6 +1840,7 @@ def scaled_dot_product_attention(
         is_causal,
         scale=scale,
         enable_gqa=enable_gqa,
+        diagonal=diagonal,
     )
 
 

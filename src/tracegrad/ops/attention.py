@@ -82,7 +82,9 @@ def _sdpa_keep(seed, *, shape, p):
 
 
 @defop(lambda p: p.get("name", _MATH), saves=(0, 1, 2, 3, 4), name="scaled_dot_product_attention")
-def _sdpa(q, k, v, mask, seed, *, scale, causal=False, dropout_p=0.0, gk=1, gv=1, name=_MATH):
+def _sdpa(
+    q, k, v, mask, seed, *, scale, causal=False, dropout_p=0.0, diagonal=0, gk=1, gv=1, name=_MATH
+):
     """Attention of ``q`` (..., L, E) over ``k`` (..., S, E) and ``v`` (..., S, Ev); ``mask`` is
     None, bool (True takes part) or float (added to the scores); ``gk``/``gv`` repeat the key/value
     heads (dim -3) for grouped-query attention; ``seed`` (a JAX key's data) draws the dropout mask
@@ -96,7 +98,7 @@ def _sdpa(q, k, v, mask, seed, *, scale, causal=False, dropout_p=0.0, gk=1, gv=1
     if mask is not None:
         s = jnp.where(mask, s, -jnp.inf) if mask.dtype == jnp.bool_ else s + mask.astype(ct)
     if causal:
-        s = jnp.where(jnp.tril(jnp.ones(s.shape[-2:], bool)), s, -jnp.inf)
+        s = jnp.where(jnp.tril(jnp.ones(s.shape[-2:], bool), diagonal), s, -jnp.inf)
     # A row with every score -inf (fully masked) gives 0, as PyTorch's CPU kernels do, rather than
     # softmax's NaN; its scores are replaced before the softmax so no NaN enters any derivative.
     dead = jnp.all(s == -jnp.inf, axis=-1, keepdims=True)
@@ -120,23 +122,39 @@ def _fold_heads(grad: Tensor, groups: int) -> Tensor:
     return grad.unflatten(-3, (heads // groups, groups)).sum(-3)
 
 
-def _probs(q: Tensor, k: Tensor, mask, scale: float, causal: bool) -> Tensor:
+def _probs(q: Tensor, k: Tensor, mask, scale: float, causal: bool, diagonal: int) -> Tensor:
     """``P`` recomputed in tracegrad ops (so the rule is differentiable again), as the lowering."""
     ct = as_dtype(_compute_dtype(q._storage.array.dtype))
     s = q.to(ct).matmul(k.to(ct).transpose(-2, -1)) * scale
     if mask is not None:
         s = s.masked_fill(mask.logical_not(), -math.inf) if mask.dtype == bool_ else s + mask.to(ct)
     if causal:
-        allowed = Tensor._wrap(jnp.tril(jnp.ones(tuple(s.shape[-2:]), bool)))
+        allowed = Tensor._wrap(jnp.tril(jnp.ones(tuple(s.shape[-2:]), bool), diagonal))
         s = s.masked_fill(allowed.logical_not(), -math.inf)
     dead = (s == -math.inf).all(-1, keepdim=True)
     return s.masked_fill(dead, 0.0).softmax(-1).masked_fill(dead, 0.0)
 
 
 @_sdpa.vjp
-def _(g, out, q, k, v, mask, seed, *, scale, causal=False, dropout_p=0.0, gk=1, gv=1, name=_MATH):
+def _(
+    g,
+    out,
+    q,
+    k,
+    v,
+    mask,
+    seed,
+    *,
+    scale,
+    causal=False,
+    dropout_p=0.0,
+    diagonal=0,
+    gk=1,
+    gv=1,
+    name=_MATH,
+):
     kk, vv = _expand_heads(k, gk), _expand_heads(v, gv)
-    p = _probs(q, kk, mask, scale, causal)  # float32 or wider
+    p = _probs(q, kk, mask, scale, causal, diagonal)  # float32 or wider
     z = None
     if dropout_p > 0:
         keep = _sdpa_keep(seed, shape=tuple(p.shape), p=dropout_p)
@@ -233,9 +251,12 @@ def scaled_dot_product_attention(
     *,
     scale: float | None = None,
     enable_gqa: bool = False,
+    diagonal: int = 0,
 ) -> Tensor:
     """``softmax(query @ key^T * scale + mask) @ value`` as one recorded op (see the module notes);
-    the implementation behind ``tracegrad.nn.functional.scaled_dot_product_attention``."""
+    the implementation behind ``tracegrad.nn.functional.scaled_dot_product_attention``.
+    ``diagonal`` shifts the causal triangle (``torch.tril``'s argument; ``S - L`` aligns it to
+    the lower right, as ``nn.attention.bias.causal_lower_right``)."""
     gk, gv = _check(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
     qs, ks, vs = tuple(query.shape), tuple(key.shape), tuple(value.shape)
     khs = ks[:-3] + (ks[-3] * gk,) + ks[-2:] if gk > 1 else ks
@@ -279,6 +300,7 @@ def scaled_dot_product_attention(
         seed,
         scale=float(scale),
         causal=bool(is_causal),
+        diagonal=int(diagonal) if is_causal else 0,
         dropout_p=p,
         gk=gk,
         gv=gv,
