@@ -75,7 +75,7 @@ def _keep_mask(seed, shape: tuple, p: float):
     return jax.random.bernoulli(key, 1.0 - p, shape)
 
 
-@defop("NotDifferentiable", name="sdpa_dropout_keep")
+@defop("BernoulliBackward0", name="sdpa_dropout_keep")
 def _sdpa_keep(seed, *, shape, p):
     """The keep mask of attention dropout (no gradient): what the rule regenerates from the seed."""
     return _keep_mask(seed, shape, p)
