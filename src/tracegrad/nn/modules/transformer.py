@@ -286,7 +286,8 @@ class TransformerEncoder(Module):
     would take it (inference, no gradient needed, a batched ``src`` with a left-aligned
     ``src_key_padding_mask`` and no ``mask``, a batch-first post-norm layer, ...), the output at
     the padded positions is zero before ``norm``. ``mask_check`` (the left-alignment check) is
-    honoured likewise. PyTorch's warning when the path cannot apply is kept."""
+    honoured likewise; without it a mask that is not left-aligned raises ``NotImplementedError``
+    (PyTorch would pack it wrongly). PyTorch's warning when the path cannot apply is kept."""
 
     __constants__ = ["norm"]
 
@@ -363,12 +364,6 @@ class TransformerEncoder(Module):
             return False
         if src_key_padding_mask is None or mask is not None:
             return False
-        if getattr(self, "mask_check", True):
-            # Under tracing PyTorch (torch.compile) skips the check and so the path.
-            if not F._concrete(src_key_padding_mask):
-                return False
-            if not _left_aligned(src_key_padding_mask == 0):
-                return False
         attn = first.self_attn
         args = (
             src,
@@ -385,7 +380,20 @@ class TransformerEncoder(Module):
             first.linear2.weight,
             first.linear2.bias,
         )
-        return not (is_grad_enabled() and any(a is not None and a.requires_grad for a in args))
+        if is_grad_enabled() and any(a is not None and a.requires_grad for a in args):
+            return False
+        concrete = F._concrete(src_key_padding_mask)
+        if getattr(self, "mask_check", True):
+            # Under tracing PyTorch (torch.compile) skips the check and so the path.
+            return concrete and _left_aligned(src_key_padding_mask == 0)
+        if concrete and not _left_aligned(src_key_padding_mask == 0):
+            raise NotImplementedError(
+                "TransformerEncoder(mask_check=False) with a src_key_padding_mask that is not "
+                "left-aligned (padding only at the end of each sequence): PyTorch packs such a "
+                "batch as if it were left-aligned, which tracegrad does not reproduce; pass "
+                "mask_check=True, enable_nested_tensor=False, or a left-aligned mask"
+            )
+        return True
 
 
 def _why_no_nested(layer: Module) -> str:
