@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 
 from .. import random as _random
-from .._dtype import as_dtype, bool_, scalar_type_name
+from .._dtype import as_dtype, bool_, cpp_type_name, float32, scalar_type_name
 from ..tensor import Tensor
 from .registry import defop, needs_grad
 
@@ -209,14 +209,15 @@ def _check(query: Tensor, key: Tensor, value: Tensor, attn_mask, dropout_p, is_c
     if not (query.dtype == key.dtype == value.dtype):
         raise RuntimeError(
             "Expected query, key, and value to have the same dtype, but got query.dtype: "
-            f"{scalar_type_name(query.dtype)} key.dtype: {scalar_type_name(key.dtype)} and "
-            f"value.dtype: {scalar_type_name(value.dtype)} instead."
+            f"{cpp_type_name(query.dtype)} key.dtype: {cpp_type_name(key.dtype)} and "
+            f"value.dtype: {cpp_type_name(value.dtype)} instead."
         )
-    if attn_mask is not None and not (attn_mask.dtype == bool_ or attn_mask.dtype == query.dtype):
+    # "bool or float": float32 is accepted with every query dtype (PyTorch's check).
+    if attn_mask is not None and attn_mask.dtype not in (bool_, float32, query.dtype):
         raise RuntimeError(
             "Expected attn_mask dtype to be bool or float or to match query dtype, but got "
-            f"attn_mask.dtype: {scalar_type_name(attn_mask.dtype)} and  query.dtype: "
-            f"{scalar_type_name(query.dtype)} instead."
+            f"attn_mask.dtype: {cpp_type_name(attn_mask.dtype)} and  query.dtype: "
+            f"{cpp_type_name(query.dtype)} instead."
         )
     if is_causal and attn_mask is not None:
         raise RuntimeError(
@@ -225,8 +226,7 @@ def _check(query: Tensor, key: Tensor, value: Tensor, attn_mask, dropout_p, is_c
     if dropout_p > 1:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
     if not query.dtype.is_floating_point:
-        name = scalar_type_name(query.dtype).split()[-1].capitalize()
-        raise RuntimeError(f"expected scalar type Float but found {name}")
+        raise RuntimeError(f"expected scalar type Float but found {scalar_type_name(query.dtype)}")
     gk = gv = 1
     if enable_gqa:
         for x in (query, key, value):
