@@ -389,3 +389,37 @@ def test_errors_match_pytorch(name, fn, exc, msg):
     for lib in libs:
         with pytest.raises(exc, match=msg.replace("[", r"\[").replace("]", r"\]")):
             fn(lib)
+
+
+@slow
+def test_static_key_value_and_repr_match_pytorch():
+    torch = _torch()
+    mt, mg = _pair(torch)
+    assert repr(mt) == repr(mg)
+    q, k, v = _inputs("cross", True, False, E, E)
+    sk, sv = (RNG.standard_normal((N * H, S, E // H)) for _ in range(2))
+
+    def call(lib, fn, m):
+        xs = [lib.tensor(a, requires_grad=True) for a in (q, k, v, sk, sv)]
+        out, w = fn(
+            *xs[:3],
+            E,
+            H,
+            m.in_proj_weight,
+            m.in_proj_bias,
+            None,
+            None,
+            True,
+            0.0,
+            m.out_proj.weight,
+            m.out_proj.bias,
+            static_k=xs[3],
+            static_v=xs[4],
+        )
+        (out.sum() + (w * w).sum()).backward()
+        return [out, w] + [x.grad for x in xs[::3]] + [xs[4].grad]
+
+    want = call(torch, torch.nn.functional.multi_head_attention_forward, mt)
+    got = call(tg, tg_mha.multi_head_attention_forward, mg)
+    for i, (a, b) in enumerate(zip(want, got)):
+        _close(a.detach().numpy(), b.detach().numpy(), f"result {i}")

@@ -225,6 +225,26 @@ def test_packed_inference_zeroes_padded_positions_as_pytorch_does():
         mg(tg.tensor(x), src_key_padding_mask=tg.tensor(KPM))
 
 
+@slow
+def test_packed_inference_is_the_same_in_a_compiled_step():
+    """Inside ``tracegrad.compile`` the padding mask is traced: the alignment check is decided
+    in the program, so the compiled step gives the eager values (zeros where packed)."""
+    layer = tg.nn.TransformerEncoderLayer(D, H, FF, batch_first=True, dtype=tg.float64)
+    enc = tg.nn.TransformerEncoder(layer, 2).eval()
+    x = tg.tensor(SRC.transpose(1, 0, 2))
+    left = np.zeros((N, S), bool)
+    left[1, 3:] = True
+    step = tg.compile(lambda x, kpm, mask: enc(x, mask=mask, src_key_padding_mask=kpm))
+    with tg.no_grad():
+        for kpm in (left, KPM):
+            want = enc(x, src_key_padding_mask=tg.tensor(kpm)).numpy()
+            got = step(x, tg.tensor(kpm), None).numpy()
+            _close(want, got, "output")
+            assert (kpm is left) == (not got[1, 3:].any())
+        causal = tg.nn.Transformer.generate_square_subsequent_mask(S, dtype=tg.float64)
+        _close(enc(x, mask=causal).numpy(), step(x, None, causal).numpy(), "causal mask")
+
+
 def test_nested_tensor_warning_matches_pytorch():
     torch = _torch()
     for kw in ({}, {"batch_first": True, "norm_first": True}, {"batch_first": True}):

@@ -69,7 +69,8 @@ def _detect_is_causal_mask(
     """``is_causal`` when given; otherwise whether ``mask`` equals the square causal mask of
     ``size`` (a hint for the attention, which computes the same values either way)."""
     make_causal = is_causal is True
-    if is_causal is None and mask is not None:
+    # A traced mask cannot be inspected; leaving the hint off computes the same values.
+    if is_causal is None and mask is not None and F._concrete(mask):
         sz = size if size is not None else mask.size(-2)
         causal = _generate_square_subsequent_mask(sz, device=mask.device, dtype=mask.dtype)
         if tuple(mask.shape) == tuple(causal.shape):
@@ -79,11 +80,11 @@ def _detect_is_causal_mask(
     return make_causal
 
 
-def _left_aligned(keep: Tensor) -> bool:
-    """Whether every row of the boolean ``(N, S)`` ``keep`` is some ``True``s then ``False``s."""
+def _left_aligned(keep: Tensor) -> Tensor:
+    """Whether (a 0-d bool tensor) every row of the boolean ``(N, S)`` ``keep`` is some ``True``s
+    then ``False``s: no kept position follows a dropped one."""
     k = keep.to(_bool)
-    # A row is left-aligned when no kept position follows a dropped one.
-    return not bool((k[:, 1:] & ~k[:, :-1]).any())
+    return ~(k[:, 1:] & ~k[:, :-1]).any()
 
 
 class TransformerEncoderLayer(Module):
@@ -286,8 +287,10 @@ class TransformerEncoder(Module):
     would take it (inference, no gradient needed, a batched ``src`` with a left-aligned
     ``src_key_padding_mask`` and no ``mask``, a batch-first post-norm layer, ...), the output at
     the padded positions is zero before ``norm``. ``mask_check`` (the left-alignment check) is
-    honoured likewise; without it a mask that is not left-aligned raises ``NotImplementedError``
-    (PyTorch would pack it wrongly). PyTorch's warning when the path cannot apply is kept."""
+    honoured likewise (inside ``tracegrad.compile`` it is decided in the compiled program, so a
+    compiled step computes the eager values); without it a mask that is not left-aligned raises
+    ``NotImplementedError`` (PyTorch would pack it wrongly). PyTorch's warning when the path
+    cannot apply is kept."""
 
     __constants__ = ["norm"]
 
@@ -333,11 +336,7 @@ class TransformerEncoder(Module):
         mask = _canonical_mask(mask, "mask", None, "", src.dtype, False)
         first = self.layers[0]
         batch_first = first.self_attn.batch_first
-        keep = None
-        if self._packs(src, mask, src_key_padding_mask):
-            # PyTorch's packed path: the layers see only the kept positions (the same values
-            # as masking the padded keys) and the padded outputs come back as zeros.
-            keep = src_key_padding_mask == 0
+        packs = self._packs(src, mask, src_key_padding_mask)
         seq_len = _get_seq_len(src, batch_first)
         is_causal = _detect_is_causal_mask(mask, is_causal, seq_len)
         output = src
@@ -348,17 +347,23 @@ class TransformerEncoder(Module):
                 is_causal=is_causal,
                 src_key_padding_mask=src_key_padding_mask,
             )
-        if keep is not None:
-            shape = (*keep.shape, 1) if batch_first else (*keep.T.shape, 1)
-            kept = (keep if batch_first else keep.T).reshape(shape)
-            output = output.masked_fill(~kept, 0.0)
+        if packs is not False:
+            # PyTorch's packed path: the layers see only the kept positions (the same values as
+            # masking the padded keys) and the padded outputs come back as zeros. The inputs
+            # are batch-first here (the path requires it).
+            drop = (src_key_padding_mask != 0).unsqueeze(-1)
+            if packs is not True:
+                drop = drop & packs  # decided inside a traced program
+            output = output.masked_fill(drop, 0.0)
         if self.norm is not None:
             output = self.norm(output)
         return output
 
-    def _packs(self, src: Tensor, mask, src_key_padding_mask) -> bool:
+    def _packs(self, src: Tensor, mask, src_key_padding_mask) -> bool | Tensor:
         # The conditions of PyTorch's TransformerEncoder.forward for converting to a nested
-        # tensor (with its fast path enabled, the default, and autocast off).
+        # tensor (with its fast path enabled, the default, and autocast off). A traced mask's
+        # alignment is returned as a 0-d tensor for the program to decide: eager PyTorch is the
+        # reference, and a compiled step should compute what the eager one does.
         first = self.layers[0]
         if not getattr(self, "use_nested_tensor", False) or first.training or src.dim() != 3:
             return False
@@ -382,11 +387,11 @@ class TransformerEncoder(Module):
         )
         if is_grad_enabled() and any(a is not None and a.requires_grad for a in args):
             return False
+        aligned = _left_aligned(src_key_padding_mask == 0)
         concrete = F._concrete(src_key_padding_mask)
         if getattr(self, "mask_check", True):
-            # Under tracing PyTorch (torch.compile) skips the check and so the path.
-            return concrete and _left_aligned(src_key_padding_mask == 0)
-        if concrete and not _left_aligned(src_key_padding_mask == 0):
+            return bool(aligned) if concrete else aligned
+        if concrete and not bool(aligned):
             raise NotImplementedError(
                 "TransformerEncoder(mask_check=False) with a src_key_padding_mask that is not "
                 "left-aligned (padding only at the end of each sequence): PyTorch packs such a "
