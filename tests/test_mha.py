@@ -99,9 +99,9 @@ CASES = {
     "unbatched_batch_first_per_head": ({"batch_first": True}, {"average_attn_weights": False}, "kv", False),
 }  # fmt: skip
 
-# The fast tier: the explicit-weights path with every extra (bias_kv, zero_attn, float masks)
-# and the scaled_dot_product_attention path with boolean masks merged.
-FAST = ["bias_kv_zero_attn_float", "mask2d_kpm_no_weights"]
+# The fast tier: the explicit-weights path with every extra (bias_kv, zero_attn, float masks);
+# tests/test_transformer.py's fast tier covers the scaled_dot_product_attention path.
+FAST = ["bias_kv_zero_attn_float"]
 
 
 def _inputs(kind: str, batched: bool, batch_first: bool, kdim: int, vdim: int):
@@ -304,6 +304,7 @@ def test_state_dict_loads_into_pytorch():
         np.testing.assert_array_equal(v.numpy(), m.state_dict()[k].detach().numpy())
 
 
+@slow
 def test_dropout_drops_weights_in_training_only():
     tg.manual_seed(0)
     m = tg.nn.MultiheadAttention(E, H, dropout=0.5, dtype=tg.float64)
