@@ -81,7 +81,14 @@ def _sdpa_keep(seed, *, shape, p):
     return _keep_mask(seed, shape, p)
 
 
-@defop(lambda p: p.get("name", _MATH), saves=(0, 1, 2, 3, 4), name="scaled_dot_product_attention")
+# ``fuse``: the forward is one compiled call, so XLA fuses the mask, softmax and dropout into the
+# matmuls instead of materializing each L x S intermediate in an eager dispatch of its own.
+@defop(
+    lambda p: p.get("name", _MATH),
+    saves=(0, 1, 2, 3, 4),
+    name="scaled_dot_product_attention",
+    fuse=True,
+)
 def _sdpa(
     q, k, v, mask, seed, *, scale, causal=False, dropout_p=0.0, diagonal=0, gk=1, gv=1, name=_MATH
 ):
