@@ -139,19 +139,20 @@ def _(g, out, *leaves, body, n_consts, n_carry, reverse, emit):
     for c, n in zip(carry0, sizes):
         ct.append(g[start : start + n].reshape(c.shape))
         start += n
-    float_consts = [i for i, k in enumerate(consts) if _is_float(k)]
+    # Only the cotangents some operand needs are computed (the carry's always: it chains).
+    float_consts = [i for i, k in enumerate(consts) if _is_float(k) and k._requires_grad]
     acc = [consts[i].new_zeros(consts[i].shape) for i in float_consts]
-    float_xs = [i for i, x in enumerate(xs) if _is_float(x)]
+    float_xs = [i for i, x in enumerate(xs) if _is_float(x) and x._requires_grad]
     b_leaves = (*consts, *ct, *acc, g_rows, *xs, *prev)
     b_out = scan_call(
         b_leaves,
-        body=vjp_body(body, len(xs), emit),
+        body=vjp_body(body, len(xs), emit, tuple(float_xs), tuple(float_consts)),
         n_consts=n_consts,
         n_carry=n_carry + len(acc),
         reverse=not reverse,
         emit=False,
     )
-    # b_out: rows of the float xs' cotangents, then the tail (carry0's, then the consts').
+    # b_out: rows of the xs' cotangents, then the tail (carry0's, then the consts').
     grads: list = [None] * len(leaves)
     x_sizes = [int(np.prod(xs[i].shape[1:], dtype=np.int64)) for i in float_xs]
     x_rows = _rows(b_out, t_len, b_out.shape[0] - t_len * sum(x_sizes))
@@ -192,13 +193,16 @@ def _variable(t: Tensor) -> Tensor:
 
 
 @functools.cache
-def vjp_body(body: Callable, n_x: int, per_step_carry: bool) -> Callable:
+def vjp_body(
+    body: Callable, n_x: int, per_step_carry: bool, dxs: tuple = (), dconsts: tuple = ()
+) -> Callable:
     """The body of the reverse scan that is ``scan``'s rule, for forward scans of ``body`` with
-    ``n_x`` xs leaves whose rows hold the new carries (``per_step_carry``) or only ys.
+    ``n_x`` xs leaves whose rows hold the new carries (``per_step_carry``) or only ys; ``dxs`` and
+    ``dconsts`` are the indices of the xs and consts whose cotangents are wanted.
 
-    Its carry is (cotangents of the forward carry, sums of the float consts' cotangents), its xs
+    Its carry is (cotangents of the forward carry, sums of the wanted consts' cotangents), its xs
     (the output cotangent's row, the forward xs, the forward carry before the step), its consts the
-    forward consts; it returns the next carry and the float xs' cotangents. Cached, so that one
+    forward consts; it returns the next carry and the wanted xs' cotangents. Cached, so that one
     body always derives the same function: the jitted lowering and the compiled backward's graph
     signatures key on it."""
 
@@ -206,11 +210,10 @@ def vjp_body(body: Callable, n_x: int, per_step_carry: bool) -> Callable:
         from ..autograd import grad as autograd_grad
         from ..autograd.grad_mode import enable_grad
 
-        float_consts = [i for i, k in enumerate(consts) if _is_float(k)]
+        float_consts, float_xs = dconsts, dxs
         n_c = len(carry) - len(float_consts)
         ct, acc = carry[:n_c], carry[n_c:]
         g_row, x, prev = xs[0], xs[1 : 1 + n_x], xs[1 + n_x :]
-        float_xs = [i for i, t in enumerate(x) if _is_float(t)]
         p_in = tuple(_variable(t) for t in prev)
         x_in = tuple(_variable(t) if i in float_xs else t for i, t in enumerate(x))
         k_in = tuple(_variable(t) if i in float_consts else t for i, t in enumerate(consts))
