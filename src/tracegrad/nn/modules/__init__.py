@@ -19,6 +19,7 @@ from . import (
     normalization,
     pixelshuffle,
     pooling,
+    rnn,
     sparse,
 )
 from .activation import *  # noqa: F403
@@ -39,6 +40,7 @@ from .module import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .pixelshuffle import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .rnn import *  # noqa: F403
 from .sparse import *  # noqa: F403
 
 __all__: list[str] = []
@@ -61,6 +63,7 @@ for _m in (
     normalization,
     pixelshuffle,
     pooling,
+    rnn,
     sparse,
 ):
     __all__ += _m.__all__
