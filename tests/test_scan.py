@@ -423,3 +423,13 @@ def test_second_order_matches_pytorch():
         np.testing.assert_allclose(
             np.asarray(ts[k].grad), pt[k].grad.numpy(), rtol=1e-8, atol=1e-11, err_msg=k
         )
+
+
+def test_grad_of_one_tensor_given_twice_as_an_output():
+    """``autograd.grad([y, y], x, [g1, g2])`` sums both cotangents, as PyTorch does (the engine once
+    counted the shared root's children twice and lost the gradient). The scan rule's derived body
+    differentiates such outputs: an add's two gradients are one tensor."""
+    x = tg.tensor([0.5, 1.0], requires_grad=True)
+    y = (x * 2).sin()
+    (g,) = tg.autograd.grad([y, y], [x], [tg.tensor([1.0, 2.0]), tg.tensor([3.0, 1.0])])
+    np.testing.assert_allclose(np.asarray(g), 2 * np.cos(2 * np.array([0.5, 1.0])) * [4.0, 3.0])
