@@ -40,54 +40,65 @@ def _mask(t, lengths):
     return (np.arange(t)[:, None] < np.asarray(lengths)[None, :])[:, :, None]
 
 
+def _hw(h, w, b=None):
+    """The carried ``h W^T (+ b)`` of the recurrent bodies; any value is a valid input of the op
+    (its derivative is checked all the same), the consistent one is what a layer passes."""
+    return h @ w.T + (0.0 if b is None else b)
+
+
+def _rec(body, consts, carry, xs, **kw) -> Sample:
+    b_hh = consts[1] if body is recurrent.gru_body and len(consts) > 1 else None
+    return _sample(body, consts, (*carry, _hw(carry[0], consts[0], b_hh)), xs, **kw)
+
+
 T, B, H = 3, 2, 3
 SAMPLES = {
     "scan": [
-        _sample(recurrent.rnn_tanh_body, (_w(H, H),), (arr(B, H),), (arr(T, B, H),), name="tanh"),
+        _rec(recurrent.rnn_tanh_body, (_w(H, H),), (arr(B, H),), (arr(T, B, H),), name="tanh"),
         # ReLU has a kink at 0: inputs kept positive so finite differences stay on one side.
-        _sample(
+        _rec(
             recurrent.rnn_relu_body,
             (arr(H, H, low=0.1, high=0.6),),
             (arr(B, H, low=0.2, high=1.0),),
             (arr(T, B, H, low=0.2, high=1.0),),
             name="relu",
         ),
-        _sample(
+        _rec(
             recurrent.lstm_body,
             (_w(4 * H, H),),
             (arr(B, H), arr(B, H)),
             (arr(T, B, 4 * H),),
             name="lstm",
         ),
-        _sample(
+        _rec(
             recurrent.lstm_body,
             (_w(4 * H, 2), _w(2, H)),
             (arr(B, 2), arr(B, H)),
             (arr(T, B, 4 * H),),
             name="lstm-proj",
         ),
-        _sample(
+        _rec(
             recurrent.gru_body,
             (_w(3 * H, H), arr(3 * H)),
             (arr(B, H),),
             (arr(T, B, 3 * H),),
             name="gru",
         ),
-        _sample(
+        _rec(
             recurrent.gru_body,
             (_w(3 * H, H),),
             (arr(B, H),),
             (arr(T, B, 3 * H),),
             name="gru-nobias",
         ),
-        _sample(
+        _rec(
             recurrent.lstm_body,
             (_w(4 * H, H),),
             (arr(3, H), arr(3, H)),
             (arr(4, 3, 4 * H), _mask(4, [4, 2, 1])),
             name="lstm-lengths",
         ),
-        _sample(
+        _rec(
             recurrent.gru_body,
             (_w(3 * H, H), arr(3 * H)),
             (arr(3, H),),
@@ -95,7 +106,7 @@ SAMPLES = {
             reverse=True,
             name="gru-lengths-reverse",
         ),
-        _sample(
+        _rec(
             recurrent.lstm_body,
             (_w(4 * H, H),),
             (arr(B, H), arr(B, H)),

@@ -98,7 +98,15 @@ def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih=None, b
 
 
 # ------------------------------------------------------------------------- scan bodies
-# carry: (h,) or (h, c); xs: (xw_t,) or (xw_t, mask_t); consts: the recurrent weights.
+# carry: (h, hw) or (h, c, hw); xs: (xw_t,) or (xw_t, mask_t); consts: the recurrent weights.
+#
+# Why ``hw = h W_hh^T (+ b_hh for GRU)`` is carried: the rule of ``scan`` re-runs the body from
+# the saved carry to differentiate one step. Were the step's recurrent matmul computed from ``h``
+# inside the step, that re-run would repeat it: a third matmul per step on top of the two of its
+# VJP. Computed at the end of the step for the next one, its value feeds nothing the VJP reads (a
+# matmul's VJP reads its operands, not its result), so XLA drops it from the backward scan, and
+# the step's gates come from the saved ``hw``. The price: ``hw`` is saved per step (what JAX's own
+# scan autodiff keeps as residuals), and one matmul at the last step whose result goes unused.
 def _masked(xs: tuple, new: tuple, carry: tuple) -> tuple:
     if len(xs) == 1:
         return new
@@ -108,31 +116,35 @@ def _masked(xs: tuple, new: tuple, carry: tuple) -> tuple:
 
 def rnn_tanh_body(carry: tuple, xs: tuple, consts: tuple) -> tuple:
     """Scan body of an RNN_TANH layer: ``h' = tanh(xw_t + h W_hh^T)``."""
-    (h,), (w_hh,) = carry, consts
-    return _masked(xs, (tanh(xs[0] + h.matmul(w_hh.t())),), carry), ()
+    h, hw = carry
+    (h_new,) = _masked(xs, (tanh(xs[0] + hw),), (h,))
+    return (h_new, h_new.matmul(consts[0].t())), ()
 
 
 def rnn_relu_body(carry: tuple, xs: tuple, consts: tuple) -> tuple:
     """Scan body of an RNN_RELU layer: ``h' = relu(xw_t + h W_hh^T)``."""
-    (h,), (w_hh,) = carry, consts
-    return _masked(xs, (relu(xs[0] + h.matmul(w_hh.t())),), carry), ()
+    h, hw = carry
+    (h_new,) = _masked(xs, (relu(xs[0] + hw),), (h,))
+    return (h_new, h_new.matmul(consts[0].t())), ()
 
 
 def lstm_body(carry: tuple, xs: tuple, consts: tuple) -> tuple:
     """Scan body of an LSTM layer; consts ``(W_hh,)`` or ``(W_hh, W_hr)`` (projection)."""
-    h, c = carry
+    h, c, hw = carry
     w_hr = consts[1] if len(consts) > 1 else None
-    new = _lstm_step(xs[0] + h.matmul(consts[0].t()), c, w_hr)
-    return _masked(xs, new, carry), ()
+    h_new, c_new = _masked(xs, _lstm_step(xs[0] + hw, c, w_hr), (h, c))
+    return (h_new, c_new, h_new.matmul(consts[0].t())), ()
 
 
 def gru_body(carry: tuple, xs: tuple, consts: tuple) -> tuple:
-    """Scan body of a GRU layer; consts ``(W_hh,)`` or ``(W_hh, b_hh)``."""
-    (h,) = carry
-    hw = h.matmul(consts[0].t())
+    """Scan body of a GRU layer; consts ``(W_hh,)`` or ``(W_hh, b_hh)``; ``hw`` includes
+    ``b_hh``."""
+    h, hw = carry
+    (h_new,) = _masked(xs, (_gru_step(xs[0], hw, h),), (h,))
+    hw_new = h_new.matmul(consts[0].t())
     if len(consts) > 1:
-        hw = hw + consts[1]
-    return _masked(xs, (_gru_step(xs[0], hw, h),), carry), ()
+        hw_new = hw_new + consts[1]
+    return (h_new, hw_new), ()
 
 
 BODIES = {
@@ -202,7 +214,8 @@ def recurrent_layer(
         consts = (w_hh, w_hr)
     elif mode == "GRU" and b_hh is not None:
         consts = (w_hh, b_hh)
-    carry = (hx, cx) if mode == "LSTM" else (hx,)
+    hw = _lin(hx, w_hh, b_hh if mode == "GRU" else None)  # the first step's (see the bodies)
+    carry = (hx, cx, hw) if mode == "LSTM" else (hx, hw)
     out = scan(BODIES[mode], carry, xs, consts, reverse=reverse)
     final, steps, _ = unpack(out, carry, t_len)
     output = steps[0]
