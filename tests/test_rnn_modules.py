@@ -537,3 +537,33 @@ def test_packed_hidden_state_follows_the_original_batch_order():
     for b, s in enumerate(seqs):
         _, alone = ours(tg.tensor(s))
         np.testing.assert_allclose(_np(h[:, b]), _np(alone), **TOL)
+
+
+@slow
+def test_packed_lstm_inside_a_compiled_step_matches_eager():
+    # Inside tracegrad.compile every tensor the step creates is traced; the packed structure
+    # (lengths, batch sizes, permutations) must still be readable as Python ints.
+    tg.manual_seed(0)
+    m = tg.nn.LSTM(3, 4, bidirectional=True, dtype=tg.float64)
+    x = tg.tensor(np.random.default_rng(10).standard_normal((3, 2, 3)))
+
+    def step(x):
+        packed = R.pack_padded_sequence(x, [1, 3], enforce_sorted=False)
+        out, (h, c) = m(packed)
+        padded, lengths = R.pad_packed_sequence(out)
+        loss = (padded * padded).sum() + h.sum() + c.sum()
+        loss.backward()
+        return loss
+
+    eager = _np(step(x))
+    grads = [_np(p.grad) for p in m.parameters()]
+    m.zero_grad()
+    compiled = tg.compile(step)
+    for _ in range(2):
+        m.zero_grad()
+        np.testing.assert_allclose(_np(compiled(x)), eager, **TOL)
+        for p, g in zip(m.parameters(), grads):
+            np.testing.assert_allclose(_np(p.grad), g, **TOL)
+    traced_lengths = tg.compile(lambda x, n: R.pack_padded_sequence(x, n).data.sum())
+    with pytest.raises(RuntimeError, match="pass the lengths as a Python list"):
+        traced_lengths(x, tg.tensor([3, 1]))

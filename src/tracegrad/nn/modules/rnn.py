@@ -27,7 +27,7 @@ from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
-from ..utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from ..utils.rnn import PackedSequence, _ints, pack_padded_sequence, pad_packed_sequence
 from .module import Module
 
 __all__ = [
@@ -194,7 +194,7 @@ class RNNBase(Module):
     ) -> tuple[int, int, int]:
         """``(num_layers * num_directions, batch, proj_size or hidden_size)``."""
         if batch_sizes is not None:
-            mini_batch = int(batch_sizes[0])
+            mini_batch = _ints(batch_sizes)[0]
         else:
             mini_batch = input.size(0) if self.batch_first else input.size(1)
         num_directions = 2 if self.bidirectional else 1
@@ -290,7 +290,7 @@ class RNNBase(Module):
         packed = isinstance(input, PackedSequence)
         if packed:
             data, batch_sizes, sorted_indices, unsorted_indices = input
-            batch = int(batch_sizes[0])
+            batch = _ints(batch_sizes)[0]
             if hx is None:
                 hx = self._default_hidden(batch, real_hidden_size, data, lstm)
             else:
@@ -298,7 +298,7 @@ class RNNBase(Module):
             self.check_forward_args(data, hx, batch_sizes)
             # Run on the padded, sorted batch: pad (one gather), scan with lengths, repack.
             padded, lengths_t = pad_packed_sequence(PackedSequence(data, batch_sizes))
-            lengths = [int(v) for v in lengths_t.tolist()]
+            lengths = _ints(lengths_t)
             h0, c0 = hx if lstm else (hx, None)
             out, h_n, c_n = self._run(padded, h0, c0, lengths)
             out_data = pack_padded_sequence(out, lengths).data
@@ -397,7 +397,7 @@ class LSTM(RNNBase):
     ) -> tuple[int, int, int]:
         """``(num_layers * num_directions, batch, hidden_size)``."""
         if batch_sizes is not None:
-            mini_batch = int(batch_sizes[0])
+            mini_batch = _ints(batch_sizes)[0]
         else:
             mini_batch = input.size(0) if self.batch_first else input.size(1)
         num_directions = 2 if self.bidirectional else 1

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from ... import _dtype, creation
+import numpy as np
+
+from ... import _dtype
 from ...ops.shape import cat
 from ...tensor import Tensor, tensor
 
@@ -161,16 +163,44 @@ def _packed_sequence_init_args(data, batch_sizes, sorted_indices, unsorted_indic
     return data[0], data[1], sorted_indices, unsorted_indices
 
 
+def _index_tensor(values: list[int], device=None, dtype=_dtype.int64) -> Tensor:
+    """An integer tensor of ``values`` that remembers them as Python ints (see ``_ints``)."""
+    t = tensor(values, dtype=dtype, device=device)
+    t._python_ints = tuple(values)
+    return t
+
+
+def _ints(t: Tensor) -> list[int]:
+    """The values of a structure tensor (batch sizes, lengths, a permutation) as Python ints.
+
+    Inside ``tracegrad.compile`` every tensor a function creates is traced, so the structure
+    tensors this module makes also keep their values as Python ints and are read from there; a
+    tensor from elsewhere is read with ``tolist()`` (which names the problem when it is traced:
+    the lengths of a packed batch must be known when the program is built)."""
+    known = getattr(t, "_python_ints", None)
+    if known is not None:
+        return list(known)
+    try:
+        return [int(v) for v in t.tolist()]
+    except RuntimeError as e:  # a traced tensor: its values are not known while tracing
+        raise RuntimeError(
+            "the structure of a packed sequence (its lengths, batch sizes and permutations) must "
+            "be known when a compiled program is built, but this tensor is traced inside "
+            "tracegrad.compile; pass the lengths as a Python list (each new set of lengths is "
+            "then its own program), or pack outside the compiled function"
+        ) from e
+
+
 def invert_permutation(permutation: Tensor | None) -> Tensor | None:
     """The inverse of the 1-D index tensor ``permutation`` (``None`` for ``None``): the
     ``unsorted_indices`` that undo a :class:`PackedSequence`'s ``sorted_indices``."""
     if permutation is None:
         return None
-    perm = permutation.tolist()
+    perm = _ints(permutation)
     inverse = [0] * len(perm)
     for i, p in enumerate(perm):
         inverse[p] = i
-    return tensor(inverse, dtype=permutation.dtype, device=permutation.device)
+    return _index_tensor(inverse, permutation.device, permutation.dtype)
 
 
 def _lengths_list(lengths) -> list[int]:
@@ -181,12 +211,13 @@ def _lengths_list(lengths) -> list[int]:
                 "'lengths' argument should be a 1D CPU int64 tensor, but got "
                 f"{lengths.dim()}D {lengths.device} Long tensor"
             )
-        return [int(v) for v in lengths.tolist()]
-    out = creation.as_tensor(lengths, dtype=_dtype.int64)
-    if out.dim() != 1:
+        return _ints(lengths)
+    # A list is read as Python data (not through a tensor, which would be traced under compile).
+    out = np.asarray(lengths)
+    if out.ndim != 1:
         raise RuntimeError(
             "'lengths' argument should be a 1D CPU int64 tensor, but got "
-            f"{out.dim()}D cpu Long tensor"
+            f"{out.ndim}D cpu Long tensor"
         )
     return [int(v) for v in out.tolist()]
 
@@ -215,7 +246,7 @@ def pack_padded_sequence(
         # PyTorch sorts the lengths descending with a stable sort (ties keep batch order).
         order = sorted(range(len(lengths)), key=lambda b: -lengths[b])
         lengths = [lengths[b] for b in order]
-        sorted_indices = tensor(order, dtype=_dtype.int64, device=input.device)
+        sorted_indices = _index_tensor(order, input.device)
     steps, batch = (input.size(1), input.size(0)) if batch_first else (input.size(0), input.size(1))
     if input.numel() == 0:
         raise RuntimeError("Cannot pack empty tensors.")
@@ -249,7 +280,7 @@ def pack_padded_sequence(
         rows = [t * batch + order[b] for t, n in enumerate(sizes) for b in range(n)]
     flat = input.reshape(steps * batch, *input.shape[2:])
     data = flat.index_select(0, tensor(rows, device=input.device))
-    batch_sizes = tensor(sizes, dtype=_dtype.int64)
+    batch_sizes = _index_tensor(sizes)
     return PackedSequence(data, batch_sizes, sorted_indices, None)
 
 
@@ -263,7 +294,7 @@ def pad_packed_sequence(
     shape ``T x B x *`` (``B x T x *`` with ``batch_first``), steps past each length set to
     ``padding_value``, ``T`` the longest length or ``total_length``, and the batch in its
     original order (through ``unsorted_indices``); ``lengths`` is an int64 CPU tensor."""
-    sizes = [int(v) for v in sequence.batch_sizes.tolist()]
+    sizes = _ints(sequence.batch_sizes)
     max_seq_length = len(sizes)
     if total_length is not None:
         if total_length < max_seq_length:
@@ -282,7 +313,7 @@ def pad_packed_sequence(
     unsorted = (
         list(range(batch))
         if sequence.unsorted_indices is None
-        else [int(v) for v in sequence.unsorted_indices.tolist()]
+        else _ints(sequence.unsorted_indices)
     )
     pad_row = offsets[-1]  # the index of the padding row appended below
     rows = []
@@ -302,7 +333,7 @@ def pad_packed_sequence(
     source = cat([data, padding])
     out = source.index_select(0, tensor(rows, device=data.device))
     shape = (batch, max_seq_length) if batch_first else (max_seq_length, batch)
-    lengths = tensor([sorted_lengths[s] for s in unsorted], dtype=_dtype.int64)
+    lengths = _index_tensor([sorted_lengths[s] for s in unsorted])
     return out.reshape(*shape, *data.shape[1:]), lengths
 
 
@@ -396,14 +427,14 @@ def unpad_sequence(
     transposed in place (``transpose_(0, 1)``) first."""
     if not batch_first:
         padded_sequences.transpose_(0, 1)
-    lengths = lengths.tolist() if isinstance(lengths, Tensor) else list(lengths)
+    lengths = _ints(lengths) if isinstance(lengths, Tensor) else list(lengths)
     return [seq[: int(n)] for seq, n in zip(padded_sequences, lengths, strict=True)]
 
 
 def pack_sequence(sequences: Sequence[Tensor], enforce_sorted: bool = True) -> PackedSequence:
     """Pack a list of variable-length tensors (each ``L_i x *``): :func:`pad_sequence` then
     :func:`pack_padded_sequence` (lengths must decrease unless ``enforce_sorted=False``)."""
-    lengths = creation.as_tensor([v.size(0) for v in sequences])
+    lengths = [v.size(0) for v in sequences]
     return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
 
 
