@@ -44,8 +44,11 @@ from jax import lax
 
 from .. import _tracing
 from .._grad_mode import set_grad_enabled
+from ..autograd import grad as autograd_grad
+from ..autograd.grad_mode import enable_grad
 from ..tensor import Tensor
 from .registry import defop
+from .shape import cat
 
 __all__: list[str] = []
 
@@ -181,8 +184,6 @@ def _rows(out: Tensor, t_len: int, tail: int) -> Tensor:
 
 
 def _cat_steps(a: Tensor, b: Tensor) -> Tensor:
-    from .shape import cat
-
     return cat([a, b], 0)
 
 
@@ -207,8 +208,6 @@ def vjp_body(
     signatures key on it."""
 
     def backward_body(carry, xs, consts):
-        from ..autograd import grad as autograd_grad
-        from ..autograd.grad_mode import enable_grad
 
         float_consts, float_xs = dconsts, dxs
         n_c = len(carry) - len(float_consts)
