@@ -1,7 +1,8 @@
 """PyTorch names that real programs reach for: every name of these namespaces that tracegrad
-lacked at the end of wave 1 (measured against PyTorch 2.13). ``tests/test_api_coverage.py``
-checks that each one now resolves in tracegrad or is listed, with its reason, in
-docs/semantics.md ("PyTorch names tracegrad does not provide")."""
+lacked at the end of wave 1 (measured against PyTorch 2.13), and the nn names of the
+sequence-models issue. ``tests/test_api_coverage.py`` checks that each one now resolves in
+tracegrad or is listed, with its reason, in docs/semantics.md ("PyTorch names tracegrad does not
+provide")."""
 
 from __future__ import annotations
 
@@ -161,6 +162,23 @@ NAMES: dict[str, tuple[str, ...]] = {
         "cuda.enable_flash_sdp", "cuda.enable_mem_efficient_sdp", "cuda.enable_math_sdp",
         "cuda.flash_sdp_enabled", "cuda.sdp_kernel", "mps.is_available", "mps.is_built",
         "mkldnn.is_available", "openmp.is_available", "mkl.is_available", "opt_einsum.enabled",
+    ),
+    # The sequence-models issue: recurrent layers, attention and Transformers.
+    "torch.nn": (
+        "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
+        "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
+        "TransformerEncoderLayer", "TransformerDecoderLayer",
+    ),
+    "torch.nn.functional": ("scaled_dot_product_attention", "multi_head_attention_forward"),
+    "torch.nn.utils.rnn": (
+        "PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence",
+        "pad_sequence", "unpad_sequence", "pack_sequence", "unpack_sequence",
+    ),
+    "torch.nn.attention": (
+        "SDPBackend", "sdpa_kernel", "WARN_FOR_UNFUSED_KERNELS", "register_flash_attention_impl",
+        "activate_flash_attention_impl", "list_flash_attention_impls",
+        "current_flash_attention_impl", "restore_flash_attention_impl", "bias.causal_upper_left",
+        "bias.causal_lower_right", "bias.CausalVariant", "bias.CausalBias",
     ),
 }
 # fmt: on
