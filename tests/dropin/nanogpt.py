@@ -469,7 +469,7 @@ def run(attention):
 
     model.eval()
     start = torch.tensor([[1, 2, 3]], dtype=torch.long, device=device)
-    generated = model.generate(start, 8, temperature=1.0, top_k=1)
+    generated = model.generate(start, 3, temperature=1.0, top_k=1)
     log["generated"] = generated[0].tolist()
     with torch.no_grad():
         top2 = model(generated[:, :-1], generated[:, 1:])[0].topk(2, dim=-1).values
