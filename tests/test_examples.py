@@ -100,3 +100,84 @@ def test_compile_reasons_logs_the_batch_size_change():
     assert "#3 at examples/compile_reasons.py:" in out
     assert "argument 'x' changed: tensor[48, 10] float32 -> tensor[32, 10] float32" in out
     assert "pad batches to a fixed size or use drop_last=True" in out
+
+
+def _train_gpt_module(backend: str):
+    """examples/train_gpt.py as a module, importing tracegrad as written or, for ``"torch"``,
+    real PyTorch in its place (its three import lines swapped, the rest unchanged)."""
+    import types
+
+    source = (ROOT / "examples" / "train_gpt.py").read_text()
+    if backend == "torch":
+        for old, new in (
+            ("import tracegrad as torch\n", "import torch\n"),
+            ("import tracegrad.nn.functional as F\n", "import torch.nn.functional as F\n"),
+            ("from tracegrad import nn\n", "from torch import nn\n"),
+        ):
+            assert source.count(old) == 1, old
+            source = source.replace(old, new)
+    module = types.ModuleType(f"train_gpt_{backend}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up by name
+    exec(compile(source, str(ROOT / "examples" / "train_gpt.py"), "exec"), module.__dict__)
+    return module
+
+
+@pytest.mark.parametrize("mode", [[], ["--compile"]], ids=["eager", "compile"])
+def test_train_gpt_learns_and_saves_a_checkpoint_pytorch_reads(tmp_path, mode):
+    import math
+
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    ckpt = tmp_path / "gpt.safetensors"
+    sizes = {"--n-layer": 2, "--n-head": 2, "--n-embd": 32, "--block-size": 32}
+    out = _run(
+        "train_gpt.py",
+        *(str(a) for kv in sizes.items() for a in kv),
+        *("--batch-size", "16", "--max-iters", "80", "--warmup-iters", "10", "--lr", "3e-3"),
+        *("--dropout", "0.1", "--eval-interval", "40", "--eval-batches", "4"),
+        *("--sample-chars", "40", "--no-progress", "--checkpoint", str(ckpt), *mode),
+    )
+    # "step    40  train loss 3.012  val loss 3.123  (unigram 3.071)  lr ..."
+    evals = [line.split() for line in out.splitlines() if line.startswith("step ")]
+    assert [int(e[1]) for e in evals] == [0, 40, 80], out
+    train = [float(e[4]) for e in evals]
+    val = [float(e[7]) for e in evals]
+    unigram = float(evals[0][9].rstrip(")"))
+    vocab = int(out.split("vocabulary ")[1].split(";")[0])
+    assert all(math.isfinite(x) for x in train + val), out
+    # An untrained model is near the uniform guess; 80 steps of a tiny model must get it
+    # well under that, and on the training text under the unigram entropy.
+    assert abs(train[0] - math.log(vocab)) < 0.5, out
+    assert train[2] < train[0] - 1.0 and val[2] < val[0] - 1.0, out
+    assert train[2] < unigram, out
+    sample = out.split("---- sample")[1].split("\n", 1)[1].split("\n----")[0]
+    assert len(sample) >= 40, out  # 40 characters (a sampled newline adds no character)
+
+    # The checkpoint is a plain safetensors file: read without tracegrad or PyTorch.
+    state = load_file(str(ckpt))
+    assert state["tok_emb.weight"].shape == (vocab, 32)
+    assert state["pos_emb.weight"].shape == (32, 32)
+    assert state["blocks.1.attn.c_attn.weight"].shape == (96, 32)
+    # Tied weights: two keys (as PyTorch's state_dict has), one value.
+    np.testing.assert_array_equal(state["lm_head.weight"], state["tok_emb.weight"])
+
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file as torch_load_file
+
+    # PyTorch loads the file into the same model source and computes the same logits.
+    import tracegrad
+
+    config = dict(vocab_size=vocab, block_size=32, n_layer=2, n_head=2, n_embd=32)
+    tg_gpt, pt_gpt = _train_gpt_module("tracegrad"), _train_gpt_module("torch")
+    ours = tg_gpt.GPT(tg_gpt.GPTConfig(**config))
+    ours.load_state_dict(tracegrad.load(str(ckpt)))
+    theirs = pt_gpt.GPT(pt_gpt.GPTConfig(**config))
+    theirs.load_state_dict(torch_load_file(str(ckpt)))
+    ours.eval(), theirs.eval()
+    idx = np.random.default_rng(0).integers(0, vocab, (3, 32))
+    with tracegrad.no_grad():
+        logits_tg = np.asarray(ours(tracegrad.tensor(idx))[0])
+    with torch.no_grad():
+        logits_pt = theirs(torch.from_numpy(idx))[0].numpy()
+    np.testing.assert_allclose(logits_tg, logits_pt, rtol=1e-4, atol=1e-4)

@@ -25,6 +25,7 @@ from .. import random as _random
 from .._dtype import finfo, scalar_type_name
 from .._surface import expose
 from ..autograd.grad_mode import is_grad_enabled, no_grad
+from ..ops import attention as _attention
 from ..ops import conv as _conv
 from ..ops import pooling as _pooling
 from ..ops import resample as _resampling
@@ -65,6 +66,8 @@ from ..ops.reduction import _softmax_dim, log_softmax, softmax
 from ..ops.resample import *  # noqa: F403
 from ..ops.resize import *  # noqa: F403
 from ..tensor import Tensor, tensor
+from .attention import _any_backend_enabled
+from .attention.bias import CausalBias as _CausalBias
 
 __all__ = [
     "ctc_loss",
@@ -140,6 +143,7 @@ __all__ = [
     "soft_margin_loss",
     "multilabel_soft_margin_loss",
     "max_pool1d_with_indices",
+    "scaled_dot_product_attention",
 ]
 __all__ += _conv.__all__ + _pooling.__all__ + _resampling.__all__ + _resize.__all__
 
@@ -1790,6 +1794,53 @@ def ctc_loss(
     reduction = _reduction(None, None, reduction)
     return _ctc_loss_impl(
         log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity
+    )
+
+
+# ---------------------------------------------------------------------------------------- attention
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    *,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Tensor:
+    """``softmax(query @ key^T * scale + attn_mask) @ value``, with dropout ``dropout_p`` on the
+    probabilities, over query (..., L, E), key (..., S, E) and value (..., S, Ev). ``attn_mask`` is
+    bool (True takes part) or float (added to the scores); ``is_causal`` masks key positions after
+    each query's (top-left aligned); ``scale`` defaults to ``1/sqrt(E)``; ``enable_gqa`` repeats the
+    key/value heads (dim -3) to the query's. One recorded op whose backward recomputes the
+    probabilities instead of keeping the L x S matrix (see ``docs/attention.md``); as in PyTorch,
+    ``dropout_p`` applies whatever the module mode, so pass 0.0 in evaluation. ``attn_mask`` may
+    also be a ``tracegrad.nn.attention.bias.CausalBias``."""
+    if not _any_backend_enabled():
+        raise RuntimeError(
+            "No viable backend for scaled_dot_product_attention was found. This is likely due to "
+            "turning off both the math kernel and the fused kernels."
+        )
+    diagonal = 0
+    if isinstance(attn_mask, _CausalBias):
+        if is_causal:
+            raise ValueError("CausalBias should not be used with causal=True")
+        if (attn_mask.seq_len_q, attn_mask.seq_len_kv) == (query.shape[-2], key.shape[-2]):
+            # Applied inside the op as a shifted triangle: no L x S mask is built or saved.
+            attn_mask, is_causal, diagonal = None, True, attn_mask.diagonal
+        else:  # PyTorch materializes it, and the mask's shape then decides (an error)
+            attn_mask = attn_mask._materialize()
+    return _attention.scaled_dot_product_attention(
+        query,
+        key,
+        value,
+        attn_mask,
+        dropout_p,
+        is_causal,
+        scale=scale,
+        enable_gqa=enable_gqa,
+        diagonal=diagonal,
     )
 
 

@@ -4,6 +4,7 @@ Tensor methods."""
 
 from . import (
     arith,
+    attention,
     arrange,
     bitwise,
     compare,

@@ -15,11 +15,13 @@ from . import (
     linear,
     loss,
     loss_more,
+    mha,
     module,
     normalization,
     pixelshuffle,
     pooling,
     sparse,
+    transformer,
 )
 from .activation import *  # noqa: F403
 from .activation_more import *  # noqa: F403
@@ -35,11 +37,13 @@ from .instancenorm import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .loss import *  # noqa: F403
 from .loss_more import *  # noqa: F403
+from .mha import *  # noqa: F403
 from .module import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .pixelshuffle import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .sparse import *  # noqa: F403
+from .transformer import *  # noqa: F403
 
 __all__: list[str] = []
 for _m in (
@@ -57,10 +61,12 @@ for _m in (
     linear,
     loss,
     loss_more,
+    mha,
     module,
     normalization,
     pixelshuffle,
     pooling,
     sparse,
+    transformer,
 ):
     __all__ += _m.__all__
