@@ -185,15 +185,9 @@ PROGRAMS = [
     _program("word_language_model.py", missing="torch.nn.LSTM; torch.save of a whole nn.Module"),
     _program("char_rnn_classification.py", missing="torch.nn.RNN"),
     _program("seq2seq_translation.py", missing="torch.nn.GRU"),
-    _program(
-        "transformer_tutorial.py",
-        missing="torch.nn.TransformerEncoder, TransformerEncoderLayer, Transformer",
-    ),
+    _program("transformer_tutorial.py"),
     _program("lstm_packed_classifier.py", missing="torch.nn.utils.rnn; torch.nn.LSTM"),
-    _program(
-        "nanogpt.py",
-        missing="torch.nn.functional.scaled_dot_product_attention; nn.MultiheadAttention",
-    ),
+    _program("nanogpt.py"),
 ]
 
 
