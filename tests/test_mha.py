@@ -15,7 +15,6 @@ import pytest
 
 import tracegrad as tg
 from tests.tiers import slow, slow_after
-from tracegrad.nn.modules import mha as tg_mha
 
 E, H, L, S, N = 8, 2, 4, 5, 3
 RNG = np.random.default_rng(0)
@@ -207,7 +206,7 @@ def test_functional_form_matches_pytorch():
         )
 
     ot, wt = call(torch, torch.nn.functional.multi_head_attention_forward, mt)
-    og, wg = call(tg, tg_mha.multi_head_attention_forward, mg)
+    og, wg = call(tg, tg.nn.functional.multi_head_attention_forward, mg)
     _close(ot.detach().numpy(), og.detach().numpy(), "attn_output")
     _close(wt.detach().numpy(), wg.detach().numpy(), "attn_weights")
 
@@ -421,6 +420,6 @@ def test_static_key_value_and_repr_match_pytorch():
         return [out, w] + [x.grad for x in xs[::3]] + [xs[4].grad]
 
     want = call(torch, torch.nn.functional.multi_head_attention_forward, mt)
-    got = call(tg, tg_mha.multi_head_attention_forward, mg)
+    got = call(tg, tg.nn.functional.multi_head_attention_forward, mg)
     for i, (a, b) in enumerate(zip(want, got)):
         _close(a.detach().numpy(), b.detach().numpy(), f"result {i}")

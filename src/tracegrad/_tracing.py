@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["Trace", "current", "tracing", "add_check"]
+__all__ = ["Trace", "current", "tracing", "suspended", "add_check"]
 
 _local = threading.local()
 
@@ -70,6 +70,18 @@ def tracing(trace: Trace) -> Iterator[Trace]:
         _local.trace = previous
         with _active_lock:
             active -= 1
+
+
+@contextmanager
+def suspended() -> Iterator[None]:
+    """No trace is current in this thread for the duration of the block: code that runs inside
+    one recorded op's lowering (the body of ``scan``) must not add its inner ops to the tape."""
+    previous = current()
+    _local.trace = None
+    try:
+        yield
+    finally:
+        _local.trace = previous
 
 
 def add_check(bad, make_error: Callable[..., Exception], value=None) -> None:

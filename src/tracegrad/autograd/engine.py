@@ -73,6 +73,9 @@ def _graph_root(t):
 
 def _topological_order(roots: list) -> list:
     """Nodes reachable from ``roots``, each after every node that sends it a gradient (Kahn)."""
+    # One node may be the root of several outputs (``grad([y, y], ...)``, or two outputs that are
+    # one tensor): it must count its children once, or they would never become ready.
+    roots = list(dict.fromkeys(roots))
     deps: dict = {}
     stack = list(roots)
     seen = set(map(id, roots))

@@ -34,6 +34,8 @@ from . import (
 from . import complex as _complex_ops  # the module; ``complex`` is the function it exports
 from . import eig as _eig_ops  # noqa: F401 - registers eig/eigvals (tracegrad.linalg exposes them)
 from . import fft as _fft_ops  # noqa: F401 - registers the transforms (tracegrad.fft exposes them)
+from . import recurrent as _recurrent_ops  # noqa: F401 - the recurrent layers' step bodies
+from . import scan as _scan_ops  # noqa: F401 - registers scan (recurrent layers use it)
 from . import scatter as scatter_ops  # ``scatter`` itself is the function (indexing.py)
 from .arith import *  # noqa: F403
 from .arrange import *  # noqa: F403

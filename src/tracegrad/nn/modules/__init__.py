@@ -20,6 +20,7 @@ from . import (
     normalization,
     pixelshuffle,
     pooling,
+    rnn,
     sparse,
     transformer,
 )
@@ -42,6 +43,7 @@ from .module import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .pixelshuffle import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .rnn import *  # noqa: F403
 from .sparse import *  # noqa: F403
 from .transformer import *  # noqa: F403
 
@@ -66,6 +68,7 @@ for _m in (
     normalization,
     pixelshuffle,
     pooling,
+    rnn,
     sparse,
     transformer,
 ):

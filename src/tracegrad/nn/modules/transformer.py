@@ -24,11 +24,12 @@ from ...ops.shape import triu
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
+from ..functional import _canonical_mask, _none_or_dtype
 from .activation import GELU, ReLU
 from .container import ModuleList
 from .dropout import Dropout
 from .linear import Linear
-from .mha import MultiheadAttention, _canonical_mask, _none_or_dtype
+from .mha import MultiheadAttention
 from .module import Module
 from .normalization import LayerNorm
 

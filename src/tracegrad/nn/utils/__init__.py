@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from . import clip_grad, convert_parameters
+from . import clip_grad, convert_parameters, rnn
 from .clip_grad import *  # noqa: F403
 from .convert_parameters import *  # noqa: F403
 
-__all__ = ["clip_grad", "convert_parameters"]
+__all__ = ["clip_grad", "convert_parameters", "rnn"]
 __all__ += clip_grad.__all__ + convert_parameters.__all__
