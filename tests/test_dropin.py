@@ -182,11 +182,22 @@ PROGRAMS = [
         "super_resolution.py",
         missing="torch.save of a whole nn.Module (tracegrad saves state_dicts, never pickles)",
     ),
-    _program("word_language_model.py", missing="torch.nn.LSTM; torch.save of a whole nn.Module"),
-    _program("char_rnn_classification.py", missing="torch.nn.RNN"),
-    _program("seq2seq_translation.py", missing="torch.nn.GRU"),
+    _program(
+        "word_language_model.py",
+        missing="torch.save of a whole nn.Module (tracegrad saves state_dicts, never pickles)",
+    ),
+    _program(
+        "char_rnn_classification.py",
+        wrong=(
+            "tracegrad has no views (docs/semantics.md): the tutorial's lineToTensor writes "
+            "tensor[li][0][letterToIndex(letter)] = 1 (and the confusion matrix "
+            "confusion[label_i][guess_i] += 1) into a copy, so every one-hot input stays zero: "
+            "t = torch.zeros(2, 1, 3); t[1][0][2] = 1 leaves t.sum() == 0, silently"
+        ),
+    ),
+    _program("seq2seq_translation.py"),
     _program("transformer_tutorial.py"),
-    _program("lstm_packed_classifier.py", missing="torch.nn.utils.rnn; torch.nn.LSTM"),
+    _program("lstm_packed_classifier.py"),
     _program("nanogpt.py"),
 ]
 
