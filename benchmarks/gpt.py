@@ -73,9 +73,12 @@ def load_example(backend: str) -> types.ModuleType:
 
 
 def jax_layer_norm(x, w, b, eps=1e-5):
+    # x - mean is written once: spelling it twice (``((x - mean) ** 2).mean()`` and
+    # ``(x - mean) * rsqrt(...)``) makes XLA's CPU fusion of the whole step 1.6x slower here.
     mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) * jax.lax.rsqrt(var + eps) * w + b
+    xc = x - mean
+    var = (xc * xc).mean(-1, keepdims=True)
+    return xc * jax.lax.rsqrt(var + eps) * w + b
 
 
 def jax_gpt_loss(params: dict, idx, targets, n_layer: int, n_head: int):
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
         tgpt = load_example("torch")
         torch_model = tgpt.GPT(tgpt.GPTConfig(**config))
         torch_model.load_state_dict({k: torch.from_numpy(a.copy()) for k, a in weights.items()})
-        tx_t, ty_t = torch.from_numpy(np.asarray(tx)), torch.from_numpy(np.asarray(ty))
+        tx_t, ty_t = torch.tensor(np.asarray(tx)), torch.tensor(np.asarray(ty))
         contenders["pytorch eager"] = torch_runner(torch_model, tx_t, ty_t)
     print(f"{n_params:,} parameters")
 
