@@ -186,15 +186,7 @@ PROGRAMS = [
         "word_language_model.py",
         missing="torch.save of a whole nn.Module (tracegrad saves state_dicts, never pickles)",
     ),
-    _program(
-        "char_rnn_classification.py",
-        wrong=(
-            "tracegrad has no views (docs/semantics.md): the tutorial's lineToTensor writes "
-            "tensor[li][0][letterToIndex(letter)] = 1 (and the confusion matrix "
-            "confusion[label_i][guess_i] += 1) into a copy, so every one-hot input stays zero: "
-            "t = torch.zeros(2, 1, 3); t[1][0][2] = 1 leaves t.sum() == 0, silently"
-        ),
-    ),
+    _program("char_rnn_classification.py"),
     _program("seq2seq_translation.py"),
     _program("transformer_tutorial.py"),
     _program("lstm_packed_classifier.py"),

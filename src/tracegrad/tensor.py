@@ -100,12 +100,15 @@ class _Storage:
     array so marked; any other input is copied first, so no holder is left with a deleted array.
     """
 
-    __slots__ = ("array", "version", "exclusive", "__weakref__")
+    __slots__ = ("array", "version", "exclusive", "writes", "__weakref__")
 
     def __init__(self, array):
         self.array = array
         self.version = 0
         self.exclusive = None
+        self.writes = (
+            0  # every replacement of ``array``, counted or not (tells views they are stale)
+        )
 
 
 class Tensor:
@@ -123,6 +126,7 @@ class Tensor:
         "_accumulate",
         "_hooks",
         "_version_tracked",
+        "_view",
         "__weakref__",
         "__dict__",
     )
@@ -166,6 +170,9 @@ class Tensor:
         self._accumulate = None
         self._hooks = None
         self._version_tracked = True
+        # (base, index, base's write count): this tensor is ``base[index]`` for basic indexing,
+        # which PyTorch returns as a view; in-place ops on it write through to ``base``.
+        self._view = None
 
     @classmethod
     def _wrap(cls, array, requires_grad: bool = False, grad_fn=None) -> Tensor:
@@ -580,6 +587,15 @@ class Tensor:
 
     # ---------------------------------------------------------------------------- in-place core
     def _check_inplace(self, op_name: str) -> None:
+        view = self._view
+        if view is not None and is_grad_enabled():
+            base = view[0]
+            if base._requires_grad and base.grad_fn is None:
+                raise RuntimeError(
+                    "a view of a leaf Variable that requires grad is being used in an in-place "
+                    f"operation ({op_name}). Wrap the update in `with tracegrad.no_grad():`, or "
+                    "update `.data` instead."
+                )
         if self._requires_grad and self.grad_fn is None and is_grad_enabled():
             raise RuntimeError(
                 f"a leaf Variable that requires grad is being used in an in-place operation "
@@ -590,6 +606,8 @@ class Tensor:
     def _snapshot(self) -> Tensor:
         """This tensor's current value and graph position, as a separate tensor (the operand of an
         in-place op, whose own storage is about to change)."""
+        if self._view is not None:
+            self._refresh_view()
         if not self._requires_grad:
             return Tensor._wrap(self._storage.array)
         return (
@@ -622,10 +640,33 @@ class Tensor:
     def _adopt(self, result: Tensor, array) -> Tensor:
         """Hold ``array`` (``result``'s value, any shape) from now on: bump the version, take
         ``result``'s node, and move a retained gradient to the new value."""
+        view = self._view
+        if view is not None:
+            if array.shape != self._storage.array.shape:
+                # PyTorch's in-place reshape of a view (``x[0].unsqueeze_(0)``) keeps writing
+                # through with new strides; tracegrad cannot follow, so it refuses later writes.
+                self._view = (view[0], view[1], _RESHAPED)
+                view = None
+            elif view[2] == _RESHAPED:
+                raise NotImplementedError(
+                    "an in-place operation on the result of indexing a tensor after an in-place "
+                    "shape change of that result (squeeze_, unsqueeze_, t_, transpose_, ...): "
+                    "PyTorch writes it through to the indexed tensor, tracegrad cannot; reshape "
+                    "out of place (unsqueeze instead of unsqueeze_) or write into the indexed "
+                    "tensor directly"
+                )
+            elif view[0]._storage.writes != view[2]:
+                raise RuntimeError(
+                    "an in-place operation on the result of indexing a tensor that was modified "
+                    "after the indexing: tracegrad cannot write it through (its indexing results "
+                    "are copies kept in step with their base only by in-place ops on them); index "
+                    "the tensor again after modifying it"
+                )
         retained = self.retains_grad
         if retained:  # the gradient retained is the new value's, not the overwritten one's
             self.grad_fn._retained = None
         self._storage.array = array
+        self._storage.writes += 1
         if self._version_tracked:
             self._storage.version += 1
         if result.grad_fn is not None:
@@ -633,7 +674,34 @@ class Tensor:
             self._requires_grad = True
             if retained:
                 self.retain_grad()
+        if view is not None:
+            # PyTorch's ``x[0].add_(1)`` changes ``x``: write the new value back (a recorded
+            # ``x[0] = ...``, so gradients flow as through PyTorch's CopySlices; a chain
+            # ``t[1][0][2] = 1`` writes back link by link).
+            base, index, _ = view
+            base[index] = self
+            self._view = (base, index, base._storage.writes)
         return self
+
+    def _refresh_view(self) -> None:
+        """Before an in-place op on ``base[index]``: if ``base`` changed since the indexing, take
+        its current values (a PyTorch view would show them)."""
+        base, index, writes = self._view
+        if base._storage.writes == writes or writes == _RESHAPED:
+            return
+        fresh = base[index]
+        if fresh._storage.array.shape != self._storage.array.shape:
+            self._view = None
+            return
+        self._storage.array = fresh._storage.array
+        self._storage.writes += 1
+        if fresh.grad_fn is not None or self._requires_grad:
+            self.grad_fn = fresh.grad_fn
+            self._requires_grad = fresh._requires_grad
+        self._view = fresh._view
+
+
+_RESHAPED = -1  # Tensor._view's write count once the view's shape changed in place
 
 
 def _note_write(t: Tensor) -> None:

@@ -376,7 +376,12 @@ def _traced_mask_error() -> RuntimeError:
 
 def _getitem(self: Tensor, index) -> Tensor:
     k = _parse(tuple(self.shape), index)
-    return _index(self, k.idx, basic=k.basic, adv=k.adv, name=k.name)
+    out = _index(self, k.idx, basic=k.basic, adv=k.adv, name=k.name)
+    if not k.adv:
+        # Basic indexing is a view in PyTorch: in-place ops on ``out`` write through to ``self``
+        # (Tensor._adopt). Advanced indexing copies, in PyTorch too.
+        out._view = (self, index, self._storage.writes)
+    return out
 
 
 def _value_for(value, dtype, shape: tuple, what: str = "value tensor"):
