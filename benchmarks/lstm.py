@@ -12,12 +12,18 @@ Contenders run interleaved in one process (``steps.interleaved``) after three wa
 losses are checked against each other; the table gives medians and ratios: compiled against
 ``jax.jit`` (target <= 1.05), eager against PyTorch eager (target <= 1.5).
 
-Run: ``python benchmarks/lstm.py [--quick] [--reps N] [--no-torch]``.
+``--hlo`` instead prints, for the compiled tracegrad step and the JAX anchor, counts of the
+optimized HLO's memory-moving instructions and, per ``while`` body (one per scan direction and
+layer), its matmuls and transcendental elements: where the compiled step's time differs.
+
+Run: ``python benchmarks/lstm.py [--quick] [--reps N] [--no-torch] [--hlo]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import re
 import time
 from collections.abc import Callable
 
@@ -144,11 +150,82 @@ def torch_runner(model, tokens, targets) -> Callable[[], float]:
     return run
 
 
+_HLO_OPS = ("copy", "concatenate", "pad", "slice", "dynamic-update-slice", "convert", "dot")
+
+
+def hlo_report(text: str) -> tuple[collections.Counter, list[str]]:
+    """Counts of ``_HLO_OPS`` in optimized HLO ``text``, and one line per ``while`` body: its dots
+    and its exp/tanh elements per step, through the fusions it calls."""
+    comps: dict[str, list[str]] = {}
+    name = None
+    for line in text.splitlines():
+        if re.match(r"^\S.*\{$", line):
+            name = line.split()[0].lstrip("%")
+            comps[name] = []
+        elif name is not None:
+            comps[name].append(line)
+    ops = collections.Counter()
+    for lines in comps.values():
+        for line in lines:
+            m = re.search(r"= \S+ ([\w-]+)\(", line)
+            if m and m.group(1) in _HLO_OPS:
+                ops[m.group(1)] += 1
+    bodies = []
+    for lines in comps.values():
+        for line in lines:
+            m = re.search(r" while\(.*body=%?([\w.\-]+)", line)
+            if m:
+                bodies.append(m.group(1))
+    report = []
+    for body in bodies:
+        seen, todo, n = set(), [body], collections.Counter()
+        while todo:
+            c = todo.pop()
+            if c in seen or c not in comps:
+                continue
+            seen.add(c)
+            for line in comps[c]:
+                todo += re.findall(r"(?:calls|to_apply)=%?([\w.\-]+)", line)
+                m = re.search(r"= f32\[([\d,]*)\]\S* (exponential|tanh|dot)\(", line)
+                if m:
+                    size = int(np.prod([int(d) for d in m.group(1).split(",") if d]))
+                    n[m.group(2)] += 1 if m.group(2) == "dot" else size
+        report.append(f"dots {n['dot']}, exp {n['exponential']}, tanh {n['tanh']}")
+    return ops, report
+
+
+def print_hlo(tokens_np, targets_np) -> None:
+    """The ``--hlo`` report (see the module's notes)."""
+    arrays = param_arrays()
+    model = build(tg.nn)
+    load(model, arrays, tg)
+    step = tg.compile(tracegrad_step(model))
+    texts = {
+        "tracegrad.compile": step.lower(tg.tensor(tokens_np), tg.tensor(targets_np))
+        .compile()
+        .as_text(),
+        "jax.jit": jax.jit(jax.value_and_grad(jax_loss))
+        .lower(
+            [jnp.asarray(arrays[n]) for n in NAMES],
+            jnp.asarray(tokens_np, jnp.int32),
+            jnp.asarray(targets_np, jnp.int32),
+        )
+        .compile()
+        .as_text(),
+    }
+    for who, text in texts.items():
+        ops, bodies = hlo_report(text)
+        print(f"{who}: " + ", ".join(f"{op} {ops[op]}" for op in _HLO_OPS))
+        for line in bodies:
+            print(f"  while body per step: {line}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 timed reps")
     parser.add_argument("--reps", type=int, default=None, help="timed reps (default 10)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
+    parser.add_argument("--hlo", action="store_true", help="print HLO counts instead of timing")
     args = parser.parse_args(argv)
     reps = args.reps if args.reps is not None else (3 if args.quick else 10)
     use_torch = torch is not None and not args.no_torch
@@ -163,6 +240,9 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(1)
     seq = rng.integers(0, VOCAB, (STEPS + 1, BATCH))
     tokens_np, targets_np = seq[:-1], seq[1:].reshape(-1)
+    if args.hlo:
+        print_hlo(tokens_np, targets_np)
+        return
 
     contenders: dict[str, Callable[[], float]] = {}
     eager_model = build(tg.nn)
