@@ -4,8 +4,8 @@ Tensor methods."""
 
 from . import (
     arith,
-    attention,
     arrange,
+    attention,
     bitwise,
     compare,
     conv,
