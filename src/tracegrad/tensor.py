@@ -170,8 +170,7 @@ class Tensor:
         self._accumulate = None
         self._hooks = None
         self._version_tracked = True
-        # (base, index, base's write count): this tensor is ``base[index]`` for basic indexing,
-        # which PyTorch returns as a view; in-place ops on it write through to ``base``.
+        # A _ViewLink when this tensor is what PyTorch returns as a view of another one.
         self._view = None
 
     @classmethod
@@ -586,11 +585,19 @@ class Tensor:
         return is_contiguous_as(tuple(self._storage.array.shape), memory_format)
 
     # ---------------------------------------------------------------------------- in-place core
+    def _view_of(self, base: Tensor, read, write, refuse: str | None = None) -> Tensor:
+        """Mark this new tensor as PyTorch's view ``read(base)`` of ``base``: an in-place op on it
+        then runs ``write(base, self)``, a recorded in-place update of ``base`` (see
+        ``_ViewLink``); or, with ``refuse``, raises that RuntimeError as PyTorch does."""
+        self._view = _ViewLink(base, read, write)
+        self._view.refuse = refuse
+        return self
+
     def _check_inplace(self, op_name: str) -> None:
         view = self._view
         if view is not None and is_grad_enabled():
-            base = view[0]
-            if base._requires_grad and base.grad_fn is None:
+            found = view.target()
+            if found is not None and found[1]._requires_grad and found[1].grad_fn is None:
                 raise RuntimeError(
                     "a view of a leaf Variable that requires grad is being used in an in-place "
                     f"operation ({op_name}). Wrap the update in `with tracegrad.no_grad():`, or "
@@ -641,26 +648,29 @@ class Tensor:
         """Hold ``array`` (``result``'s value, any shape) from now on: bump the version, take
         ``result``'s node, and move a retained gradient to the new value."""
         view = self._view
+        found = None
         if view is not None:
+            found = view.target()
             if array.shape != self._storage.array.shape:
                 # PyTorch's in-place reshape of a view (``x[0].unsqueeze_(0)``) keeps writing
                 # through with new strides; tracegrad cannot follow, so it refuses later writes.
-                self._view = (view[0], view[1], _RESHAPED)
-                view = None
-            elif view[2] == _RESHAPED:
+                view.reshaped = True
+                found = None
+            elif view.refuse is not None:
+                raise RuntimeError(view.refuse)
+            elif view.reshaped and found is not None:
                 raise NotImplementedError(
-                    "an in-place operation on the result of indexing a tensor after an in-place "
-                    "shape change of that result (squeeze_, unsqueeze_, t_, transpose_, ...): "
-                    "PyTorch writes it through to the indexed tensor, tracegrad cannot; reshape "
-                    "out of place (unsqueeze instead of unsqueeze_) or write into the indexed "
-                    "tensor directly"
+                    "an in-place operation on a view of a tensor after an in-place shape change "
+                    "of that view (squeeze_, unsqueeze_, t_, transpose_, ...): PyTorch writes it "
+                    "through to the viewed tensor, tracegrad cannot; reshape out of place "
+                    "(unsqueeze instead of unsqueeze_) or write into the viewed tensor directly"
                 )
-            elif view[0]._storage.writes != view[2]:
+            elif found is not None and found[1]._storage.writes != found[0].writes:
                 raise RuntimeError(
-                    "an in-place operation on the result of indexing a tensor that was modified "
-                    "after the indexing: tracegrad cannot write it through (its indexing results "
-                    "are copies kept in step with their base only by in-place ops on them); index "
-                    "the tensor again after modifying it"
+                    "an in-place operation on a view of a tensor that was modified after the view "
+                    "was taken: tracegrad cannot write it through (its views are copies kept in "
+                    "step with their base only by in-place ops on them); take the view again "
+                    "after modifying the tensor"
                 )
         retained = self.retains_grad
         if retained:  # the gradient retained is the new value's, not the overwritten one's
@@ -674,22 +684,25 @@ class Tensor:
             self._requires_grad = True
             if retained:
                 self.retain_grad()
-        if view is not None:
+        if found is not None:
             # PyTorch's ``x[0].add_(1)`` changes ``x``: write the new value back (a recorded
-            # ``x[0] = ...``, so gradients flow as through PyTorch's CopySlices; a chain
-            # ``t[1][0][2] = 1`` writes back link by link).
-            base, index, _ = view
-            base[index] = self
-            self._view = (base, index, base._storage.writes)
+            # ``x[0] = ...``, so gradients flow as through PyTorch's CopySlices).
+            link, base = found
+            link.write(base, self)
+            view.caught_up()
         return self
 
     def _refresh_view(self) -> None:
-        """Before an in-place op on ``base[index]``: if ``base`` changed since the indexing, take
-        its current values (a PyTorch view would show them)."""
-        base, index, writes = self._view
-        if base._storage.writes == writes or writes == _RESHAPED:
+        """Before an in-place op on a view: if its base changed since the view was taken, take
+        the base's current values (a PyTorch view would show them)."""
+        view = self._view
+        found = view.target()
+        if found is None or view.reshaped or view.refuse is not None:
             return
-        fresh = base[index]
+        if found[1]._storage.writes == found[0].writes:
+            return
+        link, base = found
+        fresh = link.read(base)
         if fresh._storage.array.shape != self._storage.array.shape:
             self._view = None
             return
@@ -698,10 +711,70 @@ class Tensor:
         if fresh.grad_fn is not None or self._requires_grad:
             self.grad_fn = fresh.grad_fn
             self._requires_grad = fresh._requires_grad
-        self._view = fresh._view
+        view.caught_up()
 
 
-_RESHAPED = -1  # Tensor._view's write count once the view's shape changed in place
+class _ViewLink:
+    """How a tensor that PyTorch returns as a view of ``base`` (``read(base)``) stays one for
+    in-place ops: after one, ``write(base, view)`` writes the new value back into ``base``.
+
+    tracegrad's views are copies (JAX arrays cannot alias), linked to their base by this. The base
+    is held weakly, so a view keeps nothing alive. When the base is gone -- the temporary ``t[1]``
+    of ``t[1][0][2] = 1`` -- the link writes through ``fallback`` instead: the base's own link,
+    extended by this view's functions, to the tensor the base was a view of (and so on up).
+    ``writes`` is the target's write count when the link last saw it: a target changed since is
+    read again before an in-place op on the view (``Tensor._refresh_view``).
+    """
+
+    __slots__ = ("base", "writes", "read", "write", "fallback", "reshaped", "refuse")
+
+    def __init__(self, base: Tensor, read, write):
+        self.base = weakref.ref(base)
+        self.writes = base._storage.writes
+        self.read = read
+        self.write = write
+        self.reshaped = False
+        self.refuse = None
+        self.fallback = _extend(base._view, read, write)
+
+    def target(self) -> tuple[_ViewLink, Tensor] | None:
+        """The first link of the chain whose tensor is alive, with that tensor."""
+        link = self
+        while link is not None:
+            t = link.base()
+            if t is not None:
+                return link, t
+            link = link.fallback
+        return None
+
+    def caught_up(self) -> None:
+        """After a write through (or a refresh): every tensor up the chain is current."""
+        link = self
+        while link is not None:
+            t = link.base()
+            if t is not None:
+                link.writes = t._storage.writes
+            link = link.fallback
+
+
+def _extend(link: _ViewLink | None, read, write) -> _ViewLink | None:
+    """``link`` (from some tensor ``r`` to a view of it) followed by one more view step."""
+    if link is None:
+        return None
+    base = link.base()
+    if base is None:
+        return _extend(link.fallback, read, write)
+    r0 = link.read
+    out = _ViewLink.__new__(_ViewLink)
+    out.base = link.base
+    out.writes = link.writes
+    out.read = lambda r: read(r0(r))
+    # r0(r) is a fresh view of r, so writing into it writes through to r.
+    out.write = lambda r, v: write(r0(r), v)
+    out.reshaped = False
+    out.refuse = None
+    out.fallback = _extend(link.fallback, read, write)
+    return out
 
 
 def _note_write(t: Tensor) -> None:

@@ -380,8 +380,14 @@ def _getitem(self: Tensor, index) -> Tensor:
     if not k.adv:
         # Basic indexing is a view in PyTorch: in-place ops on ``out`` write through to ``self``
         # (Tensor._adopt). Advanced indexing copies, in PyTorch too.
-        out._view = (self, index, self._storage.writes)
+        index_view(out, self, index)
     return out
+
+
+def index_view(out: Tensor, base: Tensor, index) -> Tensor:
+    """Mark ``out`` (``base[index]``, basic indexing) as a view: in-place ops on it write
+    ``base[index] = out``."""
+    return out._view_of(base, lambda b: b[index], lambda b, v: b.__setitem__(index, v))
 
 
 def _value_for(value, dtype, shape: tuple, what: str = "value tensor"):

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 from .._surface import expose
 from ..tensor import Size, Tensor, _size_args, _wrap_dim
-from .indexing import _select_dim, _slice_dim
+from .indexing import _select_dim, _slice_dim, index_view
 from .registry import defop
 
 __all__ = [
@@ -96,10 +96,40 @@ def _reshape_to(input: Tensor, size, name: str) -> Tensor:
     return _reshape(input, shape=shape, name=name)
 
 
+# PyTorch returns the results of these functions as views of their input; tracegrad's are copies
+# linked to the input, so that in-place ops on them write through (Tensor._view_of,
+# docs/semantics.md).
+def _reshaped_view(out: Tensor, input: Tensor) -> Tensor:
+    if out is not input:
+        shape = tuple(out.shape)
+        out._view_of(input, lambda b: b.reshape(shape), _write_reshaped)
+    return out
+
+
+def _write_reshaped(base: Tensor, v: Tensor) -> None:
+    base[...] = v.reshape(base.shape)
+
+
+def _permuted_view(out: Tensor, input: Tensor, dims: tuple) -> Tensor:
+    if out is not input:
+        inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
+        out._view_of(
+            input,
+            lambda b: b.permute(*dims),
+            lambda b, v: b.__setitem__(Ellipsis, v.permute(*inverse)),
+        )
+    return out
+
+
+def _dim_key(d: int, index) -> tuple:
+    """The basic-indexing key that applies ``index`` (an int or a slice) to dimension ``d``."""
+    return (slice(None),) * d + (index,)
+
+
 @expose
 def reshape(input: Tensor, *shape) -> Tensor:
     """The same values in a new ``shape`` (one dimension may be -1)."""
-    return _reshape_to(input, shape, "ViewBackward0")
+    return _reshaped_view(_reshape_to(input, shape, "ViewBackward0"), input)
 
 
 @expose
@@ -107,7 +137,7 @@ def view(self: Tensor, *shape) -> Tensor:
     """The same values in a new ``shape``; ``view(dtype)`` is not supported."""
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, Size)):
         raise NotImplementedError("Tensor.view(dtype) is not supported; use .to(dtype)")
-    return _reshape_to(self, shape, "ViewBackward0")
+    return _reshaped_view(_reshape_to(self, shape, "ViewBackward0"), self)
 
 
 @expose
@@ -165,7 +195,14 @@ def expand(input: Tensor, *sizes) -> Tensor:
     shape = _expanded_shape(input, _size_args(sizes) if sizes else ())
     if shape == tuple(input.shape):
         return input
-    return _expand(input, shape=shape)
+    # A view in PyTorch, where writing into it raises (elements share memory): so here too.
+    return _expand(input, shape=shape)._view_of(input, None, None, refuse=_EXPANDED)
+
+
+_EXPANDED = (
+    "unsupported operation: more than one element of the written-to tensor refers to a single "
+    "memory location. Please clone() the tensor before performing the operation."
+)
 
 
 @expose
@@ -187,7 +224,7 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
     d = _wrap_dim(dim, input.ndim + 1)
     shape = list(input.shape)
     shape.insert(d, 1)
-    return _reshape(input, shape=tuple(shape), name="UnsqueezeBackward0")
+    return _reshaped_view(_reshape(input, shape=tuple(shape), name="UnsqueezeBackward0"), input)
 
 
 @expose
@@ -201,7 +238,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
         dims = {d for d in dims if input.ndim and input.shape[d] == 1}
         name = "SqueezeBackward1"
     shape = tuple(s for i, s in enumerate(input.shape) if i not in dims)
-    return _reshape(input, shape=shape, name=name)
+    return _reshaped_view(_reshape(input, shape=shape, name=name), input)
 
 
 # ------------------------------------------------------------------------- permute, transpose, t
@@ -229,7 +266,7 @@ def permute(input: Tensor, *dims) -> Tensor:
     dims = tuple(_wrap_dim(d, input.ndim) for d in dims)
     if len(set(dims)) != len(dims):
         raise RuntimeError("permute(): duplicate dims are not allowed.")
-    return _permute(input, dims=dims, name="PermuteBackward0")
+    return _permuted_view(_permute(input, dims=dims, name="PermuteBackward0"), input, dims)
 
 
 @expose
@@ -239,7 +276,8 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     d0, d1 = _wrap_dim(dim0, n), _wrap_dim(dim1, n)
     dims = list(range(n))
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return _permute(input, dims=tuple(dims), name="TransposeBackward0")
+    dims = tuple(dims)
+    return _permuted_view(_permute(input, dims=dims, name="TransposeBackward0"), input, dims)
 
 
 swapaxes = expose(transpose, methods=("swapaxes",))
@@ -253,14 +291,15 @@ def t(input: Tensor) -> Tensor:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
     if input.ndim < 2:
         return input
-    return _permute(input, dims=(1, 0), name="TBackward0")
+    return _permuted_view(_permute(input, dims=(1, 0), name="TBackward0"), input, (1, 0))
 
 
 def _T(self: Tensor) -> Tensor:
     """All dimensions reversed (a matrix transpose for 2-d tensors)."""
     if self.ndim < 2:
         return self
-    return _permute(self, dims=tuple(reversed(range(self.ndim))), name="PermuteBackward0")
+    dims = tuple(reversed(range(self.ndim)))
+    return _permuted_view(_permute(self, dims=dims, name="PermuteBackward0"), self, dims)
 
 
 def _mT(self: Tensor) -> Tensor:
@@ -289,9 +328,10 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if s == e:
         return input
     shape = input.shape
-    return _reshape_to(
+    out = _reshape_to(
         input, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :], "ViewBackward0"
     )
+    return _reshaped_view(out, input)
 
 
 @expose
@@ -316,7 +356,8 @@ def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
             f"({size}) in the input tensor"
         )
     shape = input.shape
-    return _reshape_to(input, shape[:d] + sizes + shape[d + 1 :], "ViewBackward0")
+    out = _reshape_to(input, shape[:d] + sizes + shape[d + 1 :], "ViewBackward0")
+    return _reshaped_view(out, input)
 
 
 # ----------------------------------------------------------------------------------- repeat, tile
@@ -459,7 +500,8 @@ def vstack(tensors: Sequence[Tensor]) -> Tensor:
 def _pieces(input: Tensor, d: int, sizes: list, name: str) -> tuple:
     out, start = [], 0
     for s in sizes:
-        out.append(_slice_dim(input, d, start, start + s, name))
+        piece = _slice_dim(input, d, start, start + s, name)
+        out.append(index_view(piece, input, _dim_key(d, slice(start, start + s))))
         start += s
     return tuple(out)
 
@@ -512,7 +554,10 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices of ``input`` along ``dim``, each without that dimension."""
     d = _dim_of(input, dim, "unbind")
-    return tuple(_select_dim(input, d, i, "UnbindBackward0") for i in range(input.shape[d]))
+    return tuple(
+        index_view(_select_dim(input, d, i, "UnbindBackward0"), input, _dim_key(d, i))
+        for i in range(input.shape[d])
+    )
 
 
 @expose
@@ -533,7 +578,8 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
         raise RuntimeError("narrow(): length must be non-negative.")
     if start + length > size:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
-    return _slice_dim(input, d, start, start + length)
+    out = _slice_dim(input, d, start, start + length)
+    return index_view(out, input, _dim_key(d, slice(start, start + length)))
 
 
 @expose
@@ -548,7 +594,8 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
             f"select(): index {index} out of range for tensor of size {list(input.shape)} at "
             f"dimension {d}"
         )
-    return _select_dim(input, d, index % size)
+    index %= size
+    return index_view(_select_dim(input, d, index), input, _dim_key(d, index))
 
 
 # ------------------------------------------------------------------------------------ flip, roll
@@ -643,7 +690,9 @@ def movedim(input: Tensor, source, destination) -> Tensor:
         order[b] = a
     rest = iter(d for d in range(n) if d not in s)
     order = tuple(next(rest) if o is None else o for o in order)
-    return _permute(input, dims=order, name="PermuteBackward0") if n else input
+    if not n:
+        return input
+    return _permuted_view(_permute(input, dims=order, name="PermuteBackward0"), input, order)
 
 
 moveaxis = expose(movedim, methods=("moveaxis",))
@@ -692,7 +741,13 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     d1, d2 = _wrap_dim(dim1, input.ndim), _wrap_dim(dim2, input.ndim)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    return _diagonal(input, offset=int(offset), dim1=d1, dim2=d2)
+    offset = int(offset)
+    out = _diagonal(input, offset=offset, dim1=d1, dim2=d2)
+    return out._view_of(
+        input,
+        lambda b: b.diagonal(offset, d1, d2),
+        lambda b, v: b.copy_(b.diagonal_scatter(v, offset, d1, d2)),
+    )
 
 
 @expose
