@@ -6,8 +6,10 @@ Operators and most methods (``x + y``, ``x.exp()``, ``x.sum()``) are attached by
 
 from __future__ import annotations
 
+import functools
 import warnings
 import weakref
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -687,8 +689,8 @@ class Tensor:
         if found is not None:
             # PyTorch's ``x[0].add_(1)`` changes ``x``: write the new value back (a recorded
             # ``x[0] = ...``, so gradients flow as through PyTorch's CopySlices).
-            link, base = found
-            link.write(base, self)
+            _, base, _, write = found
+            write(base, self)
             view.caught_up()
         return self
 
@@ -701,8 +703,8 @@ class Tensor:
             return
         if found[1]._storage.writes == found[0].writes:
             return
-        link, base = found
-        fresh = link.read(base)
+        _, base, read, _ = found
+        fresh = read(base)
         if fresh._storage.array.shape != self._storage.array.shape:
             self._view = None
             return
@@ -719,33 +721,40 @@ class _ViewLink:
     in-place ops: after one, ``write(base, view)`` writes the new value back into ``base``.
 
     tracegrad's views are copies (JAX arrays cannot alias), linked to their base by this. The base
-    is held weakly, so a view keeps nothing alive. When the base is gone -- the temporary ``t[1]``
-    of ``t[1][0][2] = 1`` -- the link writes through ``fallback`` instead: the base's own link,
-    extended by this view's functions, to the tensor the base was a view of (and so on up).
-    ``writes`` is the target's write count when the link last saw it: a target changed since is
-    read again before an in-place op on the view (``Tensor._refresh_view``).
+    is held weakly, so a view keeps no tensor alive. When the base is gone -- the temporary
+    ``t[1]`` of ``t[1][0][2] = 1`` -- ``target`` goes up to the base's own link (``up``), reading
+    and writing through the base's functions composed with this view's. ``writes`` is the base's
+    write count when the link last saw it: a base changed since is read again before an in-place
+    op on the view (``Tensor._refresh_view``).
     """
 
-    __slots__ = ("base", "writes", "read", "write", "fallback", "reshaped", "refuse")
+    __slots__ = ("base", "writes", "read", "write", "up", "reshaped", "refuse")
 
     def __init__(self, base: Tensor, read, write):
         self.base = weakref.ref(base)
         self.writes = base._storage.writes
         self.read = read
         self.write = write
+        self.up = base._view
         self.reshaped = False
         self.refuse = None
-        self.fallback = _extend(base._view, read, write)
 
-    def target(self) -> tuple[_ViewLink, Tensor] | None:
-        """The first link of the chain whose tensor is alive, with that tensor."""
-        link = self
-        while link is not None:
+    def target(self) -> tuple[_ViewLink, Tensor, Callable, Callable] | None:
+        """The first link up the chain whose tensor is alive, that tensor, and how to read this
+        view from it and write this view into it."""
+        link, read, write = self, self.read, self.write
+        while True:
             t = link.base()
             if t is not None:
-                return link, t
-            link = link.fallback
-        return None
+                return link, t, read, write
+            up = link.up
+            if up is None:
+                return None
+            # r0(r) is a fresh view of r: writing into it writes through to r.
+            r0 = up.read
+            read = functools.partial(_read_through, r0, read)
+            write = functools.partial(_write_through, r0, write)
+            link = up
 
     def caught_up(self) -> None:
         """After a write through (or a refresh): every tensor up the chain is current."""
@@ -754,27 +763,15 @@ class _ViewLink:
             t = link.base()
             if t is not None:
                 link.writes = t._storage.writes
-            link = link.fallback
+            link = link.up
 
 
-def _extend(link: _ViewLink | None, read, write) -> _ViewLink | None:
-    """``link`` (from some tensor ``r`` to a view of it) followed by one more view step."""
-    if link is None:
-        return None
-    base = link.base()
-    if base is None:
-        return _extend(link.fallback, read, write)
-    r0 = link.read
-    out = _ViewLink.__new__(_ViewLink)
-    out.base = link.base
-    out.writes = link.writes
-    out.read = lambda r: read(r0(r))
-    # r0(r) is a fresh view of r, so writing into it writes through to r.
-    out.write = lambda r, v: write(r0(r), v)
-    out.reshaped = False
-    out.refuse = None
-    out.fallback = _extend(link.fallback, read, write)
-    return out
+def _read_through(r0, read, r):
+    return read(r0(r))
+
+
+def _write_through(r0, write, r, v):
+    write(r0(r), v)
 
 
 def _note_write(t: Tensor) -> None:
