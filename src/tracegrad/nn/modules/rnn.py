@@ -395,13 +395,10 @@ class LSTM(RNNBase):
     def get_expected_cell_size(
         self, input: Tensor, batch_sizes: Tensor | None
     ) -> tuple[int, int, int]:
-        """``(num_layers * num_directions, batch, hidden_size)``."""
-        if batch_sizes is not None:
-            mini_batch = _ints(batch_sizes)[0]
-        else:
-            mini_batch = input.size(0) if self.batch_first else input.size(1)
-        num_directions = 2 if self.bidirectional else 1
-        return (self.num_layers * num_directions, mini_batch, self.hidden_size)
+        """``(num_layers * num_directions, batch, hidden_size)``: the hidden state's shape
+        without the projection."""
+        layers, mini_batch, _ = self.get_expected_hidden_size(input, batch_sizes)
+        return (layers, mini_batch, self.hidden_size)
 
     def check_forward_args(self, input: Tensor, hidden, batch_sizes: Tensor | None) -> None:
         """Check the input, ``h_0`` and ``c_0``."""
