@@ -13,7 +13,7 @@ import pytest
 import tracegrad as tg
 import tracegrad.distributions as D
 
-from .tiers import slow_after
+from .tiers import slow, slow_after
 
 torch = pytest.importorskip("torch")
 TD = torch.distributions
@@ -115,6 +115,7 @@ def test_wishart_kl_against_torch():
         np.testing.assert_allclose(ours.detach().numpy()[i], want.item(), rtol=1e-9)
 
 
+@slow
 def test_wishart_expand_against_torch():
     ours, theirs = _both(lambda m: m.Wishart(_t(m, DF[:1]), covariance_matrix=_t(m, COV[:1])))
     ours, theirs = ours.expand((4, 1)), theirs.expand((4, 1))
@@ -153,6 +154,7 @@ def test_wishart_arg_constraints_and_support():
     assert w.has_rsample
 
 
+@slow
 def test_wishart_sample_moments():
     tg.manual_seed(0)
     w = D.Wishart(tg.tensor(DF), covariance_matrix=tg.tensor(COV))
@@ -168,6 +170,7 @@ def test_wishart_sample_moments():
     np.testing.assert_allclose(xs.var(0), var, rtol=0.25)
 
 
+@slow
 def test_wishart_rsample_gradient_in_expectation():
     # E[X] = df L L^T, so the gradient of mean(sum(X * W)) over many draws approaches the gradient
     # of df * sum(L L^T * W) in df and L.
@@ -185,6 +188,7 @@ def test_wishart_rsample_gradient_in_expectation():
     np.testing.assert_allclose(np.tril(L.grad.numpy()), np.tril(want_L), rtol=0.1, atol=0.5)
 
 
+@slow
 def test_wishart_rsample_low_df_is_corrected_or_warned():
     # df barely above p - 1: the Bartlett diagonal's last chi-square has 0.05 degrees of freedom,
     # so draws are often numerically singular and are redrawn; whatever comes back is finite.
@@ -261,6 +265,7 @@ def test_lkj_two_dim_density_integrates_to_one():
         np.testing.assert_allclose(np.trapezoid(dens, r), 1.0, rtol=2e-3)
 
 
+@slow
 def test_lkj_sample_shapes_support_and_moments():
     tg.manual_seed(3)
     dim, eta = 4, np.array([0.5, 2.0])
@@ -282,6 +287,7 @@ def test_lkj_sample_shapes_support_and_moments():
             np.testing.assert_allclose(o.var(0), 1 / (2 * eta + dim - 1), rtol=0.1)
 
 
+@slow
 def test_lkj_expand_errors_and_constraints():
     d = D.LKJCholesky(3, tg.tensor([1.5], dtype=tg.float64)).expand((2, 1))
     t = TD.LKJCholesky(3, torch.tensor([1.5], dtype=torch.float64)).expand((2, 1))
@@ -302,6 +308,7 @@ def test_lkj_expand_errors_and_constraints():
             m.LKJCholesky(2, 1.0).rsample()
 
 
+@slow
 def test_wishart_rsample_inside_compile():
     # Values are unknown while tracing: the singular-draw correction takes its fixed-count path.
     @tg.compile

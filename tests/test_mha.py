@@ -230,6 +230,7 @@ def _jax_mha(params, q, k, v, kpm_add, mask_add):
     return o @ wo.T + bo, p.mean(axis=1)
 
 
+@slow
 def test_matches_an_independent_jax_implementation():
     tg.manual_seed(3)
     m = tg.nn.MultiheadAttention(E, H, dtype=tg.float64)

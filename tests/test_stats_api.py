@@ -12,7 +12,7 @@ import pytest
 
 import tracegrad as tg
 
-from .tiers import slow_after
+from .tiers import slow, slow_after
 
 torch = pytest.importorskip("torch")
 
@@ -424,6 +424,7 @@ def test_cummax_cummin(dtype):
             _same(tuple(getattr(x, name)(dim)), tuple(getattr(xt, name)(dim)))
 
 
+@slow
 def test_cummax_cummin_gradients_sum_at_the_source():
     v = np.array([[1.0, 3.0, 3.0, 2.0, 0.5, 5.0], [4.0, 4.0, 1.0, 0.0, 6.0, 1.0]])
     for name in ("cummax", "cummin"):
