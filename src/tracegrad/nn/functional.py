@@ -2495,3 +2495,243 @@ def _check_static(name: str, t: Tensor, batch_heads: int, head_dim: int) -> None
 # The torch.* names whose signature is nn.functional's.
 for _fn in (threshold_, hardshrink, prelu, rms_norm, channel_shuffle):
     TORCH_FUNCTIONS[_fn.__name__] = _fn
+
+
+# ------------------------------------------------------------------------------------------------
+# Local response norm, the deprecated upsample aliases and the margin losses.
+__all__ += [
+    "local_response_norm",
+    "upsample",
+    "upsample_nearest",
+    "upsample_bilinear",
+    "triplet_margin_with_distance_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+]
+
+
+def local_response_norm(
+    input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """Normalise each element by its neighbours across channels, as
+    ``torch.nn.functional.local_response_norm``: ``x / (k + alpha * mean(x^2))^beta``, the mean
+    over a window of ``size`` channels (``size // 2`` before, ``(size - 1) // 2`` after, zero
+    padded) of an (N, C, *) input with at least one spatial dimension. Composed as PyTorch
+    composes it (square, pad, average pool, power), so the gradient is those ops' rules."""
+    dim = input.ndim
+    if dim < 3:
+        raise ValueError(
+            "Expected 3D or higher dimensionality                          input (got "
+            f"{dim} dimensions)"
+        )
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise TypeError(
+            f"local_response_norm(): argument 'size' must be int, not {type(size).__name__}"
+        )
+    if input.numel() == 0:
+        return input
+    div = input.mul(input)
+    if dim == 3:
+        div = pad(div.unsqueeze(1), (0, 0, size // 2, (size - 1) // 2))
+        div = _pooling.avg_pool2d(div, (size, 1), stride=1).squeeze(1)
+    else:
+        sizes = tuple(input.shape)
+        div = div.reshape(sizes[0], 1, sizes[1], sizes[2], -1)
+        div = pad(div, (0, 0, 0, 0, size // 2, (size - 1) // 2))
+        div = _pooling.avg_pool3d(div, (size, 1, 1), stride=1).squeeze(1).reshape(sizes)
+    div = div.mul(alpha).add(k).pow(beta)
+    return input / div
+
+
+def upsample(
+    input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None
+) -> Tensor:
+    """Deprecated alias of :func:`interpolate` (with a warning, as PyTorch)."""
+    warnings.warn(
+        "`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.",
+        stacklevel=2,
+    )
+    return _resize.interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    """Deprecated: ``interpolate(input, size, scale_factor, mode='nearest')``, with a warning."""
+    warnings.warn(
+        "`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+        stacklevel=2,
+    )
+    return _resize.interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    """Deprecated: ``interpolate(input, size, scale_factor, mode='bilinear',
+    align_corners=True)``, with a warning."""
+    warnings.warn(
+        "`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+        stacklevel=2,
+    )
+    return _resize.interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def triplet_margin_with_distance_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    *,
+    distance_function=None,
+    margin: float = 1.0,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> Tensor:
+    """``max(0, margin + d(a, p) - d(a, n))`` with ``d = distance_function`` (any callable of
+    two tensors returning per-sample distances; default ``pairwise_distance``); ``swap`` uses
+    ``min(d(a, n), d(p, n))`` for the negative distance. The gradient is that of the ops the
+    distance function records."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    a, pd, nd = anchor.ndim, positive.ndim, negative.ndim
+    if not a == pd == nd:
+        raise RuntimeError(
+            "The anchor, positive, and negative tensors are expected to have the same number of "
+            f"dimensions, but got: anchor {a}D, positive {pd}D, and negative {nd}D inputs"
+        )
+    if distance_function is None:
+        distance_function = pairwise_distance
+    dist_pos = distance_function(anchor, positive)
+    dist_neg = distance_function(anchor, negative)
+    if swap:
+        dist_neg = dist_neg.minimum(distance_function(positive, negative))
+    return _reduce((margin + dist_pos - dist_neg).clamp_min(0), reduction)
+
+
+def _margin_reduction(size_average, reduce, reduction: str) -> str:
+    if size_average is not None or reduce is not None:
+        return _legacy(size_average, reduce)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _margin_frames(input: Tensor) -> tuple[int, int]:
+    """(samples, classes) of a margin loss's (N, C), (C,) or 0-d input, with PyTorch's check."""
+    n = input.ndim
+    if not ((n == 2 and input.shape[1] != 0) or (n == 1 and input.shape[0] != 0) or n == 0):
+        raise RuntimeError(
+            "Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+            f"{list(input.shape)}"
+        )
+    return (1 if n <= 1 else input.shape[0]), (1 if n == 0 else input.shape[-1])
+
+
+def _margin_dtypes(kernel: str, input: Tensor, target: Tensor) -> None:
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(
+            f"\"{kernel}\" not implemented for '{scalar_type_name(input.dtype)}'"
+        )
+    if target.dtype.name != "int64":
+        raise RuntimeError(f"expected scalar type Long but found {scalar_type_name(target.dtype)}")
+
+
+def _margin_reduce(loss: Tensor, reduction: str, per_sample: bool) -> Tensor:
+    """PyTorch's margin-loss reductions: ``'none'`` gives one loss per sample (a 0-d tensor
+    unless ``per_sample``); ``'mean'`` of an empty batch is NaN."""
+    if reduction == "none":
+        return loss if per_sample else loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def multi_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """The multi-class hinge loss, as ``torch.nn.functional.multi_margin_loss``: per sample,
+    ``sum over i != y of w[y] * max(0, margin - x[y] + x[i])^p / C`` for an (N, C) or (C,)
+    ``input`` and int64 class indices ``target``; ``p`` is 1 or 2, ``weight`` (C,) optional.
+    The hinge is strict, as PyTorch's kernel: a term exactly at the margin adds no gradient.
+    ``weight`` is not differentiable (PyTorch's error if it requires grad)."""
+    reduction = _margin_reduction(size_average, reduce, reduction)
+    if p != 1 and p != 2:
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    nframe, dim = _margin_frames(input)
+    if target.ndim > 1 or target.numel() != nframe:
+        raise RuntimeError(
+            "multi_margin_loss: target tensor should be 1-D with size equal to the number of "
+            f"input samples (batch size). Expected target size [{nframe}], but got "
+            f"{list(target.shape)}. Input has shape {list(input.shape)}."
+        )
+    if weight is not None and weight.numel() != dim:
+        raise RuntimeError(f"inconsistent weight size, expected {dim} but got {list(weight.shape)}")
+    _margin_dtypes("multi_margin_loss_cpu_kernel", input, target)
+    if weight is not None:
+        if weight.dtype != input.dtype:
+            raise RuntimeError(
+                f"expected scalar type {scalar_type_name(input.dtype)} but found "
+                f"{scalar_type_name(weight.dtype)}"
+            )
+        if weight.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                "The function 'multi_margin_loss' is not differentiable with respect to argument "
+                "'weight'. This input cannot have requires_grad True."
+            )
+    _check_range(target._storage.array, 0, dim, lambda v: RuntimeError("target out of range"))
+    x = input.reshape(nframe, dim)
+    t = target.reshape(nframe, 1)
+    z = margin - x.gather(1, t) + x
+    classes = Tensor._wrap(jnp.arange(dim))
+    h = where((z > 0) & (classes != t), z, 0.0)
+    if p == 2:
+        h = h * h
+    if weight is not None:
+        h = h * weight.gather(0, t.reshape(-1)).reshape(nframe, 1)
+    return _margin_reduce(h.sum(1) / dim, reduction, target.ndim > 0)
+
+
+def multilabel_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """The multi-class multi-label hinge loss, as ``torch.nn.functional.multilabel_margin_loss``:
+    ``target`` (int64, ``input``'s shape) lists each sample's classes, ended by the first -1; per
+    sample, ``sum over listed j and unlisted i of max(0, 1 - (x[j] - x[i])) / C``. A class
+    listed twice counts twice, as in PyTorch's kernel; the hinge is strict (no gradient exactly
+    at the margin)."""
+    reduction = _margin_reduction(size_average, reduce, reduction)
+    nframe, dim = _margin_frames(input)
+    if input.ndim <= 1:
+        ok = target.ndim <= 1 and target.numel() == dim
+    else:
+        ok = tuple(target.shape) == (nframe, dim)
+    if not ok:
+        raise RuntimeError(
+            f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}"
+        )
+    _margin_dtypes("multilabel_margin_loss_forward_out_frame", input, target)
+    _check_range(
+        target._storage.array,
+        -1,
+        dim,
+        lambda v: RuntimeError("argument #2 'target' is out of range"),
+    )
+    x = input.reshape(nframe, dim)
+    t = target.reshape(nframe, dim)
+    listed = (t < 0).cumsum(1) == 0  # the entries before the first -1
+    t = where(listed, t, 0)
+    classes = Tensor._wrap(jnp.arange(dim))
+    is_target = (listed.unsqueeze(2) & (t.unsqueeze(2) == classes)).any(1)  # (N, C)
+    z = 1 - x.gather(1, t).unsqueeze(2) + x.unsqueeze(1)  # (N, listed j, class i)
+    keep = listed.unsqueeze(2) & ~is_target.unsqueeze(1) & (z > 0)
+    loss = where(keep, z, 0.0).sum((1, 2)) / dim
+    return _margin_reduce(loss, reduction, target.ndim > 1)
