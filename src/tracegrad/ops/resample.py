@@ -270,7 +270,7 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     if input.shape[-2] % (k[0] * k[1]):
         raise RuntimeError(
             "Expected size of input's dimension 1 to be divisible by the product of kernel_size, "
-            f"but got input.size(1)={input.shape[-2]} and kernel_size=({k[0]}, {k[1]})"
+            f"but got input.size(1)={input.shape[-2]} and kernel_size=({k[0]}, {k[1]})."
         )
     out = _blocks(size, k, d, p, s)
     given = (
