@@ -1,8 +1,8 @@
 """PyTorch names that real programs reach for: every name of these namespaces that tracegrad
 lacked at the end of wave 1 (measured against PyTorch 2.13), and the nn names of the
-sequence-models issue. ``tests/test_api_coverage.py`` checks that each one now resolves in
-tracegrad or is listed, with its reason, in docs/semantics.md ("PyTorch names tracegrad does not
-provide")."""
+sequence-models issue and of the padding, upsampling and margin-loss layers.
+``tests/test_api_coverage.py`` checks that each one now resolves in tracegrad or is listed, with
+its reason, in docs/semantics.md ("PyTorch names tracegrad does not provide")."""
 
 from __future__ import annotations
 
@@ -168,8 +168,19 @@ NAMES: dict[str, tuple[str, ...]] = {
         "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
         "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
         "TransformerEncoderLayer", "TransformerDecoderLayer",
+        # padding, upsampling, fold, local response norm, alpha dropout and margin-loss layers
+        "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
+        "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
+        "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "CircularPad1d", "CircularPad2d",
+        "CircularPad3d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Fold",
+        "Unfold", "LocalResponseNorm", "AlphaDropout", "FeatureAlphaDropout", "Softmax2d",
+        "TripletMarginWithDistanceLoss", "MultiMarginLoss", "MultiLabelMarginLoss",
     ),
-    "torch.nn.functional": ("scaled_dot_product_attention", "multi_head_attention_forward"),
+    "torch.nn.functional": (
+        "scaled_dot_product_attention", "multi_head_attention_forward", "local_response_norm",
+        "upsample", "upsample_nearest", "upsample_bilinear", "triplet_margin_with_distance_loss",
+        "multi_margin_loss", "multilabel_margin_loss",
+    ),
     "torch.nn.utils.rnn": (
         "PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence",
         "pad_sequence", "unpad_sequence", "pack_sequence", "unpack_sequence",
