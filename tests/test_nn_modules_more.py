@@ -570,3 +570,34 @@ def test_alpha_dropout_in_training():
     out.sum().backward()
     kept = np.isclose(out.detach().numpy(), a * x + alpha * a * p, rtol=1e-12)
     np.testing.assert_allclose(t.grad.numpy(), np.where(kept, a, 0.0), rtol=1e-12)
+
+
+def test_margin_losses_and_lrn_in_a_compiled_step():
+    """The losses trace under ``tracegrad.compile`` (no Python branch on values); the target
+    range check is carried into the compiled call and raises PyTorch's error there."""
+    lin = nn.Linear(4, 5).double()
+    mm, ml = nn.MultiMarginLoss(p=2), nn.MultiLabelMarginLoss()
+
+    def loss_of(x, t, labels):
+        y = lin(x)
+        return mm(y, t) + ml(y, labels) + F.local_response_norm(y.unsqueeze(-1), 3).sum()
+
+    @tg.compile
+    def step(x, t, labels):
+        lin.zero_grad()
+        loss = loss_of(x, t, labels)
+        loss.backward()
+        return loss
+
+    x = tg.tensor(X(3, 4))
+    t = tg.tensor([0, 4, 2])
+    labels = tg.tensor([[1, -1, 0, 0, 0], [4, 3, -1, 0, 0], [0, 1, 2, 3, 4]])
+    got = step(x, t, labels).item()
+    grad = lin.weight.grad.numpy()
+    lin.zero_grad()
+    want = loss_of(x, t, labels)
+    want.backward()
+    np.testing.assert_allclose(got, want.item(), rtol=1e-12)
+    np.testing.assert_allclose(grad, lin.weight.grad.numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="target out of range"):
+        step(x, tg.tensor([0, 5, 2]), labels)
