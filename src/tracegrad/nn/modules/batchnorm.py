@@ -81,24 +81,11 @@ class _NormBase(Module):
 
 
 class _BatchNorm(_NormBase):
+    """Batch norm of ``_dims``-D inputs; its constructor is ``_NormBase``'s, whose defaults are
+    PyTorch's ``_BatchNorm``'s."""
+
     _dims: tuple = ()
     _dims_text = ""
-
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        device=None,
-        dtype=None,
-        *,
-        bias: bool = True,
-    ) -> None:
-        super().__init__(
-            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
-        )
 
     def _check_input_dim(self, input) -> None:
         if input.ndim not in self._dims:
