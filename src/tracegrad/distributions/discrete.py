@@ -21,10 +21,9 @@ from . import constraints
 from .categorical import Categorical
 from .distribution import (
     Distribution,
+    _BinaryParams,
     broadcast_all,
     lazy_property,
-    logits_to_probs,
-    probs_to_logits,
 )
 from .exp_family import ExponentialFamily
 from .gamma import Gamma
@@ -32,20 +31,8 @@ from .gamma import Gamma
 __all__ = ["Binomial", "Geometric", "Multinomial", "NegativeBinomial", "Poisson"]
 
 
-class _BinaryParams:
-    """``probs``/``logits`` given one way and computed the other (log-odds)."""
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self) -> Size:
-        return self._param.shape
+class _CountAndParam(_BinaryParams):
+    """``_BinaryParams`` with a ``total_count`` of the same batch shape (of ``probs``' dtype)."""
 
     def _set_count_and_param(self, total_count, probs, logits) -> None:
         if (probs is None) == (logits is None):
@@ -60,15 +47,8 @@ class _BinaryParams:
             self._param = self.logits
 
     def _expand_count_and_param(self, cls, batch_shape, _instance):
-        new = self._get_checked_instance(cls, _instance)
-        batch_shape = Size(batch_shape)
+        new = self._expand_param(cls, batch_shape, _instance)
         new.total_count = self.total_count.expand(*batch_shape)
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                setattr(new, name, getattr(self, name).expand(*batch_shape))
-                new._param = getattr(new, name)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
         return new
 
 
@@ -122,7 +102,7 @@ class Poisson(ExponentialFamily):
         return x.exp()
 
 
-class Binomial(_BinaryParams, Distribution):
+class Binomial(_CountAndParam, Distribution):
     """Successes in ``total_count`` Bernoulli(``probs``) trials."""
 
     arg_constraints = {
@@ -200,16 +180,7 @@ class Geometric(_BinaryParams, Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, validate_args=None) -> None:
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-            self._param = self.probs
-        else:
-            (self.logits,) = broadcast_all(logits)
-            self._param = self.logits
-        given = probs if probs is not None else logits
-        batch_shape = Size() if isinstance(given, numbers.Number) else self._param.shape
+        batch_shape = self._set_param(probs, logits)
         super().__init__(batch_shape, validate_args=validate_args)
         if self._validate_args and probs is not None:
             # PyTorch's extra check: a probability of exactly 0 has no geometric distribution.
@@ -222,15 +193,7 @@ class Geometric(_BinaryParams, Distribution):
                 )
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Geometric, _instance)
-        batch_shape = Size(batch_shape)
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                setattr(new, name, getattr(self, name).expand(*batch_shape))
-                new._param = getattr(new, name)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_param(Geometric, batch_shape, _instance)
 
     @property
     def mean(self) -> Tensor:
@@ -266,7 +229,7 @@ class Geometric(_BinaryParams, Distribution):
         )
 
 
-class NegativeBinomial(_BinaryParams, Distribution):
+class NegativeBinomial(_CountAndParam, Distribution):
     """Successes (each with probability ``probs``) before ``total_count`` failures."""
 
     arg_constraints = {

@@ -259,3 +259,47 @@ def logits_to_probs(logits: Tensor, is_binary: bool = False) -> Tensor:
     """Probabilities from log-odds (``is_binary``: the sigmoid) or from unnormalized
     log-probabilities over the last dimension (the softmax)."""
     return logits.sigmoid() if is_binary else logits.softmax(-1)
+
+
+class _BinaryParams:
+    """Mixin of the distributions given by a success probability: one of ``probs``/``logits``
+    given, the other computed from it (log-odds), and the ``expand`` that carries the given
+    one over."""
+
+    @lazy_property
+    def logits(self) -> Tensor:
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self) -> Tensor:
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self) -> Size:
+        return self._param.shape
+
+    def _set_param(self, probs, logits) -> Size:
+        """Store whichever of ``probs``/``logits`` is given (exactly one, as PyTorch demands) as a
+        tensor; returns the batch shape."""
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            (self.probs,) = broadcast_all(probs)
+            self._param = self.probs
+        else:
+            (self.logits,) = broadcast_all(logits)
+            self._param = self.logits
+        return self._param.shape
+
+    def _expand_param(self, cls, batch_shape, _instance=None):
+        """``expand`` of the given parameter to ``batch_shape``; the caller copies or expands
+        the distribution's other attributes onto the result."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = Size(batch_shape)
+        for name in ("probs", "logits"):
+            if name in self.__dict__:
+                setattr(new, name, getattr(self, name).expand(*batch_shape))
+                new._param = getattr(new, name)
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new

@@ -48,7 +48,22 @@ def _precision_to_scale_tril(P: Tensor) -> Tensor:
     return _lower_inverse(L_inv)
 
 
-class MultivariateNormal(Distribution):
+class _ScaleTrilParams:
+    """Mixin of the distributions held as a lower Cholesky factor ``_unbroadcasted_scale_tril``
+    (L): ``scale_tril`` and ``covariance_matrix`` (L L^T) computed when first read, expanded to
+    the ``_matrix_shape()`` of the class."""
+
+    @lazy_property
+    def scale_tril(self) -> Tensor:
+        return self._unbroadcasted_scale_tril.expand(*self._matrix_shape())
+
+    @lazy_property
+    def covariance_matrix(self) -> Tensor:
+        L = self._unbroadcasted_scale_tril
+        return (L @ L.mT).expand(*self._matrix_shape())
+
+
+class MultivariateNormal(_ScaleTrilParams, Distribution):
     """N(``loc``, Sigma) over vectors, with Sigma given by exactly one of ``covariance_matrix``,
     ``precision_matrix`` or ``scale_tril`` (its lower Cholesky factor)."""
 
@@ -122,15 +137,6 @@ class MultivariateNormal(Distribution):
 
     def _matrix_shape(self) -> tuple:
         return (*self._batch_shape, *self._event_shape, *self._event_shape)
-
-    @lazy_property
-    def scale_tril(self) -> Tensor:
-        return self._unbroadcasted_scale_tril.expand(*self._matrix_shape())
-
-    @lazy_property
-    def covariance_matrix(self) -> Tensor:
-        L = self._unbroadcasted_scale_tril
-        return (L @ L.mT).expand(*self._matrix_shape())
 
     @lazy_property
     def precision_matrix(self) -> Tensor:

@@ -6,7 +6,6 @@ and ``ExpRelaxedCategorical`` (Gumbel-softmax), ``ContinuousBernoulli``, and the
 from __future__ import annotations
 
 import math
-import numbers
 
 from .. import creation
 from ..nn.functional import binary_cross_entropy_with_logits
@@ -17,11 +16,11 @@ from . import constraints
 from .categorical import Categorical
 from .distribution import (
     Distribution,
+    _BinaryParams,
     _clamp_probs,
     broadcast_all,
     lazy_property,
     logits_to_probs,
-    probs_to_logits,
 )
 from .exp_family import ExponentialFamily
 from .normal import Normal
@@ -38,34 +37,24 @@ __all__ = [
 ]
 
 
-class _BinaryParam:
-    """One of ``probs``/``logits`` given, the other computed (log-odds)."""
-
-    def _set_param(self, probs, logits) -> Size:
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            is_scalar = isinstance(probs, numbers.Number)
-            (self.probs,) = broadcast_all(probs)
-            self._param = self.probs
-        else:
-            is_scalar = isinstance(logits, numbers.Number)
-            (self.logits,) = broadcast_all(logits)
-            self._param = self.logits
-        return Size() if is_scalar else self._param.shape
-
-    def _expand_param(self, new, batch_shape) -> None:
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                setattr(new, name, getattr(self, name).expand(*batch_shape))
-                new._param = getattr(new, name)
+class _RelaxedParams:
+    """``temperature``, ``logits`` and ``probs`` of a relaxed distribution, read from the
+    distribution in log or logit space that it transforms (``base_dist``)."""
 
     @property
-    def param_shape(self) -> Size:
-        return self._param.shape
+    def temperature(self) -> Tensor:
+        return self.base_dist.temperature
+
+    @property
+    def logits(self) -> Tensor:
+        return self.base_dist.logits
+
+    @property
+    def probs(self) -> Tensor:
+        return self.base_dist.probs
 
 
-class LogitRelaxedBernoulli(_BinaryParam, Distribution):
+class LogitRelaxedBernoulli(_BinaryParams, Distribution):
     """The logit of a ``RelaxedBernoulli`` draw: (logit(U) + logits) / ``temperature``."""
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
@@ -77,21 +66,9 @@ class LogitRelaxedBernoulli(_BinaryParam, Distribution):
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(LogitRelaxedBernoulli, _instance)
-        batch_shape = Size(batch_shape)
+        new = self._expand_param(LogitRelaxedBernoulli, batch_shape, _instance)
         new.temperature = self.temperature
-        self._expand_param(new, batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
         return new
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
 
     def rsample(self, sample_shape=()) -> Tensor:
         shape = self._extended_shape(sample_shape)
@@ -108,7 +85,7 @@ class LogitRelaxedBernoulli(_BinaryParam, Distribution):
         return self.temperature.log() + diff - 2 * diff.exp().log1p()
 
 
-class RelaxedBernoulli(TransformedDistribution):
+class RelaxedBernoulli(_RelaxedParams, TransformedDistribution):
     """The binary Concrete distribution on (0, 1): sigmoid of a ``LogitRelaxedBernoulli``."""
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
@@ -122,18 +99,6 @@ class RelaxedBernoulli(TransformedDistribution):
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(RelaxedBernoulli, _instance)
         return super().expand(batch_shape, _instance=new)
-
-    @property
-    def temperature(self) -> Tensor:
-        return self.base_dist.temperature
-
-    @property
-    def logits(self) -> Tensor:
-        return self.base_dist.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self.base_dist.probs
 
 
 class ExpRelaxedCategorical(Distribution):
@@ -192,7 +157,7 @@ class ExpRelaxedCategorical(Distribution):
         return score + log_scale
 
 
-class RelaxedOneHotCategorical(TransformedDistribution):
+class RelaxedOneHotCategorical(_RelaxedParams, TransformedDistribution):
     """The Concrete / Gumbel-softmax distribution on the simplex, at ``temperature``."""
 
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
@@ -207,20 +172,8 @@ class RelaxedOneHotCategorical(TransformedDistribution):
         new = self._get_checked_instance(RelaxedOneHotCategorical, _instance)
         return super().expand(batch_shape, _instance=new)
 
-    @property
-    def temperature(self) -> Tensor:
-        return self.base_dist.temperature
 
-    @property
-    def logits(self) -> Tensor:
-        return self.base_dist.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self.base_dist.probs
-
-
-class ContinuousBernoulli(_BinaryParam, ExponentialFamily):
+class ContinuousBernoulli(_BinaryParams, ExponentialFamily):
     """The continuous Bernoulli on [0, 1] (Loaiza-Ganem and Cunningham, 2019). Near probs = 1/2,
     inside ``lims``, Taylor expansions replace the closed forms (which divide by zero there)."""
 
@@ -241,17 +194,9 @@ class ContinuousBernoulli(_BinaryParam, ExponentialFamily):
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(ContinuousBernoulli, _instance)
+        new = self._expand_param(ContinuousBernoulli, batch_shape, _instance)
         new._lims = self._lims
-        batch_shape = Size(batch_shape)
-        self._expand_param(new, batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
         return new
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
 
     @lazy_property
     def probs(self) -> Tensor:

@@ -20,7 +20,7 @@ from . import constraints
 from .distribution import Distribution, _traced, finfo_eps, lazy_property
 from .exp_family import ExponentialFamily
 from .gamma import Chi2
-from .multivariate_normal import _precision_to_scale_tril
+from .multivariate_normal import _precision_to_scale_tril, _ScaleTrilParams
 
 __all__ = ["Wishart"]
 
@@ -41,7 +41,7 @@ def _clamp_above_eps(x: Tensor) -> Tensor:
     return x.clamp(min=finfo_eps(x))
 
 
-class Wishart(ExponentialFamily):
+class Wishart(_ScaleTrilParams, ExponentialFamily):
     """Wishart over ``p x p`` positive-definite matrices with ``df`` degrees of freedom (greater
     than ``p - 1``) and scale Sigma given by exactly one of ``covariance_matrix``,
     ``precision_matrix`` or ``scale_tril`` (its lower Cholesky factor); the mean is ``df * Sigma``.
@@ -142,15 +142,6 @@ class Wishart(ExponentialFamily):
 
     def _matrix_shape(self) -> tuple:
         return (*self._batch_shape, *self._event_shape)
-
-    @lazy_property
-    def scale_tril(self) -> Tensor:
-        return self._unbroadcasted_scale_tril.expand(*self._matrix_shape())
-
-    @lazy_property
-    def covariance_matrix(self) -> Tensor:
-        L = self._unbroadcasted_scale_tril
-        return (L @ L.mT).expand(*self._matrix_shape())
 
     @lazy_property
     def precision_matrix(self) -> Tensor:

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 from .. import random as _random
 from .._dtype import as_dtype, bool_, cpp_type_name, float32, scalar_type_name
 from ..tensor import Tensor
+from .broadcast import _infer_size
 from .registry import defop, needs_grad
 
 __all__: list[str] = []
@@ -193,19 +194,6 @@ def _dim_error(n: int) -> IndexError:
     )
 
 
-def _broadcast_or_raise(a: tuple, b: tuple) -> tuple:
-    """``a`` and ``b`` broadcast, or PyTorch's error naming the first dimension that does not."""
-    n = max(len(a), len(b))
-    a1, b1 = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-    for i, (x, y) in enumerate(zip(a1, b1)):
-        if x != y and x != 1 and y != 1:
-            raise RuntimeError(
-                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
-                f"non-singleton dimension {i}"
-            )
-    return tuple(max(x, y) if min(x, y) != 0 else 0 for x, y in zip(a1, b1))
-
-
 def _check(query: Tensor, key: Tensor, value: Tensor, attn_mask, dropout_p, is_causal, enable_gqa):
     """PyTorch's checks, in its order, with its error types and messages; the group sizes."""
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
@@ -269,7 +257,7 @@ def scaled_dot_product_attention(
     khs = ks[:-3] + (ks[-3] * gk,) + ks[-2:] if gk > 1 else ks
     vhs = vs[:-3] + (vs[-3] * gv,) + vs[-2:] if gv > 1 else vs
     # The two matmuls' checks (PyTorch runs them as bmm over the flattened broadcast batch).
-    batch = _broadcast_or_raise(qs[:-2], khs[:-2])
+    batch = _infer_size(qs[:-2], khs[:-2])
     flat = math.prod(batch)
     if qs[-1] != ks[-1]:
         raise RuntimeError(
@@ -278,12 +266,12 @@ def scaled_dot_product_attention(
         )
     scores = batch + (qs[-2], ks[-2])
     if attn_mask is not None:
-        full = _broadcast_or_raise(scores, tuple(attn_mask.shape))
+        full = _infer_size(scores, tuple(attn_mask.shape))
         if full != scores:
             raise RuntimeError(
                 f"output with shape {list(scores)} doesn't match the broadcast shape {list(full)}"
             )
-    batch = _broadcast_or_raise(batch, vhs[:-2])
+    batch = _infer_size(batch, vhs[:-2])
     flat = math.prod(batch)
     if vs[-2] != ks[-2]:
         raise RuntimeError(

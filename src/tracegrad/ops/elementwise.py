@@ -75,9 +75,10 @@ __all__ = [
 ]
 
 
-def _public(fn, *aliases):
-    """Expose ``fn`` as ``x.name(...)`` and ``x.name_(...)``, and so for each alias."""
-    return expose(fn, methods=(getattr(fn, "name", None) or fn.__name__, *aliases), inplace=True)
+def _public(fn, *aliases, inplace: bool = True):
+    """Expose ``fn`` as ``x.name(...)`` (and ``x.name_(...)``), and so for each alias."""
+    names = (getattr(fn, "name", None) or fn.__name__, *aliases)
+    return expose(fn, methods=names, inplace=inplace)
 
 
 def _number(x):

@@ -18,6 +18,7 @@ from .._dtype import cpp_type_name, scalar_type_name
 from .._surface import expose
 from ..creation import eye
 from ..tensor import Tensor, _wrap_dim
+from .broadcast import _infer_size
 from .registry import defop, needs_grad
 from .shape import _expanded_shape, _reshape
 
@@ -205,20 +206,6 @@ def _(g, out, a, b):
     )
 
 
-def _broadcast_batch(s1: tuple, s2: tuple) -> tuple:
-    n = max(len(s1), len(s2))
-    s1, s2 = (1,) * (n - len(s1)) + s1, (1,) * (n - len(s2)) + s2
-    out = []
-    for i, (x, y) in enumerate(zip(s1, s2)):
-        if x != y and x != 1 and y != 1:
-            raise RuntimeError(
-                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
-                f"non-singleton dimension {i}"
-            )
-        out.append(y if x == 1 else x)
-    return tuple(out)
-
-
 @expose(operators=("__matmul__",))
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """The matrix product with NumPy's rules: 1-D @ 1-D is a dot product, a 1-D operand is a row
@@ -256,12 +243,12 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
                 f"mat1 and mat2 shapes cannot be multiplied ({_shape_str(folded)} and "
                 f"{_shape_str(b.shape)})"
             )
-        batch = math.prod(_broadcast_batch(tuple(a.shape[:-2]), tuple(b.shape[:-2])))
+        batch = math.prod(_infer_size(tuple(a.shape[:-2]), tuple(b.shape[:-2])))
         raise RuntimeError(
             f"Expected size for first two dimensions of batch2 tensor to be: "
             f"[{batch}, {a.shape[-1]}] but got: [{batch}, {b.shape[-2]}]."
         )
-    _broadcast_batch(tuple(a.shape[:-2]), tuple(b.shape[:-2]))
+    _infer_size(tuple(a.shape[:-2]), tuple(b.shape[:-2]))
     r = _matmul(a, b)
     if d1 == 1:
         r = r.squeeze(-2)

@@ -26,7 +26,7 @@ from .._surface import expose
 from ..tensor import Tensor
 from .arith import pow
 from .compare import eq, logical_not
-from .elementwise import cos, exp, log, rsqrt, sigmoid, sin, where
+from .elementwise import _public, cos, exp, log, rsqrt, sigmoid, sin, where
 from .reduction import _dims, _restore
 from .reduction import sum as _sum
 from .registry import defop, needs_grad
@@ -84,10 +84,15 @@ __all__ = [
 _LN2 = math.log(2.0)
 
 
-def _public(fn, *aliases, inplace: bool = True):
-    """Expose ``fn`` as ``x.name(...)`` (and ``x.name_(...)``), and so for each alias."""
-    names = (getattr(fn, "name", None) or fn.__name__, *aliases)
-    return expose(fn, methods=names, inplace=inplace)
+def _overload_name(base: str, input, other) -> str:
+    """``grad_fn`` name of a binary op either side of which may be a Python number, numbered as
+    PyTorch numbers the overloads: ``0`` for two tensors, ``1`` for a number ``input``, ``2`` for
+    a number ``other``."""
+    if not isinstance(input, Tensor):
+        return f"{base}1"
+    if not isinstance(other, Tensor):
+        return f"{base}2"
+    return f"{base}0"
 
 
 def _zero_where(cond, g):
@@ -336,13 +341,7 @@ def _(g, out, a, b, *, name):
 def xlogy(input, other) -> Tensor:
     """``input * log(other)``, defined as 0 where ``input`` is 0 (NaN where ``other`` is NaN);
     either side may be a Python number."""
-    if not isinstance(input, Tensor):
-        name = "XlogyBackward1"
-    elif not isinstance(other, Tensor):
-        name = "XlogyBackward2"
-    else:
-        name = "XlogyBackward0"
-    return _xlogy(input, other, name=name)
+    return _xlogy(input, other, name=_overload_name("XlogyBackward", input, other))
 
 
 _public(xlogy)

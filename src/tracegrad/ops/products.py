@@ -20,6 +20,7 @@ from .._surface import expose
 from ..autograd.grad_mode import no_grad
 from ..creation import ones
 from ..tensor import Tensor, _wrap_dim, tensor
+from .broadcast import _infer_size
 from .linalg import _bmm, _mv, _shape_str, dot, matmul, mm, tensordot
 from .registry import defop, needs_grad
 from .shape import _expanded_shape, cat
@@ -431,7 +432,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
         x1 = x1.to(common)
     if not x2.dtype.is_floating_point:
         x2 = x2.to(common)
-    shape = _broadcast_shapes(x1, x2)
+    shape = _infer_size(tuple(x1.shape), tuple(x2.shape))
     x1, x2 = x1.expand(*shape), x2.expand(*shape)
     n1 = _clamped_norm(x1, dim, eps)
     n2 = _clamped_norm(x2, dim, eps)
@@ -444,21 +445,6 @@ def _clamped_norm(x: Tensor, dim: int, eps: float) -> Tensor:
     with no_grad():
         shift = n.clamp_min(eps) - n
     return n + shift
-
-
-def _broadcast_shapes(a: Tensor, b: Tensor) -> tuple:
-    sa, sb = tuple(a.shape), tuple(b.shape)
-    n = max(len(sa), len(sb))
-    sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
-    out = []
-    for i, (x, y) in enumerate(zip(sa, sb)):
-        if x != y and x != 1 and y != 1:
-            raise RuntimeError(
-                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
-                f"non-singleton dimension {i}"
-            )
-        out.append(y if x == 1 else x)
-    return tuple(out)
 
 
 def pairwise_distance(

@@ -29,7 +29,7 @@ from .._dtype import scalar_type_name
 from .._surface import expose
 from ..tensor import Tensor
 from .elementwise import exp, log, log1p, where
-from .mathfns import _i1, digamma, lgamma, sgn
+from .mathfns import _i1, _overload_name, digamma, lgamma, sgn
 from .registry import _promote, defop, needs_grad
 
 __all__ = ["igamma", "igammac", "mvlgamma"]
@@ -228,13 +228,7 @@ def zeta(input, other) -> Tensor:
             f"({type(input).__name__}, {type(other).__name__}), but expected one of: (Tensor "
             "input, Tensor other), (Number self, Tensor other), (Tensor input, Number other)"
         )
-    if not isinstance(input, Tensor):
-        name = "SpecialZetaBackward1"
-    elif not isinstance(other, Tensor):
-        name = "SpecialZetaBackward2"
-    else:
-        name = "SpecialZetaBackward0"
-    return _zeta(input, other, name=name)
+    return _zeta(input, other, name=_overload_name("SpecialZetaBackward", input, other))
 
 
 # xlog1py = a log1p(b), 0 where a == 0 (NaN where b is NaN). As for xlogy, the lowering computes
@@ -269,13 +263,7 @@ def _(g, out, a, b, *, name):
 def xlog1py(input, other) -> Tensor:
     """``input * log1p(other)``, defined as 0 where ``input`` is 0 (NaN where ``other`` is NaN);
     either side may be a Python number."""
-    if not isinstance(input, Tensor):
-        name = "SpecialXlog1PyBackward1"
-    elif not isinstance(other, Tensor):
-        name = "SpecialXlog1PyBackward2"
-    else:
-        name = "SpecialXlog1PyBackward0"
-    return _xlog1py(input, other, name=name)
+    return _xlog1py(input, other, name=_overload_name("SpecialXlog1PyBackward", input, other))
 
 
 # mvlgamma(x, p) = p (p - 1) / 4 log(pi) + sum_{j < p} lgamma(x - j / 2), so its derivative is

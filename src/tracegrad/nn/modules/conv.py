@@ -7,13 +7,9 @@ with PyTorch's. Non-``'zeros'`` padding modes pad with ``F.pad`` first, then con
 
 from __future__ import annotations
 
-import math
-
-from ... import creation
 from ...tensor import Tensor
 from .. import functional as F
-from .. import init
-from ..parameter import Parameter
+from .linear import _kaiming_reset, _weight_and_bias
 from .module import Module
 from .utils import _ntuple
 
@@ -90,21 +86,12 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups, *kernel_size)
         else:
             shape = (out_channels, in_channels // groups, *kernel_size)
-        self.weight = Parameter(creation.empty(shape, device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(creation.empty(out_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _weight_and_bias(self, shape, bias, out_channels, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Re-draw ``weight`` and ``bias`` from PyTorch's default distributions."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        _kaiming_reset(self, empty_fan_in_zeroes_bias=False)
 
     def extra_repr(self) -> str:
         s = (

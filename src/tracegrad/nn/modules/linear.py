@@ -24,6 +24,30 @@ class Identity(Module):
         return input
 
 
+def _weight_and_bias(module: Module, shape: tuple, bias: bool, out: int, device, dtype) -> None:
+    """Register ``module``'s ``weight`` of ``shape`` and its ``bias`` of ``out`` elements (None
+    without ``bias``), both left uninitialised for ``reset_parameters``."""
+    module.weight = Parameter(creation.empty(shape, device=device, dtype=dtype))
+    if bias:
+        module.bias = Parameter(creation.empty(out, device=device, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
+def _kaiming_reset(module: Module, *, empty_fan_in_zeroes_bias: bool) -> None:
+    """PyTorch's default reset of a ``weight`` and ``bias`` layer: ``kaiming_uniform_(a=sqrt(5))``
+    for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias. With no fan-in ``Linear``
+    fills the bias from U(0, 0) and convolutions leave it as it is."""
+    init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+    if module.bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(module.weight)
+        if fan_in != 0:
+            bound = 1 / math.sqrt(fan_in)
+            init.uniform_(module.bias, -bound, bound)
+        elif empty_fan_in_zeroes_bias:
+            init.uniform_(module.bias, 0, 0)
+
+
 class Linear(Module):
     """``y = x @ weight.T + bias`` over the last dimension of ``x``, as ``torch.nn.Linear``.
 
@@ -42,22 +66,12 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(
-            creation.empty((out_features, in_features), device=device, dtype=dtype)
-        )
-        if bias:
-            self.bias = Parameter(creation.empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _weight_and_bias(self, (out_features, in_features), bias, out_features, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Re-draw ``weight`` and ``bias`` from PyTorch's default distributions."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        _kaiming_reset(self, empty_fan_in_zeroes_bias=True)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim == 0 or input.shape[-1] != self.in_features:
@@ -109,13 +123,8 @@ class Bilinear(Module):
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features
-        self.weight = Parameter(
-            creation.empty((out_features, in1_features, in2_features), device=device, dtype=dtype)
-        )
-        if bias:
-            self.bias = Parameter(creation.empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        shape = (out_features, in1_features, in2_features)
+        _weight_and_bias(self, shape, bias, out_features, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

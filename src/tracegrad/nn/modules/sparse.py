@@ -13,6 +13,31 @@ from .module import Module
 __all__ = ["Embedding"]
 
 
+def _padding_index(padding_idx: int | None, num_embeddings: int, name: str) -> int | None:
+    """``padding_idx`` made non-negative, or PyTorch's ``AssertionError`` (which spells the
+    argument ``name``) when it is outside ``[-num_embeddings, num_embeddings)``."""
+    if padding_idx is None:
+        return None
+    if padding_idx < -num_embeddings or (padding_idx > 0 and padding_idx >= num_embeddings):
+        raise AssertionError(f"{name} must be within num_embeddings")
+    return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
+
+
+def _init_weight(module: Module, _weight: Tensor | None, requires_grad: bool, device, dtype):
+    """Give an embedding ``module`` its ``(num_embeddings, embedding_dim)`` weight: ``_weight``
+    (whose shape is checked), or a fresh one drawn by ``module.reset_parameters()``."""
+    shape = (module.num_embeddings, module.embedding_dim)
+    if _weight is None:
+        module.weight = Parameter(
+            creation.empty(shape, device=device, dtype=dtype), requires_grad=requires_grad
+        )
+        module.reset_parameters()
+    else:
+        if tuple(_weight.shape) != shape:
+            raise AssertionError("Shape of weight does not match num_embeddings and embedding_dim")
+        module.weight = Parameter(_weight, requires_grad=requires_grad)
+
+
 class Embedding(Module):
     """Row ``i`` of ``weight`` (``(num_embeddings, embedding_dim)``, initialised N(0, 1)) for each
     index ``i`` of the input. With ``padding_idx`` that row starts at zero and receives no
@@ -37,31 +62,12 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
-        if padding_idx is not None:
-            if padding_idx > 0:
-                if padding_idx >= num_embeddings:
-                    raise AssertionError("Padding_idx must be within num_embeddings")
-            elif padding_idx < 0:
-                if padding_idx < -num_embeddings:
-                    raise AssertionError("Padding_idx must be within num_embeddings")
-                padding_idx = num_embeddings + padding_idx
-        self.padding_idx = padding_idx
+        self.padding_idx = _padding_index(padding_idx, num_embeddings, "Padding_idx")
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = sparse
-        if _weight is None:
-            self.weight = Parameter(
-                creation.empty((num_embeddings, embedding_dim), device=device, dtype=dtype),
-                requires_grad=not _freeze,
-            )
-            self.reset_parameters()
-        else:
-            if list(_weight.shape) != [num_embeddings, embedding_dim]:
-                raise AssertionError(
-                    "Shape of weight does not match num_embeddings and embedding_dim"
-                )
-            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        _init_weight(self, _weight, not _freeze, device, dtype)
 
     def reset_parameters(self) -> None:
         """Re-draw ``weight`` from N(0, 1) and zero the padding row."""

@@ -88,6 +88,31 @@ def _left_aligned(keep: Tensor) -> Tensor:
     return ~(k[:, 1:] & ~k[:, :-1]).any()
 
 
+def _feed_forward_and_norms(
+    layer: Module,
+    blocks: int,
+    d_model: int,
+    dim_feedforward: int,
+    dropout: float,
+    layer_norm_eps: float,
+    norm_first: bool,
+    bias: bool,
+    factory: dict,
+) -> None:
+    """Give an encoder or decoder ``layer`` of ``blocks`` residual blocks its feed-forward
+    block (``linear1``, ``dropout``, ``linear2``), ``norm_first``, and one ``LayerNorm`` and one
+    ``Dropout`` per block (``norm1``.., ``dropout1``..), registered in PyTorch's order so that
+    state dicts and printouts match."""
+    layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
+    layer.dropout = Dropout(dropout)
+    layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
+    layer.norm_first = norm_first
+    for i in range(1, blocks + 1):
+        setattr(layer, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory))
+    for i in range(1, blocks + 1):
+        setattr(layer, f"dropout{i}", Dropout(dropout))
+
+
 class TransformerEncoderLayer(Module):
     """Self-attention then a feed-forward block (``linear2(dropout(activation(linear1(x))))``),
     each with a residual connection and a ``LayerNorm``, as ``torch.nn.TransformerEncoderLayer``:
@@ -115,14 +140,9 @@ class TransformerEncoderLayer(Module):
         self.self_attn = MultiheadAttention(
             d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **factory
         )
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
+        _feed_forward_and_norms(
+            self, 2, d_model, dim_feedforward, dropout, layer_norm_eps, norm_first, bias, factory
+        )
         if isinstance(activation, str):
             activation = _get_activation_fn(activation)
         # PyTorch records which fused activation its fast path may use; kept for code that reads it.
@@ -206,16 +226,9 @@ class TransformerDecoderLayer(Module):
         self.multihead_attn = MultiheadAttention(
             d_model, nhead, dropout=dropout, batch_first=batch_first, bias=bias, **factory
         )
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
+        _feed_forward_and_norms(
+            self, 3, d_model, dim_feedforward, dropout, layer_norm_eps, norm_first, bias, factory
+        )
         if isinstance(activation, str):
             self.activation = _get_activation_fn(activation)
         else:
