@@ -525,3 +525,18 @@ def test_nested_composites_match_torch():
 
     assert _run(tracegrad, make) == _run(torch, make)
     assert _resume_run(tracegrad, make) == _resume_run(torch, make)
+
+
+def test_compiled_step_with_cycled_momentum_is_correct_and_retraces():
+    """Momentum is part of the cache key, not an input (docs/optim.md): OneCycleLR's default
+    ``cycle_momentum=True`` retraces for each new momentum value, with eager's results."""
+
+    def make(o):
+        return lr_scheduler.OneCycleLR(o, 0.5, total_steps=5)
+
+    pe, lre, _ = _compiled_run(make, False, n=5)
+    pc, lrc, f = _compiled_run(make, True, n=5)
+    assert lrc == lre
+    for a, b in zip(pe, pc):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
+    assert f.traces == 5
