@@ -1,10 +1,15 @@
 """Learning-rate schedulers, as ``torch.optim.lr_scheduler``.
 
 A scheduler rewrites ``group['lr']`` of its optimizer's parameter groups each time ``step()`` is
-called (once per epoch, or per batch for ``OneCycleLR``), after ``optimizer.step()``. Learning rates
-are host-side Python floats: a scheduler never touches tensors, so it adds nothing to a compiled
-training step. The formulas (including ``CosineAnnealingLR``'s recursive form) are PyTorch's, so
-the sequences of learning rates are the same to the last bit.
+called (once per epoch, or per batch for ``OneCycleLR`` and ``CyclicLR``), after
+``optimizer.step()``. Learning rates are host-side Python floats: a scheduler never touches
+tensors, so it adds nothing to a compiled training step (whose float ``lr`` is a program input,
+so a new learning rate does not retrace). The formulas (the recursive ``get_lr()`` forms, and the
+closed forms the deprecated ``step(epoch)`` uses) are PyTorch's, so the sequences of learning
+rates are the same to the last bit.
+
+``_track_optimizer_step`` wraps ``optimizer.step`` once, as PyTorch does, so the first
+``scheduler.step()`` can warn when it comes before any ``optimizer.step()``.
 """
 
 from __future__ import annotations
