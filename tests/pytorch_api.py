@@ -191,5 +191,12 @@ NAMES: dict[str, tuple[str, ...]] = {
         "current_flash_attention_impl", "restore_flash_attention_impl", "bias.causal_upper_left",
         "bias.causal_lower_right", "bias.CausalVariant", "bias.CausalBias",
     ),
+    # The schedulers issue: every name of torch.optim.lr_scheduler's __all__ in PyTorch 2.13.
+    "torch.optim.lr_scheduler": (
+        "LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
+        "LinearLR", "ExponentialLR", "SequentialLR", "CosineAnnealingLR", "ChainedScheduler",
+        "ReduceLROnPlateau", "CyclicLR", "CosineAnnealingWarmRestarts", "OneCycleLR",
+        "PolynomialLR",
+    ),
 }
 # fmt: on

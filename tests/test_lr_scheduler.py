@@ -241,6 +241,7 @@ def test_lambda_lr_state_dict_keeps_callable_objects():
 def test_step_with_epoch_uses_closed_form_and_warns():
     opt = _optimizer(tracegrad)
     sched = lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    opt.step()
     with pytest.warns(UserWarning, match="epoch parameter"):
         sched.step(3)
     assert sched.get_last_lr() == [0.1 * 0.125, 0.02 * 0.125]
