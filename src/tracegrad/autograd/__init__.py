@@ -22,7 +22,7 @@ from .grad_mode import (
     no_grad,
     set_grad_enabled,
 )
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .gradcheck import gradcheck, gradgradcheck
 from .node import AccumulateGrad, Node
 from .variable import Variable
 
@@ -46,7 +46,6 @@ __all__ = [
     "set_anomaly_enabled",
     "gradcheck",
     "gradgradcheck",
-    "GradcheckError",
     "Variable",
 ]
 

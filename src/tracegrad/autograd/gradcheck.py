@@ -22,7 +22,6 @@ import numpy as np
 from ..creation import zeros_like
 from ..tensor import Tensor, tensor
 from . import engine
-from .grad_mode import no_grad
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
@@ -82,13 +81,12 @@ def _numerical(func, inputs: tuple, diff: list, eps: float) -> list:
         arr = base[i].copy()
         arr.reshape(-1)[flat_index] += delta
         args = list(inputs)
-        args[i] = tensor(arr, dtype=inputs[i].dtype)
-        with no_grad():
-            outs = _as_tuple(func(*args))
+        # The perturbed input keeps requires_grad: gradgradcheck's function differentiates it.
+        args[i] = tensor(arr, dtype=inputs[i].dtype, requires_grad=inputs[i].requires_grad)
+        outs = _as_tuple(func(*args))
         return [np.asarray(o.detach().numpy(), dtype=np.float64).reshape(-1) for o in outs]
 
-    with no_grad():
-        outs0 = [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)]
+    outs0 = [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)]
     jac = [[None] * len(diff) for _ in outs0]
     for k, i in enumerate(diff):
         n = inputs[i].numel()
