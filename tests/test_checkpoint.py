@@ -343,11 +343,12 @@ def test_compiled_recomputation_is_not_merged_with_the_forward():
     optimized program has as many matrix products as ``jax.checkpoint``'s."""
     x = tg.randn(16, 8)
     counts = {}
-    for mode in (None, False):
+    for mode in (None, False, True):
         blocks = _blocks()
         opt = tg.optim.SGD(blocks.parameters(), lr=0.1)
         counts[mode] = _dots(_step(blocks, opt, mode), blocks, opt, x)
     assert counts[False] > counts[None]
+    assert counts[True] > counts[None]
 
 
 # ----------------------------------------------------------------------------------- PyTorch

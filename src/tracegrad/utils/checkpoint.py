@@ -32,6 +32,7 @@ from typing import Any
 
 import jax
 
+from .. import _tracing
 from .. import random as _random
 from ..autograd import backward as _backward
 from ..autograd import engine as _engine
@@ -140,6 +141,8 @@ class CheckpointFunction(Function):
         for i, t in zip(ctx.tensor_indices, ctx.saved_tensors):
             inputs[i] = t
         detached = detach_variable(tuple(inputs))
+        if _tracing.current() is not None:  # traced into a compiled step: keep XLA from merging
+            detached = _barrier(detached, grads[0]._storage.array)
         with _rng(ctx.rng_state), enable_grad():
             outputs = ctx.run_function(*detached)
         if not outputs.requires_grad:
@@ -155,8 +158,9 @@ def _barrier(args: tuple, cotangent) -> tuple:
     """The tensor arguments behind an XLA optimization barrier, for a recomputation traced into
     a compiled program: without it XLA sees the recomputation equal the forward (common
     subexpressions) and keeps the forward's activations instead, undoing the checkpoint. The
-    copies do not lead back to the originals in the graph, so this is only for a backward without
-    ``create_graph`` (the recomputation then provides values, not a graph)."""
+    copies are leaves that do not lead back to the originals in the graph, so this is only for a
+    backward without ``create_graph`` (the recomputation then provides values, not a graph), or
+    the reentrant checkpoint's detached inputs."""
     arrays = [a._storage.array for a in args if isinstance(a, Tensor)]
     if not arrays:
         return args
