@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tracegrad as tg
-from tracegrad.autograd import gradcheck, gradgradcheck
+from tracegrad.autograd import engine, gradcheck, gradgradcheck
 from tracegrad.autograd.gradcheck import GradcheckError
 
 ANOMALY_WARNING = "Anomaly Detection has been enabled"
@@ -282,3 +282,21 @@ def test_post_accumulate_grad_hook():
     w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.clone()))
     (w * 3).sum().backward()
     np.testing.assert_array_equal(seen[0].numpy(), [3.0, 3.0])
+
+
+def test_anomaly_mode_inside_a_compiled_step_warns_that_it_cannot_check():
+    w = tg.tensor([0.5, 2.0], requires_grad=True)
+    opt = tg.optim.SGD([w], lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (w * x).sqrt().sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = tg.compile(step, state=(w, opt))
+    engine._warned_traced_nan = False
+    with pytest.warns(UserWarning), tg.autograd.detect_anomaly():
+        with pytest.warns(UserWarning, match="cannot check for NaN inside a tracegrad.compile"):
+            compiled(tg.tensor([1.0, 1.0]))

@@ -375,3 +375,20 @@ def test_matches_pytorch():
         torch_checkpoint(lambda a: a * 2, torch.ones(2, requires_grad=True))
         checkpoint(lambda a: a * 2, tg.ones(2, requires_grad=True))
     assert str(caught[0].message) == str(caught[1].message)
+
+
+def test_non_reentrant_parameters_get_gradients_when_no_input_requires_grad():
+    tg.manual_seed(0)
+    lin = tg.nn.Linear(3, 2)
+    x = tg.randn(4, 3)
+    lin(x).tanh().sum().backward()
+    ref = _grads([lin.weight])[0]
+    checkpoint(lambda a: lin(a).tanh(), x, use_reentrant=False).sum().backward()
+    np.testing.assert_array_equal(lin.weight.grad.numpy(), ref.numpy())
+
+
+def test_checkpointed_graph_runs_node_by_node_and_says_why():
+    tg.set_compiled_backward(True)
+    x = tg.randn(3, requires_grad=True)
+    y = checkpoint(lambda a: a.tanh().exp(), x, use_reentrant=False).sum()
+    assert "inside a checkpointed region" in tg.autograd.compiled.explain(y)
