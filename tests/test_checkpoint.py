@@ -418,3 +418,25 @@ def test_checkpointed_graph_runs_node_by_node_and_says_why():
     x = tg.randn(3, requires_grad=True)
     y = checkpoint(lambda a: a.tanh().exp(), x, use_reentrant=False).sum()
     assert "inside a checkpointed region" in tg.autograd.compiled.explain(y)
+
+
+def test_compiled_module_with_a_checkpoint_runs_eagerly_and_says_why():
+    tg.manual_seed(0)
+    lin = tg.nn.Linear(3, 3)
+
+    class Net(tg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = lin
+
+        def forward(self, x):
+            return checkpoint(self.lin, x, use_reentrant=False).tanh().sum()
+
+    net = Net()
+    x = tg.randn(2, 3)
+    net(x).backward()
+    ref = _grads([lin.weight])[0]
+    with pytest.warns(UserWarning, match="a checkpointed segment"):
+        out = tg.compile(net)(x)
+    out.backward()
+    np.testing.assert_array_equal(lin.weight.grad.numpy(), ref.numpy())
