@@ -189,6 +189,7 @@ NAMES: dict[str, tuple[str, ...]] = {
     "torch.utils.checkpoint": (
         "checkpoint", "checkpoint_sequential", "CheckpointError", "CheckpointFunction",
         "check_backward_validity", "detach_variable", "noop_context_fn",
+        "set_checkpoint_early_stop", "set_checkpoint_debug_enabled",
     ),
 }
 # fmt: on

@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 
 import tracegrad as tg
-from tracegrad.utils.checkpoint import CheckpointError, checkpoint, checkpoint_sequential
+from tracegrad.utils.checkpoint import (
+    CheckpointError,
+    checkpoint,
+    checkpoint_sequential,
+    set_checkpoint_debug_enabled,
+    set_checkpoint_early_stop,
+)
 
 from .tiers import slow
 
@@ -246,6 +252,11 @@ def test_recomputation_that_differs_raises_checkpoint_error():
     x = tg.randn(3, requires_grad=True)
     y = checkpoint(f, x, use_reentrant=False, debug=True)
     with pytest.raises(CheckpointError, match="A different number of tensors was saved"):
+        y.sum().backward()
+    calls.clear()
+    with set_checkpoint_debug_enabled(True), set_checkpoint_early_stop(False):
+        y = checkpoint(f, x, use_reentrant=False)
+    with pytest.raises(CheckpointError, match="Operations recorded during the recomputation"):
         y.sum().backward()
 
 

@@ -51,7 +51,11 @@ __all__ = [
     "check_backward_validity",
     "detach_variable",
     "noop_context_fn",
+    "set_checkpoint_early_stop",
+    "set_checkpoint_debug_enabled",
 ]
+
+_debug_enabled: bool | None = None  # set_checkpoint_debug_enabled's override of ``debug``
 
 
 class CheckpointError(RuntimeError):
@@ -87,6 +91,28 @@ def detach_variable(inputs: tuple) -> tuple:
         d.requires_grad = x.requires_grad
         out.append(d)
     return tuple(out)
+
+
+@contextlib.contextmanager
+def set_checkpoint_early_stop(enable: bool):
+    """Context manager choosing whether non-reentrant checkpoints stop recomputing once every
+    needed value is back. Accepted for PyTorch code: tracegrad always recomputes the whole
+    segment, which gives the same values (only the time differs)."""
+    del enable  # the whole segment is recomputed either way; the values are the same
+    yield
+
+
+@contextlib.contextmanager
+def set_checkpoint_debug_enabled(enabled: bool | None):
+    """Context manager overriding every non-reentrant checkpoint's ``debug`` inside it (None:
+    each call's own ``debug``)."""
+    global _debug_enabled
+    prev = _debug_enabled
+    _debug_enabled = enabled
+    try:
+        yield
+    finally:
+        _debug_enabled = prev
 
 
 @contextlib.contextmanager
@@ -321,6 +347,8 @@ class _Region:
 def _checkpoint_without_reentrant(
     function, preserve, context_fn, determinism_check, debug, args, kwargs
 ):
+    if _debug_enabled is not None:
+        debug = _debug_enabled
     if determinism_check not in ("default", "none"):
         raise ValueError(
             f"determinism_check should be one of ['default', 'none'], but got {determinism_check}"
