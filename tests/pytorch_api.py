@@ -58,6 +58,8 @@ NAMES: dict[str, tuple[str, ...]] = {
         "view_as_complex", "view_as_real", "vmap", "vsplit", "xlogy", "cdouble", "cfloat",
         "channels_last", "complex128", "complex64", "contiguous_format", "e", "inf", "nan",
         "newaxis", "pi", "preserve_format", "strided",
+        # the checkpointing and autograd-debugging issue
+        "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_anomaly_enabled",
     ),
     "Tensor": (
         "H", "acos", "acos_", "acosh", "acosh_", "addbmm", "addbmm_", "addmv", "addmv_", "addr",
@@ -197,6 +199,15 @@ NAMES: dict[str, tuple[str, ...]] = {
         "LinearLR", "ExponentialLR", "SequentialLR", "CosineAnnealingLR", "ChainedScheduler",
         "ReduceLROnPlateau", "CyclicLR", "CosineAnnealingWarmRestarts", "OneCycleLR",
         "PolynomialLR",
+    ),
+    # the checkpointing and autograd-debugging issue
+    "torch.autograd": (
+        "Variable", "detect_anomaly", "set_detect_anomaly", "gradcheck", "gradgradcheck",
+    ),
+    "torch.utils.checkpoint": (
+        "checkpoint", "checkpoint_sequential", "CheckpointError", "CheckpointFunction",
+        "check_backward_validity", "detach_variable", "noop_context_fn",
+        "set_checkpoint_early_stop", "set_checkpoint_debug_enabled",
     ),
 }
 # fmt: on

@@ -46,9 +46,12 @@ from ._layout import (  # noqa: E402
 from .autograd import (  # noqa: E402
     enable_grad,
     inference_mode,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
     is_grad_enabled,
     is_inference_mode_enabled,
     no_grad,
+    set_anomaly_enabled,
     set_grad_enabled,
 )
 from .compiler import compile  # noqa: E402, A004 - PyTorch's name

@@ -772,7 +772,9 @@ def _plan_backward(program: _Program, out, state: _State) -> list:
     seed = Tensor._wrap(jnp.zeros(out.shape, out._storage.array.dtype))
     signature = compiled_backward._signature(order, [root], [seed], traced=True)
     if signature is None:
-        raise _NotCompilable("its graph has a custom Function, a hook or a non-tensor operand")
+        raise _NotCompilable(
+            "its graph has a custom Function, a checkpointed segment, a hook or a non-tensor operand"
+        )
     key, arrays = signature
     where = {id(t._storage): i for i, t in enumerate(state.base)}
     program.leaves = [

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from .._surface import expose
 from ..creation import zeros_like
-from . import compiled, engine
+from . import anomaly_mode, compiled, engine
+from .anomaly_mode import (
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_anomaly_enabled,
+    set_detect_anomaly,
+)
 from .engine import as_list, root_grads, run_backward
 from .function import Function, FunctionCtx
 from .grad_mode import (
@@ -15,7 +22,9 @@ from .grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from .gradcheck import gradcheck, gradgradcheck
 from .node import AccumulateGrad, Node
+from .variable import Variable
 
 __all__ = [
     "backward",
@@ -30,6 +39,14 @@ __all__ = [
     "is_grad_enabled",
     "inference_mode",
     "is_inference_mode_enabled",
+    "detect_anomaly",
+    "set_detect_anomaly",
+    "is_anomaly_enabled",
+    "is_anomaly_check_nan_enabled",
+    "set_anomaly_enabled",
+    "gradcheck",
+    "gradgradcheck",
+    "Variable",
 ]
 
 
@@ -56,7 +73,8 @@ def backward(
     if targets is not None and not targets:
         raise RuntimeError("backward() received an empty list of inputs")
     order = None
-    if targets is None and not create_graph and compiled.is_enabled():
+    # Anomaly mode checks each node's output, so it runs node by node (anomaly_mode.py).
+    if targets is None and not create_graph and compiled.is_enabled() and not anomaly_mode._enabled:
         # A graph seen before runs as one compiled XLA program (compiled.py).
         root_nodes, order = engine.graph_order(outputs)
         if compiled.try_backward(order, root_nodes, grads, retain_graph):

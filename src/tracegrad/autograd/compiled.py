@@ -19,10 +19,12 @@ costs about 0.35 ms per node, so a big graph waits one more sighting per ``NODES
 nodes (a 20,000-node graph compiles at its 22nd backward, once the compile is likely repaid).
 
 Graphs that always run node by node (counted as ``fallbacks``): custom ``autograd.Function``
-nodes, tensor hooks and node pre-hooks (``retain_grad`` is fine), ``create_graph=True``,
-``inputs=``, ``autograd.grad``, operands that are neither tensors nor Python numbers, graphs traced
-inside another ``jax`` transformation, and graphs whose rules cannot be traced (need a concrete
-value).
+nodes, checkpointed regions (``utils.checkpoint``), tensor hooks and node pre-hooks
+(``retain_grad`` is fine), ``create_graph=True``, ``inputs=``, ``autograd.grad``, operands that
+are neither tensors nor Python numbers, graphs traced inside another ``jax`` transformation, and
+graphs whose rules cannot be traced (need a concrete value). In anomaly mode
+(``autograd.detect_anomaly``) every backward runs node by node, uncounted, so that each node's
+output can be checked.
 
 Each compile is logged (``tracegrad.compile`` logger, INFO) with the user's ``backward()`` line and
 why the signature was new, and recorded as a ``CompileEvent`` (``compile_events()``); one call
@@ -200,8 +202,13 @@ def _signature(
             nodes.append(_LEAF)
             continue
         op = node.op
-        if node._pre_hooks or node._released or REGISTRY.get(op.name) is not op:
-            if why is not None:  # hooks, a freed graph (eager raises), a custom Function
+        if (
+            node._pre_hooks
+            or node._released
+            or node._recompute is not None
+            or REGISTRY.get(op.name) is not op
+        ):
+            if why is not None:  # hooks, a freed graph (eager raises), checkpointed, a Function
                 why.append(_why_eager(node, "node"))
             return None
         operands = []
@@ -270,6 +277,8 @@ def _why_eager(node, what: str, operand=None, value=None) -> str:
         )
     if node._released:
         return f"the saved tensors of {name} were freed by an earlier backward()"
+    if node._recompute is not None:
+        return f"{name} is inside a checkpointed region (tracegrad.utils.checkpoint)"
     if REGISTRY.get(node.op.name) is not node.op:
         return f"{name} is a custom autograd.Function"
     i = None if operand is None else next(i for i, y in enumerate(node.inputs) if y is operand)

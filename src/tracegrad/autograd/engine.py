@@ -12,13 +12,30 @@ come from (``saved``) and where the gradients of leaves and retained tensors go 
 
 from __future__ import annotations
 
+import threading
+import warnings
+
+import jax
+import jax.numpy as jnp
+
 from .. import _scope, _tracing
 from ..creation import ones_like
 from ..tensor import Tensor, tensor
+from . import anomaly_mode
 from .grad_mode import set_grad_enabled
 from .node import AccumulateGrad, NodeLike, accumulate_node
 
-__all__ = ["run_backward", "graph_order", "as_list", "root_grads"]
+__all__ = ["run_backward", "graph_order", "as_list", "root_grads", "is_checkpoint_valid"]
+
+# Whether the backward running in this thread may run a reentrant checkpoint's backward: not
+# under ``autograd.grad`` or ``backward(inputs=...)`` (PyTorch's ``_is_checkpoint_valid``).
+_local = threading.local()
+
+
+def is_checkpoint_valid() -> bool:
+    """False while this thread runs ``autograd.grad`` or ``backward(inputs=...)``, whose
+    gradients a reentrant checkpoint (which accumulates into ``.grad``) cannot deliver."""
+    return getattr(_local, "checkpoint_valid", True)
 
 
 def as_list(x) -> list:
@@ -149,8 +166,14 @@ def propagate(
         if sink.nonleaf(node, grad):
             continue
 
+        if _tracing.active and getattr(node, "_recompute", None) is not None:
+            # A checkpointed node traced into a compiled step: its recomputation must wait for
+            # this cotangent, or XLA would run it during the forward (utils/checkpoint.py).
+            node._recompute[0].cotangent = grad._storage.array
         out, operands = saved(node)
-        if _tracing.active:  # a compile trace counts the rule's ops under the node's module
+        if anomaly_mode._enabled:
+            grads = _anomaly_rule(node, grad, out, operands)
+        elif _tracing.active:  # a compile trace counts the rule's ops under the node's module
             outer = _scope.swap(node.scope)
             try:
                 grads = node.op.rule(grad, out, *operands, **node.params)
@@ -167,6 +190,43 @@ def propagate(
             g = _reduce(g, meta)
             prev = pending.get(child)
             pending[child] = g if prev is None else prev + g
+
+
+_warned_traced_nan = False
+
+
+def _anomaly_rule(node, grad, out, operands) -> tuple:
+    """Run a node's rule in anomaly mode: on an error, or a gradient holding NaN (``check_nan``),
+    warn with the forward call's traceback and raise, as PyTorch's engine does."""
+    global _warned_traced_nan
+    outer = _scope.swap(node.scope) if _tracing.active else None
+    try:
+        grads = node.op.rule(grad, out, *operands, **node.params)
+    except Exception:
+        anomaly_mode.report(node)
+        raise
+    finally:
+        if outer is not None:
+            _scope.swap(outer)
+    if not anomaly_mode._check_nan:
+        return grads
+    for i, g in enumerate(grads):
+        if g is None:
+            continue
+        a = g._storage.array
+        if isinstance(a, jax.core.Tracer):  # inside tracegrad.compile: no values to look at
+            if not _warned_traced_nan:
+                _warned_traced_nan = True
+                warnings.warn(
+                    "anomaly detection cannot check for NaN inside a tracegrad.compile step (the "
+                    "values are traced, not computed); run the step eagerly to check it",
+                    stacklevel=2,
+                )
+            continue
+        if bool(jnp.isnan(a).any()):
+            anomaly_mode.report(node)
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
+    return grads
 
 
 class _EagerSink:
@@ -246,8 +306,13 @@ def run_backward(
         targets = dict(zip(target_nodes, inputs))
         needed = _needed(order, targets)
     sink = _EagerSink(accumulate, create_graph, targets, needed)
-    with set_grad_enabled(create_graph):
-        propagate(order, pending, _saved, sink, retain_graph, needed)
+    valid = is_checkpoint_valid()
+    _local.checkpoint_valid = inputs is None
+    try:
+        with set_grad_enabled(create_graph):
+            propagate(order, pending, _saved, sink, retain_graph, needed)
+    finally:
+        _local.checkpoint_valid = valid
 
     if accumulate:
         return None

@@ -6,6 +6,8 @@ compiled) and differentiated again with ``create_graph=True``.
 
 from __future__ import annotations
 
+import itertools
+import traceback
 import weakref
 from collections.abc import Callable
 from typing import Protocol
@@ -13,6 +15,7 @@ from typing import Protocol
 from .. import _scope
 from .._hooks import RemovableHandle
 from ..tensor import Tensor
+from . import anomaly_mode
 
 __all__ = [
     "REGISTRY",
@@ -25,6 +28,10 @@ __all__ = [
     "record",
     "shape_only",
 ]
+
+# Nodes are numbered in the order they are recorded (PyTorch's sequence number): a checkpointed
+# region (``utils/checkpoint.py``) finds the nodes it recorded as those numbered after its start.
+_sequence = itertools.count()
 
 # Every registered op by name (filled by ``ops.registry.defop``). A compiled backward program is
 # keyed by op names and rebuilt from them, so only these ops, never a custom ``Function``, replay.
@@ -88,6 +95,8 @@ class Node:
         "out_meta",
         "metadata",
         "scope",
+        "_seq",
+        "_recompute",
         "__weakref__",
     )
 
@@ -116,6 +125,12 @@ class Node:
         self._retained = None
         self.metadata = {}
         self.scope = _scope.current()  # the nn.Module calls that recorded it (see _scope)
+        self._seq = next(_sequence)
+        # A checkpointed node's saved values are recomputed when backward reads them: the
+        # ``(region, index)`` that recomputes them (``utils/checkpoint.py``), else None.
+        self._recompute = None
+        if anomaly_mode._enabled:  # where the forward call was, for backward's error report
+            self.metadata["traceback_"] = traceback.format_stack()[:-2]
 
     def name(self) -> str:
         """PyTorch's name for this backward function, e.g. ``MulBackward0``."""
@@ -137,20 +152,24 @@ class Node:
         """The rule's operands, checked: ``(out, inputs)``. Raises if freed or modified in place."""
         if self._released:
             raise RuntimeError(_FREED)
-        inputs = self.inputs
-        for i, v in zip(self.op.saved_inputs, self._versions):
+        if self._recompute is not None:  # checkpointed: recomputed now (utils/checkpoint.py)
+            region, index = self._recompute
+            inputs, versions, storage, out_version = region.unpack(self, index)
+        else:
+            inputs, versions = self.inputs, self._versions
+            storage, out_version = self._out, self._out_version
+        for i, v in zip(self.op.saved_inputs, versions):
             t = inputs[i]
             if v is not None and t._storage.version != v:
                 raise RuntimeError(_modified_message(t, v, f"input {i} of {self.name()}"))
         out = None
-        if self._out is not None:
-            storage = self._out
-            if storage.version != self._out_version:
+        if storage is not None:
+            if storage.version != out_version:
                 shape, dtype = self.out_meta
                 raise RuntimeError(
                     _modified_message(
                         None,
-                        self._out_version,
+                        out_version,
                         f"output 0 of {self.name()}",
                         shape,
                         dtype,
@@ -162,10 +181,11 @@ class Node:
 
     def release(self) -> None:
         """Drop the saved tensors (after a backward without ``retain_graph``)."""
-        if self.op.saved_inputs or self.op.saves_out:
+        if self.op.saved_inputs or self.op.saves_out or self._recompute is not None:
             self._released = True
             self.inputs = None
             self._out = None
+            self._recompute = None
 
 
 class ShapeOnly:

@@ -1,5 +1,5 @@
-"""tracegrad.utils."""
+"""tracegrad.utils: ``checkpoint`` (activation checkpointing) and ``data`` (datasets, loaders)."""
 
-from . import data
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
