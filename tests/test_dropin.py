@@ -191,6 +191,7 @@ PROGRAMS = [
     _program("transformer_tutorial.py"),
     _program("lstm_packed_classifier.py"),
     _program("nanogpt.py"),
+    _program("fast_neural_style.py"),
 ]
 
 
