@@ -1,0 +1,121 @@
+"""``Adamax``: Adam with the infinity norm of past gradients in place of their root mean square."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ..tensor import Tensor
+from .optimizer import (
+    Optimizer,
+    _arrays,
+    _caster,
+    _check_betas,
+    _check_hyper,
+    _check_lr,
+    _host,
+    _hyper,
+    _lerp,
+    _step_tensor,
+    _write_back,
+    _zeros_like,
+)
+
+__all__ = ["Adamax"]
+
+
+@partial(jax.jit, static_argnames=("maximize", "has_wd", "small"))
+def _adamax_update(
+    params, grads, exp_avgs, exp_infs, steps, lr, beta1, beta2, eps, weight_decay, *, maximize,
+    has_wd, small,
+):  # fmt: skip
+    """PyTorch's Adamax on lists of arrays; returns the new (params, exp_avgs, exp_infs, steps).
+
+    m <- lerp(m, g, 1 - b1);  u <- max(b2 u, |g| + eps);  p <- p - lr / (1 - b1^t) * m / u.
+    The step size is computed in float64 from the step count, as PyTorch's host-side math.
+    """
+    out_p, out_m, out_u, out_t = [], [], [], []
+    for p, g, m, u, t in zip(params, grads, exp_avgs, exp_infs, steps):
+        c = _caster(p.dtype)
+        t = t + 1
+        if maximize:
+            g = -g
+        if has_wd:
+            g = g + c(weight_decay) * p
+        m = _lerp(m, g, c(1 - beta1), small)
+        u = jnp.maximum(u * c(beta2), jnp.abs(g) + c(eps))
+        clr = _host(lr) / (1 - beta1 ** _host(t))
+        out_p.append(p + c(-clr) * m / u)
+        out_m.append(m)
+        out_u.append(u)
+        out_t.append(t)
+    return out_p, out_m, out_u, out_t
+
+
+class Adamax(Optimizer):
+    """Adamax, as ``torch.optim.Adamax`` (a variant of Adam based on the infinity norm).
+
+    State per parameter: ``step``, ``exp_avg`` and ``exp_inf``, starting at zero.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float | Tensor = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        capturable: bool = False,
+    ) -> None:
+        _check_lr(lr)
+        _check_hyper("epsilon value", eps)
+        _check_betas(betas)
+        _check_hyper("weight_decay value", weight_decay)
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "capturable": capturable,
+        }
+        super().__init__(params, defaults)
+
+    @staticmethod
+    def _init(p: Tensor, state: dict[str, Any]) -> None:
+        state["step"] = _step_tensor(param=p)
+        state["exp_avg"] = _zeros_like(p)
+        state["exp_inf"] = _zeros_like(p)
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        params = self._with_grad(group)
+        if not params:
+            return
+        states = self._states(params, self._init)
+        beta1, beta2 = group["betas"]
+        new_p, new_m, new_u, new_t = _adamax_update(
+            _arrays(params),
+            _arrays(p._grad for p in params),
+            _arrays(s["exp_avg"] for s in states),
+            _arrays(s["exp_inf"] for s in states),
+            _arrays(s["step"] for s in states),
+            _hyper(group["lr"]),
+            beta1,
+            beta2,
+            group["eps"],
+            group["weight_decay"],
+            maximize=bool(group["maximize"]),
+            has_wd=group["weight_decay"] != 0,
+            small=abs(1 - beta1) < 0.5,
+        )
+        _write_back(params, states, new_p, exp_avg=new_m, exp_inf=new_u, step=new_t)
