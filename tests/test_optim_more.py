@@ -634,6 +634,24 @@ def test_lbfgs_state_dict_round_trip():
         np.testing.assert_array_equal(u.numpy(), v.numpy())
 
 
+def test_lbfgs_inside_compile_is_refused_with_a_clear_error():
+    x = tracegrad.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.LBFGS([x])
+
+    def closure():
+        opt.zero_grad()
+        loss = (x * x).sum()
+        loss.backward()
+        return loss
+
+    step = tracegrad.compile(lambda: opt.step(closure), state=(x, opt))
+    with pytest.raises(RuntimeError, match="LBFGS.step.. cannot run inside tracegrad.compile"):
+        step()
+    assert x.tolist() == [1.0, 2.0]
+    opt.step(closure)  # eagerly, the same closure works
+    assert abs(x).max().item() < 1e-6
+
+
 def test_lbfgs_unknown_line_search():
     x = tracegrad.ones(2, requires_grad=True)
     opt = optim.LBFGS([x], line_search_fn="armijo")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .. import _tracing
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, _check_lr
@@ -222,6 +223,12 @@ class LBFGS(Optimizer):
         """Perform one L-BFGS step (up to ``max_iter`` iterations); ``closure`` clears the
         gradients, computes the loss, calls ``backward()`` and returns the loss. Returns the
         loss of the first evaluation."""
+        if _tracing.current() is not None:
+            raise RuntimeError(
+                "LBFGS.step() cannot run inside tracegrad.compile: its line search and stopping "
+                "tests read values back to the host to decide what to evaluate next. Call "
+                "optimizer.step(closure) outside the compiled function"
+            )
         with no_grad():
             return self._step(closure)
 
