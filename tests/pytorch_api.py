@@ -1,6 +1,6 @@
 """PyTorch names that real programs reach for: every name of these namespaces that tracegrad
 lacked at the end of wave 1 (measured against PyTorch 2.13), and the nn names of the
-sequence-models issue. ``tests/test_api_coverage.py`` checks that each one now resolves in
+sequence-models and optimizers issues. ``tests/test_api_coverage.py`` checks that each one now resolves in
 tracegrad or is listed, with its reason, in docs/semantics.md ("PyTorch names tracegrad does not
 provide")."""
 
@@ -179,6 +179,17 @@ NAMES: dict[str, tuple[str, ...]] = {
         "activate_flash_attention_impl", "list_flash_attention_impls",
         "current_flash_attention_impl", "restore_flash_attention_impl", "bias.causal_upper_left",
         "bias.causal_lower_right", "bias.CausalVariant", "bias.CausalBias",
+    ),
+    # The optimizers issue: every torch.optim optimizer, and Optimizer's hooks.
+    "torch.optim": (
+        "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "LBFGS", "SparseAdam", "Adafactor",
+        "Optimizer.register_step_pre_hook", "Optimizer.register_step_post_hook",
+        "Optimizer.register_state_dict_pre_hook", "Optimizer.register_state_dict_post_hook",
+        "Optimizer.register_load_state_dict_pre_hook",
+        "Optimizer.register_load_state_dict_post_hook",
+    ),
+    "torch.optim.optimizer": (
+        "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook", "required",
     ),
 }
 # fmt: on
