@@ -13,12 +13,13 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
-    _array,
+    _arrays,
     _caster,
     _check_hyper,
+    _check_lr,
     _hyper,
     _step_tensor,
-    _write,
+    _write_back,
     _zeros_like,
 )
 
@@ -57,8 +58,8 @@ class Adadelta(Optimizer):
     """Adadelta, as ``torch.optim.Adadelta``.
 
     State per parameter: ``step``, ``square_avg`` and ``acc_delta``, starting at zero.
-    ``foreach``, ``capturable`` and ``differentiable`` are accepted for signature compatibility
-    (the update is one compiled program either way).
+    ``foreach`` and ``capturable`` are accepted (the update is one compiled program either way);
+    ``differentiable=True`` raises ``NotImplementedError``.
     """
 
     def __init__(
@@ -74,9 +75,7 @@ class Adadelta(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _check_hyper("learning rate", lr)
+        _check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
         _check_hyper("epsilon value", eps)
@@ -93,24 +92,22 @@ class Adadelta(Optimizer):
         }
         super().__init__(params, defaults)
 
+    @staticmethod
+    def _init(p: Tensor, state: dict[str, Any]) -> None:
+        state["step"] = _step_tensor(param=p)
+        state["square_avg"] = _zeros_like(p)
+        state["acc_delta"] = _zeros_like(p)
+
     def _update_group(self, group: dict[str, Any]) -> None:
-        params = self._with_grad(group)
+        params, states = self._prepare(group, self._init)
         if not params:
             return
-        states = []
-        for p in params:
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = _step_tensor(param=p)
-                state["square_avg"] = _zeros_like(p)
-                state["acc_delta"] = _zeros_like(p)
-            states.append(state)
         new_p, new_v, new_u, new_t = _adadelta_update(
-            [_array(p) for p in params],
-            [_array(p._grad) for p in params],
-            [_array(s["square_avg"]) for s in states],
-            [_array(s["acc_delta"]) for s in states],
-            [_array(s["step"]) for s in states],
+            _arrays(params),
+            _arrays(p._grad for p in params),
+            _arrays(s["square_avg"] for s in states),
+            _arrays(s["acc_delta"] for s in states),
+            _arrays(s["step"] for s in states),
             _hyper(group["lr"]),
             group["rho"],
             group["eps"],
@@ -118,8 +115,4 @@ class Adadelta(Optimizer):
             maximize=bool(group["maximize"]),
             has_wd=group["weight_decay"] != 0,
         )
-        for i, (p, s) in enumerate(zip(params, states)):
-            _write(p, new_p[i])
-            _write(s["square_avg"], new_v[i])
-            _write(s["acc_delta"], new_u[i])
-            _write(s["step"], new_t[i])
+        _write_back(params, states, new_p, square_avg=new_v, acc_delta=new_u, step=new_t)

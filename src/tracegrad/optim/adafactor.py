@@ -149,12 +149,12 @@ class Adafactor(Optimizer):
 
     def _update_group(self, group: dict[str, Any]) -> None:
         params = self._with_grad(group)
-        if not params:
-            return
         for p in params:
             if p.is_complex():
                 raise RuntimeError("Adafactor does not support complex parameters")
-        states = self._states(params, self._init)
+        params, states = self._prepare(group, self._init)
+        if not params:
+            return
         eps1, eps2 = group["eps"]
         if eps1 is None:  # PyTorch takes it from the first parameter with a gradient
             eps1 = float(jnp.finfo(_array(params[0]).dtype).eps)

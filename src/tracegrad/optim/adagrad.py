@@ -12,13 +12,14 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
-    _array,
+    _arrays,
     _caster,
     _check_hyper,
+    _check_lr,
     _full_like,
     _hyper,
     _step_tensor,
-    _write,
+    _write_back,
 )
 
 __all__ = ["Adagrad"]
@@ -53,8 +54,9 @@ class Adagrad(Optimizer):
     """Adagrad, as ``torch.optim.Adagrad``.
 
     State per parameter, created at construction as PyTorch does: ``step`` and ``sum`` (filled with
-    ``initial_accumulator_value``). Sparse gradients do not exist in tracegrad. ``foreach``,
-    ``differentiable`` and ``fused`` are accepted for signature compatibility.
+    ``initial_accumulator_value``). Sparse gradients do not exist in tracegrad. ``foreach`` and
+    ``fused`` are accepted (one implementation serves all); ``differentiable=True`` raises
+    ``NotImplementedError``.
     """
 
     def __init__(
@@ -71,9 +73,7 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _check_hyper("learning rate", lr)
+        _check_lr(lr)
         _check_hyper("lr_decay value", lr_decay)
         _check_hyper("weight_decay value", weight_decay)
         _check_hyper("initial_accumulator_value value", initial_accumulator_value)
@@ -108,10 +108,10 @@ class Adagrad(Optimizer):
             return
         states = [self._init_state(p, group) for p in params]
         new_p, new_s, new_t = _adagrad_update(
-            [_array(p) for p in params],
-            [_array(p._grad) for p in params],
-            [_array(s["sum"]) for s in states],
-            [_array(s["step"]) for s in states],
+            _arrays(params),
+            _arrays(p._grad for p in params),
+            _arrays(s["sum"] for s in states),
+            _arrays(s["step"] for s in states),
             _hyper(group["lr"]),
             group["lr_decay"],
             group["weight_decay"],
@@ -119,7 +119,4 @@ class Adagrad(Optimizer):
             maximize=bool(group["maximize"]),
             has_wd=group["weight_decay"] != 0,
         )
-        for i, (p, s) in enumerate(zip(params, states)):
-            _write(p, new_p[i])
-            _write(s["sum"], new_s[i])
-            _write(s["step"], new_t[i])
+        _write_back(params, states, new_p, sum=new_s, step=new_t)

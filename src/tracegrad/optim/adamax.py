@@ -14,9 +14,7 @@ from .optimizer import (
     Optimizer,
     _arrays,
     _caster,
-    _check_betas,
-    _check_hyper,
-    _check_lr,
+    _check_adam_like,
     _host,
     _hyper,
     _lerp,
@@ -75,10 +73,7 @@ class Adamax(Optimizer):
         differentiable: bool = False,
         capturable: bool = False,
     ) -> None:
-        _check_lr(lr)
-        _check_hyper("epsilon value", eps)
-        _check_betas(betas)
-        _check_hyper("weight_decay value", weight_decay)
+        _check_adam_like(lr, eps, betas, weight_decay)
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -98,10 +93,9 @@ class Adamax(Optimizer):
         state["exp_inf"] = _zeros_like(p)
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        params = self._with_grad(group)
+        params, states = self._prepare(group, self._init)
         if not params:
             return
-        states = self._states(params, self._init)
         beta1, beta2 = group["betas"]
         new_p, new_m, new_u, new_t = _adamax_update(
             _arrays(params),

@@ -252,6 +252,14 @@ def _check_betas(betas) -> None:
             raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
 
 
+def _check_adam_like(lr, eps: float, betas, weight_decay: float) -> None:
+    """The checks of PyTorch's Adam family (Adam, Adamax, NAdam, RAdam), in its order."""
+    _check_lr(lr)
+    _check_hyper("epsilon value", eps)
+    _check_betas(betas)
+    _check_hyper("weight_decay value", weight_decay)
+
+
 def _as_tensor(value) -> Tensor:
     """A state value loaded from elsewhere (a torch tensor, a numpy array) as a tracegrad tensor."""
     if isinstance(value, Tensor):
@@ -488,6 +496,14 @@ class Optimizer:
                 init(p, state)
             states.append(state)
         return states
+
+    def _prepare(
+        self, group: dict[str, Any], init: Callable[[Tensor, dict[str, Any]], None]
+    ) -> tuple[list[Tensor], list[dict[str, Any]]]:
+        """The group's parameters that have a gradient, and their state dicts (filled by
+        ``init`` on the first step): what every update function starts from."""
+        params = self._with_grad(group)
+        return params, self._states(params, init)
 
     @staticmethod
     def _with_grad(group: dict[str, Any]) -> list[Tensor]:
