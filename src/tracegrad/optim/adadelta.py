@@ -13,13 +13,11 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
-    _arrays,
     _caster,
     _check_hyper,
     _check_lr,
     _hyper,
     _step_tensor,
-    _write_back,
     _zeros_like,
 )
 
@@ -62,6 +60,9 @@ class Adadelta(Optimizer):
     ``differentiable=True`` raises ``NotImplementedError``.
     """
 
+    _update_fn = staticmethod(_adadelta_update)
+    _state_keys = ("square_avg", "acc_delta", "step")
+
     def __init__(
         self,
         params: Iterable[Tensor] | Iterable[dict],
@@ -92,27 +93,18 @@ class Adadelta(Optimizer):
         }
         super().__init__(params, defaults)
 
-    @staticmethod
-    def _init(p: Tensor, state: dict[str, Any]) -> None:
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["step"] = _step_tensor(param=p)
         state["square_avg"] = _zeros_like(p)
         state["acc_delta"] = _zeros_like(p)
 
-    def _update_group(self, group: dict[str, Any]) -> None:
-        params, states = self._prepare(group, self._init)
-        if not params:
-            return
-        new_p, new_v, new_u, new_t = _adadelta_update(
-            _arrays(params),
-            _arrays(p._grad for p in params),
-            _arrays(s["square_avg"] for s in states),
-            _arrays(s["acc_delta"] for s in states),
-            _arrays(s["step"] for s in states),
+    def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        return (
             _hyper(group["lr"]),
             group["rho"],
             group["eps"],
             group["weight_decay"],
-            maximize=bool(group["maximize"]),
-            has_wd=group["weight_decay"] != 0,
-        )
-        _write_back(params, states, new_p, square_avg=new_v, acc_delta=new_u, step=new_t)
+        ), {
+            "maximize": bool(group["maximize"]),
+            "has_wd": group["weight_decay"] != 0,
+        }

@@ -135,8 +135,7 @@ class Adafactor(Optimizer):
         }
         super().__init__(params, defaults)
 
-    @staticmethod
-    def _init(p: Tensor, state: dict[str, Any]) -> None:
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["step"] = _step_tensor(param=p)
         g = _array(p._grad)
         if g.ndim > 1:
@@ -152,7 +151,7 @@ class Adafactor(Optimizer):
         for p in params:
             if p.is_complex():
                 raise RuntimeError("Adafactor does not support complex parameters")
-        params, states = self._prepare(group, self._init)
+        params, states = self._prepare(group)
         if not params:
             return
         eps1, eps2 = group["eps"]

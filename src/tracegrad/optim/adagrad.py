@@ -12,14 +12,12 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
-    _arrays,
     _caster,
     _check_hyper,
     _check_lr,
     _full_like,
     _hyper,
     _step_tensor,
-    _write_back,
 )
 
 __all__ = ["Adagrad"]
@@ -59,6 +57,9 @@ class Adagrad(Optimizer):
     ``NotImplementedError``.
     """
 
+    _update_fn = staticmethod(_adagrad_update)
+    _state_keys = ("sum", "step")
+
     def __init__(
         self,
         params: Iterable[Tensor] | Iterable[dict],
@@ -90,33 +91,14 @@ class Adagrad(Optimizer):
             "fused": fused,
         }
         super().__init__(params, defaults)
-        for group in self.param_groups:
+        for group in self.param_groups:  # PyTorch creates Adagrad's state at construction
             for p in group["params"]:
-                self._init_state(p, group)
+                self._init(p, self.state[p], group)
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_tensor(param=p)
-            value = group["initial_accumulator_value"]
-            state["sum"] = _full_like(p, value)
-        return state
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["step"] = _step_tensor(param=p)
+        state["sum"] = _full_like(p, group["initial_accumulator_value"])
 
-    def _update_group(self, group: dict[str, Any]) -> None:
-        params = self._with_grad(group)
-        if not params:
-            return
-        states = [self._init_state(p, group) for p in params]
-        new_p, new_s, new_t = _adagrad_update(
-            _arrays(params),
-            _arrays(p._grad for p in params),
-            _arrays(s["sum"] for s in states),
-            _arrays(s["step"] for s in states),
-            _hyper(group["lr"]),
-            group["lr_decay"],
-            group["weight_decay"],
-            group["eps"],
-            maximize=bool(group["maximize"]),
-            has_wd=group["weight_decay"] != 0,
-        )
-        _write_back(params, states, new_p, sum=new_s, step=new_t)
+    def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        args = (_hyper(group["lr"]), group["lr_decay"], group["weight_decay"], group["eps"])
+        return args, {"maximize": bool(group["maximize"]), "has_wd": group["weight_decay"] != 0}

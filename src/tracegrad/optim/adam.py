@@ -143,14 +143,13 @@ class Adam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    @staticmethod
-    def _init(p: Tensor, state: dict[str, Any]) -> None:
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["step"] = _step_tensor(param=p)
         state["exp_avg"] = _zeros_like(p)
         state["exp_avg_sq"] = _zeros_like(p)
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        params, states = self._prepare(group, self._init)
+        params, states = self._prepare(group)
         if not params:
             return
         amsgrad = bool(group["amsgrad"])

@@ -12,14 +12,12 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
-    _arrays,
     _caster,
     _check_adam_like,
     _host,
     _hyper,
     _lerp,
     _step_tensor,
-    _write_back,
     _zeros_like,
 )
 
@@ -60,6 +58,9 @@ class Adamax(Optimizer):
     State per parameter: ``step``, ``exp_avg`` and ``exp_inf``, starting at zero.
     """
 
+    _update_fn = staticmethod(_adamax_update)
+    _state_keys = ("exp_avg", "exp_inf", "step")
+
     def __init__(
         self,
         params: Iterable[Tensor] | Iterable[dict],
@@ -86,30 +87,21 @@ class Adamax(Optimizer):
         }
         super().__init__(params, defaults)
 
-    @staticmethod
-    def _init(p: Tensor, state: dict[str, Any]) -> None:
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["step"] = _step_tensor(param=p)
         state["exp_avg"] = _zeros_like(p)
         state["exp_inf"] = _zeros_like(p)
 
-    def _update_group(self, group: dict[str, Any]) -> None:
-        params, states = self._prepare(group, self._init)
-        if not params:
-            return
+    def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
         beta1, beta2 = group["betas"]
-        new_p, new_m, new_u, new_t = _adamax_update(
-            _arrays(params),
-            _arrays(p._grad for p in params),
-            _arrays(s["exp_avg"] for s in states),
-            _arrays(s["exp_inf"] for s in states),
-            _arrays(s["step"] for s in states),
+        return (
             _hyper(group["lr"]),
             beta1,
             beta2,
             group["eps"],
             group["weight_decay"],
-            maximize=bool(group["maximize"]),
-            has_wd=group["weight_decay"] != 0,
-            small=abs(1 - beta1) < 0.5,
-        )
-        _write_back(params, states, new_p, exp_avg=new_m, exp_inf=new_u, step=new_t)
+        ), {
+            "maximize": bool(group["maximize"]),
+            "has_wd": group["weight_decay"] != 0,
+            "small": abs(1 - beta1) < 0.5,
+        }

@@ -12,7 +12,6 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
-    _arrays,
     _caster,
     _check_hyper,
     _check_lr,
@@ -20,7 +19,6 @@ from .optimizer import (
     _hyper,
     _placed_like,
     _step_tensor,
-    _write_back,
     _zeros_like,
 )
 
@@ -67,6 +65,9 @@ class ASGD(Optimizer):
     running average of the parameter).
     """
 
+    _update_fn = staticmethod(_asgd_update)
+    _state_keys = ("ax", "mu", "eta", "step")
+
     def __init__(
         self,
         params: Iterable[Tensor] | Iterable[dict],
@@ -95,32 +96,18 @@ class ASGD(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _update_group(self, group: dict[str, Any]) -> None:
-        params = self._with_grad(group)
-        if not params:
-            return
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["step"] = _step_tensor(param=p)
+        lr = jnp.asarray(_hyper(group["lr"]), jnp.float32)
+        state["eta"] = Tensor._wrap(_placed_like(lr, p))
+        state["mu"] = Tensor._wrap(_placed_like(jnp.ones((), jnp.float32), p))
+        state["ax"] = _zeros_like(p)
 
-        def init(p: Tensor, state: dict[str, Any]) -> None:
-            state["step"] = _step_tensor(param=p)
-            lr = jnp.asarray(_hyper(group["lr"]), jnp.float32)
-            state["eta"] = Tensor._wrap(_placed_like(lr, p))
-            state["mu"] = Tensor._wrap(_placed_like(jnp.ones((), jnp.float32), p))
-            state["ax"] = _zeros_like(p)
-
-        states = self._states(params, init)
-        new_p, new_ax, new_mu, new_eta, new_t = _asgd_update(
-            _arrays(params),
-            _arrays(p._grad for p in params),
-            _arrays(s["ax"] for s in states),
-            _arrays(s["mu"] for s in states),
-            _arrays(s["eta"] for s in states),
-            _arrays(s["step"] for s in states),
+    def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        return (
             _hyper(group["lr"]),
             group["lambd"],
             group["alpha"],
             group["t0"],
             group["weight_decay"],
-            maximize=bool(group["maximize"]),
-            has_wd=group["weight_decay"] != 0,
-        )
-        _write_back(params, states, new_p, ax=new_ax, mu=new_mu, eta=new_eta, step=new_t)
+        ), {"maximize": bool(group["maximize"]), "has_wd": group["weight_decay"] != 0}

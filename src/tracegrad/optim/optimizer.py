@@ -479,31 +479,49 @@ class Optimizer:
                 self._update_group(group)
         return loss
 
-    def _update_group(self, group: dict[str, Any]) -> None:
-        raise NotImplementedError(
-            f"{type(self).__name__} does not implement step(); an Optimizer subclass overrides "
-            "step() or _update_group(group)"
-        )
+    # A subclass whose update is one jitted function of (params, grads, *state arrays, *hypers)
+    # returning (params, *state arrays) names the function, the state keys in its order and how
+    # to read its hyperparameters from a group; the generic _update_group does the rest.
+    _update_fn: Callable | None = None
+    _state_keys: tuple[str, ...] = ()
 
-    def _states(
-        self, params: list[Tensor], init: Callable[[Tensor, dict[str, Any]], None]
-    ) -> list[dict[str, Any]]:
-        """The state dicts of ``params``; ``init(p, state)`` fills an empty one (first step)."""
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Fill a parameter's empty state (first step); subclasses with state override it."""
+
+    def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        """The update function's hyperparameter arguments and static keywords, from a group."""
+        raise NotImplementedError
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        if self._update_fn is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} does not implement step(); an Optimizer subclass "
+                "overrides step() or _update_group(group)"
+            )
+        params, states = self._prepare(group)
+        if not params:
+            return
+        args, static = self._hyper_args(group)
+        new_p, *new_state = self._update_fn(
+            _arrays(params),
+            _arrays(p._grad for p in params),
+            *(_arrays(s[k] for s in states) for k in self._state_keys),
+            *args,
+            **static,
+        )
+        _write_back(params, states, new_p, **dict(zip(self._state_keys, new_state)))
+
+    def _prepare(self, group: dict[str, Any]) -> tuple[list[Tensor], list[dict[str, Any]]]:
+        """The group's parameters that have a gradient, and their state dicts (an empty one is
+        filled by ``_init`` on the first step): what every update function starts from."""
+        params = self._with_grad(group)
         states = []
         for p in params:
             state = self.state[p]
             if len(state) == 0:
-                init(p, state)
+                self._init(p, state, group)
             states.append(state)
-        return states
-
-    def _prepare(
-        self, group: dict[str, Any], init: Callable[[Tensor, dict[str, Any]], None]
-    ) -> tuple[list[Tensor], list[dict[str, Any]]]:
-        """The group's parameters that have a gradient, and their state dicts (filled by
-        ``init`` on the first step): what every update function starts from."""
-        params = self._with_grad(group)
-        return params, self._states(params, init)
+        return params, states
 
     @staticmethod
     def _with_grad(group: dict[str, Any]) -> list[Tensor]:

@@ -12,14 +12,12 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
-    _arrays,
     _caster,
     _check_adam_like,
     _host,
     _hyper,
     _lerp,
     _step_tensor,
-    _write_back,
     _zeros_like,
 )
 
@@ -80,6 +78,9 @@ class RAdam(Optimizer):
     unless ``decoupled_weight_decay=True`` (the parameter decays by ``1 - lr * weight_decay``).
     """
 
+    _update_fn = staticmethod(_radam_update)
+    _state_keys = ("exp_avg", "exp_avg_sq", "step")
+
     def __init__(
         self,
         params: Iterable[Tensor] | Iterable[dict],
@@ -108,31 +109,22 @@ class RAdam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    @staticmethod
-    def _init(p: Tensor, state: dict[str, Any]) -> None:
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["step"] = _step_tensor(param=p)
         state["exp_avg"] = _zeros_like(p)
         state["exp_avg_sq"] = _zeros_like(p)
 
-    def _update_group(self, group: dict[str, Any]) -> None:
-        params, states = self._prepare(group, self._init)
-        if not params:
-            return
+    def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
         beta1, beta2 = group["betas"]
-        new_p, new_m, new_v, new_t = _radam_update(
-            _arrays(params),
-            _arrays(p._grad for p in params),
-            _arrays(s["exp_avg"] for s in states),
-            _arrays(s["exp_avg_sq"] for s in states),
-            _arrays(s["step"] for s in states),
+        return (
             _hyper(group["lr"]),
             beta1,
             beta2,
             group["eps"],
             group["weight_decay"],
-            maximize=bool(group["maximize"]),
-            has_wd=group["weight_decay"] != 0,
-            decoupled=bool(group["decoupled_weight_decay"]),
-            small=abs(1 - beta1) < 0.5,
-        )
-        _write_back(params, states, new_p, exp_avg=new_m, exp_avg_sq=new_v, step=new_t)
+        ), {
+            "maximize": bool(group["maximize"]),
+            "has_wd": group["weight_decay"] != 0,
+            "decoupled": bool(group["decoupled_weight_decay"]),
+            "small": abs(1 - beta1) < 0.5,
+        }

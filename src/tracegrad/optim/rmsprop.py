@@ -123,13 +123,12 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
-    @staticmethod
-    def _init(p: Tensor, state: dict[str, Any]) -> None:
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["step"] = _step_tensor(param=p)
         state["square_avg"] = _zeros_like(p)
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        params, states = self._prepare(group, self._init)
+        params, states = self._prepare(group)
         if not params:
             return
         has_momentum, centered = group["momentum"] > 0, bool(group["centered"])

@@ -13,13 +13,11 @@ from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
     _array,
-    _arrays,
     _caster,
     _check_lr,
     _hyper,
     _placed_like,
     _step_tensor,
-    _write_back,
     _zeros_like,
 )
 
@@ -61,6 +59,9 @@ class Rprop(Optimizer):
     shrink and grow the step sizes, which stay within ``step_sizes=(min, max)``.
     """
 
+    _update_fn = staticmethod(_rprop_update)
+    _state_keys = ("prev", "step_size", "step")
+
     def __init__(
         self,
         params: Iterable[Tensor] | Iterable[dict],
@@ -87,30 +88,14 @@ class Rprop(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _update_group(self, group: dict[str, Any]) -> None:
-        params = self._with_grad(group)
-        if not params:
-            return
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["step"] = _step_tensor(param=p)
+        state["prev"] = _zeros_like(p)
+        lr = _hyper(group["lr"])
+        state["step_size"] = Tensor._wrap(_placed_like(jnp.full_like(_array(p), lr), p))
 
-        def init(p: Tensor, state: dict[str, Any]) -> None:
-            state["step"] = _step_tensor(param=p)
-            state["prev"] = _zeros_like(p)
-            lr = _hyper(group["lr"])
-            state["step_size"] = Tensor._wrap(_placed_like(jnp.full_like(_array(p), lr), p))
-
-        states = self._states(params, init)
+    def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
-        new_p, new_prev, new_ss, new_t = _rprop_update(
-            _arrays(params),
-            _arrays(p._grad for p in params),
-            _arrays(s["prev"] for s in states),
-            _arrays(s["step_size"] for s in states),
-            _arrays(s["step"] for s in states),
-            etaminus,
-            etaplus,
-            step_size_min,
-            step_size_max,
-            maximize=bool(group["maximize"]),
-        )
-        _write_back(params, states, new_p, prev=new_prev, step_size=new_ss, step=new_t)
+        args = (etaminus, etaplus, step_size_min, step_size_max)
+        return args, {"maximize": bool(group["maximize"])}
