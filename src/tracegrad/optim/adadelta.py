@@ -17,8 +17,7 @@ from .optimizer import (
     _check_hyper,
     _check_lr,
     _hyper,
-    _step_tensor,
-    _zeros_like,
+    _init_zeros,
 )
 
 __all__ = ["Adadelta"]
@@ -94,9 +93,7 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults)
 
     def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = _step_tensor(param=p)
-        state["square_avg"] = _zeros_like(p)
-        state["acc_delta"] = _zeros_like(p)
+        _init_zeros(p, state, "square_avg", "acc_delta")
 
     def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
         return (

@@ -17,8 +17,8 @@ from .optimizer import (
     _caster,
     _check_adam_like,
     _hyper,
+    _init_zeros,
     _lerp,
-    _step_tensor,
     _write_back,
     _zeros_like,
 )
@@ -144,9 +144,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = _step_tensor(param=p)
-        state["exp_avg"] = _zeros_like(p)
-        state["exp_avg_sq"] = _zeros_like(p)
+        _init_zeros(p, state, "exp_avg", "exp_avg_sq")
 
     def _update_group(self, group: dict[str, Any]) -> None:
         params, states = self._prepare(group)

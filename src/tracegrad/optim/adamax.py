@@ -12,13 +12,12 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
+    _adam_like_args,
     _caster,
     _check_adam_like,
     _host,
-    _hyper,
+    _init_zeros,
     _lerp,
-    _step_tensor,
-    _zeros_like,
 )
 
 __all__ = ["Adamax"]
@@ -88,20 +87,7 @@ class Adamax(Optimizer):
         super().__init__(params, defaults)
 
     def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = _step_tensor(param=p)
-        state["exp_avg"] = _zeros_like(p)
-        state["exp_inf"] = _zeros_like(p)
+        _init_zeros(p, state, "exp_avg", "exp_inf")
 
     def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
-        beta1, beta2 = group["betas"]
-        return (
-            _hyper(group["lr"]),
-            beta1,
-            beta2,
-            group["eps"],
-            group["weight_decay"],
-        ), {
-            "maximize": bool(group["maximize"]),
-            "has_wd": group["weight_decay"] != 0,
-            "small": abs(1 - beta1) < 0.5,
-        }
+        return _adam_like_args(group)

@@ -17,8 +17,8 @@ from .optimizer import (
     _check_lr,
     _host,
     _hyper,
+    _init_zeros,
     _placed_like,
-    _step_tensor,
     _zeros_like,
 )
 
@@ -97,7 +97,7 @@ class ASGD(Optimizer):
         super().__init__(params, defaults)
 
     def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = _step_tensor(param=p)
+        _init_zeros(p, state)
         lr = jnp.asarray(_hyper(group["lr"]), jnp.float32)
         state["eta"] = Tensor._wrap(_placed_like(lr, p))
         state["mu"] = Tensor._wrap(_placed_like(jnp.ones((), jnp.float32), p))

@@ -12,14 +12,14 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
+    _adam_like_args,
     _caster,
     _check_adam_like,
     _check_hyper,
     _host,
-    _hyper,
+    _init_zeros,
     _lerp,
     _placed_like,
-    _step_tensor,
     _zeros_like,
 )
 
@@ -114,23 +114,10 @@ class NAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = _step_tensor(param=p)
+        _init_zeros(p, state)  # in PyTorch's key order: step, mu_product, exp_avg, exp_avg_sq
         state["mu_product"] = Tensor._wrap(_placed_like(jnp.ones((), jnp.float32), p))
-        state["exp_avg"] = _zeros_like(p)
-        state["exp_avg_sq"] = _zeros_like(p)
+        state["exp_avg"], state["exp_avg_sq"] = _zeros_like(p), _zeros_like(p)
 
     def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
-        beta1, beta2 = group["betas"]
-        return (
-            _hyper(group["lr"]),
-            beta1,
-            beta2,
-            group["eps"],
-            group["weight_decay"],
-            group["momentum_decay"],
-        ), {
-            "maximize": bool(group["maximize"]),
-            "has_wd": group["weight_decay"] != 0,
-            "decoupled": bool(group["decoupled_weight_decay"]),
-            "small": abs(1 - beta1) < 0.5,
-        }
+        decoupled = bool(group["decoupled_weight_decay"])
+        return _adam_like_args(group, group["momentum_decay"], decoupled=decoupled)

@@ -260,6 +260,27 @@ def _check_adam_like(lr, eps: float, betas, weight_decay: float) -> None:
     _check_hyper("weight_decay value", weight_decay)
 
 
+def _adam_like_args(group: dict[str, Any], *extra: Any, **static: Any) -> tuple[tuple, dict]:
+    """The update arguments the Adam family shares, from a group: (lr, beta1, beta2, eps,
+    weight_decay, *extra) and the static ``maximize``, ``has_wd``, ``small`` (lerp's formula for
+    ``1 - beta1``) plus ``static``."""
+    beta1, beta2 = group["betas"]
+    args = (_hyper(group["lr"]), beta1, beta2, group["eps"], group["weight_decay"], *extra)
+    flags = {
+        "maximize": bool(group["maximize"]),
+        "has_wd": group["weight_decay"] != 0,
+        "small": abs(1 - beta1) < 0.5,
+    }
+    return args, {**flags, **static}
+
+
+def _init_zeros(p: Tensor, state: dict[str, Any], *keys: str) -> None:
+    """A fresh state: a float32 ``step`` count and a zero tensor like ``p`` under each key."""
+    state["step"] = _step_tensor(param=p)
+    for key in keys:
+        state[key] = _zeros_like(p)
+
+
 def _as_tensor(value) -> Tensor:
     """A state value loaded from elsewhere (a torch tensor, a numpy array) as a tracegrad tensor."""
     if isinstance(value, Tensor):

@@ -18,8 +18,8 @@ from .optimizer import (
     _check_hyper,
     _check_lr,
     _hyper,
+    _init_zeros,
     _lerp,
-    _step_tensor,
     _write_back,
     _zeros_like,
 )
@@ -124,8 +124,7 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = _step_tensor(param=p)
-        state["square_avg"] = _zeros_like(p)
+        _init_zeros(p, state, "square_avg")
 
     def _update_group(self, group: dict[str, Any]) -> None:
         params, states = self._prepare(group)

@@ -16,9 +16,8 @@ from .optimizer import (
     _caster,
     _check_lr,
     _hyper,
+    _init_zeros,
     _placed_like,
-    _step_tensor,
-    _zeros_like,
 )
 
 __all__ = ["Rprop"]
@@ -89,8 +88,7 @@ class Rprop(Optimizer):
         super().__init__(params, defaults)
 
     def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = _step_tensor(param=p)
-        state["prev"] = _zeros_like(p)
+        _init_zeros(p, state, "prev")
         lr = _hyper(group["lr"])
         state["step_size"] = Tensor._wrap(_placed_like(jnp.full_like(_array(p), lr), p))
 
