@@ -14,6 +14,9 @@ from typing import Any
 
 from .. import _tracing
 from ..autograd import enable_grad, no_grad
+from ..creation import zeros
+from ..ops.arith import mul
+from ..ops.shape import cat
 from ..tensor import Tensor
 from .optimizer import Optimizer, _check_lr
 
@@ -186,8 +189,6 @@ class LBFGS(Optimizer):
         return self._numel_cache
 
     def _gather_flat_grad(self) -> Tensor:
-        from .. import cat, zeros
-
         views = []
         for p in self._params:
             if p.grad is None:
@@ -237,7 +238,6 @@ class LBFGS(Optimizer):
             raise AssertionError(
                 f"Expected exactly one param_group, but got {len(self.param_groups)}"
             )
-        from .. import mul
 
         def evaluate():
             with enable_grad():
