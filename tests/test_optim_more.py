@@ -652,6 +652,45 @@ def test_lbfgs_inside_compile_is_refused_with_a_clear_error():
     assert abs(x).max().item() < 1e-6
 
 
+def _convert(value, lib):
+    """A state value with its tensors (also inside lists) rebuilt in ``lib``."""
+    if isinstance(value, list):
+        return [_convert(v, lib) for v in value]
+    if hasattr(value, "numpy") and hasattr(value, "shape"):
+        return lib.tensor(value.detach().numpy())
+    return value
+
+
+@pytest.mark.parametrize("kwargs", [{"line_search_fn": "strong_wolfe", "history_size": 4}, {}])
+def test_lbfgs_state_dicts_move_between_torch_and_tracegrad(kwargs):
+    """LBFGS's state (tensors, lists of tensors, floats and counters) converted value by value
+    loads in the other library, and the run goes on as the first library's own."""
+    torch = pytest.importorskip("torch")
+    final, _, _, _ = _lbfgs_run(torch, kwargs, np.float64, steps=3)
+    for src, dst in ((torch, tracegrad), (tracegrad, torch)):
+        xs, _, _, sopt = _lbfgs_run(src, kwargs, np.float64, steps=1)
+        sd = sopt.state_dict()
+        sd = {
+            "state": {
+                k: {n: _convert(v, dst) for n, v in st.items()} for k, st in sd["state"].items()
+            },
+            "param_groups": sd["param_groups"],
+        }
+        x = dst.tensor(xs[-1], requires_grad=True)
+        opt = dst.optim.LBFGS([x], **kwargs)
+        opt.load_state_dict(sd)
+
+        def closure(opt=opt, x=x, lib=dst):
+            opt.zero_grad()
+            loss = _rosenbrock(lib, x)
+            loss.backward()
+            return loss
+
+        for _ in range(2):
+            opt.step(closure)
+        np.testing.assert_allclose(x.detach().numpy(), final[-1], rtol=1e-7, atol=1e-9)
+
+
 def test_lbfgs_unknown_line_search():
     x = tracegrad.ones(2, requires_grad=True)
     opt = optim.LBFGS([x], line_search_fn="armijo")
