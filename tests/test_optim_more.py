@@ -878,3 +878,18 @@ def test_hooks_are_per_class_wrapped_once_and_survive_pickling():
     assert optimizer_module.register_optimizer_step_pre_hook is (
         optim.optimizer.register_optimizer_step_pre_hook
     )
+
+
+@pytest.mark.parametrize("name", slow_after(NEW, 2))
+def test_tensor_lr_matches_torch(name):
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (torch, tracegrad):
+        p = lib.tensor(np.arange(6, dtype=np.float32).reshape(2, 3) - 2.5, requires_grad=True)
+        opt = getattr(lib.optim, name)([p], lr=lib.tensor(0.05))
+        for k in range(3):
+            g = np.cos(np.arange(6) * (k + 1)).astype(np.float32).reshape(2, 3)
+            p.grad = lib.tensor(g)
+            opt.step()
+        results.append(p.detach().numpy())
+    np.testing.assert_allclose(results[1], results[0], rtol=2e-6, atol=1e-6)
