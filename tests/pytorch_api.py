@@ -1,8 +1,9 @@
 """PyTorch names that real programs reach for: every name of these namespaces that tracegrad
 lacked at the end of wave 1 (measured against PyTorch 2.13), and the nn names of the
-sequence-models issue and of the padding, upsampling and margin-loss layers.
-``tests/test_api_coverage.py`` checks that each one now resolves in tracegrad or is listed, with
-its reason, in docs/semantics.md ("PyTorch names tracegrad does not provide")."""
+sequence-models issue and of the training-kit issue (padding, upsampling and margin-loss layers,
+optimizers, schedulers, checkpointing, autograd debugging). ``tests/test_api_coverage.py`` checks
+that each one now resolves in tracegrad or is listed, with its reason, in docs/semantics.md
+("PyTorch names tracegrad does not provide")."""
 
 from __future__ import annotations
 
@@ -208,6 +209,17 @@ NAMES: dict[str, tuple[str, ...]] = {
         "checkpoint", "checkpoint_sequential", "CheckpointError", "CheckpointFunction",
         "check_backward_validity", "detach_variable", "noop_context_fn",
         "set_checkpoint_early_stop", "set_checkpoint_debug_enabled",
+    ),
+    # The optimizers issue: every torch.optim optimizer, and Optimizer's hooks.
+    "torch.optim": (
+        "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "LBFGS", "SparseAdam", "Adafactor",
+        "Optimizer.register_step_pre_hook", "Optimizer.register_step_post_hook",
+        "Optimizer.register_state_dict_pre_hook", "Optimizer.register_state_dict_post_hook",
+        "Optimizer.register_load_state_dict_pre_hook",
+        "Optimizer.register_load_state_dict_post_hook",
+    ),
+    "torch.optim.optimizer": (
+        "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook", "required",
     ),
 }
 # fmt: on

@@ -475,6 +475,15 @@ OPTIMIZERS = {
     "adamw": lambda ps: optim.AdamW(ps, lr=1e-2),
     "rmsprop_centered": lambda ps: optim.RMSprop(ps, lr=1e-2, centered=True, momentum=0.5),
     "adagrad": lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.01),
+    "adadelta": lambda ps: optim.Adadelta(ps, lr=0.5, weight_decay=1e-3),
+    "adamax": lambda ps: optim.Adamax(ps, lr=1e-2, weight_decay=1e-3),
+    "nadam_decoupled": lambda ps: optim.NAdam(
+        ps, lr=1e-2, weight_decay=1e-2, decoupled_weight_decay=True
+    ),
+    "radam": lambda ps: optim.RAdam(ps, lr=1e-2, betas=(0.9, 0.9)),
+    "asgd": lambda ps: optim.ASGD(ps, lr=0.05, t0=2, lambd=1e-2),
+    "rprop": lambda ps: optim.Rprop(ps, lr=1e-2, etas=(0.4, 1.3)),
+    "adafactor": lambda ps: optim.Adafactor(ps, lr=1e-2, weight_decay=1e-2),
 }
 
 

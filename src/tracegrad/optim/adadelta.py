@@ -13,13 +13,11 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
-    _array,
     _caster,
     _check_hyper,
+    _check_lr,
     _hyper,
-    _step_tensor,
-    _write,
-    _zeros_like,
+    _init_zeros,
 )
 
 __all__ = ["Adadelta"]
@@ -57,9 +55,12 @@ class Adadelta(Optimizer):
     """Adadelta, as ``torch.optim.Adadelta``.
 
     State per parameter: ``step``, ``square_avg`` and ``acc_delta``, starting at zero.
-    ``foreach``, ``capturable`` and ``differentiable`` are accepted for signature compatibility
-    (the update is one compiled program either way).
+    ``foreach`` and ``capturable`` are accepted (the update is one compiled program either way);
+    ``differentiable=True`` raises ``NotImplementedError``.
     """
+
+    _update_fn = staticmethod(_adadelta_update)
+    _state_keys = ("square_avg", "acc_delta", "step")
 
     def __init__(
         self,
@@ -74,9 +75,7 @@ class Adadelta(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _check_hyper("learning rate", lr)
+        _check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
         _check_hyper("epsilon value", eps)
@@ -93,33 +92,16 @@ class Adadelta(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _update_group(self, group: dict[str, Any]) -> None:
-        params = self._with_grad(group)
-        if not params:
-            return
-        states = []
-        for p in params:
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = _step_tensor(param=p)
-                state["square_avg"] = _zeros_like(p)
-                state["acc_delta"] = _zeros_like(p)
-            states.append(state)
-        new_p, new_v, new_u, new_t = _adadelta_update(
-            [_array(p) for p in params],
-            [_array(p._grad) for p in params],
-            [_array(s["square_avg"]) for s in states],
-            [_array(s["acc_delta"]) for s in states],
-            [_array(s["step"]) for s in states],
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        _init_zeros(p, state, "square_avg", "acc_delta")
+
+    def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        return (
             _hyper(group["lr"]),
             group["rho"],
             group["eps"],
             group["weight_decay"],
-            maximize=bool(group["maximize"]),
-            has_wd=group["weight_decay"] != 0,
-        )
-        for i, (p, s) in enumerate(zip(params, states)):
-            _write(p, new_p[i])
-            _write(s["square_avg"], new_v[i])
-            _write(s["acc_delta"], new_u[i])
-            _write(s["step"], new_t[i])
+        ), {
+            "maximize": bool(group["maximize"]),
+            "has_wd": group["weight_decay"] != 0,
+        }

@@ -12,13 +12,12 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
-    _array,
     _caster,
     _check_hyper,
+    _check_lr,
     _full_like,
     _hyper,
     _step_tensor,
-    _write,
 )
 
 __all__ = ["Adagrad"]
@@ -53,9 +52,13 @@ class Adagrad(Optimizer):
     """Adagrad, as ``torch.optim.Adagrad``.
 
     State per parameter, created at construction as PyTorch does: ``step`` and ``sum`` (filled with
-    ``initial_accumulator_value``). Sparse gradients do not exist in tracegrad. ``foreach``,
-    ``differentiable`` and ``fused`` are accepted for signature compatibility.
+    ``initial_accumulator_value``). Sparse gradients do not exist in tracegrad. ``foreach`` and
+    ``fused`` are accepted (one implementation serves all); ``differentiable=True`` raises
+    ``NotImplementedError``.
     """
+
+    _update_fn = staticmethod(_adagrad_update)
+    _state_keys = ("sum", "step")
 
     def __init__(
         self,
@@ -71,9 +74,7 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _check_hyper("learning rate", lr)
+        _check_lr(lr)
         _check_hyper("lr_decay value", lr_decay)
         _check_hyper("weight_decay value", weight_decay)
         _check_hyper("initial_accumulator_value value", initial_accumulator_value)
@@ -90,36 +91,14 @@ class Adagrad(Optimizer):
             "fused": fused,
         }
         super().__init__(params, defaults)
-        for group in self.param_groups:
+        for group in self.param_groups:  # PyTorch creates Adagrad's state at construction
             for p in group["params"]:
-                self._init_state(p, group)
+                self._init(p, self.state[p], group)
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_tensor(param=p)
-            value = group["initial_accumulator_value"]
-            state["sum"] = _full_like(p, value)
-        return state
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["step"] = _step_tensor(param=p)
+        state["sum"] = _full_like(p, group["initial_accumulator_value"])
 
-    def _update_group(self, group: dict[str, Any]) -> None:
-        params = self._with_grad(group)
-        if not params:
-            return
-        states = [self._init_state(p, group) for p in params]
-        new_p, new_s, new_t = _adagrad_update(
-            [_array(p) for p in params],
-            [_array(p._grad) for p in params],
-            [_array(s["sum"]) for s in states],
-            [_array(s["step"]) for s in states],
-            _hyper(group["lr"]),
-            group["lr_decay"],
-            group["weight_decay"],
-            group["eps"],
-            maximize=bool(group["maximize"]),
-            has_wd=group["weight_decay"] != 0,
-        )
-        for i, (p, s) in enumerate(zip(params, states)):
-            _write(p, new_p[i])
-            _write(s["sum"], new_s[i])
-            _write(s["step"], new_t[i])
+    def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        args = (_hyper(group["lr"]), group["lr_decay"], group["weight_decay"], group["eps"])
+        return args, {"maximize": bool(group["maximize"]), "has_wd": group["weight_decay"] != 0}

@@ -13,13 +13,13 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
-    _array,
+    _arrays,
     _caster,
-    _check_hyper,
+    _check_adam_like,
     _hyper,
+    _init_zeros,
     _lerp,
-    _step_tensor,
-    _write,
+    _write_back,
     _zeros_like,
 )
 
@@ -102,7 +102,8 @@ class Adam(Optimizer):
     State per parameter: ``step`` (a float32 scalar tensor), ``exp_avg``, ``exp_avg_sq`` and, with
     ``amsgrad``, ``max_exp_avg_sq``. ``weight_decay`` is an L2 term added to the gradient unless
     ``decoupled_weight_decay=True`` (then it is AdamW's decay of the parameter). ``foreach``,
-    ``capturable``, ``differentiable`` and ``fused`` are accepted for signature compatibility.
+    ``capturable`` and ``fused`` are accepted (one implementation serves all);
+    ``differentiable=True`` raises ``NotImplementedError``.
     """
 
     def __init__(
@@ -121,15 +122,7 @@ class Adam(Optimizer):
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _check_hyper("learning rate", lr)
-        _check_hyper("epsilon value", eps)
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        _check_hyper("weight_decay value", weight_decay)
+        _check_adam_like(lr, eps, betas, weight_decay)
         if not (
             (isinstance(betas[0], float) and isinstance(betas[1], float))
             or (isinstance(betas[0], Tensor) and isinstance(betas[1], Tensor))
@@ -150,29 +143,25 @@ class Adam(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        _init_zeros(p, state, "exp_avg", "exp_avg_sq")
+
     def _update_group(self, group: dict[str, Any]) -> None:
-        params = self._with_grad(group)
+        params, states = self._prepare(group)
         if not params:
             return
         amsgrad = bool(group["amsgrad"])
-        states = []
-        for p in params:
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = _step_tensor(param=p)
-                state["exp_avg"] = _zeros_like(p)
-                state["exp_avg_sq"] = _zeros_like(p)
+        for p, state in zip(params, states):
             if amsgrad and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = _zeros_like(p)
-            states.append(state)
         beta1, beta2 = (_to_scalar(b) for b in group["betas"])
         out = _adam_update(
-            [_array(p) for p in params],
-            [_array(p._grad) for p in params],
-            [_array(s["exp_avg"]) for s in states],
-            [_array(s["exp_avg_sq"]) for s in states],
-            [_array(s["max_exp_avg_sq"]) for s in states] if amsgrad else [],
-            [_array(s["step"]) for s in states],
+            _arrays(params),
+            _arrays(p._grad for p in params),
+            _arrays(s["exp_avg"] for s in states),
+            _arrays(s["exp_avg_sq"] for s in states),
+            _arrays(s["max_exp_avg_sq"] for s in states) if amsgrad else [],
+            _arrays(s["step"] for s in states),
             _hyper(group["lr"]),
             beta1,
             beta2,
@@ -187,10 +176,5 @@ class Adam(Optimizer):
             small_weight=abs(1 - beta1) < 0.5,
         )
         new_p, new_m, new_v, new_vmax, new_t = out
-        for i, (p, s) in enumerate(zip(params, states)):
-            _write(p, new_p[i])
-            _write(s["exp_avg"], new_m[i])
-            _write(s["exp_avg_sq"], new_v[i])
-            if amsgrad:
-                _write(s["max_exp_avg_sq"], new_vmax[i])
-            _write(s["step"], new_t[i])
+        extra = {"max_exp_avg_sq": new_vmax} if amsgrad else {}
+        _write_back(params, states, new_p, exp_avg=new_m, exp_avg_sq=new_v, step=new_t, **extra)

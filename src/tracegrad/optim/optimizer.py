@@ -10,8 +10,9 @@ the host, so a whole ``step()`` can later be traced into one compiled program.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from copy import deepcopy
 from itertools import chain
@@ -24,7 +25,12 @@ import numpy as np
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
 
-__all__ = ["Optimizer", "required"]
+__all__ = [
+    "Optimizer",
+    "required",
+    "register_optimizer_step_pre_hook",
+    "register_optimizer_step_post_hook",
+]
 
 
 class _RequiredParameter:
@@ -35,6 +41,94 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
+
+
+# ----------------------------------------------------------------------------- hooks
+class _HookHandle:
+    """What registering an optimizer hook returns (``torch.utils.hooks.RemovableHandle``):
+    ``remove()`` takes the hook out of the ordered dict it was put in; usable as a context
+    manager."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: OrderedDict) -> None:
+        self.hooks_dict_ref = hooks
+        self.id = _HookHandle._next_id
+        _HookHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks_dict_ref.pop(self.id, None)
+
+    def __enter__(self) -> _HookHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def _add_hook(hooks: OrderedDict, hook: Callable, prepend: bool = False) -> _HookHandle:
+    handle = _HookHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
+_global_optimizer_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_optimizer_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+
+
+def register_optimizer_step_pre_hook(hook: Callable) -> _HookHandle:
+    """Register a pre-hook common to all optimizers, run before every ``step()`` (before each
+    optimizer's own pre-hooks): ``hook(optimizer, args, kwargs) -> None or (new_args,
+    new_kwargs)``. Returns a handle whose ``remove()`` unregisters it."""
+    return _add_hook(_global_optimizer_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook: Callable) -> _HookHandle:
+    """Register a post-hook common to all optimizers, run after every ``step()`` (after each
+    optimizer's own post-hooks): ``hook(optimizer, args, kwargs) -> None``."""
+    return _add_hook(_global_optimizer_post_hooks, hook)
+
+
+def _hooked_step(func: Callable) -> Callable:
+    """``step`` wrapped to run the global and per-optimizer step hooks around it, as PyTorch's
+    ``Optimizer.profile_hook_step``: pre-hooks may replace the arguments."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        self = args[0]
+        for pre_hook in chain(
+            _global_optimizer_pre_hooks.values(), self._optimizer_step_pre_hooks.values()
+        ):
+            result = pre_hook(self, args, kwargs)
+            if result is not None:
+                if isinstance(result, tuple) and len(result) == 2:
+                    args, kwargs = result
+                else:
+                    raise RuntimeError(
+                        f"{func} must return None or a tuple of (new_args, new_kwargs), but got "
+                        f"{result}."
+                    )
+        out = func(*args, **kwargs)
+        for post_hook in chain(
+            self._optimizer_step_post_hooks.values(), _global_optimizer_post_hooks.values()
+        ):
+            post_hook(self, args, kwargs)
+        return out
+
+    wrapper.hooked = True
+    return wrapper
+
+
+_HOOK_DICTS = (
+    "_optimizer_step_pre_hooks",
+    "_optimizer_step_post_hooks",
+    "_optimizer_state_dict_pre_hooks",
+    "_optimizer_state_dict_post_hooks",
+    "_optimizer_load_state_dict_pre_hooks",
+    "_optimizer_load_state_dict_post_hooks",
+)
 
 
 # ----------------------------------------------------------------------------- helpers for rules
@@ -108,10 +202,83 @@ def _caster(dtype):
     return lambda x: jnp.asarray(x, dtype)
 
 
+def _host(x):
+    """A scalar as PyTorch's host-side Python float math sees it: float64 (``x`` may be a traced
+    step count or a tensor ``lr``). Coefficients computed from it are cast to the parameter's
+    dtype with :func:`_caster`, as PyTorch's kernels convert their double scalars."""
+    return jnp.asarray(x, jnp.float64)
+
+
+def _lerp_traced(start, end, weight):
+    """``lerp`` with a traced scalar ``weight`` (in the arrays' dtype): PyTorch's two formulas,
+    chosen by ``|weight| < 0.5`` on the device."""
+    diff = end - start
+    return jnp.where(jnp.abs(weight) < 0.5, start + weight * diff, end - diff * (1 - weight))
+
+
+def _arrays(tensors: Iterable[Tensor]) -> list:
+    """The arrays of ``tensors``, as the jitted update functions take them."""
+    return [_array(t) for t in tensors]
+
+
+def _write_back(
+    params: list[Tensor], states: list[dict[str, Any]], new_params: list, **new_state: list
+) -> None:
+    """Write an update's results back in place: ``new_params[i]`` into ``params[i]`` and, for
+    each keyword ``key=arrays``, ``arrays[i]`` into ``states[i][key]``."""
+    for i, (p, s) in enumerate(zip(params, states)):
+        _write(p, new_params[i])
+        for key, arrays in new_state.items():
+            _write(s[key], arrays[i])
+
+
 def _check_hyper(name: str, value, low: float = 0.0) -> None:
     """PyTorch's ``if not 0.0 <= value: raise ValueError(f"Invalid {name}: {value}")``."""
     if not low <= value:
         raise ValueError(f"Invalid {name}: {value}")
+
+
+def _check_lr(lr) -> None:
+    """PyTorch's checks of a learning rate: a tensor ``lr`` has one element, and ``lr >= 0``."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    _check_hyper("learning rate", lr)
+
+
+def _check_betas(betas) -> None:
+    """PyTorch's ``0 <= beta < 1`` checks of ``betas``."""
+    for i in range(2):
+        if not 0.0 <= betas[i] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
+
+
+def _check_adam_like(lr, eps: float, betas, weight_decay: float) -> None:
+    """The checks of PyTorch's Adam family (Adam, Adamax, NAdam, RAdam), in its order."""
+    _check_lr(lr)
+    _check_hyper("epsilon value", eps)
+    _check_betas(betas)
+    _check_hyper("weight_decay value", weight_decay)
+
+
+def _adam_like_args(group: dict[str, Any], *extra: Any, **static: Any) -> tuple[tuple, dict]:
+    """The update arguments the Adam family shares, from a group: (lr, beta1, beta2, eps,
+    weight_decay, *extra) and the static ``maximize``, ``has_wd``, ``small`` (lerp's formula for
+    ``1 - beta1``) plus ``static``."""
+    beta1, beta2 = group["betas"]
+    args = (_hyper(group["lr"]), beta1, beta2, group["eps"], group["weight_decay"], *extra)
+    flags = {
+        "maximize": bool(group["maximize"]),
+        "has_wd": group["weight_decay"] != 0,
+        "small": abs(1 - beta1) < 0.5,
+    }
+    return args, {**flags, **static}
+
+
+def _init_zeros(p: Tensor, state: dict[str, Any], *keys: str) -> None:
+    """A fresh state: a float32 ``step`` count and a zero tensor like ``p`` under each key."""
+    state["step"] = _step_tensor(param=p)
+    for key in keys:
+        state[key] = _zeros_like(p)
 
 
 def _as_tensor(value) -> Tensor:
@@ -134,11 +301,20 @@ class Optimizer:
     ``params`` is an iterable of tensors, of ``(name, tensor)`` pairs, or of dicts (parameter groups,
     each with a ``'params'`` entry and any per-group options overriding ``defaults``). Subclasses
     define the update; the base class keeps ``param_groups`` and ``state``, and provides
-    ``zero_grad``, ``add_param_group``, ``state_dict`` and ``load_state_dict``.
+    ``zero_grad``, ``add_param_group``, ``state_dict``, ``load_state_dict`` and PyTorch's step and
+    state-dict hooks.
+
+    ``foreach``, ``fused`` and ``capturable`` choose among PyTorch's kernels; every tracegrad step
+    is one fused, jitted update per group, so they are kept in the groups (state dicts look like
+    PyTorch's) and change nothing else. ``differentiable=True`` (a step recorded by autograd) is
+    refused with ``NotImplementedError``: updates write arrays in place, outside the graph.
     """
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
+        for name in _HOOK_DICTS:
+            setattr(self, name, OrderedDict())
+        self._patch_step_function()
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or "
@@ -153,12 +329,76 @@ class Optimizer:
             param_groups = [{"params": param_groups}]
         for group in param_groups:
             self.add_param_group(group)
+        self._check_flags(defaults)
+
+    @staticmethod
+    def _check_flags(defaults: dict[str, Any]) -> None:
+        """PyTorch's checks of the implementation flags, then tracegrad's refusal of
+        ``differentiable=True``."""
+        if defaults.get("fused"):
+            if defaults.get("differentiable"):
+                raise RuntimeError("`fused` does not support `differentiable`")
+            if defaults.get("foreach"):
+                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        if defaults.get("differentiable"):
+            raise NotImplementedError(
+                "differentiable=True is not supported: tracegrad's optimizer steps update the "
+                "parameters' arrays in place, outside autograd, so a step cannot be "
+                "differentiated. Write the update as tensor ops on non-leaf tensors instead "
+                "(e.g. p = p - lr * g with create_graph=True gradients)."
+            )
 
     def __getstate__(self) -> dict[str, Any]:
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        for name in _HOOK_DICTS:
+            if name not in self.__dict__:
+                setattr(self, name, OrderedDict())
+        self._patch_step_function()
+        self.defaults.setdefault("differentiable", False)
+
+    def _patch_step_function(self) -> None:
+        """Wrap the class's ``step`` (once per class) to run the step hooks, as PyTorch does."""
+        cls = type(self)
+        if not getattr(cls.step, "hooked", None):
+            cls.step = _hooked_step(cls.step)
+
+    # ------------------------------------------------------------------------------ hooks
+    def register_step_pre_hook(self, hook: Callable) -> _HookHandle:
+        """Register a hook run before each ``step()``: ``hook(optimizer, args, kwargs) -> None or
+        (new_args, new_kwargs)``; a returned pair replaces the step's arguments. Returns a handle
+        whose ``remove()`` unregisters it."""
+        return _add_hook(self._optimizer_step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook: Callable) -> _HookHandle:
+        """Register a hook run after each ``step()``: ``hook(optimizer, args, kwargs) -> None``."""
+        return _add_hook(self._optimizer_step_post_hooks, hook)
+
+    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> _HookHandle:
+        """Register ``hook(optimizer) -> None``, run before :meth:`state_dict` builds the dict;
+        ``prepend=True`` runs it before the hooks already registered."""
+        return _add_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> _HookHandle:
+        """Register ``hook(optimizer, state_dict) -> state_dict or None``, run on the dict
+        :meth:`state_dict` built; a returned dict replaces it."""
+        return _add_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(
+        self, hook: Callable, prepend: bool = False
+    ) -> _HookHandle:
+        """Register ``hook(optimizer, state_dict) -> state_dict or None``, run before
+        :meth:`load_state_dict` reads the dict (a shallow copy of the one passed); a returned dict
+        is loaded instead."""
+        return _add_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(
+        self, hook: Callable, prepend: bool = False
+    ) -> _HookHandle:
+        """Register ``hook(optimizer) -> None``, run after :meth:`load_state_dict` has loaded."""
+        return _add_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     def __repr__(self) -> str:
         out = self.__class__.__name__ + " ("
@@ -260,11 +500,49 @@ class Optimizer:
                 self._update_group(group)
         return loss
 
+    # A subclass whose update is one jitted function of (params, grads, *state arrays, *hypers)
+    # returning (params, *state arrays) names the function, the state keys in its order and how
+    # to read its hyperparameters from a group; the generic _update_group does the rest.
+    _update_fn: Callable | None = None
+    _state_keys: tuple[str, ...] = ()
+
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Fill a parameter's empty state (first step); subclasses with state override it."""
+
+    def _hyper_args(self, group: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        """The update function's hyperparameter arguments and static keywords, from a group."""
+        raise NotImplementedError
+
     def _update_group(self, group: dict[str, Any]) -> None:
-        raise NotImplementedError(
-            f"{type(self).__name__} does not implement step(); an Optimizer subclass overrides "
-            "step() or _update_group(group)"
+        if self._update_fn is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} does not implement step(); an Optimizer subclass "
+                "overrides step() or _update_group(group)"
+            )
+        params, states = self._prepare(group)
+        if not params:
+            return
+        args, static = self._hyper_args(group)
+        new_p, *new_state = self._update_fn(
+            _arrays(params),
+            _arrays(p._grad for p in params),
+            *(_arrays(s[k] for s in states) for k in self._state_keys),
+            *args,
+            **static,
         )
+        _write_back(params, states, new_p, **dict(zip(self._state_keys, new_state)))
+
+    def _prepare(self, group: dict[str, Any]) -> tuple[list[Tensor], list[dict[str, Any]]]:
+        """The group's parameters that have a gradient, and their state dicts (an empty one is
+        filled by ``_init`` on the first step): what every update function starts from."""
+        params = self._with_grad(group)
+        states = []
+        for p in params:
+            state = self.state[p]
+            if len(state) == 0:
+                self._init(p, state, group)
+            states.append(state)
+        return params, states
 
     @staticmethod
     def _with_grad(group: dict[str, Any]) -> list[Tensor]:
@@ -275,7 +553,10 @@ class Optimizer:
     def state_dict(self) -> dict[str, Any]:
         """The optimizer's state in PyTorch's format: ``{'state': {index: {...}}, 'param_groups':
         [{options..., 'params': [indices]}]}``, indices numbering the parameters in group order.
-        The state tensors are the optimizer's own (not copies), as in PyTorch."""
+        The state tensors are the optimizer's own (not copies), as in PyTorch. State-dict pre-
+        and post-hooks run around it."""
+        for pre_hook in self._optimizer_state_dict_pre_hooks.values():
+            pre_hook(self)
         mapping: dict[int, int] = {}
         start = 0
 
@@ -292,13 +573,23 @@ class Optimizer:
         state = {
             (mapping[id(k)] if isinstance(k, Tensor) else k): dict(v) for k, v in self.state.items()
         }
-        return {"state": state, "param_groups": groups}
+        state_dict = {"state": state, "param_groups": groups}
+        for post_hook in self._optimizer_state_dict_post_hooks.values():
+            result = post_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state from :meth:`state_dict` (this optimizer's, or one with the same group
         sizes). The state is copied; tensors are cast to their parameter's dtype (except the
         ``step`` counts), as PyTorch does. Tensors from other libraries (a ``torch.Tensor``,
-        a numpy array) are converted."""
+        a numpy array) are converted. Load-state-dict pre- and post-hooks run around it."""
+        state_dict = state_dict.copy()
+        for pre_hook in self._optimizer_load_state_dict_pre_hooks.values():
+            result = pre_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
         groups = self.param_groups
         saved_groups = deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
@@ -342,3 +633,5 @@ class Optimizer:
                 saved["param_names"] = group["param_names"]
             new_groups.append(saved)
         self.__setstate__({"state": state, "param_groups": new_groups})
+        for post_hook in self._optimizer_load_state_dict_post_hooks.values():
+            post_hook(self)

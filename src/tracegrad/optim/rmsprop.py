@@ -13,13 +13,14 @@ import jax.numpy as jnp
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
-    _array,
+    _arrays,
     _caster,
     _check_hyper,
+    _check_lr,
     _hyper,
+    _init_zeros,
     _lerp,
-    _step_tensor,
-    _write,
+    _write_back,
     _zeros_like,
 )
 
@@ -84,8 +85,9 @@ class RMSprop(Optimizer):
     """RMSprop, as ``torch.optim.RMSprop``.
 
     State per parameter: ``step``, ``square_avg``, and ``momentum_buffer`` (when ``momentum > 0``)
-    and ``grad_avg`` (when ``centered``), all starting at zero. ``capturable``, ``foreach`` and
-    ``differentiable`` are accepted for signature compatibility.
+    and ``grad_avg`` (when ``centered``), all starting at zero. ``capturable`` and ``foreach`` are
+    accepted (one implementation serves all); ``differentiable=True`` raises
+    ``NotImplementedError``.
     """
 
     def __init__(
@@ -102,9 +104,7 @@ class RMSprop(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _check_hyper("learning rate", lr)
+        _check_lr(lr)
         _check_hyper("epsilon value", eps)
         _check_hyper("momentum value", momentum)
         _check_hyper("weight_decay value", weight_decay)
@@ -123,29 +123,26 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def _init(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        _init_zeros(p, state, "square_avg")
+
     def _update_group(self, group: dict[str, Any]) -> None:
-        params = self._with_grad(group)
+        params, states = self._prepare(group)
         if not params:
             return
         has_momentum, centered = group["momentum"] > 0, bool(group["centered"])
-        states = []
-        for p in params:
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = _step_tensor(param=p)
-                state["square_avg"] = _zeros_like(p)
-            if has_momentum and "momentum_buffer" not in state:
-                state["momentum_buffer"] = _zeros_like(p)
-            if centered and "grad_avg" not in state:
-                state["grad_avg"] = _zeros_like(p)
-            states.append(state)
+        extra = [k for k, on in (("grad_avg", centered), ("momentum_buffer", has_momentum)) if on]
+        for p, state in zip(params, states):
+            for key in extra:
+                if key not in state:
+                    state[key] = _zeros_like(p)
         out = _rmsprop_update(
-            [_array(p) for p in params],
-            [_array(p._grad) for p in params],
-            [_array(s["square_avg"]) for s in states],
-            [_array(s["grad_avg"]) for s in states] if centered else [],
-            [_array(s["momentum_buffer"]) for s in states] if has_momentum else [],
-            [_array(s["step"]) for s in states],
+            _arrays(params),
+            _arrays(p._grad for p in params),
+            _arrays(s["square_avg"] for s in states),
+            _arrays(s["grad_avg"] for s in states) if centered else [],
+            _arrays(s["momentum_buffer"] for s in states) if has_momentum else [],
+            _arrays(s["step"] for s in states),
             _hyper(group["lr"]),
             group["alpha"],
             group["eps"],
@@ -158,11 +155,5 @@ class RMSprop(Optimizer):
             small=abs(1 - group["alpha"]) < 0.5,
         )
         new_p, new_v, new_ga, new_b, new_t = out
-        for i, (p, s) in enumerate(zip(params, states)):
-            _write(p, new_p[i])
-            _write(s["square_avg"], new_v[i])
-            if centered:
-                _write(s["grad_avg"], new_ga[i])
-            if has_momentum:
-                _write(s["momentum_buffer"], new_b[i])
-            _write(s["step"], new_t[i])
+        new = {"square_avg": new_v, "grad_avg": new_ga, "momentum_buffer": new_b, "step": new_t}
+        _write_back(params, states, new_p, **{k: new[k] for k in ("square_avg", *extra, "step")})

@@ -9,7 +9,7 @@ from typing import Any
 import jax
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, _array, _caster, _check_hyper, _hyper, _write
+from .optimizer import Optimizer, _array, _arrays, _caster, _check_hyper, _check_lr, _hyper, _write
 
 __all__ = ["SGD"]
 
@@ -55,8 +55,9 @@ class SGD(Optimizer):
 
     The momentum buffer starts as the first gradient (PyTorch's convention, not zeros) and lives in
     ``state[p]['momentum_buffer']`` only when ``momentum != 0``. ``weight_decay`` adds an L2 term to
-    the gradient; ``maximize`` ascends. ``foreach``, ``differentiable`` and ``fused`` are accepted
-    for signature compatibility; every step already runs as one fused, compiled update per group.
+    the gradient; ``maximize`` ascends. ``foreach`` and ``fused`` are accepted: every step already
+    runs as one fused, compiled update per group. ``differentiable=True`` raises
+    ``NotImplementedError``.
     """
 
     def __init__(
@@ -73,9 +74,7 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _check_hyper("learning rate", lr)
+        _check_lr(lr)
         _check_hyper("momentum value", momentum)
         _check_hyper("weight_decay value", weight_decay)
         defaults = {
@@ -100,8 +99,8 @@ class SGD(Optimizer):
         has_momentum = group["momentum"] != 0
         bufs = [self.state[p].get("momentum_buffer") if has_momentum else None for p in params]
         new_params, new_bufs = _sgd_update(
-            [_array(p) for p in params],
-            [_array(p._grad) for p in params],
+            _arrays(params),
+            _arrays(p._grad for p in params),
             [None if b is None else _array(b) for b in bufs],
             _hyper(group["lr"]),
             group["weight_decay"],
