@@ -192,6 +192,7 @@ PROGRAMS = [
     _program("lstm_packed_classifier.py"),
     _program("nanogpt.py"),
     _program("fast_neural_style.py"),
+    _program("time_sequence_prediction.py"),
 ]
 
 
