@@ -1,0 +1,346 @@
+"""nn.Module's full backward hooks, state-dict hooks, extra state, ``to_empty`` and
+``set_submodule``; ``UninitializedParameter`` and the ``Lazy*`` modules. Checked against
+PyTorch's documented behaviour, and against PyTorch itself when it is installed."""
+
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import tracegrad as tg
+from tracegrad import nn
+
+
+def _np(t):
+    if t is None:
+        return None
+    return np.asarray(t.detach().numpy()).tolist()
+
+
+class _Two:
+    """A module of two tensor inputs (and a float between them) and three outputs."""
+
+    @staticmethod
+    def build(lib):
+        class Two(lib.nn.Module):
+            def forward(self, a, s, b):
+                return a * b * s, (a + b).sum(), 3
+
+        return Two()
+
+
+def _hook_log(lib):
+    log = []
+    m = _Two.build(lib)
+
+    def pre(mod, go):
+        log.append(("pre", [_np(g) for g in go]))
+        return (go[0] * 2, go[1], go[2])
+
+    def hook(mod, gi, go):
+        log.append(("hook", [_np(g) for g in gi], [_np(g) for g in go]))
+        return (gi[0] + 1, gi[1], gi[2])
+
+    def hook2(mod, gi, go):
+        log.append(("hook2", [_np(g) for g in gi]))
+
+    m.register_full_backward_pre_hook(pre)
+    m.register_full_backward_hook(hook2)
+    m.register_full_backward_hook(hook, prepend=True)
+    a = lib.tensor([1.0, 2.0], requires_grad=True)
+    b = lib.tensor([3.0, 4.0], requires_grad=True)
+    y, z, _ = m(a, 2.0, b)
+    (y.sum() + z).backward()
+    log.append(("grads", a.grad.tolist(), b.grad.tolist()))
+
+    # an unused output has grad_output None; an input tensor without grad gets zeros
+    m2 = _Two.build(lib)
+    m2.register_full_backward_hook(hook)
+    a = lib.tensor([1.0, 2.0], requires_grad=True)
+    y, z, _ = m2(a, 2.0, lib.tensor([3.0, 4.0]))
+    y.sum().backward()
+    log.append(("grads2", a.grad.tolist()))
+    return log
+
+
+def test_full_backward_hooks_values_and_replacement():
+    log = _hook_log(tg)
+    assert log == [
+        ("pre", [[1.0, 1.0], 1.0, None]),
+        ("hook", [[13.0, 17.0], None, [5.0, 9.0]], [[2.0, 2.0], 1.0, None]),
+        ("hook2", [[14.0, 18.0], None, [5.0, 9.0]]),
+        ("grads", [14.0, 18.0], [5.0, 9.0]),
+        ("hook", [[6.0, 8.0], None, [0.0, 0.0]], [[1.0, 1.0], None, None]),
+        ("grads2", [7.0, 9.0]),
+    ]
+
+
+def test_full_backward_hooks_match_torch():
+    torch = pytest.importorskip("torch")
+    assert _hook_log(tg) == _hook_log(torch)
+
+
+def test_full_backward_hook_on_layers_in_a_model_order_and_values():
+    torch = pytest.importorskip("torch")
+
+    torch.manual_seed(0)
+    weights = {k: v.numpy() for k, v in torch.nn.Linear(3, 4).state_dict().items()}
+    weights.update({"2." + k: v.numpy() for k, v in torch.nn.Linear(4, 2).state_dict().items()})
+    weights = {(k if "." in k else "0." + k): v for k, v in weights.items()}
+
+    def run(lib):
+        net = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh(), lib.nn.Linear(4, 2))
+        net.load_state_dict({k: lib.tensor(v) for k, v in weights.items()})
+        log = []
+        for name, m in net.named_modules():
+            m.register_full_backward_pre_hook(lambda mod, go, n=name: log.append(("pre", n)))
+            m.register_full_backward_hook(
+                lambda mod, gi, go, n=name: log.append(
+                    (n, [_np(g) for g in gi], [_np(g) for g in go])
+                )
+            )
+        x = lib.tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3) / 5, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net(x).pow(2).sum().backward()
+        return log, x.grad.tolist()
+
+    ours, theirs = run(tg), run(torch)
+    # the same hooks fire in the same order
+    assert [e[0] for e in ours[0]] == [e[0] for e in theirs[0]]
+    for a, b in zip(ours[0], theirs[0]):
+        if a[0] != "pre":
+            for x, y in zip(a[1] + a[2], b[1] + b[2]):
+                np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-5, atol=1e-6)
+
+
+def test_full_backward_hook_without_input_grad_warns_and_fires():
+    lin = nn.Linear(2, 1)
+    seen = []
+    lin.register_full_backward_hook(lambda m, gi, go: seen.append((gi, go[0].shape)))
+    with pytest.warns(UserWarning, match="Full backward hook is firing when gradients"):
+        lin(tg.ones(3, 2)).sum().backward()
+    assert seen == [((None,), (3, 1))]
+    lin.register_full_backward_hook(lambda m, gi, go: (tg.ones(3, 2),))
+    with pytest.raises(RuntimeError, match="should always return None or None for all"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lin(tg.ones(3, 2)).sum().backward()
+
+
+def test_full_backward_hook_errors_and_removal():
+    m = nn.Tanh()
+    h = m.register_full_backward_hook(lambda mod, gi, go: (gi[0], gi[0]))
+    x = tg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="invalid number of grad_input, got 2, but expected 1"):
+        m(x).sum().backward()
+    h.remove()
+    p = m.register_full_backward_pre_hook(lambda mod, go: ())
+    with pytest.raises(RuntimeError, match="invalid number of grad_output, got 0, but expected 1"):
+        m(x).sum().backward()
+    p.remove()
+    assert not m._backward_hooks and not m._backward_pre_hooks
+    with pytest.raises(NotImplementedError, match="register_full_backward_hook"):
+        m.register_backward_hook(lambda *a: None)
+    m._is_full_backward_hook = False  # as after a (PyTorch) non-full hook
+    with pytest.raises(RuntimeError, match="Cannot use both regular backward hooks and full"):
+        m.register_full_backward_hook(lambda *a: None)
+
+
+def test_non_tensor_output_warns():
+    class D(nn.Module):
+        def forward(self, x):
+            return {"y": x * 2}
+
+    d = D()
+    d.register_full_backward_hook(lambda *a: None)
+    with pytest.warns(UserWarning, match="module output should be a Tensor or a tuple"):
+        d(tg.ones(2, requires_grad=True))
+
+
+def test_global_full_backward_hooks():
+    from tracegrad.nn.modules.module import (
+        register_module_full_backward_hook,
+        register_module_full_backward_pre_hook,
+    )
+
+    order = []
+    m = nn.Tanh()
+    m.register_full_backward_hook(lambda *a: order.append("local"))
+    h1 = register_module_full_backward_hook(lambda *a: order.append("global"))
+    h2 = register_module_full_backward_pre_hook(lambda *a: order.append("global pre"))
+    try:
+        m(tg.ones(2, requires_grad=True)).sum().backward()
+    finally:
+        h1.remove()
+        h2.remove()
+    assert order == ["global pre", "global", "local"]
+
+
+# ------------------------------------------------------------------------- state-dict hooks
+class _Extra(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+        self.step = 0
+
+    def get_extra_state(self):
+        return {"step": self.step}
+
+    def set_extra_state(self, state):
+        self.step = state["step"]
+
+
+def test_extra_state_round_trip_and_keys():
+    m = _Extra()
+    m.step = 7
+    sd = m.state_dict()
+    assert list(sd) == ["_extra_state", "lin.weight", "lin.bias"]
+    assert sd["_extra_state"] == {"step": 7}
+    n = _Extra()
+    n.load_state_dict(sd)
+    assert n.step == 7
+    del sd["_extra_state"]
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "_extra_state"'):
+        n.load_state_dict(sd)
+    r = nn.Linear(2, 2).load_state_dict(
+        {"weight": tg.ones(2, 2), "bias": tg.ones(2), "_extra_state": 1}, strict=False
+    )
+    assert r.unexpected_keys == []
+
+
+def test_extra_state_keys_match_torch():
+    torch = pytest.importorskip("torch")
+
+    class TExtra(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 2)
+
+        def get_extra_state(self):
+            return 1
+
+        def set_extra_state(self, s):
+            pass
+
+    outer_t = torch.nn.Sequential(TExtra())
+    outer_g = nn.Sequential(_Extra())
+    assert list(outer_g.state_dict()) == list(outer_t.state_dict())
+
+
+def test_state_dict_hooks_order_and_arguments():
+    def run(lib):
+        log = []
+        net = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sequential(lib.nn.Linear(2, 1)))
+        for name, m in net.named_modules():
+            m.register_state_dict_pre_hook(lambda mod, p, kv, n=name: log.append(("pre", n, p)))
+            m.register_state_dict_post_hook(
+                lambda mod, sd, p, meta, n=name: log.append(("post", n, p, len(sd)))
+            )
+            m.register_load_state_dict_pre_hook(
+                lambda mod, sd, p, meta, strict, mk, uk, em, n=name: log.append(
+                    ("load pre", n, p, strict)
+                )
+            )
+            m.register_load_state_dict_post_hook(
+                lambda mod, keys, n=name: log.append(
+                    ("load post", n, list(keys.missing_keys), list(keys.unexpected_keys))
+                )
+            )
+        sd = net.state_dict()
+        net.load_state_dict(sd)
+        return log
+
+    log = run(tg)
+    assert log[:2] == [("pre", "", ""), ("pre", "0", "0.")]
+    assert ("post", "", "", 4) in log
+    assert [e[1] for e in log if e[0] == "load post"] == ["0", "1.0", "1", ""]
+    torch = pytest.importorskip("torch")
+    assert log == run(torch)
+
+
+def test_state_dict_post_hook_edits_in_place_and_must_return_none():
+    m = nn.Linear(2, 1)
+    h = m.register_state_dict_post_hook(lambda mod, sd, p, meta: sd.pop(p + "bias"))
+    with pytest.raises(RuntimeError, match="state_dict post-hook must return None"):
+        m.state_dict()
+    h.remove()
+    m.register_state_dict_post_hook(lambda mod, sd, p, meta: sd.__setitem__("extra", 1) and None)
+    assert list(m.state_dict()) == ["weight", "bias", "extra"]
+
+
+def test_load_state_dict_pre_hook_upgrades_and_post_hook_clears_keys():
+    m = nn.Linear(2, 1)
+
+    def rename(mod, sd, prefix, meta, strict, mk, uk, em):
+        if prefix + "w" in sd:
+            sd[prefix + "weight"] = sd.pop(prefix + "w")
+
+    m.register_load_state_dict_pre_hook(rename)
+    m.load_state_dict({"w": tg.full((1, 2), 3.0), "bias": tg.zeros(1)})
+    assert m.weight.tolist() == [[3.0, 3.0]]
+
+    def forgive(mod, keys):
+        keys.unexpected_keys.clear()
+
+    m.register_load_state_dict_post_hook(forgive)
+    m.load_state_dict({"weight": tg.full((1, 2), 4.0), "bias": tg.zeros(1), "junk": tg.ones(1)})
+    assert m.weight.tolist() == [[4.0, 4.0]]
+
+    # a strict failure after the post hooks leaves the module unchanged
+    n = nn.Linear(2, 1)
+    n.register_load_state_dict_post_hook(lambda mod, keys: None)
+    before = n.weight.tolist()
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        n.load_state_dict({"weight": tg.ones(1, 2), "bias": tg.ones(1), "junk": tg.ones(1)})
+    assert n.weight.tolist() == before
+    n.register_load_state_dict_post_hook(lambda mod, keys: keys)
+    with pytest.raises(AssertionError, match="not expected to return new values"):
+        n.load_state_dict({"weight": tg.ones(1, 2), "bias": tg.ones(1)})
+    assert n.weight.tolist() == before
+
+
+# --------------------------------------------------------------- to_empty and set_submodule
+def test_to_empty_keeps_shapes_dtypes_and_parameters():
+    m = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    params = list(m.parameters())
+    assert m.to_empty(device="cpu") is m
+    assert list(m.parameters()) == params
+    assert [tuple(p.shape) for p in m.parameters()] == [(2, 3), (2,), (2,), (2,)]
+    assert m[1].num_batches_tracked.dtype == tg.int64
+    m[0].to_empty(device=None, recurse=False)
+    with pytest.raises(TypeError):
+        m.to_empty("cpu")
+
+
+def test_set_submodule():
+    m = nn.Sequential(OrderedDict(a=nn.Sequential(OrderedDict(b=nn.Linear(1, 1)))))
+    new = nn.ReLU()
+    m.set_submodule("a.b", new)
+    assert m.a.b is new
+    m.set_submodule("a.c", nn.Tanh())
+    assert isinstance(m.get_submodule("a.c"), nn.Tanh)
+    with pytest.raises(AttributeError, match="has no attribute `d`"):
+        m.set_submodule("a.d", nn.Tanh(), strict=True)
+    with pytest.raises(ValueError, match="Cannot set the submodule without a target name!"):
+        m.set_submodule("", nn.Tanh())
+    with pytest.raises(ValueError, match="`module` is not an nn.Module"):
+        m.set_submodule("a.b", 3)
+    m.a.flag = 1
+    with pytest.raises(AttributeError, match="`flag` is not an nn.Module"):
+        m.set_submodule("a.flag", nn.Tanh())
+    with pytest.raises(AttributeError, match="has no attribute `x`"):
+        m.set_submodule("x.y", nn.Tanh())
+
+
+def test_set_submodule_errors_match_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (torch, tg):
+        m = lib.nn.Sequential(lib.nn.Linear(1, 1))
+        with pytest.raises(AttributeError) as e:
+            m.set_submodule("q", lib.nn.Tanh(), strict=True)
+        assert str(e.value) == "Sequential has no attribute `q`"
