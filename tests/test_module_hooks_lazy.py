@@ -344,3 +344,191 @@ def test_set_submodule_errors_match_torch():
         with pytest.raises(AttributeError) as e:
             m.set_submodule("q", lib.nn.Tanh(), strict=True)
         assert str(e.value) == "Sequential has no attribute `q`"
+
+
+# ------------------------------------------------------------------ uninitialised parameters
+def test_uninitialized_parameter_and_buffer():
+    from tracegrad.nn.parameter import is_lazy
+
+    p = nn.UninitializedParameter(dtype=tg.float64)
+    assert isinstance(p, nn.Parameter) and is_lazy(p) and p.requires_grad
+    assert repr(p) == "<UninitializedParameter>"
+    with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized"):
+        p.shape  # noqa: B018
+    with pytest.raises(ValueError, match="Attempted to use an uninitialized parameter in"):
+        p + 1
+    with pytest.raises(ValueError, match="uninitialized parameter"):
+        tg.ones(2) @ p
+    p.materialize((2, 3))
+    assert type(p) is nn.Parameter and p.shape == (2, 3) and p.dtype == tg.float64
+    assert not is_lazy(p)
+
+    b = nn.UninitializedBuffer()
+    assert not b.requires_grad and nn.UninitializedBuffer.cls_to_become is tg.Tensor
+    b.materialize(4, dtype=tg.float16)
+    assert type(b) is tg.Tensor and b.shape == (4,) and b.dtype == tg.float16
+
+
+def test_uninitialized_parameter_errors_match_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (torch, tg):
+        p = lib.nn.UninitializedParameter()
+        assert repr(p) == "<UninitializedParameter>"
+        with pytest.raises(RuntimeError, match="Can't access the shape"):
+            p.shape  # noqa: B018
+        with pytest.raises(ValueError, match="Attempted to use an uninitialized parameter in"):
+            p + 1
+        assert lib.nn.UninitializedParameter.cls_to_become is lib.nn.Parameter
+
+
+# ------------------------------------------------------------------------------ lazy modules
+_LAZY = [
+    ("LazyLinear", (3,), {}, (4, 5)),
+    ("LazyConv1d", (4, 3), {"padding": 1}, (2, 3, 8)),
+    ("LazyConv2d", (4, 3), {"stride": 2}, (2, 3, 8, 8)),
+    ("LazyConv3d", (4, 2), {}, (2, 3, 4, 4, 4)),
+    ("LazyConv2d", (4, 3), {"groups": 2, "bias": False}, (4, 8, 8)),
+    ("LazyConvTranspose1d", (4, 3), {}, (2, 3, 8)),
+    ("LazyConvTranspose2d", (4, 3), {"stride": 2, "output_padding": 1}, (2, 3, 5, 5)),
+    ("LazyConvTranspose3d", (4, 2), {}, (2, 3, 3, 3, 3)),
+    ("LazyBatchNorm1d", (), {}, (4, 3)),
+    ("LazyBatchNorm2d", (), {"affine": False}, (2, 3, 4, 4)),
+    ("LazyBatchNorm3d", (), {}, (2, 3, 2, 2, 2)),
+    ("LazyInstanceNorm1d", (), {}, (2, 3, 5)),
+    ("LazyInstanceNorm2d", (), {"track_running_stats": False}, (2, 3, 4, 4)),
+    ("LazyInstanceNorm3d", (), {"affine": False}, (2, 3, 2, 2, 2)),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs", "shape"), _LAZY)
+def test_lazy_module_infers_and_becomes_the_layer(name, args, kwargs, shape):
+    m = getattr(nn, name)(*args, **kwargs)
+    assert m.has_uninitialized_params() == (
+        any(True for _ in m._parameters.values()) or bool(m._buffers)
+    )
+    base = getattr(nn, name.replace("Lazy", ""))
+    x = tg.randn(*shape)
+    y = m(x)
+    assert type(m) is base
+    assert not any(type(p).__name__.startswith("Uninit") for p in m.parameters())
+    assert not hasattr(m, "_initialize_hook")
+    # an optimizer made now trains the materialised parameters
+    params = list(m.parameters())
+    if params:
+        opt = tg.optim.SGD(params, lr=0.1)
+        before = [p.detach().clone() for p in params]
+        m(x).pow(2).sum().backward()
+        opt.step()
+        assert any(not tg.equal(a, p.detach()) for a, p in zip(before, params))
+    assert y.shape == m(x).shape
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs", "shape"), _LAZY)
+def test_lazy_module_matches_torch(name, args, kwargs, shape):
+    torch = pytest.importorskip("torch")
+    t = getattr(torch.nn, name)(*args, **kwargs)
+    g = getattr(nn, name)(*args, **kwargs)
+    assert repr(g) == repr(t)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    ty = t(torch.tensor(x))
+    g(tg.tensor(x))
+    assert repr(g) == repr(t) and type(g).__name__ == type(t).__name__
+    sd = t.state_dict()
+    assert list(g.state_dict()) == list(sd)
+    g.load_state_dict({k: tg.tensor(v.numpy()) for k, v in sd.items()})
+    gy = g(tg.tensor(x))
+    ty = t(torch.tensor(x))
+    np.testing.assert_allclose(gy.detach().numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_load_state_dict_into_uninitialized_lazy_module():
+    src = nn.Sequential(nn.Linear(5, 3), nn.BatchNorm1d(3))
+    src(tg.randn(4, 5))
+    lazy = nn.Sequential(nn.LazyLinear(3), nn.LazyBatchNorm1d())
+    lazy.load_state_dict(src.state_dict())
+    assert lazy[0].weight.shape == (3, 5) and type(lazy[0].weight) is nn.Parameter
+    assert tg.equal(lazy[0].weight, src[0].weight)
+    assert tg.equal(lazy[1].running_var, src[1].running_var)
+    # still lazy until called: the first call keeps the loaded values
+    assert type(lazy[0]).__name__ == "LazyLinear"
+    lazy.eval(), src.eval()
+    x = tg.randn(2, 5)
+    assert tg.allclose(lazy(x), src(x))
+    assert type(lazy[0]) is nn.Linear
+
+
+def test_failed_load_leaves_lazy_module_uninitialized():
+    lazy = nn.LazyLinear(3)
+    with pytest.raises(RuntimeError, match='Unexpected key\\(s\\) in state_dict: "junk"'):
+        lazy.load_state_dict({"weight": tg.ones(3, 5), "bias": tg.ones(3), "junk": tg.ones(1)})
+    assert lazy.has_uninitialized_params()
+    assert type(lazy.weight) is nn.UninitializedParameter
+
+
+def test_lazy_state_dict_round_trip_uninitialized():
+    a, b = nn.LazyLinear(2), nn.LazyLinear(2)
+    sd = a.state_dict()
+    assert all(type(v) is nn.UninitializedParameter for v in sd.values())
+    b.load_state_dict(sd)
+    assert b.has_uninitialized_params()
+    with pytest.raises(RuntimeError, match="Can't access the shape"):
+        nn.Linear(2, 2).load_state_dict(sd)
+
+
+def test_lazy_errors():
+    c = nn.LazyConv2d(4, 3)
+    with pytest.raises(RuntimeError, match="Expected 3D \\(unbatched\\) or 4D \\(batched\\) input"):
+        c(tg.ones(2, 3, 4, 4, 4))
+    g = nn.LazyConv2d(4, 3, groups=2)
+    with pytest.raises(ValueError, match="in_channels must be divisible by groups"):
+        g(tg.ones(1, 3, 5, 5))
+
+    class Half(nn.modules.lazy.LazyModuleMixin, nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.UninitializedParameter()
+
+        def initialize_parameters(self, x):
+            pass
+
+        def forward(self, x):
+            return x
+
+    with pytest.raises(RuntimeError, match="module Half has not been fully initialized"):
+        Half()(tg.ones(1))
+
+    class NoInit(nn.modules.lazy.LazyModuleMixin, nn.Module):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(NotImplementedError, match="initialize_parameters is not implemented"):
+        NoInit()(tg.ones(1))
+
+
+def test_lazy_model_trains_under_compile():
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.LazyConv1d(4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(1))
+    x, y = tg.randn(8, 2, 6), tg.randn(8, 1)
+    model(x)  # the first call is eager: it initialises the parameters
+    ref = copy_model(model)
+    opt = tg.optim.SGD(model.parameters(), lr=0.1)
+    ref_opt = tg.optim.SGD(ref.parameters(), lr=0.1)
+
+    def step(m, o):
+        o.zero_grad()
+        loss = ((m(x) - y) ** 2).mean()
+        loss.backward()
+        o.step()
+        return loss
+
+    compiled = tg.compile(lambda: step(model, opt))
+    losses = [compiled().item() for _ in range(3)]
+    eager = [step(ref, ref_opt).item() for _ in range(3)]
+    np.testing.assert_allclose(losses, eager, rtol=1e-5, atol=1e-6)
+    assert losses[2] < losses[0]
+
+
+def copy_model(model):
+    import copy
+
+    return copy.deepcopy(model)

@@ -14,13 +14,9 @@ from ...autograd.grad_mode import no_grad
 from ...ops.conversion import to_args
 from ...tensor import Tensor
 from ...tensor import tensor as _tensor
-from ..parameter import Buffer, Parameter
+from ..parameter import Buffer, Parameter, is_lazy
 
-__all__ = [
-    "Module",
-    "register_module_full_backward_hook",
-    "register_module_full_backward_pre_hook",
-]
+__all__ = ["Module"]
 
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 _global_backward_hooks: OrderedDict = OrderedDict()
@@ -550,6 +546,8 @@ class Module:
                 missing_keys.append(key)
                 continue
             value = state_dict[key]
+            if is_lazy(current):  # loading an uninitialised parameter into one: nothing to copy
+                continue
             if not isinstance(value, Tensor):
                 if (
                     hasattr(value, "shape")
@@ -614,8 +612,9 @@ class Module:
             module._load_from_state_dict(
                 state_dict, prefix, meta, strict, missing, unexpected, errors
             )
-            if not errors:
-                undo.extend(Module._apply_state_copies(copies, assign))
+            if errors:
+                copies = [c for c in copies if c[4] == "undo"]
+            undo.extend(Module._apply_state_copies(copies, assign))
             for name, child in module._modules.items():
                 if child is not None:
                     load(child, prefix + name + ".")
@@ -667,9 +666,8 @@ class Module:
                     if module._has_extra_state("get_extra_state"):
                         undo.append((module.set_extra_state, (module.get_extra_state(),)))
                     module.set_extra_state(value)
-                elif kind == "materialize":
-                    undo.append((module._undo_materialize, (name, current)))
-                    module._materialize_from_state(name, current, value, assign)
+                elif kind == "undo":  # a change a load pre-hook made (materialising, say)
+                    undo.append(value)
                 elif assign:
                     store = module._parameters if kind == "param" else module._buffers
                     undo.append((store.__setitem__, (name, store[name])))
