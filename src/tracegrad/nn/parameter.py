@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from .. import creation
 from .._dtype import get_default_dtype
 from ..tensor import Tensor, tensor
 
@@ -80,8 +81,6 @@ class UninitializedTensorMixin:
         """Give the tensor uninitialised storage of ``shape`` (on its device, in its dtype unless
         given) and turn it into its ``cls_to_become`` (``Parameter`` or ``Tensor``) in place, so
         that whoever holds it (an optimizer) holds the materialised tensor."""
-        from .. import creation
-
         array = self._storage.array
         if device is None:
             device = Tensor._wrap(array).device
@@ -172,8 +171,6 @@ def _rebuild_uninitialized(cls, requires_grad, dtype):
 
 
 def _empty_data(device, dtype) -> Tensor:
-    from .. import creation
-
     return creation.empty(0, device=device, dtype=dtype)
 
 

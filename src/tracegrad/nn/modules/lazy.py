@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 
+from ... import creation
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
 from ..parameter import UninitializedBuffer, UninitializedParameter, is_lazy
@@ -307,8 +308,6 @@ class _LazyNormBase(LazyModuleMixin):
         if self.track_running_stats:
             self.running_mean = UninitializedBuffer(device=device, dtype=dtype)
             self.running_var = UninitializedBuffer(device=device, dtype=dtype)
-            from ... import creation
-
             self.num_batches_tracked = creation.tensor(0, dtype="int64", device=device)
 
     def reset_parameters(self) -> None:

@@ -8,13 +8,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from ... import _dtype, _scope
+from ... import _dtype, _scope, creation
 from ..._layout import check_memory_format
 from ...autograd.grad_mode import no_grad
 from ...ops.conversion import to_args
 from ...tensor import Tensor
 from ...tensor import tensor as _tensor
 from ..parameter import Buffer, Parameter, is_lazy
+from ._backward_hooks import BackwardHook
 
 __all__ = ["Module"]
 
@@ -690,8 +691,6 @@ class Module:
     def to_empty(self, *, device, recurse: bool = True) -> Module:
         """Give every parameter and buffer uninitialised storage of the same shape and dtype on
         ``device`` (after building a model on the ``"meta"`` device, say); returns ``self``."""
-        from ... import creation
-
         return self._apply(lambda t: creation.empty_like(t, device=device), recurse=recurse)
 
     # ------------------------------------------------------------------------- mode and grads
@@ -938,8 +937,6 @@ class Module:
                     args = result if isinstance(result, tuple) else (result,)
         bw_hook = None
         if full_backward_hooks or backward_pre_hooks:
-            from ._backward_hooks import BackwardHook
-
             bw_hook = BackwardHook(self, full_backward_hooks, backward_pre_hooks)
             args = bw_hook.setup_input_hook(args)
         try:
