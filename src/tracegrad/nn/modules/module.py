@@ -867,8 +867,8 @@ class Module:
 
         Entries for non-tensor inputs (and outputs) are ``None``; when no input requires grad
         the hook fires with the output gradients and all-``None`` ``grad_input``, with PyTorch's
-        warning. Graphs with these hooks run the eager backward (``tracegrad.compile`` does not
-        compile hooks into the program).
+        warning. Under ``tracegrad.compile`` hooks run when the step is traced: replaced gradients
+        are part of the program, Python side effects happen at trace time only.
         """
         if self._is_full_backward_hook is False:
             raise RuntimeError(
