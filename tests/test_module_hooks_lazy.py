@@ -558,3 +558,46 @@ def test_full_backward_hook_gradient_replacement_is_compiled():
         assert model[0].weight.grad.abs().sum().item() == 0.0
         assert model[2].weight.grad.abs().sum().item() > 0.0
     assert len(calls) >= 1  # Python side effects happen when the step is traced
+
+
+def _identity_and_mixed_log(lib):
+    log = []
+    idm = lib.nn.Identity()
+    idm.register_full_backward_hook(
+        lambda m, gi, go: log.append(("id", gi[0].tolist(), go[0].tolist()))
+    )
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = idm(x)
+    (y * 3).sum().backward(retain_graph=True)
+    (y * 2).sum().backward()
+    log.append(x.grad.tolist())
+
+    class Mixed(lib.nn.Module):
+        def forward(self, a, b):
+            return a * 2, b.double() * 3
+
+    mm = Mixed()
+    mm.register_full_backward_hook(
+        lambda m, gi, go: log.append(
+            ("mixed", [str(g.dtype)[-7:] for g in gi], [str(g.dtype)[-7:] for g in go])
+        )
+    )
+    a = lib.tensor([1.0, 2.0], requires_grad=True)
+    b = lib.tensor([1.0], requires_grad=True)
+    p, q = mm(a, b)
+    (p.sum() + q.sum()).backward()
+    log.append((a.grad.tolist(), b.grad.tolist()))
+    return log
+
+
+def test_full_backward_hook_identity_retain_graph_and_mixed_dtypes():
+    log = _identity_and_mixed_log(tg)
+    assert log == [
+        ("id", [3.0, 3.0], [3.0, 3.0]),
+        ("id", [2.0, 2.0], [2.0, 2.0]),
+        [5.0, 5.0],
+        ("mixed", ["float32", "float32"], ["float32", "float64"]),
+        ([2.0, 2.0], [3.0]),
+    ]
+    torch = pytest.importorskip("torch")
+    assert log == _identity_and_mixed_log(torch)
