@@ -601,3 +601,17 @@ def test_full_backward_hook_identity_retain_graph_and_mixed_dtypes():
     ]
     torch = pytest.importorskip("torch")
     assert log == _identity_and_mixed_log(torch)
+
+
+def test_lazy_module_dtype_conversion_copy_and_pickle():
+    import copy
+    import pickle
+
+    m = nn.LazyLinear(3).double()
+    assert m.weight.dtype == tg.float64 and type(m.weight) is nn.UninitializedParameter
+    for mm in (m, copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        y = mm(tg.ones(2, 4, dtype=tg.float64))
+        assert type(mm) is nn.Linear and mm.weight.shape == (3, 4)
+        assert mm.weight.dtype == tg.float64 and y.dtype == tg.float64
+    b = nn.LazyBatchNorm2d().half()
+    assert b.running_mean.dtype == tg.float16
