@@ -429,6 +429,8 @@ def test_lazy_module_matches_torch(name, args, kwargs, shape):
     t = getattr(torch.nn, name)(*args, **kwargs)
     g = getattr(nn, name)(*args, **kwargs)
     assert repr(g) == repr(t)
+    base = name.replace("Lazy", "")
+    assert isinstance(g, getattr(nn, base)) == isinstance(t, getattr(torch.nn, base))
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     ty = t(torch.tensor(x))
     g(tg.tensor(x))

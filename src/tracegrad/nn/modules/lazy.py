@@ -333,7 +333,10 @@ class _LazyNormBase(LazyModuleMixin):
 
 
 def _lazy_norm(base: type, affine: bool, track: bool) -> type:
-    class LazyNorm(_LazyNormBase, base):
+    # As in PyTorch, the lazy class derives from the private family class (``_BatchNorm``), not
+    # from the layer it becomes: ``isinstance(LazyBatchNorm1d(), BatchNorm1d)`` is false. The
+    # layer's own class attributes (the input ranks it accepts) are copied over.
+    class LazyNorm(_LazyNormBase, base.__bases__[0]):
         cls_to_become = base
 
         def __init__(
@@ -347,6 +350,9 @@ def _lazy_norm(base: type, affine: bool, track: bool) -> type:
         ) -> None:
             super().__init__(eps, momentum, affine, track_running_stats, device, dtype)
 
+    for key, value in vars(base).items():
+        if not key.startswith("__"):
+            setattr(LazyNorm, key, value)
     return LazyNorm
 
 
