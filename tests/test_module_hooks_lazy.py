@@ -617,3 +617,17 @@ def test_lazy_module_dtype_conversion_copy_and_pickle():
         assert mm.weight.dtype == tg.float64 and y.dtype == tg.float64
     b = nn.LazyBatchNorm2d().half()
     assert b.running_mean.dtype == tg.float16
+
+
+def test_load_state_dict_undoes_copies_when_a_hook_raises():
+    net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    before = [p.tolist() for p in net.parameters()]
+
+    def boom(*args):
+        raise KeyError("boom")
+
+    net[1].register_load_state_dict_pre_hook(boom)
+    sd = {k: tg.zeros_like(v) for k, v in net.state_dict().items()}
+    with pytest.raises(KeyError, match="boom"):
+        net.load_state_dict(sd)
+    assert [p.tolist() for p in net.parameters()] == before

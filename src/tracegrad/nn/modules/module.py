@@ -588,11 +588,12 @@ class Module:
         """Copy parameters and persistent buffers from ``state_dict`` into this module.
 
         With ``strict`` the keys must match ``state_dict()``'s exactly. Every check (missing and
-        unexpected keys, shapes, types) runs before anything is copied: on error a
-        ``RuntimeError`` lists all problems and the module is unchanged. Values are copied in
-        place (parameters keep their identity, so optimizers still hold them) and cast to each
-        parameter's dtype and device; ``assign=True`` makes the module hold the given tensors
-        instead. Returns ``(missing_keys, unexpected_keys)``.
+        unexpected keys, shapes, types) is made: on error a ``RuntimeError`` lists all problems
+        and the module is unchanged (whatever was copied, or materialised, is restored). Values
+        are copied in place (parameters keep their identity, so optimizers still hold them) and
+        cast to each parameter's dtype and device; ``assign=True`` makes the module hold the
+        given tensors instead. Load pre- and post-hooks run in PyTorch's order (see
+        ``register_load_state_dict_pre_hook``). Returns ``(missing_keys, unexpected_keys)``.
         """
         if not isinstance(state_dict, dict):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
@@ -621,14 +622,17 @@ class Module:
                     load(child, prefix + name + ".")
             for hook in module._load_state_dict_post_hooks.values():
                 if hook(module, incompatible) is not None:
-                    _undo_copies(undo)
                     raise AssertionError(
                         "Hooks registered with ``register_load_state_dict_post_hook`` are not "
                         "expected to return new values, if incompatible_keys need to be "
                         "modified, it should be done inplace."
                     )
 
-        load(self, "")
+        try:
+            load(self, "")
+        except BaseException:
+            _undo_copies(undo)
+            raise
         # a module reached through several paths reports its keys once per path; PyTorch walks
         # every path too, so keep each key's first report only
         missing[:] = dict.fromkeys(missing)
