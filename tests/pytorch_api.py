@@ -178,6 +178,11 @@ NAMES: dict[str, tuple[str, ...]] = {
         "CircularPad3d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Fold",
         "Unfold", "LocalResponseNorm", "AlphaDropout", "FeatureAlphaDropout", "Softmax2d",
         "TripletMarginWithDistanceLoss", "MultiMarginLoss", "MultiLabelMarginLoss",
+        # lazy modules and uninitialised parameters
+        "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
+        "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
+        "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
+        "UninitializedParameter", "UninitializedBuffer",
     ),
     "torch.nn.functional": (
         "scaled_dot_product_attention", "multi_head_attention_forward", "local_response_norm",

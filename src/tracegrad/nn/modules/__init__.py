@@ -14,6 +14,7 @@ from . import (
     flatten,
     fold,
     instancenorm,
+    lazy,
     linear,
     local_response_norm,
     loss,
@@ -44,6 +45,7 @@ from .embedding_bag import *  # noqa: F403
 from .flatten import *  # noqa: F403
 from .fold import *  # noqa: F403
 from .instancenorm import *  # noqa: F403
+from .lazy import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .local_response_norm import *  # noqa: F403
 from .loss import *  # noqa: F403
@@ -76,6 +78,7 @@ for _m in (
     flatten,
     fold,
     instancenorm,
+    lazy,
     linear,
     local_response_norm,
     loss,

@@ -3,19 +3,26 @@ mode, conversion and hook semantics (``torch.nn.Module``)."""
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from ... import _dtype, _scope
+from ... import _dtype, _scope, creation
 from ..._layout import check_memory_format
 from ...autograd.grad_mode import no_grad
 from ...ops.conversion import to_args
 from ...tensor import Tensor
 from ...tensor import tensor as _tensor
-from ..parameter import Buffer, Parameter
+from ..parameter import Buffer, Parameter, is_lazy
+from ._backward_hooks import BackwardHook
 
 __all__ = ["Module"]
+
+_EXTRA_STATE_KEY_SUFFIX = "_extra_state"
+_global_backward_hooks: OrderedDict = OrderedDict()
+_global_backward_pre_hooks: OrderedDict = OrderedDict()
+_global_is_full_backward_hook: bool | None = None
 
 
 class _IncompatibleKeys(NamedTuple):
@@ -52,6 +59,16 @@ class _HookHandle:
 
     def __exit__(self, *exc) -> None:
         self.remove()
+
+
+def _restore_storage(storage, array) -> None:
+    storage.array = array
+    storage.version += 1
+
+
+def _undo_copies(undo: list) -> None:
+    for fn, args in reversed(undo):
+        fn(*args)
 
 
 def _addindent(s: str, n: int) -> str:
@@ -106,6 +123,13 @@ class Module:
         set_(self, "_forward_hooks_always_called", {})
         set_(self, "_forward_pre_hooks", OrderedDict())
         set_(self, "_forward_pre_hooks_with_kwargs", {})
+        set_(self, "_backward_hooks", OrderedDict())
+        set_(self, "_backward_pre_hooks", OrderedDict())
+        set_(self, "_is_full_backward_hook", None)
+        set_(self, "_state_dict_hooks", OrderedDict())
+        set_(self, "_state_dict_pre_hooks", OrderedDict())
+        set_(self, "_load_state_dict_pre_hooks", OrderedDict())
+        set_(self, "_load_state_dict_post_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         """The computation; every subclass overrides it. Call the module, not ``forward``, so that
@@ -254,6 +278,16 @@ class Module:
             self.__dict__.setdefault(k, {})
         self.__dict__.setdefault("_forward_pre_hooks_with_kwargs", {})
         self.__dict__.setdefault("_non_persistent_buffers_set", set())
+        for k in (
+            "_backward_hooks",
+            "_backward_pre_hooks",
+            "_state_dict_hooks",
+            "_state_dict_pre_hooks",
+            "_load_state_dict_pre_hooks",
+            "_load_state_dict_post_hooks",
+        ):
+            self.__dict__.setdefault(k, OrderedDict())
+        self.__dict__.setdefault("_is_full_backward_hook", None)
 
     def __dir__(self):
         keys = list(object.__dir__(self))
@@ -351,6 +385,25 @@ class Module:
                 raise AttributeError(f"`{item}` is not an nn.Module")
         return mod
 
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Set the submodule at the dotted path ``target`` to ``module`` (the parent must exist).
+
+        With ``strict=True`` the attribute must already exist; an existing attribute that is not
+        a module is never replaced.
+        """
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        atoms = target.split(".")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent = self if len(atoms) == 1 else self.get_submodule(".".join(atoms[:-1]))
+        if strict and not hasattr(parent, atoms[-1]):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{atoms[-1]}`")
+        if hasattr(parent, atoms[-1]):
+            if not isinstance(getattr(parent, atoms[-1]), Module):
+                raise AttributeError(f"`{atoms[-1]}` is not an nn.Module")
+        setattr(parent, atoms[-1], module)
+
     def _attribute_at(self, target: str) -> tuple[Module, str]:
         """The module holding the dotted path ``target``'s last name, and that name."""
         module_path, _, name = target.rpartition(".")
@@ -375,6 +428,27 @@ class Module:
         return mod._buffers[name]
 
     # ------------------------------------------------------------------------------- state dict
+    def get_extra_state(self) -> Any:
+        """Override (with :meth:`set_extra_state`) to store any picklable value in
+        ``state_dict()`` under the key ``"<prefix>_extra_state"``."""
+        raise RuntimeError(
+            "Reached a code path in Module.get_extra_state() that should never be called. "
+            "Please file an issue at https://github.com/pytorch/pytorch/issues/new?template="
+            "bug-report.yml to report this bug."
+        )
+
+    def set_extra_state(self, state: Any) -> None:
+        """Override (with :meth:`get_extra_state`) to restore the value ``load_state_dict``
+        finds under ``"<prefix>_extra_state"``."""
+        raise RuntimeError(
+            "Reached a code path in Module.set_extra_state() that should never be called. "
+            "Please file an issue at https://github.com/pytorch/pytorch/issues/new?template="
+            "bug-report.yml to report this bug."
+        )
+
+    def _has_extra_state(self, which: str) -> bool:
+        return getattr(type(self), which, None) is not getattr(Module, which)
+
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
         for name, p in self._parameters.items():
             if p is not None:
@@ -382,6 +456,38 @@ class Module:
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if self._has_extra_state("get_extra_state"):
+            destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
+
+    def register_state_dict_pre_hook(self, hook: Callable) -> _HookHandle:
+        """Run ``hook(module, prefix, keep_vars)`` before ``state_dict()`` saves this module."""
+        handle = _HookHandle(self._state_dict_pre_hooks)
+        self._state_dict_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_state_dict_post_hook(self, hook: Callable) -> _HookHandle:
+        """Run ``hook(module, state_dict, prefix, local_metadata)`` after ``state_dict()`` saved
+        this module and its children; it may edit ``state_dict`` in place and must return
+        None."""
+        handle = _HookHandle(self._state_dict_hooks)
+        self._state_dict_hooks[handle.id] = hook
+        return handle
+
+    def register_load_state_dict_pre_hook(self, hook: Callable) -> _HookHandle:
+        """Run ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` before ``load_state_dict`` checks this module's entries
+        (it may edit ``state_dict``, a private copy, to upgrade an old checkpoint)."""
+        handle = _HookHandle(self._load_state_dict_pre_hooks)
+        self._load_state_dict_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_load_state_dict_post_hook(self, hook: Callable) -> _HookHandle:
+        """Run ``hook(module, incompatible_keys)`` after ``load_state_dict`` loaded this module
+        and its children; it may edit ``incompatible_keys.missing_keys`` /
+        ``.unexpected_keys`` in place (before ``strict`` checks them) and must return None."""
+        handle = _HookHandle(self._load_state_dict_post_hooks)
+        self._load_state_dict_post_hooks[handle.id] = hook
+        return handle
 
     def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
         """An ``OrderedDict`` of every parameter and persistent buffer, keyed by dotted name
@@ -398,12 +504,18 @@ class Module:
             keep_vars = given.get("keep_vars", keep_vars)
         if destination is None:
             destination = OrderedDict()
+        local_metadata = {"version": self._version}
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self, prefix, keep_vars)
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(
                     destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars
                 )
+        for hook in self._state_dict_hooks.values():
+            if hook(self, destination, prefix, local_metadata) is not None:
+                raise RuntimeError("state_dict post-hook must return None")
         return destination
 
     def _load_from_state_dict(
@@ -435,6 +547,8 @@ class Module:
                 missing_keys.append(key)
                 continue
             value = state_dict[key]
+            if is_lazy(current):  # loading an uninitialised parameter into one: nothing to copy
+                continue
             if not isinstance(value, Tensor):
                 if (
                     hasattr(value, "shape")
@@ -455,9 +569,17 @@ class Module:
                 )
                 continue
             local_metadata["copies"].append((self, name, current, value, kind))
+        extra_key = prefix + _EXTRA_STATE_KEY_SUFFIX
+        if self._has_extra_state("set_extra_state"):
+            if extra_key in state_dict:
+                local_metadata["copies"].append((self, None, None, state_dict[extra_key], "extra"))
+            elif strict:
+                missing_keys.append(extra_key)
+        elif strict and extra_key in state_dict:
+            unexpected_keys.append(extra_key)
         names = {n for n, _, _ in local}
         for key in state_dict:
-            if key.startswith(prefix):
+            if key.startswith(prefix) and key != extra_key:
                 first = key[len(prefix) :].split(".", 1)[0]
                 if first not in self._modules and first not in names:
                     unexpected_keys.append(key)
@@ -466,31 +588,55 @@ class Module:
         """Copy parameters and persistent buffers from ``state_dict`` into this module.
 
         With ``strict`` the keys must match ``state_dict()``'s exactly. Every check (missing and
-        unexpected keys, shapes, types) runs before anything is copied: on error a
-        ``RuntimeError`` lists all problems and the module is unchanged. Values are copied in
-        place (parameters keep their identity, so optimizers still hold them) and cast to each
-        parameter's dtype and device; ``assign=True`` makes the module hold the given tensors
-        instead. Returns ``(missing_keys, unexpected_keys)``.
+        unexpected keys, shapes, types) is made: on error a ``RuntimeError`` lists all problems
+        and the module is unchanged (whatever was copied, or materialised, is restored). Values
+        are copied in place (parameters keep their identity, so optimizers still hold them) and
+        cast to each parameter's dtype and device; ``assign=True`` makes the module hold the
+        given tensors instead. Load pre- and post-hooks run in PyTorch's order (see
+        ``register_load_state_dict_pre_hook``). Returns ``(missing_keys, unexpected_keys)``.
         """
         if not isinstance(state_dict, dict):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        metadata = getattr(state_dict, "_metadata", None)
         state_dict = OrderedDict(state_dict)
         missing, unexpected, errors = [], [], []
-        meta = {"copies": []}
-        for prefix, module in self.named_modules(remove_duplicate=False):
+        undo: list = []
+        incompatible = _IncompatibleKeys(missing, unexpected)
+
+        # PyTorch's order: a module's pre-hooks and checks, its children, then its post-hooks
+        # (which see the loaded values). The copies are applied as the walk goes and undone if
+        # anything fails, so a failed load leaves the model unchanged.
+        def load(module: Module, prefix: str) -> None:
+            meta = dict(metadata.get(prefix[:-1], {})) if metadata is not None else {}
+            meta["copies"] = copies = []
+            for hook in module._load_state_dict_pre_hooks.values():
+                hook(module, state_dict, prefix, meta, strict, missing, unexpected, errors)
             module._load_from_state_dict(
-                state_dict,
-                prefix + "." if prefix else "",
-                meta,
-                strict,
-                missing,
-                unexpected,
-                errors,
+                state_dict, prefix, meta, strict, missing, unexpected, errors
             )
+            if errors:
+                copies = [c for c in copies if c[4] == "undo"]
+            undo.extend(Module._apply_state_copies(copies, assign))
+            for name, child in module._modules.items():
+                if child is not None:
+                    load(child, prefix + name + ".")
+            for hook in module._load_state_dict_post_hooks.values():
+                if hook(module, incompatible) is not None:
+                    raise AssertionError(
+                        "Hooks registered with ``register_load_state_dict_post_hook`` are not "
+                        "expected to return new values, if incompatible_keys need to be "
+                        "modified, it should be done inplace."
+                    )
+
+        try:
+            load(self, "")
+        except BaseException:
+            _undo_copies(undo)
+            raise
         # a module reached through several paths reports its keys once per path; PyTorch walks
         # every path too, so keep each key's first report only
-        missing = list(dict.fromkeys(missing))
-        unexpected = list(dict.fromkeys(unexpected))
+        missing[:] = dict.fromkeys(missing)
+        unexpected[:] = dict.fromkeys(unexpected)
         if strict:
             if unexpected:
                 errors.insert(
@@ -507,28 +653,49 @@ class Module:
                     ),
                 )
         if errors:
+            _undo_copies(undo)
             raise RuntimeError(
                 "Error(s) in loading state_dict for {}:\n\t{}".format(
                     self._get_name(), "\n\t".join(errors)
                 )
             )
+        return incompatible
+
+    @staticmethod
+    def _apply_state_copies(copies: list, assign: bool) -> list:
+        """Apply ``load_state_dict``'s checked copies; returns how to undo them."""
+        undo = []
         with no_grad():
-            for module, name, current, value, kind in meta["copies"]:
-                if assign:
+            for module, name, current, value, kind in copies:
+                if kind == "extra":
+                    if module._has_extra_state("get_extra_state"):
+                        undo.append((module.set_extra_state, (module.get_extra_state(),)))
+                    module.set_extra_state(value)
+                elif kind == "undo":  # a change a load pre-hook made (materialising, say)
+                    undo.append(value)
+                elif assign:
+                    store = module._parameters if kind == "param" else module._buffers
+                    undo.append((store.__setitem__, (name, store[name])))
                     if kind == "param":
-                        new = Parameter(
+                        store[name] = Parameter(
                             value.detach().to(device=current.device), current.requires_grad
                         )
-                        module._parameters[name] = new
                     else:
-                        module._buffers[name] = value.detach()
+                        store[name] = value.detach()
                 else:
                     v = value.detach()
                     if v.dtype != current.dtype or v.device != current.device:
                         v = v.to(device=current.device, dtype=current.dtype)
-                    current._storage.array = v._handout()
-                    current._storage.version += 1
-        return _IncompatibleKeys(missing, unexpected)
+                    st = current._storage
+                    undo.append((_restore_storage, (st, st.array)))
+                    st.array = v._handout()
+                    st.version += 1
+        return undo
+
+    def to_empty(self, *, device, recurse: bool = True) -> Module:
+        """Give every parameter and buffer uninitialised storage of the same shape and dtype on
+        ``device`` (after building a model on the ``"meta"`` device, say); returns ``self``."""
+        return self._apply(lambda t: creation.empty_like(t, device=device), recurse=recurse)
 
     # ------------------------------------------------------------------------- mode and grads
     def train(self, mode: bool = True) -> Module:
@@ -688,16 +855,76 @@ class Module:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> _HookHandle:
+        """Run ``hook(module, grad_output)`` when the gradients with respect to the module's
+        outputs are computed; it may return a replacement ``grad_output`` (a tuple of the same
+        length), which then flows into the module. Non-tensor outputs have ``None``."""
+        handle = _HookHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> _HookHandle:
+        """Run ``hook(module, grad_input, grad_output)`` when the gradients with respect to the
+        module's positional inputs are computed; it may return a replacement ``grad_input``.
+
+        Entries for non-tensor inputs (and outputs) are ``None``; when no input requires grad
+        the hook fires with the output gradients and all-``None`` ``grad_input``, with PyTorch's
+        warning. Under ``tracegrad.compile`` hooks run when the step is traced: replaced gradients
+        are part of the program, Python side effects happen at trace time only.
+        """
+        if self._is_full_backward_hook is False:
+            raise RuntimeError(
+                "Cannot use both regular backward hooks and full backward hooks on a "
+                "single Module. Please use only one of them."
+            )
+        self._is_full_backward_hook = True
+        handle = _HookHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_backward_hook(self, hook: Callable) -> _HookHandle:
+        """Not supported: PyTorch's deprecated non-full backward hook reports the gradients of
+        the module's last operation, not of its inputs; use ``register_full_backward_hook``."""
+        raise NotImplementedError(
+            "Module.register_backward_hook (the deprecated non-full backward hook) is not "
+            "supported by tracegrad; use register_full_backward_hook, which reports the "
+            "gradients with respect to the module's inputs and outputs"
+        )
+
+    def _get_backward_hooks(self) -> tuple[list, list]:
+        full: list = []
+        if _global_is_full_backward_hook is True:
+            full += _global_backward_hooks.values()
+        if self._is_full_backward_hook is True:
+            full += self._backward_hooks.values()
+        return full, []
+
+    def _get_backward_pre_hooks(self) -> list:
+        return [*_global_backward_pre_hooks.values(), *self._backward_pre_hooks.values()]
+
     def __call__(self, *args, **kwargs):
         outer = _scope.enter(self)  # nodes recorded meanwhile remember this module
         try:
-            if not self._forward_hooks and not self._forward_pre_hooks:
+            if not (
+                self._forward_hooks
+                or self._forward_pre_hooks
+                or self._backward_hooks
+                or self._backward_pre_hooks
+                or _global_backward_hooks
+                or _global_backward_pre_hooks
+            ):
                 return self.forward(*args, **kwargs)
             return self._call_with_hooks(args, kwargs)
         finally:
             _scope.leave(outer)
 
     def _call_with_hooks(self, args, kwargs):
+        backward_pre_hooks = self._get_backward_pre_hooks()
+        full_backward_hooks, _ = self._get_backward_hooks()
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
                 result = hook(self, args, kwargs)
@@ -712,6 +939,10 @@ class Module:
                 result = hook(self, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
+        bw_hook = None
+        if full_backward_hooks or backward_pre_hooks:
+            bw_hook = BackwardHook(self, full_backward_hooks, backward_pre_hooks)
+            args = bw_hook.setup_input_hook(args)
         try:
             output = self.forward(*args, **kwargs)
         except Exception:
@@ -732,6 +963,14 @@ class Module:
                 result = hook(self, args, output)
             if result is not None:
                 output = result
+        if bw_hook is not None:
+            if not isinstance(output, (Tensor, tuple)):
+                warnings.warn(
+                    "For backward hooks to be called, module output should be a Tensor or a "
+                    f"tuple of Tensors but received {type(output)}",
+                    stacklevel=3,
+                )
+            output = bw_hook.setup_output_hook(output)
         return output
 
     # ------------------------------------------------------------------------------------ repr
@@ -755,3 +994,26 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def register_module_full_backward_pre_hook(hook: Callable) -> _HookHandle:
+    """A full backward pre-hook common to all modules: ``hook(module, grad_output)`` runs before
+    each module's own (see ``Module.register_full_backward_pre_hook``)."""
+    handle = _HookHandle(_global_backward_pre_hooks)
+    _global_backward_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_full_backward_hook(hook: Callable) -> _HookHandle:
+    """A full backward hook common to all modules: ``hook(module, grad_input, grad_output)``
+    runs before each module's own (see ``Module.register_full_backward_hook``)."""
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is False:
+        raise RuntimeError(
+            "Cannot use both regular backward hooks and full backward hooks as a global Module "
+            "hook. Please use only one of them."
+        )
+    _global_is_full_backward_hook = True
+    handle = _HookHandle(_global_backward_hooks)
+    _global_backward_hooks[handle.id] = hook
+    return handle
