@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import Enum, auto
 
+import jax.numpy as jnp
+
 from ... import creation, linalg
 from ...autograd.grad_mode import no_grad
 from ...ops.shape import cat
@@ -182,6 +184,14 @@ def _make_orthogonal(A: Tensor) -> Tensor:
     return Q * R.diagonal(dim1=-2, dim2=-1).sgn().unsqueeze(-2)
 
 
+def _geqrf(a):
+    """LAPACK's ``geqrf`` (the Householder form of QR), which JAX has only in its private
+    ``jax._src.lax.linalg`` module; used without recording (it needs no gradient here)."""
+    from jax._src.lax import linalg as _lax_linalg
+
+    return _lax_linalg.geqrf(a)
+
+
 class _OrthMaps(Enum):
     matrix_exp = auto()
     cayley = auto()
@@ -256,12 +266,15 @@ class _Orthogonal(Module):
                         "It is not possible to assign to the matrix exponential "
                         "or the Cayley parametrizations when use_trivialization=False."
                     )
-                # PyTorch stores geqrf's reflectors here; tracegrad has no geqrf
-                raise NotImplementedError(
-                    "orthogonal(orthogonal_map='householder', use_trivialization=False) needs "
-                    "torch.geqrf to set the weight, which tracegrad does not implement; use "
-                    "use_trivialization=True (the default) or the 'matrix_exp' or 'cayley' map"
-                )
+                # the Householder reflectors of Q's QR (PyTorch's geqrf), with the diagonal
+                # holding the signs; computed on the array, as nothing here is recorded
+                A, tau = _geqrf(Q.detach()._handout())
+                diag = jnp.sign(jnp.diagonal(A, axis1=-2, axis2=-1))
+                diag = jnp.where(tau == 0.0, -diag, diag)
+                idx = jnp.arange(diag.shape[-1])
+                A = A.at[..., idx, idx].set(diag)
+                A = Tensor._wrap(A)
+                return A.mT if transpose else A
             if n == k:
                 Q = Q.clone() if _is_orthogonal(Q) else _make_orthogonal(Q)
             else:
