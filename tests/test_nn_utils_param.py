@@ -621,3 +621,20 @@ def test_parametrize_error_messages_match_pytorch():
     )
     o = msg(lambda: PZ.spectral_norm(nn.Linear(2, 2), n_power_iterations=0))
     assert o == t
+
+
+def test_clip_grad_norm_deprecated_alias_and_memory_format_converters():
+    p = tg.ones(3, requires_grad=True)
+    p.grad = tg.full((3,), 4.0)
+    with pytest.warns(FutureWarning, match="clip_grad_norm` is now deprecated"):
+        total = nn.utils.clip_grad_norm(p, 1.0)
+    np.testing.assert_allclose(float(total), np.sqrt(48.0), rtol=1e-6)
+    np.testing.assert_allclose(_np(p.grad), np.full(3, 4.0 / (np.sqrt(48.0) + 1e-6)), rtol=1e-5)
+    m = nn.Conv2d(1, 2, 3)
+    w = m.weight
+    assert nn.utils.convert_conv2d_weight_memory_format(m, tg.contiguous_format) is m
+    assert m.weight is w
+    with pytest.raises(NotImplementedError, match="JAX arrays have no strides"):
+        nn.utils.convert_conv2d_weight_memory_format(m, tg.channels_last)
+    with pytest.raises(NotImplementedError, match="JAX arrays have no strides"):
+        nn.utils.convert_conv3d_weight_memory_format(m, tg.channels_last_3d)
