@@ -638,3 +638,45 @@ def test_clip_grad_norm_deprecated_alias_and_memory_format_converters():
         nn.utils.convert_conv2d_weight_memory_format(m, tg.channels_last)
     with pytest.raises(NotImplementedError, match="JAX arrays have no strides"):
         nn.utils.convert_conv3d_weight_memory_format(m, tg.channels_last_3d)
+
+
+_SIGNATURE_NAMES = [
+    ("parametrize", "register_parametrization"),
+    ("parametrize", "remove_parametrizations"),
+    ("parametrize", "is_parametrized"),
+    ("parametrize", "transfer_parametrizations_and_params"),
+    ("parametrizations", "weight_norm"),
+    ("parametrizations", "spectral_norm"),
+    ("parametrizations", "orthogonal"),
+    ("", "weight_norm"),
+    ("", "remove_weight_norm"),
+    ("", "spectral_norm"),
+    ("", "remove_spectral_norm"),
+    ("", "fuse_conv_bn_eval"),
+    ("", "fuse_conv_bn_weights"),
+    ("", "fuse_linear_bn_eval"),
+    ("", "fuse_linear_bn_weights"),
+    ("", "skip_init"),
+    ("", "clip_grad_norm"),
+    ("", "convert_conv2d_weight_memory_format"),
+    ("stateless", "functional_call"),
+]
+
+
+@pytest.mark.parametrize("ns,name", _SIGNATURE_NAMES)
+def test_signatures_match_pytorch(ns, name):
+    import inspect
+
+    torch = pytest.importorskip("torch")
+
+    def get(root):
+        obj = root.nn.utils
+        for part in [p for p in ns.split(".") if p] + [name]:
+            obj = getattr(obj, part)
+        return obj
+
+    def params(f):
+        f = inspect.unwrap(f)
+        return [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
+
+    assert params(get(tg)) == params(get(torch))
