@@ -13,11 +13,12 @@ from enum import Enum, auto
 
 import jax.numpy as jnp
 
-from ... import creation, linalg
+from ... import _dtype, creation, linalg
 from ...autograd.grad_mode import no_grad
 from ...ops.shape import cat
 from ...tensor import Tensor
 from .. import functional as F
+from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ..modules.module import Module
 from . import parametrize
 
@@ -150,8 +151,6 @@ def spectral_norm(
     are. ``dim`` (default ``1`` for transposed convolutions, ``0`` otherwise) is the output
     dimension. Returns ``module``.
     """
-    from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
-
     weight = getattr(module, name, None)
     if not isinstance(weight, Tensor):
         raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
@@ -168,8 +167,6 @@ def spectral_norm(
 
 # ------------------------------------------------------------------------------- orthogonal
 def _is_orthogonal(Q: Tensor) -> bool:
-    from ... import _dtype
-
     n, k = Q.shape[-2], Q.shape[-1]
     Id = creation.eye(k, dtype=Q.dtype, device=Q.device)
     eps = 10.0 * n * _dtype.finfo(Q.dtype).eps

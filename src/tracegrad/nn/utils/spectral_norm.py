@@ -16,6 +16,7 @@ from ... import creation
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
 from .. import functional as F
+from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ..modules.module import Module
 from ..parameter import Parameter
 
@@ -132,8 +133,6 @@ def spectral_norm(
     the buffers ``<name>_u`` and ``<name>_v`` (updated before each forward in training mode).
     ``dim`` defaults to ``1`` for transposed convolutions, ``0`` otherwise. The parametrization
     ``nn.utils.parametrizations.spectral_norm`` is the newer form."""
-    from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
-
     if dim is None:
         if isinstance(module, (ConvTranspose1d, ConvTranspose2d, ConvTranspose3d)):
             dim = 1
