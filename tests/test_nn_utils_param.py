@@ -680,3 +680,18 @@ def test_signatures_match_pytorch(ns, name):
         return [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
 
     assert params(get(tg)) == params(get(torch))
+
+
+def test_weight_norm_parametrization_loads_a_hook_based_checkpoint():
+    old = nn.Linear(3, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nn.utils.weight_norm(old)
+    sd = old.state_dict()
+    assert "weight_g" in sd
+    new = nn.Sequential(PZ.weight_norm(nn.Linear(3, 2)))
+    new.load_state_dict({"0." + k: v for k, v in sd.items()})
+    np.testing.assert_allclose(_np(new[0].parametrizations.weight.original0), _np(old.weight_g))
+    np.testing.assert_allclose(_np(new[0].weight), _np(old.weight), rtol=1e-6)
+    x = tg.randn(2, 3)
+    np.testing.assert_allclose(_np(new(x)), _np(old(x)), rtol=1e-5, atol=1e-6)

@@ -71,6 +71,18 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
     """
     _weight_norm_module = _WeightNorm(dim)
     parametrize.register_parametrization(module, name, _weight_norm_module, unsafe=True)
+
+    def _weight_norm_compat_hook(state_dict: dict, prefix: str) -> None:
+        # checkpoints of the hook-based nn.utils.weight_norm store <name>_g and <name>_v
+        g_key = f"{prefix}{name}_g"
+        v_key = f"{prefix}{name}_v"
+        if g_key in state_dict and v_key in state_dict:
+            original0 = state_dict.pop(g_key)
+            original1 = state_dict.pop(v_key)
+            state_dict[f"{prefix}parametrizations.{name}.original0"] = original0
+            state_dict[f"{prefix}parametrizations.{name}.original1"] = original1
+
+    parametrize._register_load_pre_hook(module, _weight_norm_compat_hook)
     return module
 
 

@@ -258,11 +258,26 @@ def _inject_new_class(module: Module) -> None:
             "#saving-loading-a-general-checkpoint-for-inference-and-or-resuming-training"
         )
 
-    dct: dict = {"__getstate__": getstate}
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # PyTorch's load_state_dict pre-hooks registered by parametrizations (weight_norm's
+        # renaming of old weight_g / weight_v keys); Module has no such hooks, so the generated
+        # class runs them here, before the module's own keys are checked (a parent is visited
+        # before its children, so the renamed keys reach the ParametrizationList)
+        for hook in self.__dict__.get("_parametrize_load_pre_hooks", ()):
+            hook(state_dict, prefix)
+        return cls._load_from_state_dict(self, state_dict, prefix, *args, **kwargs)
+
+    dct: dict = {"__getstate__": getstate, "_load_from_state_dict": _load_from_state_dict}
     if not hasattr(cls, "__deepcopy__"):
         dct["__deepcopy__"] = default_deepcopy
     param_cls = type(f"Parametrized{cls.__name__}", (cls,), dct)
     module.__class__ = param_cls
+
+
+def _register_load_pre_hook(module: Module, hook) -> None:
+    """Run ``hook(state_dict, prefix)`` before ``module`` (a parametrized module) checks its
+    keys in ``load_state_dict``."""
+    module.__dict__.setdefault("_parametrize_load_pre_hooks", []).append(hook)
 
 
 def _inject_property(module: Module, tensor_name: str) -> None:
