@@ -341,12 +341,19 @@ def test_spectral_norm_errors():
 # --- compiled training step ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("which", ["weight_norm", "spectral_norm", "orthogonal"])
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize(
+    "which",
+    ["weight_norm", "spectral_norm", "orthogonal", "legacy weight_norm", "legacy spectral_norm"],
+)
 def test_compiled_training_step_matches_eager(which):
     def run(compiled: bool):
         tg.manual_seed(0)
         model = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 2))
-        getattr(PZ, which)(model[0])
+        if which.startswith("legacy "):
+            getattr(nn.utils, which.split()[1])(model[0])
+        else:
+            getattr(PZ, which)(model[0])
         opt = tg.optim.SGD(model.parameters(), lr=0.1)
         x, y = tg.randn(8, 4), tg.randn(8, 2)
 
@@ -359,7 +366,9 @@ def test_compiled_training_step_matches_eager(which):
 
         f = tg.compile(step, state=(model, opt)) if compiled else step
         losses = [float(f()) for _ in range(3)]
-        return losses, {k: _np(v) for k, v in model.state_dict().items()}
+        state = {k: _np(v) for k, v in model.state_dict().items()}
+        state["weight read after the step"] = _np(model[0].weight)
+        return losses, state
 
     (le, se), (lc, sc) = run(False), run(True)
     np.testing.assert_allclose(lc, le, rtol=1e-5, atol=1e-6)
