@@ -704,3 +704,70 @@ def test_weight_norm_parametrization_loads_a_hook_based_checkpoint():
     np.testing.assert_allclose(_np(new[0].weight), _np(old.weight), rtol=1e-6)
     x = tg.randn(2, 3)
     np.testing.assert_allclose(_np(new(x)), _np(old(x)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("legacy", [False, True])
+def test_spectral_norm_conv_transpose_uses_dim_1_as_pytorch(legacy):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    tm, m = torch.nn.ConvTranspose2d(3, 4, 3), nn.ConvTranspose2d(3, 4, 3)
+    _load_from_torch(tm, m)
+    if legacy:
+        torch.nn.utils.spectral_norm(tm)
+        nn.utils.spectral_norm(m)
+    else:
+        torch.nn.utils.parametrizations.spectral_norm(tm)
+        PZ.spectral_norm(m)
+    _load_from_torch(tm, m)
+    u = "weight_u" if legacy else "parametrizations.weight.0._u"
+    assert tuple(m.state_dict()[u].shape) == (4,)
+    x = np.random.RandomState(0).randn(1, 3, 5, 5).astype(np.float32)
+    for _ in range(2):
+        np.testing.assert_allclose(
+            _np(m(tg.tensor(x))), tm(torch.tensor(x)).detach().numpy(), rtol=2e-4, atol=2e-5
+        )
+    np.testing.assert_allclose(_np(m.state_dict()[u]), tm.state_dict()[u].numpy(), rtol=1e-4)
+
+
+def test_more_error_messages_match_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def msg(fn):
+        with pytest.raises(Exception) as e:
+            fn()
+        return type(e.value), str(e.value)
+
+    class TSym(torch.nn.Module):
+        def forward(self, X):
+            return X.triu() + X.triu(1).mT
+
+    tmod, mod = torch.nn.Linear(2, 2), nn.Linear(2, 2)
+    pairs = [
+        (
+            lambda: torch.nn.utils.parametrize.register_parametrization(tmod, "nope", TSym()),
+            lambda: P.register_parametrization(mod, "nope", _Symmetric()),
+        ),
+        (
+            lambda: torch.nn.utils.parametrize.remove_parametrizations(tmod, "weight"),
+            lambda: P.remove_parametrizations(mod, "weight"),
+        ),
+        (
+            lambda: torch.nn.utils.remove_weight_norm(tmod),
+            lambda: nn.utils.remove_weight_norm(mod),
+        ),
+        (
+            lambda: torch.nn.utils.remove_spectral_norm(tmod),
+            lambda: nn.utils.remove_spectral_norm(mod),
+        ),
+        (
+            lambda: torch.nn.utils.parametrizations.orthogonal(tmod, orthogonal_map="x"),
+            lambda: PZ.orthogonal(mod, orthogonal_map="x"),
+        ),
+        (
+            lambda: torch.nn.utils.parametrizations.spectral_norm(tmod, dim=-3),
+            lambda: PZ.spectral_norm(mod, dim=-3),
+        ),
+    ]
+    for tf, f in pairs:
+        assert msg(f) == msg(tf)
