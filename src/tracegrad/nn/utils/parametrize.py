@@ -282,7 +282,8 @@ def _register_load_pre_hook(module: Module, hook) -> None:
 
 def _inject_property(module: Module, tensor_name: str) -> None:
     """Give ``module``'s (generated) class the property ``tensor_name``."""
-    assert not hasattr(module, tensor_name)
+    if hasattr(module, tensor_name):
+        raise AssertionError(f"Module already has an attribute with name '{tensor_name}'")
 
     def get_parametrized(self) -> Tensor:
         parametrization = self.parametrizations[tensor_name]
@@ -452,11 +453,14 @@ def transfer_parametrizations_and_params(
     ``to_module`` lacks is created as a ``Parameter`` first. The parametrization modules are
     shared, not copied. Returns ``to_module``."""
     if is_parametrized(from_module):
-        assert isinstance(from_module.parametrizations, ModuleDict)
+        if not isinstance(from_module.parametrizations, ModuleDict):
+            raise AssertionError(
+                "Expected from_module.parametrizations to be a ModuleDict, "
+                f"got {type(from_module.parametrizations).__name__}"
+            )
         parameters_to_transfer: list | ModuleDict = (
             from_module.parametrizations if tensor_name is None else [tensor_name]
         )
-        assert hasattr(parameters_to_transfer, "__iter__")
         for parameter_name in parameters_to_transfer:
             if not hasattr(to_module, parameter_name):
                 setattr(
@@ -466,7 +470,11 @@ def transfer_parametrizations_and_params(
                 )
             for param_func in from_module.parametrizations[parameter_name]:
                 register_parametrization(to_module, parameter_name, param_func)
-            assert isinstance(to_module.parametrizations, ModuleDict)
+            if not isinstance(to_module.parametrizations, ModuleDict):
+                raise AssertionError(
+                    "Expected to_module.parametrizations to be a ModuleDict, "
+                    f"got {type(to_module.parametrizations).__name__}"
+                )
 
             # copy the originals (values, not objects) across
             if hasattr(from_module.parametrizations[parameter_name], "original"):
