@@ -193,6 +193,22 @@ NAMES: dict[str, tuple[str, ...]] = {
         "PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence",
         "pad_sequence", "unpad_sequence", "pack_sequence", "unpack_sequence",
     ),
+    # nn.utils: parametrizations, weight/spectral norm, fusion, functional_call
+    "torch.nn.utils": (
+        "clip_grad_norm", "clip_grad_norm_", "clip_grads_with_norm_", "clip_grad_value_",
+        "convert_conv2d_weight_memory_format", "convert_conv3d_weight_memory_format",
+        "fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval",
+        "fuse_linear_bn_weights", "get_total_norm", "parameters_to_vector", "parametrizations",
+        "parametrize", "remove_spectral_norm", "remove_weight_norm", "rnn", "skip_init",
+        "spectral_norm", "stateless", "vector_to_parameters", "weight_norm",
+    ),
+    "torch.nn.utils.parametrize": (
+        "cached", "ParametrizationList", "register_parametrization", "is_parametrized",
+        "remove_parametrizations", "type_before_parametrizations",
+        "transfer_parametrizations_and_params",
+    ),
+    "torch.nn.utils.parametrizations": ("orthogonal", "spectral_norm", "weight_norm"),
+    "torch.nn.utils.stateless": ("functional_call",),
     "torch.nn.attention": (
         "SDPBackend", "sdpa_kernel", "WARN_FOR_UNFUSED_KERNELS", "register_flash_attention_impl",
         "activate_flash_attention_impl", "list_flash_attention_impls",
