@@ -5,15 +5,13 @@ from __future__ import annotations
 import math
 
 from ... import creation
-from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter, UninitializedParameter
-from .lazy import LazyModuleMixin
+from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Identity", "Linear", "Bilinear", "LazyLinear"]
+__all__ = ["Identity", "Linear", "Bilinear"]
 
 
 class Identity(Module):
@@ -98,39 +96,6 @@ def _rows(input: Tensor) -> int:
     for s in input.shape[:-1]:
         n *= s
     return n
-
-
-class LazyLinear(LazyModuleMixin, Linear):
-    """A ``Linear`` whose ``in_features`` is read from the first input's last dimension, as
-    ``torch.nn.LazyLinear``; it then becomes a ``Linear``."""
-
-    cls_to_become = Linear
-
-    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
-        # bias=False and 0 features: nothing is created that would be replaced at once
-        super().__init__(0, 0, False)
-        self.weight = UninitializedParameter(device=device, dtype=dtype)
-        self.out_features = out_features
-        if bias:
-            self.bias = UninitializedParameter(device=device, dtype=dtype)
-
-    def reset_parameters(self) -> None:
-        """Re-draw the parameters, once they are initialised."""
-        if not self.has_uninitialized_params() and self.in_features != 0:
-            super().reset_parameters()
-
-    def initialize_parameters(self, input: Tensor) -> None:
-        """``in_features`` from ``input.shape[-1]``; then the weight and bias."""
-        if not self.has_uninitialized_params():
-            if self.in_features == 0:  # loaded from a state dict: the weight has the size
-                self.in_features = self.weight.shape[1]
-            return
-        with no_grad():
-            self.in_features = input.shape[-1]
-            self.weight.materialize((self.out_features, self.in_features))
-            if self.bias is not None:
-                self.bias.materialize((self.out_features,))
-            self.reset_parameters()
 
 
 class Bilinear(Module):
