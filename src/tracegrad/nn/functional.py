@@ -2735,3 +2735,226 @@ def multilabel_margin_loss(
     keep = listed.unsqueeze(2) & ~is_target.unsqueeze(1) & (z > 0)
     loss = where(keep, z, 0.0).sum((1, 2)) / dim
     return _margin_reduce(loss, reduction, target.ndim > 1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Pooling with indices, max unpooling and power-average pooling.
+__all__ += [
+    "max_pool2d_with_indices",
+    "max_pool3d_with_indices",
+    "adaptive_max_pool1d_with_indices",
+    "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d_with_indices",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
+]
+
+
+def max_pool2d_with_indices(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """``max_pool2d`` returning ``(values, indices)`` whatever ``return_indices`` says (it is in
+    PyTorch's signature and ignored there too)."""
+    del return_indices
+    return _pooling.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """``max_pool3d`` returning ``(values, indices)`` whatever ``return_indices`` says."""
+    del return_indices
+    return _pooling.max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size, return_indices: bool = False):
+    """``adaptive_max_pool1d`` returning ``(values, indices)`` whatever ``return_indices`` says."""
+    del return_indices
+    return _pooling.adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size, return_indices: bool = False):
+    """``adaptive_max_pool2d`` returning ``(values, indices)`` whatever ``return_indices`` says."""
+    del return_indices
+    return _pooling.adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input: Tensor, output_size, return_indices: bool = False):
+    """``adaptive_max_pool3d`` returning ``(values, indices)`` whatever ``return_indices`` says."""
+    del return_indices
+    return _pooling.adaptive_max_pool3d(input, output_size, True)
+
+
+def _ntuple_arg(value, n: int) -> tuple:
+    """PyTorch's ``_single``/``_pair``/``_triple``: a sequence as given, else repeated."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+
+
+def _unpool_output_size(input: Tensor, kernel, stride, padding, output_size) -> tuple:
+    """PyTorch's ``_unpool_output_size``: the default size (in - 1) s + k - 2 p per axis, or the
+    given ``output_size`` (its last ``len(kernel)`` entries when it also names N and C), which
+    must lie strictly within one stride of the default."""
+    nd = len(kernel)
+    size = tuple(input.shape)
+    default = [(size[-nd + d] - 1) * stride[d] + kernel[d] - 2 * padding[d] for d in range(nd)]
+    if output_size is None:
+        return tuple(default)
+    if isinstance(output_size, int):
+        output_size = [output_size]
+    if len(output_size) == nd + 2:
+        output_size = output_size[2:]
+    if len(output_size) != nd:
+        raise ValueError(
+            "output_size should be a sequence containing "
+            f"{nd} or {nd + 2} elements, but it has a length of '{len(output_size)}'"
+        )
+    for d in range(nd):
+        lo, hi = default[d] - stride[d], default[d] + stride[d]
+        if not lo < output_size[d] < hi:
+            raise ValueError(
+                f'invalid output_size "{output_size}" (dim {d} must be between {lo} and {hi})'
+            )
+    return tuple(int(o) for o in output_size)
+
+
+def _max_unpool(fname: str, input: Tensor, indices: Tensor, size: tuple, stride=None) -> Tensor:
+    """PyTorch's checks of ``max_unpool2d``/``max_unpool3d``, then the scatter op."""
+    nd = len(size)
+    if indices.dtype.name != "int64":
+        raise RuntimeError(
+            f"elements in indices should be type int64 but got: {scalar_type_name(indices.dtype)}"
+        )
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(
+            f"Input to max_unpooling{nd}d should be a {nd + 1}d or {nd + 2}d Tensor, but got a "
+            f"tensor with {input.ndim} dimensions."
+        )
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(
+            "Expected shape of indices to be same as that of the input tensor "
+            f"({list(input.shape)}) but got indices tensor with shape: {list(indices.shape)}"
+        )
+    for i in range(1, input.ndim) if input.ndim == nd + 2 else range(input.ndim):
+        if input.shape[i] == 0:
+            raise RuntimeError(
+                f"max_unpooling{nd}d_forward_out_cpu(): Expected input to have non-zero size for "
+                f"non-batch dimensions, but got {list(input.shape)} with dimension {i} being "
+                "empty."
+            )
+    if stride is not None and any(s <= 0 for s in stride):
+        raise RuntimeError(f"strides should be greater than zero, but got stride: {list(stride)}")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(
+            f"\"{fname}\" not implemented for '{scalar_type_name(input.dtype)}'"
+        )
+    volume = "x".join(str(n) for n in size)
+
+    def invalid(bad) -> RuntimeError:
+        return RuntimeError(
+            f"Found an invalid max index: {int(bad)} (output volumes are of size {volume})"
+        )
+
+    if _concrete(indices):
+        # PyTorch reports the last invalid index in memory order (its loop keeps the latest).
+        flat = np.asarray(indices._storage.array).reshape(-1)
+        bad = np.flatnonzero((flat < 0) | (flat >= math.prod(size)))
+        if bad.size:
+            raise invalid(flat[bad[-1]])
+    else:
+        _check_range(indices._storage.array, 0, math.prod(size), invalid)
+    return _pooling._max_unpool(input, indices, size=tuple(size))
+
+
+def max_unpool1d(
+    input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
+) -> Tensor:
+    """Partial inverse of ``max_pool1d``, as ``torch.nn.functional.max_unpool1d``: zeros of the
+    unpooled length with each value of ``input`` (N, C, L) or (C, L) written at its index from
+    ``indices``. Runs as ``max_unpool2d`` of a width-1 plane (``SqueezeBackward1``)."""
+    k = _ntuple_arg(kernel_size, 1)
+    s = k if stride is None else _ntuple_arg(stride, 1)
+    p = _ntuple_arg(padding, 1)
+    size = _unpool_output_size(input, k, s, p, output_size) + (1,)
+    return _max_unpool("max_unpool2d", input.unsqueeze(-1), indices.unsqueeze(-1), size).squeeze(-1)
+
+
+def max_unpool2d(
+    input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
+) -> Tensor:
+    """Partial inverse of ``max_pool2d``, as ``torch.nn.functional.max_unpool2d``: zeros of the
+    unpooled size ((in - 1) stride + kernel - 2 padding, or ``output_size``) with each value of
+    ``input`` (N, C, H, W) or (C, H, W) written at its flat plane index (h * W + w) from
+    ``indices``; everything else is zero. The gradient reads the cotangent back at the indices."""
+    k = _ntuple_arg(kernel_size, 2)
+    s = k if stride is None else _ntuple_arg(stride, 2)
+    p = _ntuple_arg(padding, 2)
+    size = _unpool_output_size(input, k, s, p, output_size)
+    return _max_unpool("max_unpool2d", input, indices, size)
+
+
+def max_unpool3d(
+    input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
+) -> Tensor:
+    """Partial inverse of ``max_pool3d``, as ``torch.nn.functional.max_unpool3d`` (see
+    :func:`max_unpool2d`; indices are flat within each (D, H, W) volume)."""
+    k = _ntuple_arg(kernel_size, 3)
+    s = k if stride is None else _ntuple_arg(stride, 3)
+    p = _ntuple_arg(padding, 3)
+    size = _unpool_output_size(input, k, s, p, output_size)
+    return _max_unpool("max_unpool3d", input, indices, size, stride=s)
+
+
+def _lp_pool(nd: int, input: Tensor, norm_type, kernel_size, stride, ceil_mode: bool) -> Tensor:
+    """PyTorch's power-average pooling, composed as PyTorch composes it: the average pool of
+    ``x^p`` (no padding, ``ceil_mode`` as given), ``sign(a) * relu(|a|)`` times the kernel's
+    size, to the power ``1/p``; ``p = ±inf`` is a max pool of ``|x|`` (negated for -inf)."""
+    maxpool = (_pooling.max_pool1d, _pooling.max_pool2d, _pooling.max_pool3d)[nd - 1]
+    avgpool = (_pooling.avg_pool1d, _pooling.avg_pool2d, _pooling.avg_pool3d)[nd - 1]
+    if isinstance(norm_type, (int, float)):
+        if norm_type == float("inf"):
+            return maxpool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        if norm_type == -float("inf"):
+            return -maxpool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    out = avgpool(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    numel = math.prod(_ntuple_arg(kernel_size, nd))
+    return (out.sign() * relu(out.abs())).mul(numel).pow(1.0 / norm_type)
+
+
+def lp_pool1d(
+    input: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False
+) -> Tensor:
+    """1-D power-average pooling, as ``torch.nn.functional.lp_pool1d``: over each window,
+    ``(sum x^p)^(1/p)`` (computed as PyTorch does, from ``avg_pool1d`` of ``x^p``)."""
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(
+    input: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False
+) -> Tensor:
+    """2-D power-average pooling, as ``torch.nn.functional.lp_pool2d``: over each window,
+    ``(sum x^p)^(1/p)`` (computed as PyTorch does, from ``avg_pool2d`` of ``x^p``)."""
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(
+    input: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False
+) -> Tensor:
+    """3-D power-average pooling, as ``torch.nn.functional.lp_pool3d``: over each window,
+    ``(sum x^p)^(1/p)`` (computed as PyTorch does, from ``avg_pool3d`` of ``x^p``)."""
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
