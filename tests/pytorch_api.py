@@ -185,7 +185,7 @@ NAMES: dict[str, tuple[str, ...]] = {
         "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
         "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
         "adaptive_max_pool3d_with_indices", "max_unpool1d", "max_unpool2d", "max_unpool3d",
-        "lp_pool1d", "lp_pool2d", "lp_pool3d",
+        "lp_pool1d", "lp_pool2d", "lp_pool3d", "affine_grid", "grid_sample",
     ),
     "torch.nn.utils.rnn": (
         "PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence",

@@ -313,3 +313,188 @@ def test_lp_pool_layers():
     np.testing.assert_allclose(
         layer(tg.tensor(x)).numpy(), F.lp_pool3d(tg.tensor(x), 2.0, 2).numpy(), rtol=0
     )
+
+
+# ============================================================================ affine_grid, grid_sample
+def ref_affine_grid(theta, size, align):
+    spatial = size[2:]
+    axes = []
+    for n in spatial:
+        a = 1.0 if align else (n - 1) / n
+        axes.append(np.linspace(-a, a, n) if n > 1 else np.zeros(1))
+    out = np.empty((size[0], *spatial, len(spatial)))
+    for pos in itertools.product(*map(range, spatial)):
+        coords = [axes[a][i] for a, i in reversed(list(enumerate(pos)))] + [1.0]
+        out[(slice(None), *pos)] = theta @ np.array(coords)
+    return out
+
+
+def _ref_source(c, n, padding, align):
+    x = (c + 1) / 2 * (n - 1) if align else ((c + 1) * n - 1) / 2
+    if padding == "zeros":
+        return x
+    if padding == "reflection":
+        lo2, hi2 = (0, 2 * (n - 1)) if align else (-1, 2 * n - 1)
+        if lo2 == hi2:
+            x = 0.0
+        else:
+            low, span = lo2 / 2, (hi2 - lo2) / 2
+            x = abs(x - low)
+            extra, flips = np.fmod(x, span), np.floor(x / span)
+            x = extra + low if flips % 2 == 0 else span - extra + low
+    return min(max(x, 0.0), n - 1.0)
+
+
+def ref_grid_sample_2d(x, grid, mode, padding, align):
+    """PyTorch's scalar CPU loop for 4-D input."""
+    n, c, h, w = x.shape
+    ho, wo = grid.shape[1:3]
+    out = np.zeros((n, c, ho, wo))
+    for b, i, j in itertools.product(range(n), range(ho), range(wo)):
+        ix = _ref_source(grid[b, i, j, 0], w, padding, align)
+        iy = _ref_source(grid[b, i, j, 1], h, padding, align)
+        if mode == "nearest":
+            xs, ys = np.rint(ix), np.rint(iy)
+            if 0 <= xs < w and 0 <= ys < h:
+                out[b, :, i, j] = x[b, :, int(ys), int(xs)]
+            continue
+        x0, y0 = np.floor(ix), np.floor(iy)
+        for dx, dy in itertools.product((0, 1), (0, 1)):
+            xs, ys = x0 + dx, y0 + dy
+            wt = (ix - x0 if dx else x0 + 1 - ix) * (iy - y0 if dy else y0 + 1 - iy)
+            if 0 <= xs < w and 0 <= ys < h:
+                out[b, :, i, j] += wt * x[b, :, int(ys), int(xs)]
+    return out
+
+
+@pytest.mark.parametrize(
+    "nd, align", slow_after([(2, False), (3, True), (2, True), (3, False)], multi=True)
+)
+def test_affine_grid_values_and_gradient(nd, align):
+    rng = np.random.default_rng(12)
+    theta = rng.standard_normal((2, nd, nd + 1))
+    size = (2, 3, 4, 5) if nd == 2 else (2, 1, 3, 4, 2)
+    out = F.affine_grid(tg.tensor(theta), size, align_corners=align)
+    np.testing.assert_allclose(out.numpy(), ref_affine_grid(theta, size, align), **TOL)
+    # linear in theta: the gradient of <out, w> is <w, base>
+    w = rng.standard_normal(tuple(out.shape))
+    _, g = _grad(lambda t: F.affine_grid(t, size, align_corners=align), theta, w)
+    v = rng.standard_normal(theta.shape)
+    np.testing.assert_allclose(
+        (g * v).sum(), (ref_affine_grid(v, size, align) * w).sum(), rtol=1e-10
+    )
+
+
+GS = list(
+    itertools.product(("bilinear", "nearest"), ("zeros", "border", "reflection"), (False, True))
+)
+
+
+@pytest.mark.parametrize("mode, padding, align", slow_after(GS, keep=2, multi=True))
+def test_grid_sample_2d_against_reference(mode, padding, align):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 3, 4, 5))
+    grid = rng.uniform(-1.6, 1.6, (2, 3, 4, 2))
+    out = F.grid_sample(tg.tensor(x), tg.tensor(grid), mode, padding, align)
+    np.testing.assert_allclose(
+        out.numpy(), ref_grid_sample_2d(x, grid, mode, padding, align), **TOL
+    )
+    if mode == "bilinear":  # grid gradient against central differences of the reference
+        w = rng.standard_normal(tuple(out.shape))
+        _, g = _grad(lambda t: F.grid_sample(tg.tensor(x), t, mode, padding, align), grid, w)
+        v = rng.standard_normal(grid.shape)
+        eps = 1e-7
+        fd = (
+            (ref_grid_sample_2d(x, grid + eps * v, mode, padding, align)
+             - ref_grid_sample_2d(x, grid - eps * v, mode, padding, align)) * w
+        ).sum() / (2 * eps)  # fmt: skip
+        np.testing.assert_allclose((g * v).sum(), fd, rtol=1e-6)
+
+
+GS_TORCH = list(
+    itertools.product(
+        (2, 3), ("bilinear", "nearest"), ("zeros", "border", "reflection"), (False, True)
+    )
+)
+
+
+@pytest.mark.parametrize("nd, mode, padding, align", slow_after(GS_TORCH, keep=2, multi=True))
+def test_grid_sample_matches_pytorch(nd, mode, padding, align):
+    torch = _torch()
+    rng = np.random.default_rng(14)
+    shape = (2, 3, 5, 6) if nd == 2 else (2, 2, 4, 5, 3)
+    gshape = (2, 4, 3, 2) if nd == 2 else (2, 3, 2, 3, 3)
+    x, grid = rng.standard_normal(shape), rng.uniform(-1.7, 1.7, gshape)
+    tx, tgrid = torch.tensor(x, requires_grad=True), torch.tensor(grid, requires_grad=True)
+    want = torch.nn.functional.grid_sample(tx, tgrid, mode, padding, align)
+    w = rng.standard_normal(tuple(want.shape))
+    (want * torch.tensor(w)).sum().backward()
+    gx, ggrid = tg.tensor(x, requires_grad=True), tg.tensor(grid, requires_grad=True)
+    out = F.grid_sample(gx, ggrid, mode, padding, align)
+    (out * tg.tensor(w)).sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), **TOL)
+    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), **TOL)
+    np.testing.assert_allclose(ggrid.grad.numpy(), tgrid.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_affine_grid_then_grid_sample_matches_pytorch():
+    torch = _torch()
+    rng = np.random.default_rng(15)
+    theta, x = rng.standard_normal((2, 2, 3)) * 0.5, rng.standard_normal((2, 3, 6, 5))
+    tt = torch.tensor(theta, requires_grad=True)
+    tf = torch.nn.functional
+    want = tf.grid_sample(
+        torch.tensor(x), tf.affine_grid(tt, (2, 3, 4, 4), False), align_corners=False
+    )
+    want.square().sum().backward()
+    gt = tg.tensor(theta, requires_grad=True)
+    out = F.grid_sample(tg.tensor(x), F.affine_grid(gt, (2, 3, 4, 4), False), align_corners=False)
+    out.square().sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), **TOL)
+    np.testing.assert_allclose(gt.grad.numpy(), tt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_grid_sample_nearest_grid_gradient_is_zeros():
+    x = tg.tensor(np.ones((1, 1, 3, 3)))
+    grid = tg.tensor(np.zeros((1, 2, 2, 2)), requires_grad=True)
+    F.grid_sample(x, grid, "nearest", align_corners=False).sum().backward()
+    np.testing.assert_array_equal(grid.grad.numpy(), np.zeros((1, 2, 2, 2)))
+
+
+def _gs_errors():
+    x, g = np.zeros((2, 3, 4, 5)), np.zeros((2, 3, 3, 2))
+    return [
+        lambda m, T: m.grid_sample(T(x), T(g), "linear", align_corners=False),
+        lambda m, T: m.grid_sample(T(x), T(g), padding_mode="wrap", align_corners=False),
+        lambda m, T: m.grid_sample(T(x), T(g[..., None]), align_corners=False),
+        lambda m, T: m.grid_sample(T(x), T(g[:1]), align_corners=False),
+        lambda m, T: m.grid_sample(T(x), T(np.zeros((2, 3, 3, 3))), align_corners=False),
+        lambda m, T: m.grid_sample(T(x[:, :, :0]), T(g), align_corners=False),
+        lambda m, T: m.grid_sample(
+            T(x[None]), T(np.zeros((1, 2, 3, 3, 3, 3))), align_corners=False
+        ),
+        lambda m, T: m.grid_sample(T(x[0]), T(g[0]), align_corners=False),
+        lambda m, T: m.affine_grid(T(np.zeros((2, 2, 3))), (2, 3, 4), False),
+        lambda m, T: m.affine_grid(T(np.zeros((2, 3, 3))), (2, 3, 4, 5), False),
+        lambda m, T: m.affine_grid(T(np.zeros((2, 2, 3))).int(), (2, 3, 4, 5), False),
+        lambda m, T: m.affine_grid(T(np.zeros((2, 2, 3))), (2, 3, 0, 5), False),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_gs_errors())))
+def test_grid_sample_and_affine_grid_errors_match_pytorch(case):
+    torch = _torch()
+    call = _gs_errors()[case]
+    with pytest.raises(Exception) as want:
+        call(torch.nn.functional, torch.tensor)
+    with pytest.raises(type(want.value)) as got:
+        call(F, tg.tensor)
+    assert str(got.value) == str(want.value).replace("torch.", "tracegrad.")
+
+
+def test_grid_sample_bicubic_and_align_corners_warning():
+    x, g = tg.tensor(np.zeros((1, 1, 3, 3))), tg.tensor(np.zeros((1, 2, 2, 2)))
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        F.grid_sample(x, g)
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        F.affine_grid(tg.tensor(np.zeros((1, 2, 3))), (1, 1, 2, 2))

@@ -13,6 +13,7 @@ indices in range, are skipped on traced values).
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -2958,3 +2959,215 @@ def lp_pool3d(
     """3-D power-average pooling, as ``torch.nn.functional.lp_pool3d``: over each window,
     ``(sum x^p)^(1/p)`` (computed as PyTorch does, from ``avg_pool3d`` of ``x^p``)."""
     return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+# ------------------------------------------------------------------------------------------------
+# Spatial transformers: affine_grid and grid_sample, composed from recorded ops (gathers for the
+# taps, elementwise ops for the weights), so both gradients come from those ops' rules.
+__all__ += ["affine_grid", "grid_sample"]
+
+_ALIGN_WARNING = (
+    "Default grid_sample and affine_grid behavior has changed "
+    "to align_corners=False since 1.3.0. Please specify "
+    "align_corners=True if the old behavior is desired. "
+    "See the documentation of grid_sample for details."
+)
+
+
+def _base_coords(n: int, align_corners: bool) -> np.ndarray:
+    """PyTorch's ``_linspace_from_neg_one``: n points over [-1, 1] (pixel centres when
+    ``align_corners``; else shrunk by (n - 1) / n), or [0] for a single point."""
+    if n <= 1:
+        return np.zeros(max(n, 1))
+    a = 1.0 if align_corners else (n - 1) / n
+    return np.linspace(-a, a, n)
+
+
+def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
+    """Sampling grid of an affine map, as ``torch.nn.functional.affine_grid``: for ``size`` (N,
+    C, H, W) and ``theta`` (N, 2, 3) the (N, H, W, 2) grid ``theta @ [x, y, 1]`` over the output's
+    normalised pixel coordinates (x along W); for (N, C, D, H, W) and (N, 3, 4) the (N, D, H, W,
+    3) grid. Differentiable in ``theta``."""
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    if not theta.dtype.is_floating_point:
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    size = tuple(size) if not isinstance(size, tuple) else size
+    if len(size) == 4:
+        if theta.ndim != 3 or tuple(theta.shape[-2:]) != (2, 3):
+            raise ValueError(
+                "Expected a batch of 2D affine matrices of shape Nx2x3 for size "
+                f"{size}. Got {theta.shape}."
+            )
+    elif len(size) == 5:
+        if theta.ndim != 3 or tuple(theta.shape[-2:]) != (3, 4):
+            raise ValueError(
+                "Expected a batch of 3D affine matrices of shape Nx3x4 for size "
+                f"{size}. Got {theta.shape}."
+            )
+    else:
+        raise NotImplementedError(
+            "affine_grid only supports 4D and 5D sizes, "
+            "for 2D and 3D affine transforms, respectively. "
+            f"Got size {size}."
+        )
+    spatial = size[2:]
+    if align_corners and min(spatial) == 1:
+        warnings.warn(
+            "Since version 1.3.0, affine_grid behavior has changed "
+            "for unit-size grids when align_corners=True. "
+            "This is not an intended use case of affine_grid. "
+            "See the documentation of affine_grid for details.",
+            stacklevel=2,
+        )
+    elif min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    # Base grid (*spatial, nd + 1): x (along the last axis) first, then y (, z), then 1.
+    axes = [_base_coords(n, align_corners) for n in spatial]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    base = np.stack([*reversed(mesh), np.ones(tuple(spatial))], axis=-1)
+    nd = len(spatial)
+    base = tensor(base.reshape(-1, nd + 1), dtype=theta.dtype, device=theta.device)
+    grid = base.matmul(theta.transpose(1, 2))  # (N, prod(spatial), nd)
+    return grid.reshape(size[0], *spatial, nd)
+
+
+def _gs_clip(x: Tensor, size: int) -> Tensor:
+    """PyTorch's ``clip_coordinates``: x clamped to [0, size - 1], with gradient 1 strictly
+    inside and 0 at or beyond the borders (``clip_coordinates_set_grad``)."""
+    inside = (x > 0) & (x < size - 1)
+    return where(inside, x, x.detach().clamp(0, size - 1))
+
+
+def _gs_reflect(x: Tensor, twice_low: int, twice_high: int) -> Tensor:
+    """PyTorch's ``reflect_coordinates``: x reflected by the borders twice_low / 2 and
+    twice_high / 2 until it lies between them."""
+    if twice_low == twice_high:
+        return x * 0
+    low = twice_low / 2
+    span = (twice_high - twice_low) / 2
+    x = (x - low).abs()
+    extra = x.fmod(span)
+    flips = (x / span).floor()
+    return where(flips.fmod(2) == 0, extra + low, span - extra + low)
+
+
+def _gs_source(coord: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:
+    """PyTorch's ``grid_sampler_compute_source_index``: a normalised coordinate to a pixel
+    position along an axis of ``size``, with border / reflection padding applied."""
+    if align_corners:
+        x = (coord + 1) / 2 * (size - 1)
+    else:
+        x = ((coord + 1) * size - 1) / 2
+    if padding_mode == "border":
+        x = _gs_clip(x, size)
+    elif padding_mode == "reflection":
+        if align_corners:
+            x = _gs_reflect(x, 0, 2 * (size - 1))
+        else:
+            x = _gs_reflect(x, -1, 2 * size - 1)
+        x = _gs_clip(x, size)
+    return x
+
+
+def grid_sample(
+    input: Tensor,
+    grid: Tensor,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool | None = None,
+) -> Tensor:
+    """Sample ``input`` (N, C, H, W) at the normalised locations ``grid`` (N, Ho, Wo, 2) (x, y in
+    [-1, 1]), as ``torch.nn.functional.grid_sample``; 5-D inputs take (N, Do, Ho, Wo, 3) grids.
+    ``mode`` 'bilinear' (trilinear in 5-D) or 'nearest' (round half to even); ``padding_mode``
+    'zeros', 'border' or 'reflection'. Gradients flow to ``input`` (scatter-adds of the taps)
+    and, for 'bilinear', to ``grid``, as PyTorch's. 'bicubic' raises NotImplementedError."""
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(
+            "nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or "
+            f"'bicubic', but got: '{mode}'"
+        )
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(
+            "nn.functional.grid_sample(): expected padding_mode "
+            "to be 'zeros', 'border', or 'reflection', "
+            f"but got: '{padding_mode}'"
+        )
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    nd = input.ndim - 2
+    sizes = f"input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}"
+    if grid.shape[-1] != nd:
+        raise RuntimeError(
+            f"grid_sampler(): expected grid to have size {nd} in last dimension, but got grid "
+            f"with sizes {list(grid.shape)}"
+        )
+    if input.ndim not in (4, 5) or grid.ndim != input.ndim:
+        raise RuntimeError(
+            f"grid_sampler(): expected {input.ndim}D input and grid with same number of "
+            f"dimensions, but got {sizes}"
+        )
+    if input.shape[0] != grid.shape[0]:
+        raise RuntimeError(
+            f"grid_sampler(): expected grid and input to have same batch size, but got {sizes}"
+        )
+    for i in range(2, input.ndim):
+        if input.shape[i] == 0:
+            raise RuntimeError(
+                "grid_sampler(): expected input to have non-empty spatial dimensions, but "
+                f"input has sizes {list(input.shape)} with dimension {i} being empty"
+            )
+    if mode == "bicubic":
+        if nd != 2:
+            raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input.")
+        raise NotImplementedError(
+            "grid_sample(mode='bicubic') is not implemented in tracegrad; use mode='bilinear' "
+            "(or upsample with F.interpolate(mode='bicubic') first)"
+        )
+    n, c = input.shape[0], input.shape[1]
+    spatial = tuple(input.shape[2:])  # (H, W) or (D, H, W)
+    out = tuple(grid.shape[1:-1])
+    count = math.prod(out)
+    flat = input.reshape(n, c, math.prod(spatial))
+    # Pixel positions per spatial axis (axis 0 = D or H); grid[..., 0] is x, along the last.
+    pos = [
+        _gs_source(grid[..., nd - 1 - a], spatial[a], padding_mode, align_corners)
+        for a in range(nd)
+    ]
+
+    def tap(corner):
+        """Values at integer positions ``corner`` (one per axis), and whether they are in bounds."""
+        valid = None
+        index = None
+        for a, p in enumerate(corner):
+            ok = (p >= 0) & (p <= spatial[a] - 1)
+            valid = ok if valid is None else valid & ok
+            p = p.clamp(0, spatial[a] - 1).long()
+            index = p if index is None else index * spatial[a] + p
+        index = index.reshape(n, 1, count).expand(n, c, count)
+        return flat.gather(2, index).reshape(n, c, *out), valid
+
+    if mode == "nearest":
+        value, valid = tap([p.detach().round() for p in pos])
+        value = value * valid.unsqueeze(1).to(value.dtype)
+        if grid.requires_grad and is_grad_enabled():
+            # PyTorch's grid gradient is zeros here, not None: join grid to the graph by adding
+            # a where() that never selects it (an exact 0, a zero gradient, even for inf/nan).
+            never = creation.zeros(out, dtype=_bool, device=grid.device)
+            value = value + where(never, grid[..., 0], 0.0).unsqueeze(1)
+        return value
+    lo = [p.detach().floor() for p in pos]
+    result = None
+    for bits in itertools.product((0, 1), repeat=nd):
+        corner = [lo[a] + b for a, b in enumerate(bits)]
+        weight = None
+        for a, b in enumerate(bits):
+            # The far corner's weight along an axis is p - lo, the near one's lo + 1 - p.
+            w = pos[a] - lo[a] if b else lo[a] + 1 - pos[a]
+            weight = w if weight is None else weight * w
+        value, valid = tap(corner)
+        term = value * where(valid, weight, 0.0).unsqueeze(1)
+        result = term if result is None else result + term
+    return result
