@@ -498,3 +498,161 @@ def test_grid_sample_bicubic_and_align_corners_warning():
         F.grid_sample(x, g)
     with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
         F.affine_grid(tg.tensor(np.zeros((1, 2, 3))), (1, 1, 2, 2))
+
+
+# ======================================================================== fractional max pooling
+def ref_fractional(x, samples, nd, k, out):
+    """PyTorch's CPU loop: generate_intervals in float64 (the inputs here are float64), the
+    first maximum of each window (its flat plane index)."""
+    spatial = x.shape[-nd:]
+    lead = x.shape[:-nd]
+    planes = x.reshape(-1, *spatial)
+    u = samples.reshape(-1, nd)
+    col = (1, 0) if nd == 2 else (0, 1, 2)
+    vals = np.empty((len(planes), *out))
+    idx = np.empty((len(planes), *out), np.int64)
+    for p, plane in enumerate(planes):
+        starts = []
+        for a in range(nd):
+            n, o, kk, s = spatial[a], out[a], k[a], u[p, col[a]]
+            seq = [0] * o
+            if o > 1:
+                alpha = (n - kk) / (o - 1)
+                seq = [int((i + s) * alpha) - int(s * alpha) for i in range(o)]
+            if o > 0:
+                seq[-1] = n - kk
+            starts.append(seq)
+        for pos in itertools.product(*map(range, out)):
+            best, where_ = -np.inf, None
+            for off in itertools.product(*map(range, k)):
+                src = tuple(starts[a][pos[a]] + off[a] for a in range(nd))
+                if where_ is None or plane[src] > best:
+                    best, where_ = plane[src], np.ravel_multi_index(src, spatial)
+            vals[(p, *pos)], idx[(p, *pos)] = best, where_
+    return vals.reshape(*lead, *out), idx.reshape(*lead, *out)
+
+
+FRACTIONAL = [
+    # nd, shape, kernel, output_size, output_ratio
+    (2, (2, 3, 9, 8), 2, (4, 5), None),
+    (3, (1, 2, 7, 8, 9), 2, (3, 4, 5), None),
+    (2, (3, 11, 10), 3, None, (0.5, 0.6)),
+    (2, (1, 2, 7, 7), (3, 2), 1, None),
+    (3, (2, 6, 7, 8), (2, 3, 2), None, 0.5),
+]
+
+
+def _fractional_case(nd, shape, k, size, ratio):
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal(shape)
+    batch = shape[0] if len(shape) == nd + 2 else 1
+    samples = rng.uniform(0, 1, (batch, shape[-nd - 1], nd))
+    kk = tuple(k) if isinstance(k, tuple) else (k,) * nd
+    if size is None:
+        r = ratio if isinstance(ratio, tuple) else (ratio,) * nd
+        out = tuple(int(shape[-nd + a] * r[a]) for a in range(nd))
+    else:
+        out = size if isinstance(size, tuple) else (size,) * nd
+    return x, samples, kk, out
+
+
+@pytest.mark.parametrize("nd, shape, k, size, ratio", slow_after(FRACTIONAL, keep=2, multi=True))
+def test_fractional_max_pool_against_reference(nd, shape, k, size, ratio):
+    x, samples, kk, out = _fractional_case(nd, shape, k, size, ratio)
+    fn = getattr(F, f"fractional_max_pool{nd}d")
+    v, i = fn(tg.tensor(x), k, size, ratio, True, _random_samples=tg.tensor(samples))
+    want_v, want_i = ref_fractional(x, samples, nd, kk, out)
+    np.testing.assert_array_equal(v.numpy(), want_v)
+    np.testing.assert_array_equal(i.numpy(), want_i)
+    w = np.random.default_rng(17).standard_normal(want_v.shape)
+    _, g = _grad(lambda t: fn(t, k, size, ratio, _random_samples=tg.tensor(samples)), x, w)
+    want_g = np.zeros(x.shape).reshape(-1, int(np.prod(x.shape[-nd:])))
+    for r, (ix, ww) in enumerate(zip(want_i.reshape(len(want_g), -1), w.reshape(len(want_g), -1))):
+        np.add.at(want_g[r], ix, ww)
+    np.testing.assert_allclose(g, want_g.reshape(x.shape), **TOL)
+
+
+@pytest.mark.parametrize("nd, shape, k, size, ratio", slow_after(FRACTIONAL, keep=2, multi=True))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fractional_max_pool_matches_pytorch(nd, shape, k, size, ratio, dtype):
+    torch = _torch()
+    x, samples, _, _ = _fractional_case(nd, shape, k, size, ratio)
+    x, samples = x.astype(dtype), samples.astype(dtype)
+    tx = torch.tensor(x, requires_grad=True)
+    tfn = getattr(torch.nn.functional, f"fractional_max_pool{nd}d_with_indices")
+    tv, ti = tfn(tx, k, size, ratio, _random_samples=torch.tensor(samples))
+    w = np.random.default_rng(18).standard_normal(tuple(tv.shape)).astype(dtype)
+    (tv * torch.tensor(w)).sum().backward()
+    gx = tg.tensor(x, requires_grad=True)
+    fn = getattr(F, f"fractional_max_pool{nd}d_with_indices")
+    v, i = fn(gx, k, size, ratio, _random_samples=tg.tensor(samples))
+    (v * tg.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(v.detach().numpy(), tv.detach().numpy())
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    np.testing.assert_array_equal(gx.grad.numpy(), tx.grad.numpy())
+
+
+def test_fractional_max_pool_random_samples_use_the_generator():
+    x = tg.tensor(np.random.default_rng(19).standard_normal((2, 3, 8, 8)))
+    tg.manual_seed(3)
+    a = F.fractional_max_pool2d(x, 2, output_ratio=0.5)
+    tg.manual_seed(3)
+    b = F.fractional_max_pool2d(x, 2, output_ratio=0.5)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert tuple(a.shape) == (2, 3, 4, 4)
+
+
+def test_fractional_max_pool_layers():
+    layer = tg.nn.FractionalMaxPool2d(2, output_size=3, return_indices=True)
+    assert layer.kernel_size == (2, 2) and layer.output_size == (3, 3)
+    samples = tg.tensor(np.full((1, 2, 2), 0.5))
+    layer3 = tg.nn.FractionalMaxPool3d(
+        2,
+        output_ratio=0.5,
+        _random_samples=samples.reshape(1, 2, 2)[..., :1].expand(1, 2, 3).contiguous(),
+    )
+    x = tg.tensor(np.random.default_rng(20).standard_normal((1, 2, 6, 6)))
+    v, i = layer(x)
+    assert tuple(v.shape) == tuple(i.shape) == (1, 2, 3, 3)
+    out = layer3(tg.tensor(np.random.default_rng(21).standard_normal((1, 2, 4, 6, 8))))
+    assert tuple(out.shape) == (1, 2, 2, 3, 4)
+    with pytest.raises(
+        ValueError, match="requires specifying either an output size, or a pooling ratio"
+    ):
+        tg.nn.FractionalMaxPool2d(2)
+    with pytest.raises(
+        ValueError, match="only one of output_size and output_ratio may be specified"
+    ):
+        tg.nn.FractionalMaxPool2d(2, output_size=3, output_ratio=0.5)
+    with pytest.raises(ValueError, match=r"output_ratio must be between 0 and 1 \(got 1.5\)"):
+        tg.nn.FractionalMaxPool3d(2, output_ratio=1.5)
+    with pytest.raises(ValueError, match="kernel_size must be greater than 0, but got 0"):
+        tg.nn.FractionalMaxPool3d(0, output_size=2)
+
+
+def _fractional_errors():
+    x = np.zeros((2, 3, 7, 6))
+    return [
+        lambda m, T: m.fractional_max_pool2d(T(x), 3),
+        lambda m, T: m.fractional_max_pool2d(T(x), 3, output_size=(6, 5)),
+        lambda m, T: m.fractional_max_pool2d(
+            T(x), 2, output_size=3, _random_samples=T(np.zeros((2, 3, 3)))
+        ),
+        lambda m, T: m.fractional_max_pool2d(
+            T(x), 2, output_size=3, _random_samples=T(np.zeros((2, 3, 2))).float()
+        ),
+        lambda m, T: m.fractional_max_pool3d(T(x), 2, output_size=3),
+        lambda m, T: m.fractional_max_pool2d(T(x), 2, output_ratio=(0.5, 0.5, 0.5)),
+        lambda m, T: m.fractional_max_pool2d(T(x), 2, output_size=(3, 6)),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_fractional_errors())))
+def test_fractional_max_pool_errors_match_pytorch(case):
+    torch = _torch()
+    call = _fractional_errors()[case]
+    with pytest.raises(Exception) as want:
+        call(torch.nn.functional, torch.tensor)
+    with pytest.raises(type(want.value)) as got:
+        call(F, tg.tensor)
+    assert str(got.value) == str(want.value)

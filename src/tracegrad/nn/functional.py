@@ -3171,3 +3171,163 @@ def grid_sample(
         term = value * where(valid, weight, 0.0).unsqueeze(1)
         result = term if result is None else result + term
     return result
+
+
+# ------------------------------------------------------------------------------------------------
+# Fractional max pooling: windows at pseudo-random, data-independent starts (PyTorch's
+# generate_intervals), then a gather of each window's maximum, so the gradient is the gather's
+# rule (a scatter-add at the arg-max), as PyTorch's.
+__all__ += [
+    "fractional_max_pool2d",
+    "fractional_max_pool3d",
+    "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d_with_indices",
+]
+
+_FRACTIONAL_AXES = {2: ("height", "width"), 3: ("time", "height", "width")}
+
+
+def _fractional_starts(sample, n: int, o: int, k: int, dtype):
+    """PyTorch's ``generate_intervals`` for one axis, for every plane: (B,) samples in [0, 1) to
+    (B, o) window starts ``int((i + u) alpha) - int(u alpha)``, alpha = (n - k) / (o - 1), in the
+    input's dtype, the last start pinned to n - k."""
+    b = sample.shape[0]
+    last = jnp.full((b, min(o, 1)), n - k, jnp.int64)
+    if o <= 1:
+        return last
+    alpha = np.array(n - k, dtype) / np.array(o - 1, dtype)
+    i = jnp.arange(o - 1, dtype=dtype)
+    starts = ((i[None, :] + sample[:, None]) * alpha).astype(jnp.int32)
+    starts = starts - (sample * alpha).astype(jnp.int32)[:, None]
+    return jnp.concatenate([starts.astype(jnp.int64), last], axis=1)
+
+
+def _fractional_max_pool(
+    nd: int, input: Tensor, kernel_size, output_size, output_ratio, samples
+) -> tuple:
+    fname = f"fractional_max_pool{nd}d"
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{fname} requires specifying either an output_size or an output_ratio")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(
+            f"{fname}(): Expected {nd + 1}D or {nd + 2}D tensor, but got: {list(input.shape)}"
+        )
+    if output_size is None:
+        if nd == 2 and isinstance(output_ratio, (tuple, list)) and len(output_ratio) > 2:
+            raise ValueError(
+                f"{fname} requires output_ratio to either be a single Int or tuple of Ints."
+            )
+        ratio = _ntuple_arg(output_ratio, nd)
+        output_size = [int(input.shape[-nd + a] * ratio[a]) for a in range(nd)]
+    kernel = tuple(int(v) for v in _ntuple_arg(kernel_size, nd))
+    out = tuple(int(v) for v in _ntuple_arg(output_size, nd))
+    batched = input.ndim == nd + 2
+    n_batch = input.shape[0] if batched else 1
+    channels = input.shape[-nd - 1]
+    if samples is None:
+        samples = creation.rand(n_batch, channels, nd, dtype=input.dtype, device=input.device)
+    if samples.ndim != 3 or samples.shape[2] != nd:
+        raise RuntimeError(
+            f"Expect _random_samples.size(2) equals to {nd}; got {samples.shape[-1]}."
+        )
+    if samples.dtype != input.dtype:
+        raise RuntimeError("Expect _random_samples to have the same dtype as input")
+    spatial = tuple(input.shape[-nd:])
+    for a in range(nd):
+        if out[a] + kernel[a] - 1 > spatial[a]:
+            what = _FRACTIONAL_AXES[nd][a]
+            where_ = "_out" if nd == 3 else ""
+            raise RuntimeError(
+                f"{fname}{where_}(): pool {what} {kernel[a]} too large relative to input "
+                f"{what} {spatial[a]}"
+            )
+    lead = tuple(input.shape[:-nd])
+    b = math.prod(lead)
+    plane = math.prod(spatial)
+    u = samples.detach()._storage.array.reshape(n_batch * channels, nd)
+    # PyTorch's sample order: 2-D windows take (width, height) = (u[0], u[1]); 3-D (t, h, w).
+    col = (1, 0) if nd == 2 else (0, 1, 2)
+    dtype = np.dtype(u.dtype)
+    flat_idx = jnp.zeros((b,) + (1,) * (2 * nd), jnp.int64)
+    for a in range(nd):
+        starts = _fractional_starts(u[:, col[a]], spatial[a], out[a], kernel[a], dtype)
+        pos = starts[:, :, None] + jnp.arange(kernel[a], dtype=jnp.int64)[None, None, :]
+        shape = [b] + [1] * (2 * nd)
+        shape[1 + a], shape[1 + nd + a] = out[a], kernel[a]
+        flat_idx = flat_idx * spatial[a] + pos.reshape(shape)
+    flat_idx = jnp.broadcast_to(flat_idx, (b, *out, *kernel)).reshape(b, *out, -1)
+    x = input.detach()._storage.array.reshape(b, plane)
+    vals = jnp.take_along_axis(x, flat_idx.reshape(b, -1), axis=1).reshape(flat_idx.shape)
+    # PyTorch keeps the first maximum, or the last NaN when a window holds one.
+    nan = (
+        jnp.isnan(vals) if jnp.issubdtype(vals.dtype, jnp.floating) else jnp.zeros_like(vals, bool)
+    )
+    kk = vals.shape[-1]
+    last_nan = kk - 1 - jnp.argmax(nan[..., ::-1], axis=-1)
+    first_max = jnp.argmax(jnp.where(nan, -jnp.inf, vals), axis=-1)
+    pick = jnp.where(nan.any(-1), last_nan, first_max)
+    indices = jnp.take_along_axis(flat_idx, pick[..., None], axis=-1)[..., 0]
+    idx = Tensor._wrap(indices.reshape(b, -1))
+    values = input.reshape(b, plane).gather(1, idx).reshape(*lead, *out)
+    return values, idx.reshape(*lead, *out)
+
+
+def fractional_max_pool2d_with_indices(
+    input: Tensor,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples: Tensor | None = None,
+):
+    """Fractional max pooling of ``input`` (N, C, H, W) or (C, H, W), returning ``(values,
+    indices)``, as ``torch.nn.functional.fractional_max_pool2d_with_indices``: windows of
+    ``kernel_size`` at PyTorch's pseudo-random starts for ``output_size`` (or
+    ``output_ratio`` times the input's size). ``_random_samples`` (N, C, 2) in [0, 1) fixes the
+    starts (the result then equals PyTorch's); by default they are drawn from tracegrad's
+    generator (``tracegrad.manual_seed``)."""
+    del return_indices
+    return _fractional_max_pool(2, input, kernel_size, output_size, output_ratio, _random_samples)
+
+
+def fractional_max_pool3d_with_indices(
+    input: Tensor,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples: Tensor | None = None,
+):
+    """Fractional max pooling of ``input`` (N, C, T, H, W) or (C, T, H, W), returning
+    ``(values, indices)``, as ``torch.nn.functional.fractional_max_pool3d_with_indices`` (see
+    :func:`fractional_max_pool2d_with_indices`; ``_random_samples`` is (N, C, 3))."""
+    del return_indices
+    return _fractional_max_pool(3, input, kernel_size, output_size, output_ratio, _random_samples)
+
+
+def fractional_max_pool2d(
+    input: Tensor,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples: Tensor | None = None,
+):
+    """Fractional max pooling, as ``torch.nn.functional.fractional_max_pool2d`` (see
+    :func:`fractional_max_pool2d_with_indices`); the indices too with ``return_indices``."""
+    res = _fractional_max_pool(2, input, kernel_size, output_size, output_ratio, _random_samples)
+    return res if return_indices else res[0]
+
+
+def fractional_max_pool3d(
+    input: Tensor,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples: Tensor | None = None,
+):
+    """Fractional 3-D max pooling, as ``torch.nn.functional.fractional_max_pool3d`` (see
+    :func:`fractional_max_pool3d_with_indices`); the indices too with ``return_indices``."""
+    res = _fractional_max_pool(3, input, kernel_size, output_size, output_ratio, _random_samples)
+    return res if return_indices else res[0]
