@@ -418,6 +418,9 @@ GS_TORCH = list(
 )
 
 
+GS_TORCH += [(2, "bicubic", p, a) for p in ("zeros", "border", "reflection") for a in (False, True)]
+
+
 @pytest.mark.parametrize("nd, mode, padding, align", slow_after(GS_TORCH, keep=2, multi=True))
 def test_grid_sample_matches_pytorch(nd, mode, padding, align):
     torch = _torch()
@@ -474,6 +477,9 @@ def _gs_errors():
             T(x[None]), T(np.zeros((1, 2, 3, 3, 3, 3))), align_corners=False
         ),
         lambda m, T: m.grid_sample(T(x[0]), T(g[0]), align_corners=False),
+        lambda m, T: m.grid_sample(
+            T(x[None]), T(np.zeros((1, 2, 3, 3, 3))), "bicubic", align_corners=False
+        ),
         lambda m, T: m.affine_grid(T(np.zeros((2, 2, 3))), (2, 3, 4), False),
         lambda m, T: m.affine_grid(T(np.zeros((2, 3, 3))), (2, 3, 4, 5), False),
         lambda m, T: m.affine_grid(T(np.zeros((2, 2, 3))).int(), (2, 3, 4, 5), False),

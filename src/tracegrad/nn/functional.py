@@ -3071,6 +3071,33 @@ def _gs_source(coord: Tensor, size: int, padding_mode: str, align_corners: bool)
     return x
 
 
+def _cubic_weights(t: Tensor) -> list:
+    """PyTorch's ``get_cubic_upsample_coefficients`` (A = -0.75) for taps at offsets -1, 0, 1,
+    2 from the floor, ``t`` being the fractional part."""
+    a = -0.75
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def _gs_source_tap(x: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:
+    """PyTorch's ``compute_coordinates`` of an integer tap position (no gradient): clipped for
+    'border', reflected then clipped for 'reflection', as is for 'zeros'."""
+    if padding_mode == "zeros":
+        return x
+    if padding_mode == "reflection":
+        if align_corners:
+            x = _gs_reflect(x, 0, 2 * (size - 1))
+        else:
+            x = _gs_reflect(x, -1, 2 * size - 1)
+    return x.clamp(0, size - 1).trunc()
+
+
 def grid_sample(
     input: Tensor,
     grid: Tensor,
@@ -3080,9 +3107,10 @@ def grid_sample(
 ) -> Tensor:
     """Sample ``input`` (N, C, H, W) at the normalised locations ``grid`` (N, Ho, Wo, 2) (x, y in
     [-1, 1]), as ``torch.nn.functional.grid_sample``; 5-D inputs take (N, Do, Ho, Wo, 3) grids.
-    ``mode`` 'bilinear' (trilinear in 5-D) or 'nearest' (round half to even); ``padding_mode``
-    'zeros', 'border' or 'reflection'. Gradients flow to ``input`` (scatter-adds of the taps)
-    and, for 'bilinear', to ``grid``, as PyTorch's. 'bicubic' raises NotImplementedError."""
+    ``mode`` 'bilinear' (trilinear in 5-D), 'nearest' (round half to even) or 'bicubic' (4-D
+    only, PyTorch's cubic convolution); ``padding_mode`` 'zeros', 'border' or 'reflection'.
+    Gradients flow to ``input`` (scatter-adds of the taps) and, for 'bilinear' and 'bicubic',
+    to ``grid``, as PyTorch's."""
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(
             "nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or "
@@ -3119,21 +3147,22 @@ def grid_sample(
                 "grid_sampler(): expected input to have non-empty spatial dimensions, but "
                 f"input has sizes {list(input.shape)} with dimension {i} being empty"
             )
-    if mode == "bicubic":
-        if nd != 2:
-            raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input.")
-        raise NotImplementedError(
-            "grid_sample(mode='bicubic') is not implemented in tracegrad; use mode='bilinear' "
-            "(or upsample with F.interpolate(mode='bicubic') first)"
-        )
+    if mode == "bicubic" and nd != 2:
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     n, c = input.shape[0], input.shape[1]
     spatial = tuple(input.shape[2:])  # (H, W) or (D, H, W)
     out = tuple(grid.shape[1:-1])
     count = math.prod(out)
     flat = input.reshape(n, c, math.prod(spatial))
     # Pixel positions per spatial axis (axis 0 = D or H); grid[..., 0] is x, along the last.
+    # Bicubic pads the taps, not the position (PyTorch's get_value_bounded).
     pos = [
-        _gs_source(grid[..., nd - 1 - a], spatial[a], padding_mode, align_corners)
+        _gs_source(
+            grid[..., nd - 1 - a],
+            spatial[a],
+            "zeros" if mode == "bicubic" else padding_mode,
+            align_corners,
+        )
         for a in range(nd)
     ]
 
@@ -3160,6 +3189,19 @@ def grid_sample(
         return value
     lo = [p.detach().floor() for p in pos]
     result = None
+    if mode == "bicubic":
+        # PyTorch's cubic convolution (A = -0.75) over the 4 x 4 taps around the position; each
+        # tap's integer coordinates are padded (clipped / reflected) and read 0 out of bounds.
+        weights = [_cubic_weights(p - q) for p, q in zip(pos, lo)]
+        for i, j in itertools.product(range(4), repeat=2):
+            corner = [
+                _gs_source_tap(lo[0] + (i - 1), spatial[0], padding_mode, align_corners),
+                _gs_source_tap(lo[1] + (j - 1), spatial[1], padding_mode, align_corners),
+            ]
+            value, valid = tap(corner)
+            term = value * where(valid, weights[0][i] * weights[1][j], 0.0).unsqueeze(1)
+            result = term if result is None else result + term
+        return result
     for bits in itertools.product((0, 1), repeat=nd):
         corner = [lo[a] + b for a, b in enumerate(bits)]
         weight = None
