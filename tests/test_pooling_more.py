@@ -477,6 +477,7 @@ def _gs_errors():
             T(x[None]), T(np.zeros((1, 2, 3, 3, 3, 3))), align_corners=False
         ),
         lambda m, T: m.grid_sample(T(x[0]), T(g[0]), align_corners=False),
+        lambda m, T: m.grid_sample(T(x), T(g).float(), align_corners=False),
         lambda m, T: m.grid_sample(
             T(x[None]), T(np.zeros((1, 2, 3, 3, 3))), "bicubic", align_corners=False
         ),

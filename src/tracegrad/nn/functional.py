@@ -3147,6 +3147,11 @@ def grid_sample(
                 "grid_sampler(): expected input to have non-empty spatial dimensions, but "
                 f"input has sizes {list(input.shape)} with dimension {i} being empty"
             )
+    if input.dtype != grid.dtype:
+        raise RuntimeError(
+            f"expected scalar type {scalar_type_name(input.dtype)} but found "
+            f"{scalar_type_name(grid.dtype)}"
+        )
     if mode == "bicubic" and nd != 2:
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     n, c = input.shape[0], input.shape[1]
