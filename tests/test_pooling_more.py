@@ -663,3 +663,34 @@ def test_fractional_max_pool_errors_match_pytorch(case):
     with pytest.raises(type(want.value)) as got:
         call(F, tg.tensor)
     assert str(got.value) == str(want.value)
+
+
+def test_new_functions_inside_a_compiled_step():
+    """Unpooling, LP pooling, grid sampling and fractional pooling trace under tracegrad.compile
+    and give the eager gradients."""
+    rng = np.random.default_rng(22)
+    x = tg.tensor(rng.uniform(0.1, 1.0, (2, 3, 8, 8)), requires_grad=True)
+    theta = tg.tensor(rng.standard_normal((2, 2, 3)) * 0.5, requires_grad=True)
+    samples = tg.tensor(rng.uniform(0, 1, (2, 3, 2)))
+
+    def forward():
+        grid = F.affine_grid(theta, (2, 3, 4, 4), align_corners=False)
+        y = F.grid_sample(x, grid, align_corners=False)
+        y = y + F.grid_sample(x, grid, "bicubic", "reflection", align_corners=True)
+        v, i = F.max_pool2d(y, 2, return_indices=True)
+        f = F.fractional_max_pool2d(x, 2, output_size=3, _random_samples=samples)
+        return F.max_unpool2d(v, i, 2).square().sum() + F.lp_pool2d(y, 2, 2).sum() + f.sum()
+
+    def step():
+        loss = forward()
+        loss.backward()
+        return loss
+
+    compiled = tg.compile(step, state=(x, theta))
+    loss = compiled()
+    gx, gt = x.grad.numpy().copy(), theta.grad.numpy().copy()
+    x.grad = theta.grad = None
+    want = step()
+    np.testing.assert_allclose(loss.numpy(), want.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gx, x.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gt, theta.grad.numpy(), rtol=1e-10, atol=1e-12)
