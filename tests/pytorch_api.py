@@ -183,11 +183,20 @@ NAMES: dict[str, tuple[str, ...]] = {
         "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
         "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
         "UninitializedParameter", "UninitializedBuffer",
+        # unpooling and power-average pooling
+        "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d",
+        "FractionalMaxPool2d", "FractionalMaxPool3d",
     ),
     "torch.nn.functional": (
         "scaled_dot_product_attention", "multi_head_attention_forward", "local_response_norm",
         "upsample", "upsample_nearest", "upsample_bilinear", "triplet_margin_with_distance_loss",
         "multi_margin_loss", "multilabel_margin_loss",
+        "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
+        "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+        "adaptive_max_pool3d_with_indices", "max_unpool1d", "max_unpool2d", "max_unpool3d",
+        "lp_pool1d", "lp_pool2d", "lp_pool3d", "affine_grid", "grid_sample",
+        "fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+        "fractional_max_pool3d_with_indices",
     ),
     "torch.nn.utils.rnn": (
         "PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence",

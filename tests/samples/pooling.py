@@ -7,6 +7,8 @@ linear interpolation, uneven adaptive windows), including a transposed one.
 
 from __future__ import annotations
 
+import numpy as np
+
 from tracegrad.ops import pooling as P
 from tracegrad.ops import resample as R
 from tracegrad.ops import resize
@@ -17,6 +19,14 @@ _draw = Family(__name__)
 arr, distinct, ints = _draw.arr, _draw.distinct, _draw.ints
 
 S = Sample
+
+
+def _unique_indices(lead, out, plane):
+    """int64 indices (*lead, *out), distinct within each plane of size ``plane``."""
+    rows = int(np.prod(lead))
+    n = int(np.prod(out))
+    picks = [_draw.rng.permutation(plane)[:n] for _ in range(rows)]
+    return np.stack(picks).reshape(*lead, *out).astype(np.int64)
 
 
 def _window(kernel, stride, padding, dilation):
@@ -68,6 +78,11 @@ SAMPLES = {
             {"size": (1, 3), "name": "AdaptiveMaxPool2DBackward0"},
         ),
     ],  # fmt: skip
+    "max_unpool": [
+        S((arr(2, 3, 2, 3), _unique_indices((2, 3), (2, 3), 20)), {"size": (4, 5)}),
+        S((arr(3, 4, 1), _unique_indices((3,), (4, 1), 9)), {"size": (9, 1)}),
+        S((arr(1, 2, 2, 1, 2), _unique_indices((1, 2), (2, 1, 2), 24)), {"size": (2, 3, 4)}),
+    ],
     "avg_pool": [S((arr(*shape),), params) for shape, params, _ in _AVG],
     "avg_pool_backward": [
         S((arr(*shape[: -len(out)], *out),), {"size": shape[-len(out) :], **params})

@@ -13,6 +13,7 @@ indices in range, are skipped on traced values).
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -2735,3 +2736,645 @@ def multilabel_margin_loss(
     keep = listed.unsqueeze(2) & ~is_target.unsqueeze(1) & (z > 0)
     loss = where(keep, z, 0.0).sum((1, 2)) / dim
     return _margin_reduce(loss, reduction, target.ndim > 1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Pooling with indices, max unpooling and power-average pooling.
+__all__ += [
+    "max_pool2d_with_indices",
+    "max_pool3d_with_indices",
+    "adaptive_max_pool1d_with_indices",
+    "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d_with_indices",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
+]
+
+
+def max_pool2d_with_indices(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """``max_pool2d`` returning ``(values, indices)`` whatever ``return_indices`` says (it is in
+    PyTorch's signature and ignored there too)."""
+    del return_indices
+    return _pooling.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """``max_pool3d`` returning ``(values, indices)`` whatever ``return_indices`` says."""
+    del return_indices
+    return _pooling.max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size, return_indices: bool = False):
+    """``adaptive_max_pool1d`` returning ``(values, indices)`` whatever ``return_indices`` says."""
+    del return_indices
+    return _pooling.adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size, return_indices: bool = False):
+    """``adaptive_max_pool2d`` returning ``(values, indices)`` whatever ``return_indices`` says."""
+    del return_indices
+    return _pooling.adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input: Tensor, output_size, return_indices: bool = False):
+    """``adaptive_max_pool3d`` returning ``(values, indices)`` whatever ``return_indices`` says."""
+    del return_indices
+    return _pooling.adaptive_max_pool3d(input, output_size, True)
+
+
+def _ntuple_arg(value, n: int) -> tuple:
+    """PyTorch's ``_single``/``_pair``/``_triple``: a sequence as given, else repeated."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+
+
+def _unpool_output_size(input: Tensor, kernel, stride, padding, output_size) -> tuple:
+    """PyTorch's ``_unpool_output_size``: the default size (in - 1) s + k - 2 p per axis, or the
+    given ``output_size`` (its last ``len(kernel)`` entries when it also names N and C), which
+    must lie strictly within one stride of the default."""
+    nd = len(kernel)
+    size = tuple(input.shape)
+    default = [(size[-nd + d] - 1) * stride[d] + kernel[d] - 2 * padding[d] for d in range(nd)]
+    if output_size is None:
+        return tuple(default)
+    if isinstance(output_size, int):
+        output_size = [output_size]
+    if len(output_size) == nd + 2:
+        output_size = output_size[2:]
+    if len(output_size) != nd:
+        raise ValueError(
+            "output_size should be a sequence containing "
+            f"{nd} or {nd + 2} elements, but it has a length of '{len(output_size)}'"
+        )
+    for d in range(nd):
+        lo, hi = default[d] - stride[d], default[d] + stride[d]
+        if not lo < output_size[d] < hi:
+            raise ValueError(
+                f'invalid output_size "{output_size}" (dim {d} must be between {lo} and {hi})'
+            )
+    return tuple(int(o) for o in output_size)
+
+
+def _max_unpool(fname: str, input: Tensor, indices: Tensor, size: tuple, stride=None) -> Tensor:
+    """PyTorch's checks of ``max_unpool2d``/``max_unpool3d``, then the scatter op."""
+    nd = len(size)
+    if indices.dtype.name != "int64":
+        raise RuntimeError(
+            f"elements in indices should be type int64 but got: {scalar_type_name(indices.dtype)}"
+        )
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(
+            f"Input to max_unpooling{nd}d should be a {nd + 1}d or {nd + 2}d Tensor, but got a "
+            f"tensor with {input.ndim} dimensions."
+        )
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(
+            "Expected shape of indices to be same as that of the input tensor "
+            f"({list(input.shape)}) but got indices tensor with shape: {list(indices.shape)}"
+        )
+    for i in range(1, input.ndim) if input.ndim == nd + 2 else range(input.ndim):
+        if input.shape[i] == 0:
+            raise RuntimeError(
+                f"max_unpooling{nd}d_forward_out_cpu(): Expected input to have non-zero size for "
+                f"non-batch dimensions, but got {list(input.shape)} with dimension {i} being "
+                "empty."
+            )
+    if stride is not None and any(s <= 0 for s in stride):
+        raise RuntimeError(f"strides should be greater than zero, but got stride: {list(stride)}")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(
+            f"\"{fname}\" not implemented for '{scalar_type_name(input.dtype)}'"
+        )
+    volume = "x".join(str(n) for n in size)
+
+    def invalid(bad) -> RuntimeError:
+        return RuntimeError(
+            f"Found an invalid max index: {int(bad)} (output volumes are of size {volume})"
+        )
+
+    if _concrete(indices):
+        # PyTorch reports the last invalid index in memory order (its loop keeps the latest).
+        flat = np.asarray(indices._storage.array).reshape(-1)
+        bad = np.flatnonzero((flat < 0) | (flat >= math.prod(size)))
+        if bad.size:
+            raise invalid(flat[bad[-1]])
+    else:
+        _check_range(indices._storage.array, 0, math.prod(size), invalid)
+    return _pooling._max_unpool(input, indices, size=tuple(size))
+
+
+def max_unpool1d(
+    input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
+) -> Tensor:
+    """Partial inverse of ``max_pool1d``, as ``torch.nn.functional.max_unpool1d``: zeros of the
+    unpooled length with each value of ``input`` (N, C, L) or (C, L) written at its index from
+    ``indices``. Runs as ``max_unpool2d`` of a width-1 plane (``SqueezeBackward1``)."""
+    k = _ntuple_arg(kernel_size, 1)
+    s = k if stride is None else _ntuple_arg(stride, 1)
+    p = _ntuple_arg(padding, 1)
+    size = _unpool_output_size(input, k, s, p, output_size) + (1,)
+    return _max_unpool("max_unpool2d", input.unsqueeze(-1), indices.unsqueeze(-1), size).squeeze(-1)
+
+
+def max_unpool2d(
+    input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
+) -> Tensor:
+    """Partial inverse of ``max_pool2d``, as ``torch.nn.functional.max_unpool2d``: zeros of the
+    unpooled size ((in - 1) stride + kernel - 2 padding, or ``output_size``) with each value of
+    ``input`` (N, C, H, W) or (C, H, W) written at its flat plane index (h * W + w) from
+    ``indices``; everything else is zero. The gradient reads the cotangent back at the indices."""
+    k = _ntuple_arg(kernel_size, 2)
+    s = k if stride is None else _ntuple_arg(stride, 2)
+    p = _ntuple_arg(padding, 2)
+    size = _unpool_output_size(input, k, s, p, output_size)
+    return _max_unpool("max_unpool2d", input, indices, size)
+
+
+def max_unpool3d(
+    input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
+) -> Tensor:
+    """Partial inverse of ``max_pool3d``, as ``torch.nn.functional.max_unpool3d`` (see
+    :func:`max_unpool2d`; indices are flat within each (D, H, W) volume)."""
+    k = _ntuple_arg(kernel_size, 3)
+    s = k if stride is None else _ntuple_arg(stride, 3)
+    p = _ntuple_arg(padding, 3)
+    size = _unpool_output_size(input, k, s, p, output_size)
+    return _max_unpool("max_unpool3d", input, indices, size, stride=s)
+
+
+def _lp_pool(nd: int, input: Tensor, norm_type, kernel_size, stride, ceil_mode: bool) -> Tensor:
+    """PyTorch's power-average pooling, composed as PyTorch composes it: the average pool of
+    ``x^p`` (no padding, ``ceil_mode`` as given), ``sign(a) * relu(|a|)`` times the kernel's
+    size, to the power ``1/p``; ``p = ±inf`` is a max pool of ``|x|`` (negated for -inf)."""
+    maxpool = (_pooling.max_pool1d, _pooling.max_pool2d, _pooling.max_pool3d)[nd - 1]
+    avgpool = (_pooling.avg_pool1d, _pooling.avg_pool2d, _pooling.avg_pool3d)[nd - 1]
+    if isinstance(norm_type, (int, float)):
+        if norm_type == float("inf"):
+            return maxpool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        if norm_type == -float("inf"):
+            return -maxpool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    out = avgpool(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    numel = math.prod(_ntuple_arg(kernel_size, nd))
+    return (out.sign() * relu(out.abs())).mul(numel).pow(1.0 / norm_type)
+
+
+def lp_pool1d(
+    input: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False
+) -> Tensor:
+    """1-D power-average pooling, as ``torch.nn.functional.lp_pool1d``: over each window,
+    ``(sum x^p)^(1/p)`` (computed as PyTorch does, from ``avg_pool1d`` of ``x^p``)."""
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(
+    input: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False
+) -> Tensor:
+    """2-D power-average pooling, as ``torch.nn.functional.lp_pool2d``: over each window,
+    ``(sum x^p)^(1/p)`` (computed as PyTorch does, from ``avg_pool2d`` of ``x^p``)."""
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(
+    input: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False
+) -> Tensor:
+    """3-D power-average pooling, as ``torch.nn.functional.lp_pool3d``: over each window,
+    ``(sum x^p)^(1/p)`` (computed as PyTorch does, from ``avg_pool3d`` of ``x^p``)."""
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+# ------------------------------------------------------------------------------------------------
+# Spatial transformers: affine_grid and grid_sample, composed from recorded ops (gathers for the
+# taps, elementwise ops for the weights), so both gradients come from those ops' rules.
+__all__ += ["affine_grid", "grid_sample"]
+
+_ALIGN_WARNING = (
+    "Default grid_sample and affine_grid behavior has changed "
+    "to align_corners=False since 1.3.0. Please specify "
+    "align_corners=True if the old behavior is desired. "
+    "See the documentation of grid_sample for details."
+)
+
+
+def _base_coords(n: int, align_corners: bool) -> np.ndarray:
+    """PyTorch's ``_linspace_from_neg_one``: n points over [-1, 1] (pixel centres when
+    ``align_corners``; else shrunk by (n - 1) / n), or [0] for a single point."""
+    if n <= 1:
+        return np.zeros(max(n, 1))
+    a = 1.0 if align_corners else (n - 1) / n
+    return np.linspace(-a, a, n)
+
+
+def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
+    """Sampling grid of an affine map, as ``torch.nn.functional.affine_grid``: for ``size`` (N,
+    C, H, W) and ``theta`` (N, 2, 3) the (N, H, W, 2) grid ``theta @ [x, y, 1]`` over the output's
+    normalised pixel coordinates (x along W); for (N, C, D, H, W) and (N, 3, 4) the (N, D, H, W,
+    3) grid. Differentiable in ``theta``."""
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    if not theta.dtype.is_floating_point:
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    size = tuple(size) if not isinstance(size, tuple) else size
+    if len(size) == 4:
+        if theta.ndim != 3 or tuple(theta.shape[-2:]) != (2, 3):
+            raise ValueError(
+                "Expected a batch of 2D affine matrices of shape Nx2x3 for size "
+                f"{size}. Got {theta.shape}."
+            )
+    elif len(size) == 5:
+        if theta.ndim != 3 or tuple(theta.shape[-2:]) != (3, 4):
+            raise ValueError(
+                "Expected a batch of 3D affine matrices of shape Nx3x4 for size "
+                f"{size}. Got {theta.shape}."
+            )
+    else:
+        raise NotImplementedError(
+            "affine_grid only supports 4D and 5D sizes, "
+            "for 2D and 3D affine transforms, respectively. "
+            f"Got size {size}."
+        )
+    spatial = size[2:]
+    if align_corners and min(spatial) == 1:
+        warnings.warn(
+            "Since version 1.3.0, affine_grid behavior has changed "
+            "for unit-size grids when align_corners=True. "
+            "This is not an intended use case of affine_grid. "
+            "See the documentation of affine_grid for details.",
+            stacklevel=2,
+        )
+    elif min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    # Base grid (*spatial, nd + 1): x (along the last axis) first, then y (, z), then 1.
+    axes = [_base_coords(n, align_corners) for n in spatial]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    base = np.stack([*reversed(mesh), np.ones(tuple(spatial))], axis=-1)
+    nd = len(spatial)
+    base = tensor(base.reshape(-1, nd + 1), dtype=theta.dtype, device=theta.device)
+    grid = base.matmul(theta.transpose(1, 2))  # (N, prod(spatial), nd)
+    return grid.reshape(size[0], *spatial, nd)
+
+
+def _gs_clip(x: Tensor, size: int) -> Tensor:
+    """PyTorch's ``clip_coordinates``: x clamped to [0, size - 1], with gradient 1 strictly
+    inside and 0 at or beyond the borders (``clip_coordinates_set_grad``)."""
+    inside = (x > 0) & (x < size - 1)
+    return where(inside, x, x.detach().clamp(0, size - 1))
+
+
+def _gs_reflect(x: Tensor, twice_low: int, twice_high: int) -> Tensor:
+    """PyTorch's ``reflect_coordinates``: x reflected by the borders twice_low / 2 and
+    twice_high / 2 until it lies between them."""
+    if twice_low == twice_high:
+        return x * 0
+    low = twice_low / 2
+    span = (twice_high - twice_low) / 2
+    x = (x - low).abs()
+    extra = x.fmod(span)
+    flips = (x / span).floor()
+    return where(flips.fmod(2) == 0, extra + low, span - extra + low)
+
+
+def _gs_source(coord: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:
+    """PyTorch's ``grid_sampler_compute_source_index``: a normalised coordinate to a pixel
+    position along an axis of ``size``, with border / reflection padding applied."""
+    if align_corners:
+        x = (coord + 1) / 2 * (size - 1)
+    else:
+        x = ((coord + 1) * size - 1) / 2
+    if padding_mode == "border":
+        x = _gs_clip(x, size)
+    elif padding_mode == "reflection":
+        if align_corners:
+            x = _gs_reflect(x, 0, 2 * (size - 1))
+        else:
+            x = _gs_reflect(x, -1, 2 * size - 1)
+        x = _gs_clip(x, size)
+    return x
+
+
+def _cubic_weights(t: Tensor) -> list:
+    """PyTorch's ``get_cubic_upsample_coefficients`` (A = -0.75) for taps at offsets -1, 0, 1,
+    2 from the floor, ``t`` being the fractional part."""
+    a = -0.75
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def _gs_source_tap(x: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:
+    """PyTorch's ``compute_coordinates`` of an integer tap position (no gradient): clipped for
+    'border', reflected then clipped for 'reflection', as is for 'zeros'."""
+    if padding_mode == "zeros":
+        return x
+    if padding_mode == "reflection":
+        if align_corners:
+            x = _gs_reflect(x, 0, 2 * (size - 1))
+        else:
+            x = _gs_reflect(x, -1, 2 * size - 1)
+    return x.clamp(0, size - 1).trunc()
+
+
+def grid_sample(
+    input: Tensor,
+    grid: Tensor,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool | None = None,
+) -> Tensor:
+    """Sample ``input`` (N, C, H, W) at the normalised locations ``grid`` (N, Ho, Wo, 2) (x, y in
+    [-1, 1]), as ``torch.nn.functional.grid_sample``; 5-D inputs take (N, Do, Ho, Wo, 3) grids.
+    ``mode`` 'bilinear' (trilinear in 5-D), 'nearest' (round half to even) or 'bicubic' (4-D
+    only, PyTorch's cubic convolution); ``padding_mode`` 'zeros', 'border' or 'reflection'.
+    Gradients flow to ``input`` (scatter-adds of the taps) and, for 'bilinear' and 'bicubic',
+    to ``grid``, as PyTorch's."""
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(
+            "nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or "
+            f"'bicubic', but got: '{mode}'"
+        )
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(
+            "nn.functional.grid_sample(): expected padding_mode "
+            "to be 'zeros', 'border', or 'reflection', "
+            f"but got: '{padding_mode}'"
+        )
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    nd = input.ndim - 2
+    sizes = f"input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}"
+    if grid.shape[-1] != nd:
+        raise RuntimeError(
+            f"grid_sampler(): expected grid to have size {nd} in last dimension, but got grid "
+            f"with sizes {list(grid.shape)}"
+        )
+    if input.ndim not in (4, 5) or grid.ndim != input.ndim:
+        raise RuntimeError(
+            f"grid_sampler(): expected {input.ndim}D input and grid with same number of "
+            f"dimensions, but got {sizes}"
+        )
+    if input.shape[0] != grid.shape[0]:
+        raise RuntimeError(
+            f"grid_sampler(): expected grid and input to have same batch size, but got {sizes}"
+        )
+    for i in range(2, input.ndim):
+        if input.shape[i] == 0:
+            raise RuntimeError(
+                "grid_sampler(): expected input to have non-empty spatial dimensions, but "
+                f"input has sizes {list(input.shape)} with dimension {i} being empty"
+            )
+    if input.dtype != grid.dtype:
+        raise RuntimeError(
+            f"expected scalar type {scalar_type_name(input.dtype)} but found "
+            f"{scalar_type_name(grid.dtype)}"
+        )
+    if mode == "bicubic" and nd != 2:
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
+    n, c = input.shape[0], input.shape[1]
+    spatial = tuple(input.shape[2:])  # (H, W) or (D, H, W)
+    out = tuple(grid.shape[1:-1])
+    count = math.prod(out)
+    flat = input.reshape(n, c, math.prod(spatial))
+    # Pixel positions per spatial axis (axis 0 = D or H); grid[..., 0] is x, along the last.
+    # Bicubic pads the taps, not the position (PyTorch's get_value_bounded).
+    pos = [
+        _gs_source(
+            grid[..., nd - 1 - a],
+            spatial[a],
+            "zeros" if mode == "bicubic" else padding_mode,
+            align_corners,
+        )
+        for a in range(nd)
+    ]
+
+    def tap(corner):
+        """Values at integer positions ``corner`` (one per axis), and whether they are in bounds."""
+        valid = None
+        index = None
+        for a, p in enumerate(corner):
+            ok = (p >= 0) & (p <= spatial[a] - 1)
+            valid = ok if valid is None else valid & ok
+            p = p.clamp(0, spatial[a] - 1).long()
+            index = p if index is None else index * spatial[a] + p
+        index = index.reshape(n, 1, count).expand(n, c, count)
+        return flat.gather(2, index).reshape(n, c, *out), valid
+
+    if mode == "nearest":
+        value, valid = tap([p.detach().round() for p in pos])
+        value = value * valid.unsqueeze(1).to(value.dtype)
+        if grid.requires_grad and is_grad_enabled():
+            # PyTorch's grid gradient is zeros here, not None: join grid to the graph by adding
+            # a where() that never selects it (an exact 0, a zero gradient, even for inf/nan).
+            never = creation.zeros(out, dtype=_bool, device=grid.device)
+            value = value + where(never, grid[..., 0], 0.0).unsqueeze(1)
+        return value
+    lo = [p.detach().floor() for p in pos]
+    result = None
+    if mode == "bicubic":
+        # PyTorch's cubic convolution (A = -0.75) over the 4 x 4 taps around the position; each
+        # tap's integer coordinates are padded (clipped / reflected) and read 0 out of bounds.
+        weights = [_cubic_weights(p - q) for p, q in zip(pos, lo)]
+        for i, j in itertools.product(range(4), repeat=2):
+            corner = [
+                _gs_source_tap(lo[0] + (i - 1), spatial[0], padding_mode, align_corners),
+                _gs_source_tap(lo[1] + (j - 1), spatial[1], padding_mode, align_corners),
+            ]
+            value, valid = tap(corner)
+            term = value * where(valid, weights[0][i] * weights[1][j], 0.0).unsqueeze(1)
+            result = term if result is None else result + term
+        return result
+    for bits in itertools.product((0, 1), repeat=nd):
+        corner = [lo[a] + b for a, b in enumerate(bits)]
+        weight = None
+        for a, b in enumerate(bits):
+            # The far corner's weight along an axis is p - lo, the near one's lo + 1 - p.
+            w = pos[a] - lo[a] if b else lo[a] + 1 - pos[a]
+            weight = w if weight is None else weight * w
+        value, valid = tap(corner)
+        term = value * where(valid, weight, 0.0).unsqueeze(1)
+        result = term if result is None else result + term
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# Fractional max pooling: windows at pseudo-random, data-independent starts (PyTorch's
+# generate_intervals), then a gather of each window's maximum, so the gradient is the gather's
+# rule (a scatter-add at the arg-max), as PyTorch's.
+__all__ += [
+    "fractional_max_pool2d",
+    "fractional_max_pool3d",
+    "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d_with_indices",
+]
+
+_FRACTIONAL_AXES = {2: ("height", "width"), 3: ("time", "height", "width")}
+
+
+def _fractional_starts(sample, n: int, o: int, k: int, dtype):
+    """PyTorch's ``generate_intervals`` for one axis, for every plane: (B,) samples in [0, 1) to
+    (B, o) window starts ``int((i + u) alpha) - int(u alpha)``, alpha = (n - k) / (o - 1), in the
+    input's dtype, the last start pinned to n - k."""
+    b = sample.shape[0]
+    last = jnp.full((b, min(o, 1)), n - k, jnp.int64)
+    if o <= 1:
+        return last
+    alpha = np.array(n - k, dtype) / np.array(o - 1, dtype)
+    i = jnp.arange(o - 1, dtype=dtype)
+    starts = ((i[None, :] + sample[:, None]) * alpha).astype(jnp.int32)
+    starts = starts - (sample * alpha).astype(jnp.int32)[:, None]
+    return jnp.concatenate([starts.astype(jnp.int64), last], axis=1)
+
+
+def _fractional_max_pool(
+    nd: int, input: Tensor, kernel_size, output_size, output_ratio, samples
+) -> tuple:
+    fname = f"fractional_max_pool{nd}d"
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{fname} requires specifying either an output_size or an output_ratio")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(
+            f"{fname}(): Expected {nd + 1}D or {nd + 2}D tensor, but got: {list(input.shape)}"
+        )
+    if output_size is None:
+        if nd == 2 and isinstance(output_ratio, (tuple, list)) and len(output_ratio) > 2:
+            raise ValueError(
+                f"{fname} requires output_ratio to either be a single Int or tuple of Ints."
+            )
+        ratio = _ntuple_arg(output_ratio, nd)
+        output_size = [int(input.shape[-nd + a] * ratio[a]) for a in range(nd)]
+    kernel = tuple(int(v) for v in _ntuple_arg(kernel_size, nd))
+    out = tuple(int(v) for v in _ntuple_arg(output_size, nd))
+    batched = input.ndim == nd + 2
+    n_batch = input.shape[0] if batched else 1
+    channels = input.shape[-nd - 1]
+    if samples is None:
+        samples = creation.rand(n_batch, channels, nd, dtype=input.dtype, device=input.device)
+    if samples.ndim != 3 or samples.shape[2] != nd:
+        raise RuntimeError(
+            f"Expect _random_samples.size(2) equals to {nd}; got {samples.shape[-1]}."
+        )
+    if samples.dtype != input.dtype:
+        raise RuntimeError("Expect _random_samples to have the same dtype as input")
+    spatial = tuple(input.shape[-nd:])
+    for a in range(nd):
+        if out[a] + kernel[a] - 1 > spatial[a]:
+            what = _FRACTIONAL_AXES[nd][a]
+            where_ = "_out" if nd == 3 else ""
+            raise RuntimeError(
+                f"{fname}{where_}(): pool {what} {kernel[a]} too large relative to input "
+                f"{what} {spatial[a]}"
+            )
+    lead = tuple(input.shape[:-nd])
+    b = math.prod(lead)
+    plane = math.prod(spatial)
+    u = samples.detach()._storage.array.reshape(n_batch * channels, nd)
+    # PyTorch's sample order: 2-D windows take (width, height) = (u[0], u[1]); 3-D (t, h, w).
+    col = (1, 0) if nd == 2 else (0, 1, 2)
+    dtype = np.dtype(u.dtype)
+    flat_idx = jnp.zeros((b,) + (1,) * (2 * nd), jnp.int64)
+    for a in range(nd):
+        starts = _fractional_starts(u[:, col[a]], spatial[a], out[a], kernel[a], dtype)
+        pos = starts[:, :, None] + jnp.arange(kernel[a], dtype=jnp.int64)[None, None, :]
+        shape = [b] + [1] * (2 * nd)
+        shape[1 + a], shape[1 + nd + a] = out[a], kernel[a]
+        flat_idx = flat_idx * spatial[a] + pos.reshape(shape)
+    flat_idx = jnp.broadcast_to(flat_idx, (b, *out, *kernel)).reshape(b, *out, -1)
+    x = input.detach()._storage.array.reshape(b, plane)
+    vals = jnp.take_along_axis(x, flat_idx.reshape(b, -1), axis=1).reshape(flat_idx.shape)
+    # PyTorch keeps the first maximum, or the last NaN when a window holds one.
+    nan = (
+        jnp.isnan(vals) if jnp.issubdtype(vals.dtype, jnp.floating) else jnp.zeros_like(vals, bool)
+    )
+    kk = vals.shape[-1]
+    last_nan = kk - 1 - jnp.argmax(nan[..., ::-1], axis=-1)
+    first_max = jnp.argmax(jnp.where(nan, -jnp.inf, vals), axis=-1)
+    pick = jnp.where(nan.any(-1), last_nan, first_max)
+    indices = jnp.take_along_axis(flat_idx, pick[..., None], axis=-1)[..., 0]
+    idx = Tensor._wrap(indices.reshape(b, -1))
+    values = input.reshape(b, plane).gather(1, idx).reshape(*lead, *out)
+    return values, idx.reshape(*lead, *out)
+
+
+def fractional_max_pool2d_with_indices(
+    input: Tensor,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples: Tensor | None = None,
+):
+    """Fractional max pooling of ``input`` (N, C, H, W) or (C, H, W), returning ``(values,
+    indices)``, as ``torch.nn.functional.fractional_max_pool2d_with_indices``: windows of
+    ``kernel_size`` at PyTorch's pseudo-random starts for ``output_size`` (or
+    ``output_ratio`` times the input's size). ``_random_samples`` (N, C, 2) in [0, 1) fixes the
+    starts (the result then equals PyTorch's); by default they are drawn from tracegrad's
+    generator (``tracegrad.manual_seed``)."""
+    del return_indices
+    return _fractional_max_pool(2, input, kernel_size, output_size, output_ratio, _random_samples)
+
+
+def fractional_max_pool3d_with_indices(
+    input: Tensor,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples: Tensor | None = None,
+):
+    """Fractional max pooling of ``input`` (N, C, T, H, W) or (C, T, H, W), returning
+    ``(values, indices)``, as ``torch.nn.functional.fractional_max_pool3d_with_indices`` (see
+    :func:`fractional_max_pool2d_with_indices`; ``_random_samples`` is (N, C, 3))."""
+    del return_indices
+    return _fractional_max_pool(3, input, kernel_size, output_size, output_ratio, _random_samples)
+
+
+def fractional_max_pool2d(
+    input: Tensor,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples: Tensor | None = None,
+):
+    """Fractional max pooling, as ``torch.nn.functional.fractional_max_pool2d`` (see
+    :func:`fractional_max_pool2d_with_indices`); the indices too with ``return_indices``."""
+    res = _fractional_max_pool(2, input, kernel_size, output_size, output_ratio, _random_samples)
+    return res if return_indices else res[0]
+
+
+def fractional_max_pool3d(
+    input: Tensor,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples: Tensor | None = None,
+):
+    """Fractional 3-D max pooling, as ``torch.nn.functional.fractional_max_pool3d`` (see
+    :func:`fractional_max_pool3d_with_indices`); the indices too with ``return_indices``."""
+    res = _fractional_max_pool(3, input, kernel_size, output_size, output_ratio, _random_samples)
+    return res if return_indices else res[0]

@@ -563,3 +563,32 @@ def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False
     """Adaptive 3-D max pooling of ``input`` (N, C, D, H, W) or (C, D, H, W), as
     ``torch.nn.functional.adaptive_max_pool3d`` (see :func:`adaptive_max_pool2d`)."""
     return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices)
+
+
+# ----------------------------------------------------------------------------------- max unpool
+def _unpool_name(p) -> str:
+    # Only 2-D and 3-D: PyTorch's max_unpool1d runs max_unpool2d on an unsqueezed input.
+    return {2: "MaxUnpool2DBackward0", 3: "MaxUnpool3DBackward0"}[len(p["size"])]
+
+
+@defop(_unpool_name, saves=(1,), fuse=True)
+def _max_unpool(x, idx, *, size):
+    """Zeros (..., *size) with every value of ``x`` (..., *in) written at its flat plane index
+    ``idx`` (a write, not an add: an index given twice keeps one value, as PyTorch's kernel)."""
+    nd = len(size)
+    lead = x.shape[: x.ndim - nd]
+    b, o, p = math.prod(lead), math.prod(x.shape[x.ndim - nd :]), math.prod(size)
+    rows = jnp.arange(b, dtype=jnp.int64)[:, None]
+    out = jnp.zeros((b, p), x.dtype).at[rows, idx.reshape(b, o)].set(x.reshape(b, o))
+    return out.reshape(*lead, *size)
+
+
+# Each input value lands at its index, so its gradient is the cotangent read back there (a gather,
+# whose rule is a scatter-add: differentiable again). PyTorch's rule is the same gather, so with
+# a repeated index every copy gets the gradient of the one place they were written to.
+@_max_unpool.vjp
+def _(g, out, x, idx, *, size):
+    nd = len(size)
+    b, o, p = math.prod(x.shape[: x.ndim - nd]), math.prod(x.shape[x.ndim - nd :]), math.prod(size)
+    picked = _gather(g.reshape(b, p), idx.reshape(b, o), dim=1)
+    return picked.reshape(*x.shape), None
