@@ -193,6 +193,8 @@ PROGRAMS = [
     _program("nanogpt.py"),
     _program("fast_neural_style.py"),
     _program("time_sequence_prediction.py"),
+    _program("sngan.py"),
+    _program("checkpointed_blocks.py"),
 ]
 
 
