@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import tracegrad as tg
+from tests.tiers import slow, slow_after
 from tracegrad import nn
 from tracegrad.nn.utils import parametrizations as PZ
 from tracegrad.nn.utils import parametrize as P
@@ -275,7 +276,7 @@ def test_spectral_norm_gradient_against_jax():
 
 
 @pytest.mark.parametrize("orthogonal_map", ["matrix_exp", "cayley", "householder"])
-@pytest.mark.parametrize("shape", [(4, 4), (6, 3), (3, 6)])
+@pytest.mark.parametrize("shape", slow_after([(4, 4), (6, 3), (3, 6)], keep=1))
 def test_orthogonal_is_orthogonal(orthogonal_map, shape):
     m = nn.Linear(shape[1], shape[0])
     PZ.orthogonal(m, orthogonal_map=orthogonal_map)
@@ -344,7 +345,16 @@ def test_spectral_norm_errors():
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 @pytest.mark.parametrize(
     "which",
-    ["weight_norm", "spectral_norm", "orthogonal", "legacy weight_norm", "legacy spectral_norm"],
+    slow_after(
+        [
+            "weight_norm",
+            "spectral_norm",
+            "orthogonal",
+            "legacy weight_norm",
+            "legacy spectral_norm",
+        ],
+        keep=1,
+    ),
 )
 def test_compiled_training_step_matches_eager(which):
     def run(compiled: bool):
@@ -496,17 +506,21 @@ def _apply(lib_nn, kind_of_param, module, **kw):
 @pytest.mark.parametrize("kind", ["linear", "conv"])
 @pytest.mark.parametrize(
     "param,kw",
+    # The fast tier keeps each parametrization's defaults; its options run in the full suite.
     [
-        ("weight_norm", {}),
-        ("weight_norm", {"dim": None}),
-        ("weight_norm", {"dim": 1}),
-        ("spectral_norm", {}),
-        ("spectral_norm", {"n_power_iterations": 3}),
-        ("orthogonal", {}),
-        ("orthogonal", {"orthogonal_map": "cayley"}),
-        ("orthogonal", {"orthogonal_map": "householder"}),
-        ("orthogonal", {"orthogonal_map": "householder", "use_trivialization": False}),
-        ("orthogonal", {"use_trivialization": False}),
+        (param, kw) if not kw else pytest.param(param, kw, marks=slow)
+        for param, kw in [
+            ("weight_norm", {}),
+            ("weight_norm", {"dim": None}),
+            ("weight_norm", {"dim": 1}),
+            ("spectral_norm", {}),
+            ("spectral_norm", {"n_power_iterations": 3}),
+            ("orthogonal", {}),
+            ("orthogonal", {"orthogonal_map": "cayley"}),
+            ("orthogonal", {"orthogonal_map": "householder"}),
+            ("orthogonal", {"orthogonal_map": "householder", "use_trivialization": False}),
+            ("orthogonal", {"use_trivialization": False}),
+        ]
     ],
 )
 def test_parametrizations_against_pytorch(kind, param, kw):
