@@ -7,3 +7,7 @@ from .parameter import *  # noqa: F403
 
 __all__ = ["attention", "functional", "init", "utils", "modules"]
 __all__ += modules.__all__
+
+# einops on tracegrad tensors, loaded when einops is imported (docs/einops.md); last, because the
+# integration builds on the modules above.
+from . import _einops_hook  # noqa: E402, F401

@@ -78,6 +78,29 @@ def _addindent(s: str, n: int) -> str:
     return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
 
 
+# Functions that turn a foreign module (another framework's) into a tracegrad Module, or return
+# None. tracegrad's einops integration registers one, so the layers of einops.layers.torch can be
+# added to tracegrad models (nn/einops_layers.py); every other foreign module stays a TypeError.
+_module_converters: list[Callable[[Any], Module | None]] = []
+
+
+def register_module_converter(convert: Callable[[Any], Module | None]) -> None:
+    """Let tracegrad Modules accept foreign modules: ``convert(obj)`` returns the tracegrad Module
+    that stands for ``obj``, or ``None`` if it does not know ``obj``. ``add_module`` and attribute
+    assignment try each registered converter on anything that is not a tracegrad Module."""
+    if convert not in _module_converters:
+        _module_converters.append(convert)
+
+
+def _converted(value: Any) -> Any:
+    """``value`` itself, or the tracegrad Module a registered converter makes of it."""
+    for convert in _module_converters:
+        module = convert(value)
+        if module is not None:
+            return module
+    return value
+
+
 def _typename(value) -> str:
     if isinstance(value, Tensor):
         return "tracegrad." + type(value).__name__
@@ -187,6 +210,8 @@ class Module:
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` (or ``None``) as a child under ``name``."""
         if module is not None and not isinstance(module, Module):
+            module = _converted(module)
+        if module is not None and not isinstance(module, Module):
             raise TypeError(f"{_typename(module)} is not a Module subclass")
         _check_name("module", name, self)
         if hasattr(self, name) and name not in self._modules:
@@ -205,6 +230,8 @@ class Module:
                         d.discard(name)
 
         params = self.__dict__.get("_parameters")
+        if _module_converters and not isinstance(value, (Module, Tensor)):
+            value = _converted(value)
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
