@@ -72,7 +72,7 @@ class _EinopsFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
-if "einops" in sys.modules:
+if sys.modules.get("einops") is not None:
     load_integration()
 elif not any(isinstance(finder, _EinopsFinder) for finder in sys.meta_path):
     sys.meta_path.insert(0, _EinopsFinder())
