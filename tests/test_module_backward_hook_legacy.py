@@ -87,6 +87,13 @@ CASES = [
     ("Sequential", lambda n: n.Sequential(n.Linear(4, 6), n.Tanh(), n.Linear(6, 3)), (5, 4)),
     ("Sequential-relu", lambda n: n.Sequential(n.Linear(4, 6), n.ReLU()), (5, 4)),
     ("Linear-nobias", lambda n: n.Linear(4, 3, bias=False), (5, 4)),
+    (
+        "Sequential-cnn",
+        lambda n: n.Sequential(
+            n.Conv2d(2, 3, 3), n.ReLU(inplace=True), n.Flatten(), n.Linear(27, 2)
+        ),
+        (2, 2, 5, 5),
+    ),
     ("Conv2d-nobias", lambda n: n.Conv2d(2, 3, 3, stride=2, bias=False), (2, 2, 6, 6)),
     ("Conv1d", lambda n: n.Conv1d(2, 3, 3), (2, 2, 7)),
     ("Conv3d", lambda n: n.Conv3d(2, 2, 2), (1, 2, 3, 3, 3)),
