@@ -186,6 +186,8 @@ NAMES: dict[str, tuple[str, ...]] = {
         # unpooling and power-average pooling
         "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d",
         "FractionalMaxPool2d", "FractionalMaxPool3d",
+        # deprecated aliases, and the single-process forms of the data-parallel layers
+        "NLLLoss2d", "Container", "DataParallel", "SyncBatchNorm",
     ),
     "torch.nn.functional": (
         "scaled_dot_product_attention", "multi_head_attention_forward", "local_response_norm",
@@ -197,6 +199,9 @@ NAMES: dict[str, tuple[str, ...]] = {
         "lp_pool1d", "lp_pool2d", "lp_pool3d", "affine_grid", "grid_sample",
         "fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
         "fractional_max_pool3d_with_indices",
+        # in-place activations, conv_tbc, and the float8 products (declined)
+        "relu_", "elu_", "celu_", "selu_", "leaky_relu_", "hardtanh_", "native_channel_shuffle",
+        "conv_tbc", "scaled_mm", "scaled_grouped_mm",
     ),
     "torch.nn.utils.rnn": (
         "PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence",

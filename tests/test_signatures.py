@@ -58,7 +58,8 @@ def _names_in(node) -> set:
 
 def _kwargs_handled(fn, kw: str) -> bool:
     """``**kw`` is passed on as ``**kw`` in a call, or a ``raise`` guards it being non-empty (or
-    the function always raises)."""
+    the function always raises), or a ``for`` loop over ``kw.items()`` consumes every entry (as
+    ``nn.Container(**modules)`` registers each as a child)."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
     func = tree.body[0]
     body = [
@@ -69,6 +70,15 @@ def _kwargs_handled(fn, kw: str) -> bool:
     for node in ast.walk(func):
         if isinstance(node, ast.Call) and any(
             k.arg is None and kw in _names_in(k.value) for k in node.keywords
+        ):
+            return True
+    for node in ast.walk(func):
+        if (
+            isinstance(node, ast.For)
+            and isinstance(node.iter, ast.Call)
+            and isinstance(node.iter.func, ast.Attribute)
+            and node.iter.func.attr == "items"
+            and kw in _names_in(node.iter.func.value)
         ):
             return True
     derived = {kw}
@@ -117,6 +127,15 @@ _NO_EFFECT = {
     "Tensor.dim_order: ambiguity_check": "contiguous tensors have one dim order",
     "tracegrad.is_storage: obj": "tracegrad has no storage objects: nothing is one",
     "tracegrad.unique: sorted": "always sorted, as PyTorch's CPU kernel is for sorted=False",
+    "tracegrad.nn.modules.container.DataParallel.__init__: device_ids": (
+        "PyTorch without CUDA ignores it too; one device computes the same values"
+    ),
+    "tracegrad.nn.modules.container.DataParallel.__init__: output_device": (
+        "PyTorch without CUDA ignores it too; the output is where the module puts it"
+    ),
+    "tracegrad.nn.modules.container.DataParallel.__init__: dim": (
+        "the batch is not scattered (PyTorch without CUDA ignores it too); the values are the same"
+    ),
 }
 
 

@@ -204,6 +204,7 @@ def _signature(
         op = node.op
         if (
             node._pre_hooks
+            or node._post_hooks
             or node._released
             or node._recompute is not None
             or REGISTRY.get(op.name) is not op
@@ -270,10 +271,10 @@ def _why_eager(node, what: str, operand=None, value=None) -> str:
         t = node.variable
         return f"a tensor hook is registered on a leaf tensor of shape {list(t.shape)}"
     name = node.name()
-    if node._pre_hooks:
+    if node._pre_hooks or node._post_hooks:
         return (
             f"a hook is registered on {name} (register_hook on the tensor it produced, or a "
-            "pre-hook on the node)"
+            "hook or pre-hook on the node)"
         )
     if node._released:
         return f"the saved tensors of {name} were freed by an earlier backward()"
@@ -296,6 +297,7 @@ class _PlanNode:
 
     __slots__ = ("op", "params", "operands", "in_meta", "next_functions", "out", "_retained")
     _pre_hooks = None
+    _post_hooks = None
     scope = None
 
     def __init__(self, index, op, params, operands, in_meta, out, retained):

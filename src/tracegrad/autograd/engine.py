@@ -181,6 +181,8 @@ def propagate(
                 _scope.swap(outer)
         else:
             grads = node.op.rule(grad, out, *operands, **node.params)
+        if node._post_hooks:
+            grads = _run_post_hooks(node, grads, grad)
         del grad, out, operands
         if not retain_graph:
             node.release()
@@ -190,6 +192,36 @@ def propagate(
             g = _reduce(g, meta)
             prev = pending.get(child)
             pending[child] = g if prev is None else prev + g
+
+
+def _hook_name(hook) -> str:
+    return getattr(hook, "__name__", type(hook).__name__)
+
+
+def _run_post_hooks(node, grads, grad) -> tuple:
+    """Run ``node``'s post-hooks (``Node.register_hook``) on the gradients its rule produced,
+    reduced to the inputs' shapes first, as PyTorch's engine validates a node's outputs before its
+    post-hooks see them. A hook may return a replacement tuple, checked as PyTorch checks it."""
+    grads = tuple(
+        None if child is None or g is None else _reduce(g, meta)
+        for (child, _), g, meta in zip(node.next_functions, grads, node.in_meta)
+    )
+    for hook in list(node._post_hooks):
+        new = hook(grads, (grad,))
+        if new is None:
+            continue
+        if not isinstance(new, tuple):
+            raise TypeError(f"expected tuple, but hook returned '{type(new).__name__}'")
+        if len(new) != len(grads):
+            raise RuntimeError(
+                f"hook '{_hook_name(hook)}' has returned an incorrect number of values (got "
+                f"{len(new)}, but expected {len(grads)})"
+            )
+        for g, meta in zip(new, node.in_meta):
+            if g is not None and meta is not None and tuple(g.shape) != tuple(meta[0]):
+                raise RuntimeError(f"hook '{_hook_name(hook)}' has changed the size of value")
+        grads = new
+    return grads
 
 
 _warned_traced_nan = False

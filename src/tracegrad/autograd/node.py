@@ -69,6 +69,7 @@ class NodeLike(Protocol):
     next_functions: tuple
     scope: object
     _pre_hooks: list | None
+    _post_hooks: list | None
     _retained: object
 
 
@@ -91,6 +92,7 @@ class Node:
         "_out_version",
         "_released",
         "_pre_hooks",
+        "_post_hooks",
         "_retained",
         "out_meta",
         "metadata",
@@ -122,6 +124,7 @@ class Node:
         self.out_meta = (out.shape, out.dtype)
         self._released = False
         self._pre_hooks = None
+        self._post_hooks = None
         self._retained = None
         self.metadata = {}
         self.scope = _scope.current()  # the nn.Module calls that recorded it (see _scope)
@@ -147,6 +150,17 @@ class Node:
             self._pre_hooks = []
         self._pre_hooks.append(hook)
         return RemovableHandle(self._pre_hooks, hook)
+
+    def register_hook(self, hook) -> RemovableHandle:
+        """Run ``hook(grad_inputs, grad_outputs)`` after the rule, as PyTorch's
+        ``Node.register_hook``: ``grad_inputs`` are the gradients this node passes to its inputs
+        (a tuple, one per input, None where an input needs none), ``grad_outputs`` the gradient of
+        its output (a 1-tuple). It may return a replacement ``grad_inputs`` (a tuple of the same
+        length and shapes)."""
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(hook)
+        return RemovableHandle(self._post_hooks, hook)
 
     def saved(self):
         """The rule's operands, checked: ``(out, inputs)``. Raises if freed or modified in place."""

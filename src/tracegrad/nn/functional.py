@@ -130,6 +130,14 @@ __all__ = [
     "softshrink",
     "threshold",
     "threshold_",
+    "relu_",
+    "elu_",
+    "celu_",
+    "selu_",
+    "leaky_relu_",
+    "hardtanh_",
+    "native_channel_shuffle",
+    "conv_tbc",
     "softsign",
     "tanhshrink",
     "softmin",
@@ -1313,6 +1321,32 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:
     return x.reshape(input.shape)
 
 
+def native_channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """PyTorch's kernel-level ``channel_shuffle``: the same result (``channel_shuffle``)."""
+    return channel_shuffle(input, groups)
+
+
+def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tensor:
+    """A 1-D convolution over a ``(time, batch, in_channels)`` input with a
+    ``(kernel_width, in_channels, out_channels)`` weight and a ``(out_channels,)`` bias, zero
+    padded by ``pad`` steps on both ends of time; the result is ``(time', batch, out_channels)``.
+    Computed as ``conv1d`` on the transposed operands."""
+    if input.ndim != 3:
+        raise RuntimeError("Input must have 3 dims: time, batch, in_channel")
+    if weight.ndim != 3:
+        raise RuntimeError(
+            "Weight tensor must have 3 dims: kernel_width, in_channels, out_channels."
+        )
+    if bias.ndim != 1:
+        raise RuntimeError("Bias must be 1-D")
+    if input.shape[2] != weight.shape[1]:
+        raise RuntimeError("Input dim 2 (input channels) is not == dim 1 in the weight tensor")
+    if bias.shape[0] != weight.shape[2]:
+        raise RuntimeError("Bias size must equal dim 2 in the weight tensor (output channels).")
+    out = _conv.conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
+    return out.permute(2, 0, 1)
+
+
 # ---------------------------------------------------------------------- shrinks and thresholds
 def _in_place(input: Tensor, name: str, fn, *args) -> Tensor:
     """``fn(input, *args)`` written into ``input`` (PyTorch's in-place form, with its checks)."""
@@ -1352,6 +1386,36 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
     """In-place ``threshold``."""
     return _in_place(input, "threshold_", _threshold, threshold, value)
+
+
+def relu_(input: Tensor) -> Tensor:
+    """In-place ``relu`` (``input.relu_()``)."""
+    return input.relu_()
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place ``elu`` (``input.elu_(alpha)``)."""
+    return input.elu_(alpha)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place ``celu`` (``input.celu_(alpha)``)."""
+    return input.celu_(alpha)
+
+
+def selu_(input: Tensor) -> Tensor:
+    """In-place ``selu`` (``input.selu_()``)."""
+    return input.selu_()
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """In-place ``leaky_relu`` (``input.leaky_relu_(negative_slope)``)."""
+    return input.leaky_relu_(negative_slope)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """In-place ``hardtanh`` (``input.hardtanh_(min_val, max_val)``)."""
+    return input.hardtanh_(min_val, max_val)
 
 
 def softsign(input: Tensor) -> Tensor:

@@ -1,4 +1,4 @@
-"""``BatchNorm1d/2d/3d``, as ``torch.nn``: ``weight``/``bias`` parameters, ``running_mean``,
+"""``BatchNorm1d/2d/3d`` and ``SyncBatchNorm``, as ``torch.nn``: ``weight``/``bias`` parameters, ``running_mean``,
 ``running_var`` and ``num_batches_tracked`` (int64) buffers, ``momentum=None`` for a cumulative
 average, eval mode using the running stats.
 
@@ -16,7 +16,7 @@ from .. import init
 from .module import Module
 from .normalization import _affine_parameters
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"]
 
 
 class _NormBase(Module):
@@ -131,3 +131,72 @@ class BatchNorm3d(_BatchNorm):
 
     _dims = (5,)
     _dims_text = "5D"
+
+
+class SyncBatchNorm(_BatchNorm):
+    """``torch.nn.SyncBatchNorm`` in a single process, which is how tracegrad runs (it has no
+    ``torch.distributed``): PyTorch then falls back to plain batch norm over the local batch, and so
+    does this; inputs of any rank from 2 up. ``convert_sync_batchnorm`` swaps the ``BatchNorm*d``
+    layers of a model for it, keeping their parameters and running statistics. A
+    ``process_group`` other than None raises ``NotImplementedError``."""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group=None,
+        device=None,
+        dtype=None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        _check_process_group(process_group)
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
+        self.process_group = process_group
+
+    def _check_input_dim(self, input) -> None:
+        if input.ndim < 2:
+            raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
+        if input.shape[1] == 0:
+            raise ValueError("SyncBatchNorm number of input channels should be non-zero")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:
+        """``module`` with every ``BatchNorm*d`` layer replaced by a ``SyncBatchNorm`` sharing its
+        parameters and buffers (a new layer when ``module`` itself is one), as PyTorch's."""
+        _check_process_group(process_group)
+        out = module
+        if isinstance(module, _BatchNorm):
+            out = cls(
+                module.num_features,
+                module.eps,
+                module.momentum,
+                module.affine,
+                module.track_running_stats,
+                process_group,
+                bias=module.bias is not None,
+            )
+            if module.affine:
+                out.weight = module.weight
+                out.bias = module.bias
+            out.running_mean = module.running_mean
+            out.running_var = module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+            out.training = module.training
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return out
+
+
+def _check_process_group(process_group) -> None:
+    if process_group is not None:
+        raise NotImplementedError(
+            "SyncBatchNorm: tracegrad has no torch.distributed, so there is no process group to "
+            "synchronise over; pass process_group=None (statistics of the local batch, as "
+            "PyTorch computes them in a single process)"
+        )

@@ -1,10 +1,12 @@
-"""Containers: ``Sequential ModuleList ModuleDict ParameterList ParameterDict``, as in
+"""Containers: ``Sequential ModuleList ModuleDict ParameterList ParameterDict`` (and the
+deprecated ``Container``, and ``DataParallel`` as PyTorch runs it without CUDA), as in
 ``torch.nn``. Children are registered under their index (``"0"``, ``"1"``...) or key, which gives
 the same ``state_dict`` keys as PyTorch."""
 
 from __future__ import annotations
 
 import operator
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
@@ -14,7 +16,15 @@ from ...tensor import Tensor
 from ..parameter import Parameter
 from .module import Module, _addindent
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
+__all__ = [
+    "Container",
+    "DataParallel",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "ParameterList",
+    "ParameterDict",
+]
 
 
 def _abs_index(idx, size: int) -> int:
@@ -22,6 +32,45 @@ def _abs_index(idx, size: int) -> int:
     if not -size <= idx < size:
         raise IndexError(f"index {idx} is out of range")
     return idx % size if size else idx
+
+
+class Container(Module):
+    """PyTorch's deprecated ``nn.Container``: a module whose keyword arguments become its
+    children, with PyTorch's FutureWarning on construction. Subclass ``Module`` instead."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        warnings.warn(
+            "`nn.Container` is deprecated. All of its functionality is now implemented in "
+            "`nn.Module`. Subclass that instead.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)
+
+
+class DataParallel(Module):
+    """``torch.nn.DataParallel`` as PyTorch runs it on a machine without CUDA devices (which is
+    what tracegrad is to PyTorch: ``tracegrad.cuda.is_available()`` is False): it keeps ``module``
+    as its child ``module`` (so state-dict keys gain the ``module.`` prefix), sets
+    ``device_ids = []`` and calls ``module`` directly. As in PyTorch there, ``device_ids``,
+    ``output_device`` and ``dim`` are not used. To spread a batch over several accelerators,
+    compile the step (``tracegrad.compile``) and shard the batch with JAX."""
+
+    def __init__(
+        self,
+        module: Module,
+        device_ids: Iterable | None = None,
+        output_device=None,
+        dim: int = 0,
+    ) -> None:
+        super().__init__()
+        self.module = module
+        self.device_ids: list = []
+
+    def forward(self, *inputs, **kwargs):
+        return self.module(*inputs, **kwargs)
 
 
 class Sequential(Module):

@@ -15,6 +15,7 @@ from ...ops.conversion import to_args
 from ...tensor import Tensor
 from ...tensor import tensor as _tensor
 from ..parameter import Buffer, Parameter, is_lazy
+from . import _legacy_backward_hooks
 from ._backward_hooks import BackwardHook
 
 __all__ = ["Module"]
@@ -914,13 +915,27 @@ class Module:
         return handle
 
     def register_backward_hook(self, hook: Callable) -> _HookHandle:
-        """Not supported: PyTorch's deprecated non-full backward hook reports the gradients of
-        the module's last operation, not of its inputs; use ``register_full_backward_hook``."""
-        raise NotImplementedError(
-            "Module.register_backward_hook (the deprecated non-full backward hook) is not "
-            "supported by tracegrad; use register_full_backward_hook, which reports the "
-            "gradients with respect to the module's inputs and outputs"
-        )
+        """PyTorch's deprecated non-full backward hook: ``hook(module, grad_input, grad_output)``
+        runs with the gradients of the module's *last operation* (the ``grad_fn`` of its first
+        output): ``grad_input`` has one entry per input of that node (for ``nn.Linear`` on a 2-D
+        input, PyTorch's ``addmm``: ``(bias grad, input grad, weight.T grad)``), ``grad_output``
+        the output's gradient. A returned tuple replaces ``grad_input``.
+
+        The hook is attached to the node when the module is called (removing the handle leaves
+        graphs already recorded hooked, as in PyTorch), with PyTorch's FutureWarnings. Where
+        tracegrad's last node is not known to be PyTorch's (a layer or functional that tracegrad
+        decomposes differently) the call raises ``NotImplementedError``; see docs/modules.md.
+        Prefer ``register_full_backward_hook``.
+        """
+        if self._is_full_backward_hook is True:
+            raise RuntimeError(
+                "Cannot use both regular backward hooks and full backward hooks on a "
+                "single Module. Please use only one of them."
+            )
+        self._is_full_backward_hook = False
+        handle = _HookHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
 
     def _get_backward_hooks(self) -> tuple[list, list]:
         full: list = []
@@ -928,7 +943,12 @@ class Module:
             full += _global_backward_hooks.values()
         if self._is_full_backward_hook is True:
             full += self._backward_hooks.values()
-        return full, []
+        non_full: list = []
+        if _global_is_full_backward_hook is False:
+            non_full += _global_backward_hooks.values()
+        if self._is_full_backward_hook is False:
+            non_full += self._backward_hooks.values()
+        return full, non_full
 
     def _get_backward_pre_hooks(self) -> list:
         return [*_global_backward_pre_hooks.values(), *self._backward_pre_hooks.values()]
@@ -951,7 +971,7 @@ class Module:
 
     def _call_with_hooks(self, args, kwargs):
         backward_pre_hooks = self._get_backward_pre_hooks()
-        full_backward_hooks, _ = self._get_backward_hooks()
+        full_backward_hooks, non_full_backward_hooks = self._get_backward_hooks()
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
                 result = hook(self, args, kwargs)
@@ -998,6 +1018,8 @@ class Module:
                     stacklevel=3,
                 )
             output = bw_hook.setup_output_hook(output)
+        if non_full_backward_hooks:
+            _legacy_backward_hooks.attach(self, non_full_backward_hooks, args, output)
         return output
 
     # ------------------------------------------------------------------------------------ repr
@@ -1028,6 +1050,22 @@ def register_module_full_backward_pre_hook(hook: Callable) -> _HookHandle:
     each module's own (see ``Module.register_full_backward_pre_hook``)."""
     handle = _HookHandle(_global_backward_pre_hooks)
     _global_backward_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_backward_hook(hook: Callable) -> _HookHandle:
+    """PyTorch's deprecated non-full backward hook common to all modules: ``hook(module,
+    grad_input, grad_output)`` runs with each module's last operation's gradients, before the
+    module's own (see ``Module.register_backward_hook``)."""
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is True:
+        raise RuntimeError(
+            "Cannot use both regular backward hooks and full backward hooks as a global Module "
+            "hook. Please use only one of them."
+        )
+    _global_is_full_backward_hook = False
+    handle = _HookHandle(_global_backward_hooks)
+    _global_backward_hooks[handle.id] = hook
     return handle
 
 
