@@ -506,3 +506,39 @@ def test_trains_a_small_problem():
             loss.backward()
             opt.step()
         assert loss.item() < 1e-3, cls.__name__
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: optim.AdamW(ps, lr=1e-3)],
+    ids=["sgd", "adamw"],
+)
+def test_eager_steps_compile_nothing_new_after_the_second(make):
+    """An update keeps its parameters' placement (committed to a device or not, part of jit's
+    signature), so the forward ops of step 2 meet the signatures step 1 compiled: the programs
+    step 2 adds are the recorded backward (compiled at its second run) and, for SGD, the update
+    with a momentum buffer (the first step has none); step 3 adds none."""
+    from jax import monitoring
+
+    compiles = []
+    monitoring.register_event_duration_secs_listener(
+        lambda event, _s, **_k: compiles.append(event)
+        if event == "/jax/core/compile/backend_compile_duration"
+        else None
+    )
+    tracegrad.manual_seed(0)
+    model = tracegrad.nn.Sequential(
+        tracegrad.nn.Linear(7, 13), tracegrad.nn.Tanh(), tracegrad.nn.Linear(13, 3)
+    )
+    opt = make(model.parameters())
+    x, y = tracegrad.randn(5, 7), tracegrad.randn(5, 3)
+    placement = [p._storage.array.committed for p in model.parameters()]
+    counts = []
+    for _ in range(3):
+        before = len(compiles)
+        opt.zero_grad()
+        tracegrad.nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+        counts.append(len(compiles) - before)
+    assert [p._storage.array.committed for p in model.parameters()] == placement
+    assert counts[1] <= 2 and counts[2] == 0, counts

@@ -133,22 +133,19 @@ _HOOK_DICTS = (
 
 # ----------------------------------------------------------------------------- helpers for rules
 def _array(t: Tensor):
-    """The JAX array a tensor holds, as the jitted update functions take it: committed to its
-    device. jit compiles once per placement signature, and an optimizer's outputs are committed;
-    fresh tensors (``tracegrad.zeros``) are not, so without this the second step would compile
-    the update again."""
-    a = t._storage.array
-    if _is_uncommitted(a):
-        a = jax.device_put(a, a.sharding)
-    return a
+    """The JAX array a tensor holds, as the jitted update functions take it, placed as it is.
+
+    Placement (committed to a device or not) is part of jit's signature, so the update keeps it:
+    fresh tensors (``tracegrad.zeros``, initialised parameters) are uncommitted and stay so, and
+    the model's forward ops meet the same placement at every step; committing here would make
+    the second step compile every op of the forward again. New optimizer state is placed like
+    its parameter (``_placed_like``).
+    """
+    return t._storage.array
 
 
 def _is_concrete(a) -> bool:
     return isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer)
-
-
-def _is_uncommitted(a) -> bool:
-    return _is_concrete(a) and not a.committed
 
 
 def _hyper(value):
