@@ -943,6 +943,15 @@ class CompiledFunction(Opaque):
         # Whether optimizer hyperparameters besides lr (momentum, betas) are program inputs: off
         # after a trace with them lifted failed (an optimizer subclass reading one as a float).
         self._lift_hypers = True
+        # Set when a trace reached code that needs host values (LBFGS.step): the step runs eagerly.
+        self._eager_reason: str | None = None
+        # Optimizers a compiled closure may name outside its declared state (its own optimizer,
+        # for zero_grad(); see _compiled_closure).
+        self._allowed_optimizers: frozenset[int] = frozenset()
+        self._closures: list[CompiledFunction] = []  # the compiled closures its eager run used
+        # A compiled closure whose trace fails (it calls .item()) runs uncompiled instead: the
+        # same code, so a genuine error is raised again by the eager run.
+        self._eager_on_trace_error = False
         self.traces = 0
         self.compile_seconds = 0.0
         self._compiles = 0  # programs created (numbers the log's compiles)
@@ -984,27 +993,39 @@ class CompiledFunction(Opaque):
             f"  traces: {s['traces']}, compile seconds: {s['compile_seconds']:.3f}, "
             f"programs cached: {s['programs']} (executables: {s['executables']})",
         ]
+        if self._eager_reason is not None:
+            lines.append(f"  runs eagerly: {self._eager_reason}")
         if not events:
             lines.append("  not traced yet: the first call traces and compiles")
             return "\n".join(lines)
         lines.append("compiles:")
         lines += _compile_events.format_events(events, self._event_total)
         cause, count, latest = _compile_events.most_frequent(events)
-        if cause != "first" and not (cause == "state" and count == 1):
+        if cause not in ("first", "eager") and not (cause == "state" and count == 1):
             what, advice = _compile_events.advice(cause)
             lines.append(
                 f"most frequent cause of retraces: {what} ({count} of {len(events)}): {advice}"
             )
+        for closure in self._closures:
+            c = closure.stats()
+            lines.append(
+                f"compiled closure {_name(closure.fn)}: traces: {c['traces']}, compile seconds: "
+                f"{c['compile_seconds']:.3f}, programs cached: {c['programs']}"
+                + (f"; runs eagerly: {closure._eager_reason}" if closure._eager_reason else "")
+            )
         last = events[-1]
-        lines.append(f"ops per module in the latest program ({last.ops} ops):")
-        lines += _compile_events.format_modules(last.ops_per_module)
+        if last.cause != "eager":
+            lines.append(f"ops per module in the latest program ({last.ops} ops):")
+            lines += _compile_events.format_modules(last.ops_per_module)
         return "\n".join(lines)
 
     def clear_cache(self) -> None:
-        """Drop this function's programs (the next call traces and compiles again)."""
+        """Drop this function's programs (the next call traces and compiles again; a function
+        that ran eagerly tries tracing again)."""
         with self._lock:
             self._programs.clear()
             self._last_key = None
+            self._eager_reason = None
 
     def __get__(self, obj, objtype=None):  # decorating a method
         return self if obj is None else functools.partial(self.__call__, obj)
@@ -1012,6 +1033,8 @@ class CompiledFunction(Opaque):
     def __call__(self, *args, **kwargs):
         if _tracing.current() is not None:  # called while an outer compiled function traces: inline
             return self.fn(*args, **kwargs)
+        if self._eager_reason is not None:
+            return self._run_eagerly(args, kwargs)
         guessed = frozenset()  # values moved to the key on an error that did not name them
         while True:
             with self._lock:  # threads may call one compiled function (on models of their own)
@@ -1029,10 +1052,21 @@ class CompiledFunction(Opaque):
                 self._last_key = key
             try:
                 return self._run(program, state, arg_tensors, values)
+            except _tracing.RunsEagerly as e:  # the trace was undone; nothing was written
+                with self._lock:
+                    self._programs.pop(key, None)
+                self._go_eager(program, str(e))
+                return self._run_eagerly(args, kwargs)
             except Exception as e:
                 moved = None
                 if program.post_spec is None:
                     moved = self._key_hypers(state, e) or self._key_lifted(values, e)
+                if not moved and program.post_spec is None and self._eager_on_trace_error:
+                    self._go_eager(
+                        program,
+                        f"tracing it failed ({type(e).__name__}: {e}); it runs uncompiled",
+                    )
+                    return self._run_eagerly(args, kwargs)
                 if not moved:
                     # The error is the user's: the values moved to the key on a guess go back
                     # to being inputs (a bug elsewhere must not make every new lr retrace).
@@ -1044,6 +1078,33 @@ class CompiledFunction(Opaque):
                     guessed |= moved
                 with self._lock:
                     self._programs.pop(key, None)
+
+    def _go_eager(self, program: _Program, reason: str) -> None:
+        """From now on this function runs its step eagerly (see ``_tracing.RunsEagerly``):
+        logged, and recorded as a compile event and in ``explain()``."""
+        self._eager_reason = reason
+        where = program.why[0] if program.why else _compile_events.user_frame()
+        seconds = program.trace_seconds
+        self.traces += 1
+        self.compile_seconds += seconds
+        logger.info(
+            "tracegrad.compile: %s runs eagerly from now on (called at %s): %s",
+            _name(self.fn),
+            where,
+            reason,
+        )
+        self._events.append(
+            CompileEvent(
+                "step", _name(self.fn), where, f"runs eagerly: {reason}", seconds, 0, {}, "eager"
+            )
+        )
+        self._event_total += 1
+
+    def _run_eagerly(self, args: tuple, kwargs: dict):
+        """Run the step uncompiled; an optimizer that evaluates a closure several times per step
+        (LBFGS) compiles the closure (see :func:`_compiled_closure`)."""
+        with _tracing.compiling_closures(functools.partial(_compiled_closure, owner=self)):
+            return self.fn(*args, **kwargs)
 
     def _key_hypers(self, state: _State, error: Exception) -> frozenset:
         """A trace with lifted optimizer hyperparameters (momentum, betas) failed for a reason
@@ -1110,7 +1171,7 @@ class CompiledFunction(Opaque):
     def _undeclared_optimizer(self, values: _Values) -> None:
         """With a declared state, refuse a step that names an optimizer outside it: its learning
         rate would be baked in and its state (momentum, moments) lost."""
-        declared = {id(r) for r in self._declared}
+        declared = {id(r) for r in self._declared} | self._allowed_optimizers
         optim_t = Optimizer
         for (_, _, label, _, _), v in zip(values.slots, values.values):
             if isinstance(v, optim_t) and id(v) not in declared:
@@ -1277,6 +1338,35 @@ class CompiledFunction(Opaque):
         program = _Program(self, args, kwargs, key)
         inputs = self._inputs(state, arg_tensors, values)
         return LoweredStep(program, program.jitted.trace(*inputs))
+
+
+# Per optimizer, the compiled closures it evaluates while a compiled step runs eagerly, by the
+# closure's code: a loop that builds its closure anew each step reuses the program.
+_closures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compiled_closure(
+    optimizer: Optimizer, closure: Callable, owner: CompiledFunction
+) -> CompiledFunction:
+    """``closure`` (forward and ``backward()``) as one compiled program, its state the
+    optimizer's parameters (their values and gradients). Kept per optimizer and closure code;
+    a new closure object of the same code replaces the function the program calls (what it
+    reads from its cells is checked and, where it differs, retraces as usual). ``owner`` (the
+    compiled step running eagerly) lists it in its ``explain()``."""
+    per = _closures.setdefault(optimizer, {})
+    key = closure.__code__ if isinstance(closure, types.FunctionType) else closure
+    compiled = per.get(key)
+    if compiled is None:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        compiled = per[key] = CompiledFunction(closure, state=params)
+        compiled._allowed_optimizers = frozenset({id(optimizer)})
+        compiled._eager_on_trace_error = True
+    elif compiled.fn is not closure:
+        compiled.fn = compiled.wrapped = closure
+        compiled._values = None  # read the new closure's cells
+    if all(c is not compiled for c in owner._closures):
+        owner._closures.append(compiled)
+    return compiled
 
 
 class LoweredStep:
