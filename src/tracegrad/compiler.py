@@ -1525,6 +1525,13 @@ def _why_retrace(old, new, fn) -> tuple[str, str]:
         if a.state != b.state:
             return "optimizer state changed", "state"
         if a.hyperparameters != b.hyperparameters:
+            for (gi, k, u), (_, k2, v) in zip(a.hyperparameters, b.hyperparameters):
+                if k == k2 and u != v:
+                    return (
+                        f"optimizer hyperparameter {k!r} of group {gi} changed: "
+                        f"{_describe_hyper(u)} -> {_describe_hyper(v)}",
+                        "scalar",
+                    )
             return "optimizer hyperparameters changed", "scalar"
     if old_spec.optimizers != new_spec.optimizers:
         return "the number of optimizers changed", "state"
@@ -1535,6 +1542,21 @@ def _why_retrace(old, new, fn) -> tuple[str, str]:
     if old_py != new_py:
         return _py_changed(old_py, new_py), "scalar"
     return "the state's structure changed", "state"
+
+
+def _describe_hyper(desc) -> str:
+    """A hyperparameter's key entry: a value, or a lifted one's facts (see ``_LiftedHyper``)."""
+    if desc is float:
+        return "a float (a program input)"
+    if isinstance(desc, tuple) and len(desc) == 2 and desc[0] == "lifted":
+        nonzero, positive, small = desc[1]
+        return (
+            f"an input with value {'!=' if nonzero else '=='} 0, {'>' if positive else '<='} 0, "
+            f"|1 - value| {'<' if small else '>='} 0.5"
+        )
+    if isinstance(desc, tuple) and len(desc) == 2 and desc[0] in ("tuple", "list"):
+        return "(" + ", ".join(_describe_hyper(d) for d in desc[1]) + ")"
+    return repr(desc)
 
 
 def _container(desc) -> bool:
