@@ -1340,11 +1340,6 @@ class CompiledFunction(Opaque):
         return LoweredStep(program, program.jitted.trace(*inputs))
 
 
-# Per optimizer, the compiled closures it evaluates while a compiled step runs eagerly, by the
-# closure's code: a loop that builds its closure anew each step reuses the program.
-_closures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _compiled_closure(
     optimizer: Optimizer, closure: Callable, owner: CompiledFunction
 ) -> CompiledFunction:
@@ -1353,7 +1348,10 @@ def _compiled_closure(
     a new closure object of the same code replaces the function the program calls (what it
     reads from its cells is checked and, where it differs, retraces as usual). ``owner`` (the
     compiled step running eagerly) lists it in its ``explain()``."""
-    per = _closures.setdefault(optimizer, {})
+    # Kept on the optimizer (not in a weak-keyed table: the closure usually refers to the
+    # optimizer, which would keep it alive), by the closure's code: a loop that builds its
+    # closure anew each step reuses the program. State dicts and copies do not carry it.
+    per = vars(optimizer).setdefault("_compiled_closures", {})
     key = closure.__code__ if isinstance(closure, types.FunctionType) else closure
     compiled = per.get(key)
     if compiled is None:
