@@ -14,7 +14,8 @@ Each reason also has a *cause*, a coarse class that says what to do about repeat
 ``"shapes"`` (pad batches, ``drop_last=True``), ``"scalar"`` (pass the Python value as a tensor),
 ``"structure"`` (the graph differs each time), ``"mode"`` (grad mode, ``train()``/``eval()``, the
 default dtype), ``"state"`` (which tensors have a ``.grad``, optimizer state: expected once, when
-the first step creates them), ``"first"`` (nothing was compiled before) or ``"other"``.
+the first step creates them), ``"first"`` (nothing was compiled before), ``"eager"`` (the trace
+was abandoned and the step runs eagerly: ``LBFGS.step``) or ``"other"``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class CompileEvent:
     or the backward's non-leaf nodes) and ``ops_per_module`` (those counted by the ``nn.Module``
     call that recorded them, keyed ``"GPT.blocks.3.attn"``, ``"(no module)"`` for ops outside
     modules). ``cause`` classifies the reason: "first", "shapes", "scalar", "structure", "mode",
-    "state" or "other"."""
+    "state", "eager" or "other"."""
 
     kind: str
     name: str
@@ -72,6 +73,10 @@ _ADVICE = {
     "mode": (
         "grad mode, train()/eval() or the default dtype changed",
         "keep the mode fixed, or compile one function per mode",
+    ),
+    "eager": (
+        "the step runs eagerly (it needs host values between evaluations)",
+        "expected: the step is not one program; what it evaluates repeatedly is compiled",
     ),
     "state": (
         "the state's structure changed (which tensors have a .grad, optimizer state)",

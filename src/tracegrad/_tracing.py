@@ -14,7 +14,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["Trace", "current", "tracing", "suspended", "add_check"]
+__all__ = [
+    "Trace",
+    "current",
+    "tracing",
+    "suspended",
+    "add_check",
+    "RunsEagerly",
+    "closure_compiler",
+    "compiling_closures",
+]
 
 _local = threading.local()
 
@@ -91,3 +100,28 @@ def add_check(bad, make_error: Callable[..., Exception], value=None) -> None:
     trace = current()
     if trace is not None:
         trace.checks.append((bad, make_error, value))
+
+
+class RunsEagerly(Exception):
+    """Raised inside a trace by code that must read host values between evaluations of its own
+    (``LBFGS.step(closure)``): the compiled function abandons the trace (its snapshot undoes
+    everything the trace touched) and runs its step eagerly from then on. The message says why
+    and what is still compiled."""
+
+
+def closure_compiler() -> Callable | None:
+    """While a compiled function runs its step eagerly (see :class:`RunsEagerly`): the function
+    that compiles a closure an optimizer evaluates, ``compile_closure(optimizer, closure) ->
+    callable``. None otherwise (the closure runs as it is)."""
+    return getattr(_local, "closure_compiler", None)
+
+
+@contextmanager
+def compiling_closures(compile_closure: Callable) -> Iterator[None]:
+    """Make :func:`closure_compiler` return ``compile_closure`` in this thread for the block."""
+    previous = closure_compiler()
+    _local.closure_compiler = compile_closure
+    try:
+        yield
+    finally:
+        _local.closure_compiler = previous

@@ -80,7 +80,7 @@ from .autograd.grad_mode import is_grad_enabled
 from .autograd.node import AccumulateGrad
 from .nn.modules.module import Module
 from .nn.parameter import Parameter
-from .optim.optimizer import Optimizer
+from .optim.optimizer import Optimizer, _LiftedHyper
 from .tensor import Tensor
 
 __all__ = [
@@ -363,9 +363,19 @@ class _State:
     tensors.
     """
 
-    __slots__ = ("roots", "base", "tensors", "paths", "spec", "optimizers", "modules", "lrs")
+    __slots__ = (
+        "roots",
+        "base",
+        "tensors",
+        "paths",
+        "spec",
+        "optimizers",
+        "modules",
+        "hypers",
+        "lift",
+    )
 
-    def __init__(self, roots: list) -> None:
+    def __init__(self, roots: list, lift: bool = True) -> None:
         module_t = Module
         base: list[Tensor] = []
         seen: set[int] = set()
@@ -409,7 +419,7 @@ class _State:
                     paths.append(("grad", i))
                 grads.append((i, _aval(g)))
         index = {id(t): i for i, t in enumerate(base)}
-        lrs = []
+        hypers: list = []  # (optimizer, group index, name, tuple index or None, facts or None)
         optimizer_specs = []
         for oi, opt in enumerate(optimizers):
             entries = []
@@ -425,20 +435,38 @@ class _State:
                     else:
                         entries.append((pi, k, ("value", _static(v))))
             hyper = []
+            # Float hyperparameters the optimizer's rules accept traced (the lr, SGD's momentum,
+            # Adam's betas) are program inputs, since schedulers change them every step; the key
+            # keeps only the host-side facts the rules branch on (see _LiftedHyper).
+            traced = getattr(opt, "_traced_hyperparameters", ("lr",)) if lift else ("lr",)
             for gi, group in enumerate(opt.param_groups):
                 for k, v in group.items():
                     if k == "params" or isinstance(v, Tensor):
                         continue
-                    if k == "lr" and isinstance(v, float):
-                        lrs.append((opt, gi))  # lifted to an input: schedulers change it
-                        hyper.append((gi, k, float))
+                    if k not in traced:
+                        hyper.append((gi, k, _static(v)))
+                    elif isinstance(v, float):
+                        facts = None if k == "lr" else _LiftedHyper.facts_of(v)
+                        hypers.append((opt, gi, k, None, facts))
+                        hyper.append((gi, k, float if facts is None else ("lifted", facts)))
+                    elif isinstance(v, (tuple, list)) and any(isinstance(x, float) for x in v):
+                        desc = []
+                        for i, x in enumerate(v):
+                            if isinstance(x, float):
+                                facts = _LiftedHyper.facts_of(x)
+                                hypers.append((opt, gi, k, i, facts))
+                                desc.append(("lifted", facts))
+                            else:
+                                desc.append(_static(x))
+                        hyper.append((gi, k, (type(v).__name__, tuple(desc))))
                     else:
                         hyper.append((gi, k, _static(v)))
             optimizer_specs.append(OptimizerSpec(tuple(entries), tuple(hyper)))
         self.roots = roots
         self.base, self.tensors, self.optimizers, self.modules = base, tensors, optimizers, modules
         self.paths = paths
-        self.lrs = lrs
+        self.hypers = hypers
+        self.lift = lift
         self.spec = StateSpec(
             tensors=tuple(_aval(t) + (t._requires_grad,) for t in base),
             grads=tuple(grads),
@@ -503,7 +531,8 @@ class _Snapshot:
             for g in state.tensors[len(state.base) :]
         ]
         self.opt = [(o, {p: dict(s) for p, s in o.state.items()}) for o in state.optimizers]
-        self.lrs = [(o, gi, o.param_groups[gi]["lr"]) for o, gi in state.lrs]
+        # The lifted hyperparameters' groups entries (a float, or the whole betas tuple).
+        self.hypers = [(o, gi, k, o.param_groups[gi][k]) for o, gi, k, _, _ in state.hypers]
 
     def restore(self) -> None:
         for storage, array, version in (*self.arrays, *self.grad_arrays):
@@ -513,8 +542,12 @@ class _Snapshot:
         for o, st in self.opt:
             o.state.clear()
             o.state.update({p: dict(s) for p, s in st.items()})
-        for o, gi, lr in self.lrs:
-            o.param_groups[gi]["lr"] = lr
+        self.restore_hypers()
+
+    def restore_hypers(self) -> None:
+        """Put the lifted hyperparameters' Python values back into their groups."""
+        for o, gi, k, v in self.hypers:
+            o.param_groups[gi][k] = v
 
 
 # --------------------------------------------------------------------------- one traced program
@@ -545,6 +578,7 @@ class _Program(Opaque):
         self.module_ops: dict[str, int] = {}
         self.why: tuple | None = None  # (where, reason, cause) of the call that created it
         self.concrete = owner._concrete  # Python values kept in the cache key, not lifted
+        self.lift = owner._lift_hypers  # optimizer hyperparameters besides lr lifted to inputs
         self.py_writes: list = []  # the step's writes to Python state, replayed after each call
         self.draws = False  # whether the step draws random numbers (then its key is written back)
         self.jitted = jax.jit(self._traced, donate_argnums=(0,) if owner.donate else ())
@@ -577,12 +611,12 @@ class _Program(Opaque):
         with _TRACE_LOCK:
             return self._pure(*inputs)
 
-    def _pure(self, state_arrays, arg_arrays, key, lrs, py_floats, py_arrays):
+    def _pure(self, state_arrays, arg_arrays, key, hypers, py_floats, py_arrays):
         """The step as a pure function of arrays. Runs only while ``jax.jit`` traces it; it leaves
         every Python object as it found it (the caller writes the results back)."""
         start = time.perf_counter()
         owner = self.owner
-        state = _State(owner._roots(self.args, self.kwargs))
+        state = _State(owner._roots(self.args, self.kwargs), self.lift)
         arg_tensors, _ = _flatten_args(self.args, self.kwargs)
         snapshot = _Snapshot(state, arg_tensors)
         values = _Values(owner.fn, self.args, self.kwargs, self.concrete)
@@ -595,8 +629,14 @@ class _Program(Opaque):
                 t._storage.array = a
             for t, a in zip(arg_tensors, arg_arrays):
                 t._storage.array = a
-            for (opt, gi), lr in zip(state.lrs, lrs):
-                opt.param_groups[gi]["lr"] = Tensor._wrap(lr)
+            for (opt, gi, k, i, facts), a in zip(state.hypers, hypers):
+                t = Tensor._wrap(a) if facts is None else _LiftedHyper.lift(a, facts)
+                group = opt.param_groups[gi]
+                if i is None:
+                    group[k] = t
+                else:  # one element of a tuple (betas)
+                    v = group[k]
+                    group[k] = type(v)((*v[:i], t, *v[i + 1 :]))
             # The trace is this thread's: its ops go to its tape, its random draws split its own
             # key (the program's key input), and its backward runs node by node (traced into this
             # program); other threads' eager code, draws and compiled backward are not affected.
@@ -613,10 +653,9 @@ class _Program(Opaque):
                 raise _NeedsConcrete(hazards, "an op whose result type depends on it being a float")
             self.py_writes, py_out = trace.py.writes(state)
             trace.py.restore()  # the attributes' own tensors, before the state is walked again
-            for opt, gi, lr in snapshot.lrs:  # back to floats before the state is walked again
-                opt.param_groups[gi]["lr"] = lr
+            snapshot.restore_hypers()  # back to floats before the state is walked again
 
-            post = _State(state.roots)
+            post = _State(state.roots, state.lift)
             if [id(t._storage) for t in post.base] != [id(t._storage) for t in state.base]:
                 raise RuntimeError(
                     "tracegrad.compile: the function changed which parameters, buffers or tensors "
@@ -901,6 +940,18 @@ class CompiledFunction(Opaque):
         self._last_key = None  # the previous call's key, to say what changed on a retrace
         self._concrete: frozenset = frozenset()  # Python floats/arrays needed as concrete values
         self._values: _Values | None = None  # the last walk over the Python values it reads
+        # Whether optimizer hyperparameters besides lr (momentum, betas) are program inputs: off
+        # after a trace with them lifted failed (an optimizer subclass reading one as a float).
+        self._lift_hypers = True
+        # Set when a trace reached code that needs host values (LBFGS.step): the step runs eagerly.
+        self._eager_reason: str | None = None
+        # Optimizers a compiled closure may name outside its declared state (its own optimizer,
+        # for zero_grad(); see _compiled_closure).
+        self._allowed_optimizers: frozenset[int] = frozenset()
+        self._closures: list[CompiledFunction] = []  # the compiled closures its eager run used
+        # A compiled closure whose trace fails (it calls .item()) runs uncompiled instead: the
+        # same code, so a genuine error is raised again by the eager run.
+        self._eager_on_trace_error = False
         self.traces = 0
         self.compile_seconds = 0.0
         self._compiles = 0  # programs created (numbers the log's compiles)
@@ -942,27 +993,39 @@ class CompiledFunction(Opaque):
             f"  traces: {s['traces']}, compile seconds: {s['compile_seconds']:.3f}, "
             f"programs cached: {s['programs']} (executables: {s['executables']})",
         ]
+        if self._eager_reason is not None:
+            lines.append(f"  runs eagerly: {self._eager_reason}")
         if not events:
             lines.append("  not traced yet: the first call traces and compiles")
             return "\n".join(lines)
         lines.append("compiles:")
         lines += _compile_events.format_events(events, self._event_total)
         cause, count, latest = _compile_events.most_frequent(events)
-        if cause != "first" and not (cause == "state" and count == 1):
+        if cause not in ("first", "eager") and not (cause == "state" and count == 1):
             what, advice = _compile_events.advice(cause)
             lines.append(
                 f"most frequent cause of retraces: {what} ({count} of {len(events)}): {advice}"
             )
+        for closure in self._closures:
+            c = closure.stats()
+            lines.append(
+                f"compiled closure {_name(closure.fn)}: traces: {c['traces']}, compile seconds: "
+                f"{c['compile_seconds']:.3f}, programs cached: {c['programs']}"
+                + (f"; runs eagerly: {closure._eager_reason}" if closure._eager_reason else "")
+            )
         last = events[-1]
-        lines.append(f"ops per module in the latest program ({last.ops} ops):")
-        lines += _compile_events.format_modules(last.ops_per_module)
+        if last.cause != "eager":
+            lines.append(f"ops per module in the latest program ({last.ops} ops):")
+            lines += _compile_events.format_modules(last.ops_per_module)
         return "\n".join(lines)
 
     def clear_cache(self) -> None:
-        """Drop this function's programs (the next call traces and compiles again)."""
+        """Drop this function's programs (the next call traces and compiles again; a function
+        that ran eagerly tries tracing again)."""
         with self._lock:
             self._programs.clear()
             self._last_key = None
+            self._eager_reason = None
 
     def __get__(self, obj, objtype=None):  # decorating a method
         return self if obj is None else functools.partial(self.__call__, obj)
@@ -970,6 +1033,8 @@ class CompiledFunction(Opaque):
     def __call__(self, *args, **kwargs):
         if _tracing.current() is not None:  # called while an outer compiled function traces: inline
             return self.fn(*args, **kwargs)
+        if self._eager_reason is not None:
+            return self._run_eagerly(args, kwargs)
         guessed = frozenset()  # values moved to the key on an error that did not name them
         while True:
             with self._lock:  # threads may call one compiled function (on models of their own)
@@ -987,17 +1052,79 @@ class CompiledFunction(Opaque):
                 self._last_key = key
             try:
                 return self._run(program, state, arg_tensors, values)
+            except _tracing.RunsEagerly as e:  # the trace was undone; nothing was written
+                with self._lock:
+                    self._programs.pop(key, None)
+                self._go_eager(program, str(e))
+                return self._run_eagerly(args, kwargs)
             except Exception as e:
-                moved = self._key_lifted(values, e) if program.post_spec is None else None
+                moved = None
+                if program.post_spec is None:
+                    moved = self._key_hypers(state, e) or self._key_lifted(values, e)
+                if not moved and program.post_spec is None and self._eager_on_trace_error:
+                    self._go_eager(
+                        program,
+                        f"tracing it failed ({type(e).__name__}: {e}); it runs uncompiled",
+                    )
+                    return self._run_eagerly(args, kwargs)
                 if not moved:
                     # The error is the user's: the values moved to the key on a guess go back
                     # to being inputs (a bug elsewhere must not make every new lr retrace).
                     self._concrete -= guessed
+                    if "hyperparameters" in guessed:
+                        self._lift_hypers = True
                     raise
                 if not isinstance(e, _NeedsConcrete):
                     guessed |= moved
                 with self._lock:
                     self._programs.pop(key, None)
+
+    def _go_eager(self, program: _Program, reason: str) -> None:
+        """From now on this function runs its step eagerly (see ``_tracing.RunsEagerly``):
+        logged, and recorded as a compile event and in ``explain()``."""
+        self._eager_reason = reason
+        where = program.why[0] if program.why else _compile_events.user_frame()
+        seconds = program.trace_seconds
+        self.traces += 1
+        self.compile_seconds += seconds
+        logger.info(
+            "tracegrad.compile: %s runs eagerly from now on (called at %s): %s",
+            _name(self.fn),
+            where,
+            reason,
+        )
+        self._events.append(
+            CompileEvent(
+                "step", _name(self.fn), where, f"runs eagerly: {reason}", seconds, 0, {}, "eager"
+            )
+        )
+        self._event_total += 1
+
+    def _run_eagerly(self, args: tuple, kwargs: dict):
+        """Run the step uncompiled; an optimizer that evaluates a closure several times per step
+        (LBFGS) compiles the closure (see :func:`_compiled_closure`)."""
+        with _tracing.compiling_closures(functools.partial(_compiled_closure, owner=self)):
+            return self.fn(*args, **kwargs)
+
+    def _key_hypers(self, state: _State, error: Exception) -> frozenset:
+        """A trace with lifted optimizer hyperparameters (momentum, betas) failed for a reason
+        that names no Python value: key them instead (every new value retraces, as for any
+        keyed value), in case a rule reads one as a Python number. Returns what was moved."""
+        if (
+            isinstance(error, _NeedsConcrete)
+            or not self._lift_hypers
+            or all(facts is None for *_, facts in state.hypers)
+        ):
+            return frozenset()
+        self._lift_hypers = False
+        logger.info(
+            "tracegrad.compile: %s keeps its optimizers' momentum/betas in its cache key (a new "
+            "value retraces): tracing with them as inputs failed (%s: %s)",
+            _name(self.fn),
+            type(error).__name__,
+            error,
+        )
+        return frozenset({"hyperparameters"})
 
     def _key_lifted(self, values: _Values, error: Exception) -> frozenset:
         """A trace with lifted Python values failed: move the values it needed concretely (or,
@@ -1044,7 +1171,7 @@ class CompiledFunction(Opaque):
     def _undeclared_optimizer(self, values: _Values) -> None:
         """With a declared state, refuse a step that names an optimizer outside it: its learning
         rate would be baked in and its state (momentum, moments) lost."""
-        declared = {id(r) for r in self._declared}
+        declared = {id(r) for r in self._declared} | self._allowed_optimizers
         optim_t = Optimizer
         for (_, _, label, _, _), v in zip(values.slots, values.values):
             if isinstance(v, optim_t) and id(v) not in declared:
@@ -1056,7 +1183,7 @@ class CompiledFunction(Opaque):
 
     def _walk(self, args, kwargs):
         """This call's state, its tensor arguments, the Python values it reads and its key."""
-        state = _State(self._roots(args, kwargs))
+        state = _State(self._roots(args, kwargs), self._lift_hypers)
         arg_tensors, arg_desc = _flatten_args(args, kwargs)
         values = self._values and self._values.reread(args, kwargs, self._concrete)
         if values is None:
@@ -1076,7 +1203,10 @@ class CompiledFunction(Opaque):
         # share the uncommitted one's buffer): jit compiles once per placement signature, and the
         # program's outputs, the next call's inputs, are committed.
         state_arrays = [_committed(a) for a in state_arrays]
-        lrs = [np.float64(o.param_groups[gi]["lr"]) for o, gi in state.lrs]
+        hypers = [
+            np.float64(o.param_groups[gi][k] if i is None else o.param_groups[gi][k][i])
+            for o, gi, k, i, _ in state.hypers
+        ]
         state_ids = {id(t._storage) for t in state.tensors}
         return (
             state_arrays,
@@ -1087,7 +1217,7 @@ class CompiledFunction(Opaque):
                 for t in arg_tensors
             ],
             _placed_key(state_arrays),
-            lrs,
+            hypers,
             values.floats,
             values.arrays,
         )
@@ -1109,7 +1239,7 @@ class CompiledFunction(Opaque):
             self._count_trace(time.perf_counter() - start, program)
         if program.post_spec != state.spec:
             _restructure(state, program.post_spec)
-            post = _State(state.roots)
+            post = _State(state.roots, state.lift)
         else:
             post = state
         handed_out = {id(a) for a in (*out, *py_out, *residuals)}  # held by the caller too
@@ -1208,6 +1338,33 @@ class CompiledFunction(Opaque):
         program = _Program(self, args, kwargs, key)
         inputs = self._inputs(state, arg_tensors, values)
         return LoweredStep(program, program.jitted.trace(*inputs))
+
+
+def _compiled_closure(
+    optimizer: Optimizer, closure: Callable, owner: CompiledFunction
+) -> CompiledFunction:
+    """``closure`` (forward and ``backward()``) as one compiled program, its state the
+    optimizer's parameters (their values and gradients). Kept per optimizer and closure code;
+    a new closure object of the same code replaces the function the program calls (what it
+    reads from its cells is checked and, where it differs, retraces as usual). ``owner`` (the
+    compiled step running eagerly) lists it in its ``explain()``."""
+    # Kept on the optimizer (not in a weak-keyed table: the closure usually refers to the
+    # optimizer, which would keep it alive), by the closure's code: a loop that builds its
+    # closure anew each step reuses the program. State dicts and copies do not carry it.
+    per = vars(optimizer).setdefault("_compiled_closures", {})
+    key = closure.__code__ if isinstance(closure, types.FunctionType) else closure
+    compiled = per.get(key)
+    if compiled is None:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        compiled = per[key] = CompiledFunction(closure, state=params)
+        compiled._allowed_optimizers = frozenset({id(optimizer)})
+        compiled._eager_on_trace_error = True
+    elif compiled.fn is not closure:
+        compiled.fn = compiled.wrapped = closure
+        compiled._values = None  # read the new closure's cells
+    if all(c is not compiled for c in owner._closures):
+        owner._closures.append(compiled)
+    return compiled
 
 
 class LoweredStep:
@@ -1366,6 +1523,13 @@ def _why_retrace(old, new, fn) -> tuple[str, str]:
         if a.state != b.state:
             return "optimizer state changed", "state"
         if a.hyperparameters != b.hyperparameters:
+            for (gi, k, u), (_, k2, v) in zip(a.hyperparameters, b.hyperparameters):
+                if k == k2 and u != v:
+                    return (
+                        f"optimizer hyperparameter {k!r} of group {gi} changed: "
+                        f"{_describe_hyper(u)} -> {_describe_hyper(v)}",
+                        "scalar",
+                    )
             return "optimizer hyperparameters changed", "scalar"
     if old_spec.optimizers != new_spec.optimizers:
         return "the number of optimizers changed", "state"
@@ -1376,6 +1540,21 @@ def _why_retrace(old, new, fn) -> tuple[str, str]:
     if old_py != new_py:
         return _py_changed(old_py, new_py), "scalar"
     return "the state's structure changed", "state"
+
+
+def _describe_hyper(desc) -> str:
+    """A hyperparameter's key entry: a value, or a lifted one's facts (see ``_LiftedHyper``)."""
+    if desc is float:
+        return "a float (a program input)"
+    if isinstance(desc, tuple) and len(desc) == 2 and desc[0] == "lifted":
+        nonzero, positive, small = desc[1]
+        return (
+            f"an input with value {'!=' if nonzero else '=='} 0, {'>' if positive else '<='} 0, "
+            f"|1 - value| {'<' if small else '>='} 0.5"
+        )
+    if isinstance(desc, tuple) and len(desc) == 2 and desc[0] in ("tuple", "list"):
+        return "(" + ", ".join(_describe_hyper(d) for d in desc[1]) + ")"
+    return repr(desc)
 
 
 def _container(desc) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -19,15 +18,14 @@ from .optimizer import (
     _hyper,
     _init_zeros,
     _lerp,
+    _LiftedHyper,
+    _log_beta,
+    _small,
     _write_back,
     _zeros_like,
 )
 
 __all__ = ["Adam"]
-
-
-def _log(beta: float) -> float:
-    return math.log(beta) if beta > 0 else -math.inf
 
 
 @partial(jax.jit, static_argnames=("amsgrad", "maximize", "has_wd", "decoupled", "small_weight"))
@@ -93,7 +91,7 @@ def _adam_update(
 
 
 def _to_scalar(x):
-    return float(x) if isinstance(x, Tensor) else x
+    return float(x) if isinstance(x, Tensor) and not isinstance(x, _LiftedHyper) else x
 
 
 class Adam(Optimizer):
@@ -105,6 +103,8 @@ class Adam(Optimizer):
     ``capturable`` and ``fused`` are accepted (one implementation serves all);
     ``differentiable=True`` raises ``NotImplementedError``.
     """
+
+    _traced_hyperparameters = ("lr", "betas")
 
     def __init__(
         self,
@@ -163,17 +163,17 @@ class Adam(Optimizer):
             _arrays(s["max_exp_avg_sq"] for s in states) if amsgrad else [],
             _arrays(s["step"] for s in states),
             _hyper(group["lr"]),
-            beta1,
-            beta2,
-            _log(beta1),
-            _log(beta2),
+            _hyper(beta1),
+            _hyper(beta2),
+            _log_beta(beta1),
+            _log_beta(beta2),
             group["eps"],
             group["weight_decay"],
             amsgrad=amsgrad,
             maximize=bool(group["maximize"]),
             has_wd=group["weight_decay"] != 0,
             decoupled=bool(group.get("decoupled_weight_decay", False)),
-            small_weight=abs(1 - beta1) < 0.5,
+            small_weight=_small(beta1),
         )
         new_p, new_m, new_v, new_vmax, new_t = out
         extra = {"max_exp_avg_sq": new_vmax} if amsgrad else {}

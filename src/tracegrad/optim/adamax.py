@@ -57,6 +57,8 @@ class Adamax(Optimizer):
     State per parameter: ``step``, ``exp_avg`` and ``exp_inf``, starting at zero.
     """
 
+    _traced_hyperparameters = ("lr", "betas")
+
     _update_fn = staticmethod(_adamax_update)
     _state_keys = ("exp_avg", "exp_inf", "step")
 

@@ -4,7 +4,9 @@
 Unlike the other optimizers, L-BFGS is a host-driven loop: it re-evaluates the closure, and its
 stopping tests, curvature checks and line search branch on values read back to the host. Each
 piece of arithmetic is a tracegrad tensor op, written in PyTorch's order, so the iterates follow
-PyTorch's; a step cannot run inside ``tracegrad.compile`` (it reads values to decide what to do).
+PyTorch's. A step cannot be one compiled program (it reads values to decide what to do): inside
+``tracegrad.compile`` the compiled function runs its step eagerly instead, and the closure each
+evaluation calls is compiled (forward and backward as one program; see ``LBFGS.step``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ..tensor import Tensor
 from .optimizer import Optimizer, _check_lr
 
 __all__ = ["LBFGS"]
+
+_RUNS_EAGERLY = "LBFGS.step needs host values between closure evaluations; its closure is compiled"
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -148,7 +152,9 @@ class LBFGS(Optimizer):
     The state lives under the first parameter, in PyTorch's layout: ``func_evals``, ``n_iter``,
     ``d``, ``t``, ``old_dirs``, ``old_stps``, ``ro``, ``H_diag``, ``prev_flat_grad``,
     ``prev_loss`` and ``al``. The closure is re-evaluated as PyTorch does it, so the iterates
-    are PyTorch's (to float rounding). Host-driven: not usable inside ``tracegrad.compile``.
+    are PyTorch's (to float rounding). Host-driven: called from a ``tracegrad.compile``'d step,
+    that step runs eagerly from then on and the closure is compiled instead (one program for its
+    forward and backward, cached per optimizer and closure code, the parameters its state).
     """
 
     def __init__(
@@ -225,11 +231,13 @@ class LBFGS(Optimizer):
         gradients, computes the loss, calls ``backward()`` and returns the loss. Returns the
         loss of the first evaluation."""
         if _tracing.current() is not None:
-            raise RuntimeError(
-                "LBFGS.step() cannot run inside tracegrad.compile: its line search and stopping "
-                "tests read values back to the host to decide what to evaluate next. Call "
-                "optimizer.step(closure) outside the compiled function"
-            )
+            # Inside a compiled step: the step cannot be one program (the iterations and the line
+            # search decide on host values what to evaluate next). The compiled function drops
+            # this trace and runs the step eagerly, with the closure compiled (see below).
+            raise _tracing.RunsEagerly(_RUNS_EAGERLY)
+        compile_closure = _tracing.closure_compiler()
+        if compile_closure is not None:  # the eager run of a compiled step
+            closure = compile_closure(self, closure)
         with no_grad():
             return self._step(closure)
 

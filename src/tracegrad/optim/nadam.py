@@ -79,6 +79,8 @@ class NAdam(Optimizer):
     ``1 - lr * weight_decay``).
     """
 
+    _traced_hyperparameters = ("lr", "betas")
+
     _update_fn = staticmethod(_nadam_update)
     _state_keys = ("exp_avg", "exp_avg_sq", "mu_product", "step")
 

@@ -11,6 +11,7 @@ the host, so a whole ``step()`` can later be traced into one compiled program.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
@@ -153,6 +154,68 @@ def _hyper(value):
     return value._storage.array if isinstance(value, Tensor) else value
 
 
+class _LiftedHyper(Tensor):
+    """A float hyperparameter (``momentum``, one of ``betas``) that ``tracegrad.compile`` made a
+    program input, so a scheduler changing it every step (``OneCycleLR``, ``CyclicLR`` with
+    ``cycle_momentum``) does not retrace the step. Its value is a traced float64 scalar; the
+    host-side facts the update rules branch on are decided from the concrete value before the
+    trace and kept in the cache key (a change of one of them retraces):
+
+    * ``nonzero``: ``value != 0`` (SGD keeps a momentum buffer),
+    * ``positive``: ``value > 0`` (RMSprop's momentum buffer; ``log(beta)`` is finite),
+    * ``small``: ``abs(1 - value) < 0.5`` (which of ``lerp``'s two formulas ``1 - beta`` takes).
+
+    An optimizer lists the hyperparameters its rules accept in this form in
+    ``Optimizer._traced_hyperparameters``; the others stay Python values in the cache key."""
+
+    __slots__ = ("facts",)
+
+    @staticmethod
+    def facts_of(value: float) -> tuple[bool, bool, bool]:
+        """``(nonzero, positive, small)`` of a concrete hyperparameter value."""
+        return (value != 0, value > 0, abs(1 - value) < 0.5)
+
+    @classmethod
+    def lift(cls, array, facts: tuple[bool, bool, bool]) -> _LiftedHyper:
+        """A lifted hyperparameter holding ``array`` (traced), with the facts of its value."""
+        t = cls._wrap(array)
+        t.facts = facts
+        return t
+
+
+def _fact(value, which: int) -> bool:
+    """A host-side fact about a hyperparameter (see :class:`_LiftedHyper`), read from its facts
+    when it is lifted, else computed from the Python value."""
+    if isinstance(value, _LiftedHyper):
+        return value.facts[which]
+    return _LiftedHyper.facts_of(value)[which]
+
+
+def _nonzero(value) -> bool:
+    """``value != 0`` of a float or lifted hyperparameter."""
+    return _fact(value, 0)
+
+
+def _positive(value) -> bool:
+    """``value > 0`` of a float or lifted hyperparameter."""
+    return _fact(value, 1)
+
+
+def _small(value) -> bool:
+    """``abs(1 - value) < 0.5`` of a float or lifted hyperparameter: lerp's formula for the
+    weight ``1 - value``."""
+    return _fact(value, 2)
+
+
+def _log_beta(beta):
+    """``log(beta)`` in double precision (``-inf`` for 0), for the ``-expm1(t log b)`` bias
+    corrections: on the host for a float, as before; in the program (float64) for a lifted one."""
+    if isinstance(beta, _LiftedHyper):
+        b = _host(beta._storage.array)
+        return jnp.where(b > 0, jnp.log(jnp.where(b > 0, b, 1.0)), -jnp.inf)
+    return math.log(beta) if beta > 0 else -math.inf
+
+
 def _write(t: Tensor, array) -> None:
     """Make ``t`` hold ``array``, in place (same tensor object, version bumped)."""
     t._rebase(Tensor._wrap(array))
@@ -262,11 +325,18 @@ def _adam_like_args(group: dict[str, Any], *extra: Any, **static: Any) -> tuple[
     weight_decay, *extra) and the static ``maximize``, ``has_wd``, ``small`` (lerp's formula for
     ``1 - beta1``) plus ``static``."""
     beta1, beta2 = group["betas"]
-    args = (_hyper(group["lr"]), beta1, beta2, group["eps"], group["weight_decay"], *extra)
+    args = (
+        _hyper(group["lr"]),
+        _hyper(beta1),
+        _hyper(beta2),
+        group["eps"],
+        group["weight_decay"],
+        *extra,
+    )
     flags = {
         "maximize": bool(group["maximize"]),
         "has_wd": group["weight_decay"] != 0,
-        "small": abs(1 - beta1) < 0.5,
+        "small": _small(beta1),
     }
     return args, {**flags, **static}
 
@@ -496,6 +566,11 @@ class Optimizer:
             for group in self.param_groups:
                 self._update_group(group)
         return loss
+
+    # The float hyperparameters whose update rules accept a traced value (a _LiftedHyper), so
+    # tracegrad.compile makes them program inputs rather than cache-key values: a scheduler that
+    # changes them every step does not retrace. "betas" means each float element of the tuple.
+    _traced_hyperparameters: tuple[str, ...] = ("lr",)
 
     # A subclass whose update is one jitted function of (params, grads, *state arrays, *hypers)
     # returning (params, *state arrays) names the function, the state keys in its order and how

@@ -77,6 +77,8 @@ class RAdam(Optimizer):
     unless ``decoupled_weight_decay=True`` (the parameter decays by ``1 - lr * weight_decay``).
     """
 
+    _traced_hyperparameters = ("lr", "betas")
+
     _update_fn = staticmethod(_radam_update)
     _state_keys = ("exp_avg", "exp_avg_sq", "step")
 

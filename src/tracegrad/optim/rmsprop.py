@@ -20,6 +20,7 @@ from .optimizer import (
     _hyper,
     _init_zeros,
     _lerp,
+    _positive,
     _write_back,
     _zeros_like,
 )
@@ -90,6 +91,8 @@ class RMSprop(Optimizer):
     ``NotImplementedError``.
     """
 
+    _traced_hyperparameters = ("lr", "momentum")
+
     def __init__(
         self,
         params: Iterable[Tensor] | Iterable[dict],
@@ -130,7 +133,7 @@ class RMSprop(Optimizer):
         params, states = self._prepare(group)
         if not params:
             return
-        has_momentum, centered = group["momentum"] > 0, bool(group["centered"])
+        has_momentum, centered = _positive(group["momentum"]), bool(group["centered"])
         extra = [k for k, on in (("grad_avg", centered), ("momentum_buffer", has_momentum)) if on]
         for p, state in zip(params, states):
             for key in extra:
@@ -147,7 +150,7 @@ class RMSprop(Optimizer):
             group["alpha"],
             group["eps"],
             group["weight_decay"],
-            group["momentum"],
+            _hyper(group["momentum"]),
             centered=centered,
             maximize=bool(group["maximize"]),
             has_wd=group["weight_decay"] != 0,

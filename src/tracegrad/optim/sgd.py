@@ -9,7 +9,17 @@ from typing import Any
 import jax
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, _array, _arrays, _caster, _check_hyper, _check_lr, _hyper, _write
+from .optimizer import (
+    Optimizer,
+    _array,
+    _arrays,
+    _caster,
+    _check_hyper,
+    _check_lr,
+    _hyper,
+    _nonzero,
+    _write,
+)
 
 __all__ = ["SGD"]
 
@@ -60,6 +70,8 @@ class SGD(Optimizer):
     ``NotImplementedError``.
     """
 
+    _traced_hyperparameters = ("lr", "momentum")
+
     def __init__(
         self,
         params: Iterable[Tensor] | Iterable[dict],
@@ -96,7 +108,7 @@ class SGD(Optimizer):
         params = self._with_grad(group)
         if not params:
             return
-        has_momentum = group["momentum"] != 0
+        has_momentum = _nonzero(group["momentum"])
         bufs = [self.state[p].get("momentum_buffer") if has_momentum else None for p in params]
         new_params, new_bufs = _sgd_update(
             _arrays(params),
@@ -104,7 +116,7 @@ class SGD(Optimizer):
             [None if b is None else _array(b) for b in bufs],
             _hyper(group["lr"]),
             group["weight_decay"],
-            group["momentum"],
+            _hyper(group["momentum"]),
             group["dampening"],
             nesterov=bool(group["nesterov"]),
             maximize=bool(group["maximize"]),
