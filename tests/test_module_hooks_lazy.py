@@ -13,6 +13,8 @@ import pytest
 import tracegrad as tg
 from tracegrad import nn
 
+from .tiers import slow_after
+
 
 def _np(t):
     if t is None:
@@ -399,7 +401,7 @@ _LAZY = [
 ]
 
 
-@pytest.mark.parametrize(("name", "args", "kwargs", "shape"), _LAZY)
+@pytest.mark.parametrize(("name", "args", "kwargs", "shape"), slow_after(_LAZY, 3, multi=True))
 def test_lazy_module_infers_and_becomes_the_layer(name, args, kwargs, shape):
     m = getattr(nn, name)(*args, **kwargs)
     assert m.has_uninitialized_params() == (
@@ -422,7 +424,7 @@ def test_lazy_module_infers_and_becomes_the_layer(name, args, kwargs, shape):
     assert y.shape == m(x).shape
 
 
-@pytest.mark.parametrize(("name", "args", "kwargs", "shape"), _LAZY)
+@pytest.mark.parametrize(("name", "args", "kwargs", "shape"), slow_after(_LAZY, 3, multi=True))
 def test_lazy_module_matches_torch(name, args, kwargs, shape):
     torch = pytest.importorskip("torch")
     t = getattr(torch.nn, name)(*args, **kwargs)

@@ -144,7 +144,7 @@ def _loss_inputs(kind: str, shape, dtype: str):
 
 
 @pytest.mark.parametrize("ctor,kind,shape", slow_after(LOSSES, 4, multi=True), ids=str)
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", slow_after(["float64", "float32"]))
 def test_loss_matches_torch(ctor, kind, shape, dtype):
     torch = _torch()
     tol = (1e-10, 1e-12) if dtype == "float64" else (1e-5, 1e-6)
@@ -428,7 +428,9 @@ def _lrn_ref(size, alpha, beta, k):
     return ref
 
 
-@pytest.mark.parametrize("shape,size", [((2, 5, 4), 3), ((2, 6, 3, 2), 2), ((1, 4, 2, 2, 3), 5)])
+@pytest.mark.parametrize(
+    "shape,size", slow_after([((2, 5, 4), 3), ((2, 6, 3, 2), 2), ((1, 4, 2, 2, 3), 5)], multi=True)
+)
 def test_local_response_norm_against_jnp(shape, size):
     _vjp_oracle(nn.LocalResponseNorm(size, 0.2, 0.6, 1.5), _lrn_ref(size, 0.2, 0.6, 1.5), X(*shape))
     empty = tg.ones(0, 3, 4)

@@ -503,7 +503,7 @@ def _apply(lib_nn, kind_of_param, module, **kw):
 
 
 @pytest.mark.filterwarnings("ignore:tracegrad. the backward")
-@pytest.mark.parametrize("kind", ["linear", "conv"])
+@pytest.mark.parametrize("kind", slow_after(["linear", "conv"]))
 @pytest.mark.parametrize(
     "param,kw",
     # The fast tier keeps each parametrization's defaults; its options run in the full suite.

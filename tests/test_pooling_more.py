@@ -257,7 +257,7 @@ LP = [
 ]
 
 
-@pytest.mark.parametrize("nd, shape, p, k, s, ceil", slow_after(LP, keep=2, multi=True), ids=str)
+@pytest.mark.parametrize("nd, shape, p, k, s, ceil", slow_after(LP, keep=1, multi=True), ids=str)
 def test_lp_pool_values_and_gradient(nd, shape, p, k, s, ceil):
     x = np.random.default_rng(5).uniform(0.2, 2.0, shape)
     kk = (k,) * nd if isinstance(k, int) else k
@@ -563,7 +563,7 @@ def _fractional_case(nd, shape, k, size, ratio):
     return x, samples, kk, out
 
 
-@pytest.mark.parametrize("nd, shape, k, size, ratio", slow_after(FRACTIONAL, keep=2, multi=True))
+@pytest.mark.parametrize("nd, shape, k, size, ratio", slow_after(FRACTIONAL, keep=1, multi=True))
 def test_fractional_max_pool_against_reference(nd, shape, k, size, ratio):
     x, samples, kk, out = _fractional_case(nd, shape, k, size, ratio)
     fn = getattr(F, f"fractional_max_pool{nd}d")

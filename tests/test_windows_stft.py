@@ -12,7 +12,7 @@ import pytest
 
 import tracegrad as tg
 
-from .tiers import slow_after
+from .tiers import slow, slow_after
 
 torch = pytest.importorskip("torch")
 
@@ -117,8 +117,8 @@ def _stft_inputs(shape, kw, complex_input: bool):
     return x, w
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("complex_input", [False, True])
+@pytest.mark.parametrize("dtype", slow_after(["float32", "float64"]))
+@pytest.mark.parametrize("complex_input", slow_after([False, True]))
 @pytest.mark.parametrize(
     "shape,kw", slow_after([pytest.param(*c, id=str(i)) for i, c in enumerate(STFT_CASES)], 2)
 )
@@ -220,9 +220,9 @@ ISTFT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", slow_after(["float64", "float32"]))
 @pytest.mark.parametrize(
-    "kw,extra", slow_after([pytest.param(*c, id=str(i)) for i, c in enumerate(ISTFT_CASES)], 2)
+    "kw,extra", slow_after([pytest.param(*c, id=str(i)) for i, c in enumerate(ISTFT_CASES)], 1)
 )
 def test_istft_values_and_gradients_match_pytorch(kw, extra, dtype):
     complex_signal = extra.get("return_complex", False)
@@ -329,6 +329,7 @@ def _finite_difference_check(f, x: np.ndarray, eps: float = 1e-6):
     np.testing.assert_allclose(float((xa.grad.numpy() * d).sum()), numeric, rtol=1e-6)
 
 
+@slow
 def test_gradients_match_finite_differences():
     w = tg.tensor(np.hanning(9)[:8] + 0.1)
     _finite_difference_check(
@@ -347,6 +348,7 @@ def test_gradients_match_finite_differences():
     )
 
 
+@slow
 def test_second_order_gradients_match_pytorch():
     x = RNG.standard_normal(24)
     w = RNG.uniform(0.5, 1.5, 8)
