@@ -768,8 +768,8 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
     return nansum(input, dim, keepdim, dtype=dtype) / count
 
 
-expose(nansum)
-expose(nanmean)
+nansum = expose(nansum)  # rebound: expose adds the ``keepdims=`` alias
+nanmean = expose(nanmean)
 
 
 @defop("SgnBackward0", saves=())
