@@ -12,6 +12,7 @@ functions whose code calls the op directly (found from the names their code refe
 from __future__ import annotations
 
 import dis
+import inspect
 import re
 import sys
 import types
@@ -92,7 +93,7 @@ def _referenced(fn: types.FunctionType):
 def _ops_used(obj, depth: int = 0) -> set:
     """Names of the registered ops that ``obj`` is, or that its code calls directly (following
     private helpers and the functions an in-place wrapper closes over)."""
-    obj = getattr(obj, "__wrapped__", obj)  # the out= wrapper (ops/out.py)
+    obj = inspect.unwrap(obj)  # the out= wrapper (ops/out.py), the keepdims= alias (_surface)
     if isinstance(obj, Op):
         return {obj.name}
     if isinstance(obj, property):

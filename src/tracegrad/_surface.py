@@ -19,13 +19,14 @@ only direction of import between ``tensor.py`` and the rest of the package.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .tensor import Tensor
 
-__all__ = ["Entry", "SURFACE", "expose"]
+__all__ = ["Entry", "SURFACE", "expose", "numpy_keepdims"]
 
 # How a name runs its function ``fn``:
 #   "method"    x.name(*args) is fn(x, *args)             (also operators such as __add__, __getitem__)
@@ -60,6 +61,7 @@ def expose(
     reflected: tuple[str, ...] = (),
     inplace: tuple[str, ...] | bool = (),
     properties: tuple[str, ...] = (),
+    keepdims: bool = True,
 ):
     """Declare the Tensor names that run ``fn``; usable as a decorator (``@expose(...)``) or a call.
 
@@ -70,11 +72,17 @@ def expose(
     - ``inplace``: in-place method names (``"add_"``, ``"__iadd__"``); ``True`` for each method
       name followed by ``_``.
     - ``properties``: read-only properties ``x.name`` computing ``fn(x)``: ``"T"``.
+    - ``keepdims``: a function with a ``keepdim`` parameter also takes NumPy's ``keepdims=``
+      (see ``numpy_keepdims``), as PyTorch's native functions do; False for those PyTorch writes in
+      Python, which refuse it (``torch.norm``).
 
-    Returns ``fn``, so ``multiply = expose(mul, methods=("multiply",))`` also names the function.
+    Returns ``fn``, so ``multiply = expose(mul, methods=("multiply",))`` also names the function
+    (``fn`` wrapped by ``numpy_keepdims`` where that applies).
     """
 
     def declare(f: Callable) -> Callable:
+        if keepdims and inspect.isfunction(f) and "keepdim" in inspect.signature(f).parameters:
+            f = numpy_keepdims(f)
         module = getattr(f, "__module__", None) or "tracegrad"
         names = (_name(f),) if methods is None else tuple(methods)
         inplace_names = tuple(n + "_" for n in names) if inplace is True else inplace or ()
@@ -92,6 +100,40 @@ def expose(
         return f
 
     return declare(fn) if fn is not None else declare
+
+
+def numpy_keepdims(fn: Callable) -> Callable:
+    """``fn`` also accepting ``keepdims=`` as an alias of its ``keepdim`` parameter.
+
+    PyTorch's argument parser gives every native function NumPy's spelling of ``keepdim``
+    (``x.sum(0, keepdims=True)``, ``torch.amax(x, 1, keepdims=True)``); giving both raises its
+    ``TypeError``. Functions PyTorch writes in Python (``torch.norm``, ``F.*`` but
+    ``pairwise_distance``) do not take it. Applied by ``expose`` to each declared function with a
+    ``keepdim`` parameter, and directly to the native ones that are not Tensor methods. Idempotent.
+    """
+    if getattr(fn, "numpy_keepdims", False):
+        return fn
+    signature = inspect.signature(fn)
+    param = signature.parameters["keepdim"]
+    positional = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    # Where ``keepdim`` sits among the positional arguments (None: it can only be a keyword).
+    at = positional.index(param) if param in positional else None
+    name = _name(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if "keepdims" in kwargs:
+            if "keepdim" in kwargs or (at is not None and len(args) > at):
+                raise TypeError(f"{name}() got an unexpected keyword argument 'keepdims'")
+            kwargs["keepdim"] = kwargs.pop("keepdims")
+        return fn(*args, **kwargs)
+
+    wrapper.numpy_keepdims = True
+    return wrapper
 
 
 def _name(fn: Callable) -> str:

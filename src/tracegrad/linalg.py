@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from ._dtype import as_dtype, scalar_type_name
 from ._grad_mode import is_grad_enabled
+from ._surface import numpy_keepdims
 from .ops import decomp, decomp2
 from .ops import eig as _eig_ops
 from .ops import out as _out
@@ -205,6 +206,7 @@ def multi_dot(tensors: Sequence[Tensor]) -> Tensor:
     return out
 
 
+@numpy_keepdims
 def vector_norm(
     x: Tensor, ord: float = 2, dim=None, keepdim: bool = False, *, dtype=None
 ) -> Tensor:
@@ -232,6 +234,7 @@ def vector_norm(
     return _sum(a.pow(ord), dim=dims, keepdim=keepdim).pow(1.0 / ord)
 
 
+@numpy_keepdims
 def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None) -> Tensor:
     """The Frobenius norm (``'fro'``), the nuclear norm (``'nuc'``, the sum of the singular
     values), the spectral norms ``2``, ``-2`` (largest/smallest singular value) or the induced
@@ -259,6 +262,7 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
     raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
 
 
+@numpy_keepdims
 def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """``vector_norm`` when ``dim`` is an int or ``A`` is 1-D (or ``ord`` is None), else
     ``matrix_norm`` over the two dimensions."""

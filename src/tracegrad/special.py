@@ -81,8 +81,9 @@ __all__ = [
 
 
 def _unwrapped(fn):
-    """The function under a top-level ``out=`` wrapper (this module adds its own)."""
-    return getattr(fn, "__wrapped__", fn)
+    """The function under a top-level ``out=`` wrapper (this module adds its own); only that
+    wrapper is removed (``_surface.numpy_keepdims`` under it stays)."""
+    return fn.__wrapped__ if getattr(fn, "out_rule", None) is not None else fn
 
 
 def _entr(input: Tensor) -> Tensor:

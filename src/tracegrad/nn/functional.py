@@ -948,8 +948,18 @@ def nll_loss(
 ) -> Tensor:
     """Negative log-likelihood ``-weight[t] * input[t]`` of the class indices ``target``, for
     ``input`` of shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)``. Targets equal to
-    ``ignore_index`` contribute nothing; ``'mean'`` divides by the total weight of the others."""
+    ``ignore_index`` contribute nothing; ``'mean'`` divides by the total weight of the others.
+    As in PyTorch, ``weight`` is not differentiable: one that requires grad raises (with grad
+    mode on)."""
     reduction = _reduction(size_average, reduce, reduction)
+    if input.ndim >= 1 and weight is not None and weight.requires_grad and is_grad_enabled():
+        # PyTorch's nll_loss has no derivative for its class weights and refuses to record one
+        # (before its target checks, as here).
+        kernel = "nll_loss_forward" if input.ndim <= 2 else "nll_loss2d_forward"
+        raise RuntimeError(
+            f"The function '{kernel}' is not differentiable with respect to argument 'weight'. "
+            "This input cannot have requires_grad True."
+        )
     _class_target_check(input, target)
     c = input.shape[0] if input.ndim == 1 else input.shape[1]
     if weight is not None and weight.shape != (c,):

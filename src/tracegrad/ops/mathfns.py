@@ -493,8 +493,9 @@ def _polygamma_method(self: Tensor, n: int) -> Tensor:
 expose(_polygamma_method, methods=("polygamma",), inplace=("polygamma_",))
 
 
-# erfinv' = sqrt(pi) / 2 * exp(erfinv(x)^2).
-@defop("ErfinvBackward0", promote="float", saves=(), save_out=True)
+# erfinv' = sqrt(pi) / 2 * exp(erfinv(x)^2). As PyTorch's rule, it recomputes erfinv(x) from the
+# saved x rather than saving the output, so the result may be changed in place before backward.
+@defop("ErfinvBackward0", promote="float", saves=(0,))
 def erfinv(a):
     """The inverse error function; +-inf at +-1, NaN outside [-1, 1]."""
     return jsp.erfinv(a)
@@ -502,7 +503,8 @@ def erfinv(a):
 
 @erfinv.vjp
 def _(g, out, a):
-    return (g * exp(out * out) * (math.sqrt(math.pi) / 2),)
+    y = erfinv(a)
+    return (g * exp(y * y) * (math.sqrt(math.pi) / 2),)
 
 
 # logit = log(x / (1 - x)) of x clamped to [eps, 1 - eps] when eps is given. PyTorch's
@@ -766,8 +768,8 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
     return nansum(input, dim, keepdim, dtype=dtype) / count
 
 
-expose(nansum)
-expose(nanmean)
+nansum = expose(nansum)  # rebound: expose adds the ``keepdims=`` alias
+nanmean = expose(nanmean)
 
 
 @defop("SgnBackward0", saves=())

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._dtype import promote_types, scalar_type_name
-from .._surface import expose
+from .._surface import expose, numpy_keepdims
 from ..autograd.grad_mode import no_grad
 from ..creation import ones
 from ..tensor import Tensor, _wrap_dim, tensor
@@ -447,6 +447,7 @@ def _clamped_norm(x: Tensor, dim: int, eps: float) -> Tensor:
     return n + shift
 
 
+@numpy_keepdims
 def pairwise_distance(
     x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
 ) -> Tensor:

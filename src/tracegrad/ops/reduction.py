@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._dtype import as_dtype, int64, scalar_type_name
-from .._surface import expose
+from .._surface import expose, numpy_keepdims
 from ..creation import arange
 from ..tensor import Tensor, _size_args, _wrap_dim
 from .elementwise import maximum, minimum, where
@@ -498,12 +498,14 @@ def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     return _std(input, **_var_args("std", input, dim, unbiased, keepdim, correction))
 
 
+@numpy_keepdims
 def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """``(var(input, ...), mean(input, dim, keepdim))``, as a tuple."""
     p = _var_args("var_mean", input, dim, unbiased, keepdim, correction)
     return _var(input, **p), _mean(input, dim=p["dim"], keepdim=keepdim)
 
 
+@numpy_keepdims
 def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """``(std(input, ...), mean(input, dim, keepdim))``, as a tuple."""
     p = _var_args("std_mean", input, dim, unbiased, keepdim, correction)
@@ -554,7 +556,7 @@ def _(g, out, a, *, p, dim, keepdim):
     return (scaled * _where(null, 0.0, g / _where(null, 1.0, n) ** (p - 1)),)
 
 
-@expose
+@expose(keepdims=False)  # torch.norm is a Python function: no NumPy alias
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """The vector ``p``-norm over ``dim`` (all elements when None): ``'fro'`` (= 2, the default),
     any number, ``inf`` or ``-inf``. The gradient of the 2-norm at 0 is 0, as in PyTorch."""
