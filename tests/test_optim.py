@@ -522,9 +522,11 @@ def test_eager_steps_compile_nothing_new_after_the_second(make):
 
     compiles = []
     monitoring.register_event_duration_secs_listener(
-        lambda event, _s, **_k: compiles.append(event)
-        if event == "/jax/core/compile/backend_compile_duration"
-        else None
+        lambda event, _s, **_k: (
+            compiles.append(event)
+            if event == "/jax/core/compile/backend_compile_duration"
+            else None
+        )
     )
     tracegrad.manual_seed(0)
     model = tracegrad.nn.Sequential(

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _tracing
 from . import random as _random
 from . import tensor as _tensor
 from ._device import default_device
@@ -151,6 +152,20 @@ def _scalar(value, d):
     return array
 
 
+# Constants up to this many elements are filled on the host and transferred: no XLA program to
+# compile (jnp.full compiles one per shape, and building a model creates many shapes). Larger ones,
+# and any inside a compiled step's trace (a host array would become a program constant), are
+# filled on the device.
+_HOST_FILL_MAX = 1 << 18
+
+
+def _filled(shape: tuple, value, dtype):
+    """An array of ``shape`` and ``dtype`` holding ``value`` everywhere."""
+    if _tracing.current() is None and math.prod(shape) <= _HOST_FILL_MAX:
+        return jax.device_put(np.full(shape, value, dtype))  # a transfer, not a program
+    return jnp.full(shape, value, dtype)
+
+
 def full(
     size,
     fill_value,
@@ -167,7 +182,7 @@ def full(
     _check_strided("full", layout, pin_memory)
     value = _scalar(fill_value, as_dtype(dtype) if dtype is not None else None)
     shape = _size_args((size,)) if not isinstance(size, int) else (size,)
-    return _finish(jnp.full(shape, value, value.dtype), device, requires_grad)
+    return _finish(_filled(shape, value, value.dtype), device, requires_grad)
 
 
 def zeros(
@@ -176,7 +191,7 @@ def zeros(
     """A tensor of zeros: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
     _check_strided("zeros", layout)
     shape = _shape("zeros", sizes, size)
-    return _finish(jnp.zeros(shape, _float_dtype(dtype).np), device, requires_grad)
+    return _finish(_filled(shape, 0, _float_dtype(dtype).np), device, requires_grad)
 
 
 def ones(
@@ -185,7 +200,7 @@ def ones(
     """A tensor of ones: ``ones(2, 3)``, ``ones((2, 3))`` or ``ones(size=(2, 3))``."""
     _check_strided("ones", layout)
     shape = _shape("ones", sizes, size)
-    return _finish(jnp.ones(shape, _float_dtype(dtype).np), device, requires_grad)
+    return _finish(_filled(shape, 1, _float_dtype(dtype).np), device, requires_grad)
 
 
 def empty(
@@ -201,7 +216,7 @@ def empty(
     """An 'uninitialised' tensor; JAX has no such thing, so it is zeros."""
     _check_strided("empty", layout, pin_memory, memory_format)
     shape = _shape("empty", sizes, size)
-    return _finish(jnp.zeros(shape, _float_dtype(dtype).np), device, requires_grad)
+    return _finish(_filled(shape, 0, _float_dtype(dtype).np), device, requires_grad)
 
 
 def _like(t: Tensor, dtype, device):
@@ -219,7 +234,7 @@ def _filled_like(fn: str, t: Tensor, value, dtype, layout, device, requires_grad
     if device is None:
         array = jnp.full_like(t._storage.array, value, d.np)
         return _tensor._finish(array, None, requires_grad)
-    return _finish(jnp.full(t.shape, value, d.np), device, requires_grad)
+    return _finish(_filled(tuple(t.shape), value, d.np), device, requires_grad)
 
 
 def _constant_like(name: str, value, doc: str):

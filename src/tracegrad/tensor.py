@@ -866,7 +866,12 @@ def as_array(data, dtype: dtype | None = None):
         as_dtype(array.dtype)  # raise on unsupported numpy dtypes
     if isinstance(array, jax.Array):
         return array if target is None or array.dtype == target else array.astype(target)
-    return jnp.asarray(array, dtype=target)
+    if target is None or array.dtype == target:
+        # A transfer, not a program: jnp.asarray compiles one (per shape) to stage host data. The
+        # host copy is the tensor's own: on CPU the device array may share its buffer, and the
+        # caller's numpy array may change later.
+        return jax.device_put(np.array(array, copy=True))
+    return jnp.asarray(array, dtype=target)  # converted by XLA, rounding once
 
 
 _PY_KINDS = {bool: 0, int: 1, float: 2, complex: 3}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -116,11 +117,24 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
     return _write(tensor, u)
 
 
+# A draw and its scaling as one program per shape (three, eagerly: building a model compiles one
+# set per parameter shape). mean, std and the bounds are inputs, not constants.
+@partial(jax.jit, static_argnames=("shape", "dtype"))
+def _normal_draw(key, mean, std, *, shape, dtype):
+    return jax.random.normal(key, shape, dtype) * std + mean
+
+
+@partial(jax.jit, static_argnames=("shape", "dtype"))
+def _trunc_normal_draw(key, mean, std, a, b, *, shape, dtype):
+    z = jax.random.truncated_normal(key, (a - mean) / std, (b - mean) / std, shape, dtype)
+    return jnp.clip(z * std + mean, a, b)
+
+
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill ``tensor`` with draws from N(mean, std^2)."""
     _check_float(tensor, "normal_")
-    z = jax.random.normal(next_key(generator), tuple(tensor.shape), _draw_dtype(tensor))
-    return _write(tensor, z * std + mean)
+    shape, dtype = tuple(tensor.shape), _draw_dtype(tensor)
+    return _write(tensor, _normal_draw(next_key(generator), mean, std, shape=shape, dtype=dtype))
 
 
 def trunc_normal_(
@@ -134,14 +148,9 @@ def trunc_normal_(
     """Fill ``tensor`` with draws from N(mean, std^2) truncated to [a, b] (a and b are absolute
     bounds, as in PyTorch)."""
     _check_float(tensor, "trunc_normal_")
-    z = jax.random.truncated_normal(
-        next_key(generator),
-        (a - mean) / std,
-        (b - mean) / std,
-        tuple(tensor.shape),
-        _draw_dtype(tensor),
-    )
-    return _write(tensor, jnp.clip(z * std + mean, a, b))
+    shape, dtype = tuple(tensor.shape), _draw_dtype(tensor)
+    z = _trunc_normal_draw(next_key(generator), mean, std, a, b, shape=shape, dtype=dtype)
+    return _write(tensor, z)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
