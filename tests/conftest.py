@@ -34,6 +34,7 @@ def _xla_cache_dir() -> str | None:
 def _enable_xla_cache() -> None:
     path = _xla_cache_dir()
     if path is None:
+        os.environ["TRACEGRAD_CACHE_DIR"] = "0"  # not tracegrad's per-user cache either
         return
     settings = {
         "jax_compilation_cache_dir": path,

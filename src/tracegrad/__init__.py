@@ -11,6 +11,10 @@ import jax as _jax
 # tracegrad creates every array with an explicit dtype, so float32 stays the default.
 _jax.config.update("jax_enable_x64", True)
 
+from . import compile_cache  # noqa: E402
+
+compile_cache._configure()  # XLA programs compiled once are kept on disk (see compile_cache.py)
+
 from . import autograd, distributions, fft, linalg, nn, optim, random, special, utils, viz  # noqa: E402
 from ._caches import clear_caches  # noqa: E402
 from ._device import device  # noqa: E402
