@@ -16,7 +16,7 @@ import tracegrad as tg
 import tracegrad.nn as nn
 import tracegrad.nn.functional as F
 
-from .tiers import slow_after
+from .tiers import slow, slow_after
 
 rng = np.random.default_rng(7)
 
@@ -574,6 +574,7 @@ def test_alpha_dropout_in_training():
     np.testing.assert_allclose(t.grad.numpy(), np.where(kept, a, 0.0), rtol=1e-12)
 
 
+@slow
 def test_margin_losses_and_lrn_in_a_compiled_step():
     """The losses trace under ``tracegrad.compile`` (no Python branch on values); the target
     range check is carried into the compiled call and raises PyTorch's error there."""

@@ -13,7 +13,7 @@ import pytest
 import tracegrad as tg
 import tracegrad.nn.functional as F
 
-from .tiers import slow_after
+from .tiers import slow, slow_after
 
 TOL = dict(rtol=1e-12, atol=1e-12)
 
@@ -665,6 +665,7 @@ def test_fractional_max_pool_errors_match_pytorch(case):
     assert str(got.value) == str(want.value)
 
 
+@slow
 def test_new_functions_inside_a_compiled_step():
     """Unpooling, LP pooling, grid sampling and fractional pooling trace under tracegrad.compile
     and give the eager gradients."""

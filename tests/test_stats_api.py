@@ -592,6 +592,7 @@ def test_data_dependent_shapes_refused_inside_compile(call, name):
         f(tg.tensor([1.0, 2.0, 2.0]))
 
 
+@slow
 def test_fixed_shape_functions_run_inside_compile():
     def step(x, q):
         return (
