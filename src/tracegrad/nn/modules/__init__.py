@@ -3,6 +3,7 @@
 from . import (
     activation,
     activation_more,
+    adaptive,
     alpha_dropout,
     batchnorm,
     container,
@@ -34,6 +35,7 @@ from . import (
 )
 from .activation import *  # noqa: F403
 from .activation_more import *  # noqa: F403
+from .adaptive import *  # noqa: F403
 from .alpha_dropout import *  # noqa: F403
 from .batchnorm import *  # noqa: F403
 from .container import *  # noqa: F403
@@ -67,6 +69,7 @@ __all__: list[str] = []
 for _m in (
     activation,
     activation_more,
+    adaptive,
     alpha_dropout,
     batchnorm,
     container,
