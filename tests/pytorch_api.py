@@ -178,6 +178,8 @@ NAMES: dict[str, tuple[str, ...]] = {
         "CircularPad3d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Fold",
         "Unfold", "LocalResponseNorm", "AlphaDropout", "FeatureAlphaDropout", "Softmax2d",
         "TripletMarginWithDistanceLoss", "MultiMarginLoss", "MultiLabelMarginLoss",
+        # PyTorch's legacy cross-channel LRN and the adaptive softmax
+        "CrossMapLRN2d", "AdaptiveLogSoftmaxWithLoss",
         # lazy modules and uninitialised parameters
         "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
         "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
