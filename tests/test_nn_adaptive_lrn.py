@@ -116,6 +116,13 @@ def test_cross_map_lrn2d_errors_and_repr():
     ):
         m(tg.ones(2, 3, 4))
     assert m(tg.ones(1, 3, 2, 2)).grad_fn is None
+    torch = _torch()
+    for shape, dtype in [((2, 0, 2, 2), "float32"), ((2, 3, 2, 2), "int64")]:
+        with pytest.raises(Exception) as want:
+            torch.nn.CrossMapLRN2d(3)(torch.ones(shape, dtype=getattr(torch, dtype)))
+        with pytest.raises(want.type) as got:
+            m(tg.ones(shape, dtype=getattr(tg, dtype)))
+        assert str(got.value) == str(want.value)
 
 
 @slow
@@ -235,7 +242,7 @@ def test_adaptive_log_softmax_unbatched_against_pytorch():
     np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
-def _errors(lib, mod, x, t):
+def _errors(mod, x, t):
     try:
         mod(x, t)
     except Exception as e:  # noqa: BLE001 - the type and message are compared
@@ -255,8 +262,8 @@ def test_adaptive_log_softmax_errors_against_pytorch():
         (x, [[0, 1, 2, 3]]),
         (x, 3),
     ]:
-        want = _errors(torch, tm, torch.tensor(xs), torch.tensor(ts))
-        got = _errors(tg, gm, tg.tensor(xs), tg.tensor(ts))
+        want = _errors(tm, torch.tensor(xs), torch.tensor(ts))
+        got = _errors(gm, tg.tensor(xs), tg.tensor(ts))
         assert want is not None and got == want
     for n, cutoffs in [(10, []), (10, [5, 3]), (10, [0, 3]), (10, [3, 10]), (10, [3, 3])]:
         with pytest.raises(ValueError) as want:

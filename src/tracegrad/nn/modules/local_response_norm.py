@@ -7,6 +7,7 @@ window and its own hand-written backward, reproduced here as a tracegrad ``autog
 
 from __future__ import annotations
 
+from ..._dtype import scalar_type_name
 from ...autograd.function import Function
 from ...ops.resample import pad
 from ...tensor import Tensor
@@ -68,6 +69,17 @@ class _CrossMapLRN2dFunction(Function):
     def forward(ctx, input: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
         if input.dim() != 4:
             raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.dim()}D instead.")
+        if input.shape[1] == 0:  # PyTorch's loop starts by selecting channel 0
+            raise IndexError(
+                "select(): index 0 out of range for tensor of size "
+                f"[{', '.join(map(str, input.shape))}] at dimension 1"
+            )
+        if not (input.is_floating_point() or input.is_complex()):
+            # PyTorch writes pow(x, 2) into a buffer of the input's dtype, then a float into it.
+            raise RuntimeError(
+                "result type Float can't be cast to the desired output type "
+                f"{scalar_type_name(input.dtype)}"
+            )
         pre_pad = int((size - 1) / 2 + 1)
         sq = input * input
         total = _channel_window_sum(sq, pre_pad - 1, pre_pad - 1)
