@@ -16,6 +16,7 @@ from . import (
     instancenorm,
     lazy,
     linear,
+    linear_cross_entropy_options,
     local_response_norm,
     loss,
     loss_margin,
@@ -47,6 +48,7 @@ from .fold import *  # noqa: F403
 from .instancenorm import *  # noqa: F403
 from .lazy import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .linear_cross_entropy_options import *  # noqa: F403
 from .local_response_norm import *  # noqa: F403
 from .loss import *  # noqa: F403
 from .loss_margin import *  # noqa: F403
@@ -80,6 +82,7 @@ for _m in (
     instancenorm,
     lazy,
     linear,
+    linear_cross_entropy_options,
     local_response_norm,
     loss,
     loss_margin,
