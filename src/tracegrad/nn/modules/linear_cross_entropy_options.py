@@ -2,8 +2,8 @@
 ``torch.nn.LinearCrossEntropyOptions`` (PyTorch 2.13): the same fields, defaults, validation and
 resolution of the ``"auto"`` sentinels. tracegrad honours ``batch_chunk_size`` /
 ``chunking_method`` (the batch is processed in that many rows at a time) and ``acc_dtype`` (the
-dtype the logits and the loss are computed in); see docs/modules.md for what the other fields mean
-here."""
+dtype the logits and the loss are computed in); see docs/linear_cross_entropy.md for what the
+other fields mean here."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class LinearCrossEntropyOptions:
     pick), computing the logits and the loss in ``acc_dtype`` (``None``: float32 for float16 and
     bfloat16 input under ``acc_policy="auto"``, else the input dtype). ``acc_policy`` and
     ``allow_retain_graph`` are validated and kept; tracegrad computes every policy as
-    ``"accurate"`` and always allows ``retain_graph=True`` (see docs/modules.md)."""
+    ``"accurate"`` and always allows ``retain_graph=True`` (see docs/linear_cross_entropy.md)."""
 
     allow_retain_graph: bool = False
     batch_chunk_size: int | None = None
