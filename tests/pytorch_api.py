@@ -190,6 +190,8 @@ NAMES: dict[str, tuple[str, ...]] = {
         "FractionalMaxPool2d", "FractionalMaxPool3d",
         # deprecated aliases, and the single-process forms of the data-parallel layers
         "NLLLoss2d", "Container", "DataParallel", "SyncBatchNorm",
+        # new in PyTorch 2.13: the fused linear + cross-entropy loss and its chunking options
+        "LinearCrossEntropyLoss", "LinearCrossEntropyOptions",
     ),
     "torch.nn.functional": (
         "scaled_dot_product_attention", "multi_head_attention_forward", "local_response_norm",
@@ -204,6 +206,8 @@ NAMES: dict[str, tuple[str, ...]] = {
         # in-place activations, conv_tbc, and the float8 products (declined)
         "relu_", "elu_", "celu_", "selu_", "leaky_relu_", "hardtanh_", "native_channel_shuffle",
         "conv_tbc", "scaled_mm", "scaled_grouped_mm",
+        # new in PyTorch 2.13: linear + cross-entropy, and the grouped GEMM of MoE layers
+        "linear_cross_entropy", "grouped_mm",
     ),
     "torch.nn.utils.rnn": (
         "PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence",

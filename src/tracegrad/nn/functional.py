@@ -24,8 +24,9 @@ import numpy as np
 from .. import _queries, _tracing, creation
 from .. import random as _random
 from .._dtype import bool_ as _bool
-from .._dtype import finfo, scalar_type_name
+from .._dtype import cpp_type_name, finfo, scalar_type_name
 from .._surface import expose
+from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import attention as _attention
 from ..ops import conv as _conv
@@ -3452,3 +3453,261 @@ def fractional_max_pool3d(
     :func:`fractional_max_pool3d_with_indices`); the indices too with ``return_indices``."""
     res = _fractional_max_pool(3, input, kernel_size, output_size, output_ratio, _random_samples)
     return res if return_indices else res[0]
+
+
+# ------------------------------------------------------------------- linear_cross_entropy
+__all__ += ["linear_cross_entropy", "grouped_mm"]
+
+
+def _lce_logits(input: Tensor, linear_weight: Tensor, linear_bias: Tensor | None) -> Tensor:
+    """``linear(input, linear_weight, linear_bias)`` for a ``(C, d1, ..., dK, in)`` weight: the
+    logits ``(*batch, C, d1, ..., dK)``, as one product with the flattened weight."""
+    c, out_features = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
+    if not out_features:
+        return linear(input, linear_weight, linear_bias)
+    flat = linear_weight.reshape(-1, linear_weight.shape[-1])
+    logits = linear(input, flat).reshape(*input.shape[:-1], c, *out_features)
+    return logits if linear_bias is None else logits + linear_bias
+
+
+def linear_cross_entropy(
+    input: Tensor,
+    linear_weight: Tensor,
+    target: Tensor,
+    *,
+    linear_bias: Tensor | None = None,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    options=None,
+) -> Tensor:
+    """``cross_entropy(linear(input, linear_weight, linear_bias), target, ...)``, as PyTorch
+    2.13's ``linear_cross_entropy``: ``input`` is ``(in,)`` or ``(N, in)``, ``linear_weight``
+    ``(C, in)`` or ``(C, d1, ..., dK, in)`` (a K-dimensional loss over logits
+    ``(N, C, d1, ..., dK)``); a target of the logits' shape holds probabilities, otherwise class
+    indices, and ``ignore_index=None`` means -100. With ``options`` (a
+    ``LinearCrossEntropyOptions``) the batch is processed in chunks with the logits computed in
+    ``options.acc_dtype``; configurations PyTorch's chunked path does not take (K > 0, label
+    smoothing, reductions other than mean/sum/none, non-int64 targets) warn and use the plain
+    path, as in PyTorch. Composed from tracegrad ops, so gradients flow to every input."""
+    if input.ndim < 1 or input.ndim > 2:
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.ndim}")
+    if linear_weight.ndim < 2:
+        raise RuntimeError(
+            f"expected linear_weight with dimensionality at least 2, got {linear_weight.ndim}"
+        )
+    num_batches, in_features = tuple(input.shape[:-1]), input.shape[-1]
+    if in_features != linear_weight.shape[-1]:
+        raise RuntimeError(
+            "expected equal input and linear_weight last dimensions (in_features), "
+            f"got {input.shape[-1]} and {linear_weight.shape[-1]}, respectively"
+        )
+    num_classes, out_features = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
+    if linear_bias is not None and tuple(linear_bias.shape) != (num_classes, *out_features):
+        raise RuntimeError(
+            "expected linear_bias shape "
+            f"{(num_classes, *out_features)}, got {tuple(linear_bias.shape)}"
+        )
+    if out_features and not num_batches:
+        raise RuntimeError(
+            f"K-dimensional loss defined by linear_weight shape {tuple(linear_weight.shape)} "
+            f"requires batched input, (N, {in_features}), got unbatched"
+            f" input with shape {tuple(input.shape)}"
+        )
+    logits_shape = (*num_batches, num_classes, *out_features)
+    if tuple(target.shape) == logits_shape and ignore_index is not None:
+        raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
+    ignore_index = ignore_index if ignore_index is not None else -100
+    kwargs = dict(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)
+    if options is None:
+        return cross_entropy(
+            _lce_logits(input, linear_weight, linear_bias), target, reduction=reduction, **kwargs
+        )
+    chunkable = (
+        not out_features
+        and reduction in {"mean", "sum", "none"}
+        and label_smoothing == 0.0
+        and target.dtype.name == "int64"
+    )
+    if not chunkable:
+        warnings.warn(
+            "linear_cross_entropy: ``options`` ignored; chunked path needs "
+            "reduction in {'mean','sum','none'}, label_smoothing == 0, target.dtype"
+            " == int64, out_features == (). Got "
+            f"reduction={reduction!r}, label_smoothing={label_smoothing}, "
+            f"target.dtype={target.dtype}, out_features={out_features}"
+            ", tracing=False, linear_bias.shape="
+            f"{tuple(linear_bias.shape) if linear_bias is not None else None}.",
+            stacklevel=2,
+        )
+        return cross_entropy(
+            _lce_logits(input, linear_weight, linear_bias), target, reduction=reduction, **kwargs
+        )
+    return _linear_cross_entropy_chunked(
+        input, linear_weight, target, linear_bias, weight, reduction, ignore_index, options
+    )
+
+
+class _LinearCrossEntropyChunks(Function):
+    """Per-sample losses ``-cw[t] * log_softmax(x @ w.T + b)[t]`` of ``(N, in)`` rows, computed
+    ``step`` rows at a time in ``acc`` so that a chunk's ``(step, C)`` logits are the largest
+    buffer; only the inputs are saved, and backward recomputes each chunk's logits.
+
+    With ``p = softmax(logits)`` and ``s = g * cw[t]`` (0 where ``t`` is ignored), the logits'
+    cotangent is ``s * (p - onehot(t))``; ``x``, ``w`` and ``b`` get its products. Written in
+    tracegrad ops, so ``create_graph=True`` records it."""
+
+    @staticmethod
+    def forward(ctx, input, w, b, target, cw, ignore_index, step, acc):
+        ctx.save_for_backward(input, w, b, target, cw)
+        ctx.args = (ignore_index, step, acc)
+        wa, ba = w.to(acc), None if b is None else b.to(acc)
+        cwa = None if cw is None else cw.to(acc)
+        losses = [
+            cross_entropy(
+                linear(input[s : s + step].to(acc), wa, ba),
+                target[s : s + step],
+                weight=cwa,
+                ignore_index=ignore_index,
+                reduction="none",
+            )
+            for s in range(0, input.shape[0], step)
+        ]
+        return losses[0] if len(losses) == 1 else cat(losses)
+
+    @staticmethod
+    def backward(ctx, g):
+        input, w, b, target, cw = ctx.saved_tensors
+        ignore_index, step, acc = ctx.args
+        wa, ba = w.to(acc), None if b is None else b.to(acc)
+        kept = target != ignore_index
+        safe = target.masked_fill(~kept, 0)
+        scale = g.to(acc) * kept.to(acc)
+        if cw is not None:
+            scale = scale * cw.to(acc).index_select(0, safe)
+        gx, gw, gb = [], None, None
+        for s in range(0, input.shape[0], step):
+            x = input[s : s + step].to(acc)
+            p = softmax(linear(x, wa, ba), 1)
+            gl = (p - one_hot(safe[s : s + step], p.shape[1]).to(acc)) * scale[s : s + step, None]
+            gx.append(gl.matmul(wa))
+            gw = gl.t().matmul(x) if gw is None else gw + gl.t().matmul(x)
+            gb = gl.sum(0) if gb is None else gb + gl.sum(0)
+        gx = (gx[0] if len(gx) == 1 else cat(gx)).to(input.dtype)
+        gb = None if b is None else gb.to(b.dtype)
+        return gx, gw.to(w.dtype), gb, None, None, None, None, None
+
+
+def _linear_cross_entropy_chunked(
+    input, linear_weight, target, linear_bias, weight, reduction, ignore_index, options
+) -> Tensor:
+    """The ``options`` path: per-sample losses ``batch_chunk_size`` rows at a time in
+    ``acc_dtype`` (``_LinearCrossEntropyChunks``), then reduced as ``cross_entropy`` does
+    (``'mean'`` divides by the total class weight of the targets not ignored) and cast to the
+    input dtype."""
+    if weight is not None:  # PyTorch's chunked op takes a weight that requires grad, gives it none
+        weight = weight.detach()
+    batched = input.ndim == 2
+    if not batched:
+        input, target = input.unsqueeze(0), target.unsqueeze(0)
+    n, in_features = input.shape
+    options = options._adjust(
+        n, in_features, linear_weight.shape[0], input.dtype, input.device.type
+    )
+    acc, step = options.acc_dtype, options.batch_chunk_size
+    loss = _LinearCrossEntropyChunks.apply(
+        input, linear_weight, linear_bias, target, weight, ignore_index, step, acc
+    )
+    if reduction == "none":
+        out = loss if batched else loss.reshape(())
+    elif reduction == "sum":
+        out = loss.sum()
+    else:
+        kept = target != ignore_index
+        if weight is None:
+            denom = kept.sum().to(acc)
+        else:
+            picked = weight.to(acc).index_select(0, target.masked_fill(~kept, 0))
+            denom = picked.masked_fill(~kept, 0.0).sum()
+        out = loss.sum() / denom
+    return out.to(input.dtype)
+
+
+# ------------------------------------------------------------------------------- grouped_mm
+_GROUPED_MM_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def _group_masks(offs: Tensor, length: int, dtype) -> Tensor:
+    """``(G, length)``: ``mask[g, i]`` is 1 where ``offs[g-1] <= i < offs[g]`` (``offs[-1]`` = 0),
+    so indices past ``offs[-1]`` belong to no group. Built from ``offs`` as a tensor, so it works
+    on values traced by ``tracegrad.compile``."""
+    ends = offs.long()
+    starts = cat([creation.zeros(1, dtype=ends.dtype, device=offs.device), ends[:-1]])
+    i = creation.arange(length, device=offs.device)
+    return ((i >= starts.unsqueeze(1)) & (i < ends.unsqueeze(1))).to(dtype)
+
+
+def grouped_mm(
+    mat_a: Tensor,
+    mat_b: Tensor,
+    *,
+    offs: Tensor | None = None,
+    bias: Tensor | None = None,
+    out_dtype=None,
+) -> Tensor:
+    """The grouped matrix product of Mixture-of-Experts layers, as PyTorch 2.13's
+    ``grouped_mm``: ``offs`` (1-D int32, group ends) splits the jagged dimension of a 2-D
+    operand. 2-D ``(M, K)`` x 3-D ``(G, K, N)``: rows ``offs[g-1]:offs[g]`` of ``mat_a`` times
+    ``mat_b[g]``, shape ``(M, N)``; 3-D ``(G, M, K)`` x 2-D ``(K, N)``: ``mat_a[g]`` times
+    columns ``offs[g-1]:offs[g]`` of ``mat_b``, ``(M, N)``; 2-D ``(M, K)`` x 2-D ``(K, N)``:
+    the products over each group of ``K``, ``(G, M, N)``; 3-D x 3-D (no ``offs``): ``bmm``.
+    Rows or columns past ``offs[-1]`` are zero (PyTorch leaves them unspecified). Dtypes, the
+    ``bias`` and ``out_dtype`` are those PyTorch's CPU kernel accepts: float32, bfloat16 or
+    float16, no bias, ``out_dtype`` equal to ``mat_a``'s. Composed of masked products (each
+    group's product is computed over the whole jagged dimension and masked, ``G`` times the
+    work of a ragged kernel), so gradients flow to both operands."""
+    if mat_a.dtype.name not in _GROUPED_MM_DTYPES:
+        raise RuntimeError(
+            "Expected mat_a to be Float32, BFloat16 or Float16 matrix, got "
+            f"{scalar_type_name(mat_a.dtype)}"
+        )
+    if mat_a.dtype != mat_b.dtype:
+        raise RuntimeError(
+            "expected m1 and m2 to have the same dtype, but got: "
+            f"{cpp_type_name(mat_a.dtype)} != {cpp_type_name(mat_b.dtype)}"
+        )
+    if mat_a.ndim not in (2, 3) or mat_b.ndim not in (2, 3):
+        raise RuntimeError(
+            f"Multiplicands must be 2D or 3D but got mat_a.dim()={mat_a.ndim} and "
+            f"mat_b.dim()={mat_b.ndim}"
+        )
+    if (mat_a.ndim == 2 or mat_b.ndim == 2) != (offs is not None):
+        raise RuntimeError(
+            "Have to provide offsets if there is a 2d matrix, or no offset if both matrices are 3d"
+        )
+    if offs is not None and offs.dtype.name != "int32":
+        raise RuntimeError("Offsets have to be int32")
+    if offs is not None and offs.ndim != 1:
+        raise RuntimeError(f"Offsets tensor must be 1D, but got offs.dim()={offs.ndim}.")
+    if mat_a.shape[-1] != mat_b.shape[-2]:
+        raise RuntimeError("contraction dimension of mat_a and mat_b must match")
+    if bias is not None:
+        raise RuntimeError("Bias not supported yet")
+    if out_dtype is not None and out_dtype != mat_a.dtype:
+        raise RuntimeError("Grouped gemm output dtype must match `mat_a` dtype")
+    if mat_a.ndim == 3 and mat_b.ndim == 3:
+        if mat_a.shape[0] != mat_b.shape[0]:
+            raise RuntimeError("batched dimension has to match")
+        return mat_a.matmul(mat_b)
+    g = offs.shape[0]
+    if mat_a.ndim == 2 and mat_b.ndim == 2:  # groups of the contraction dimension
+        mask = _group_masks(offs, mat_a.shape[1], mat_a.dtype)
+        return (mat_a.unsqueeze(0) * mask.unsqueeze(1)).matmul(mat_b)
+    if (mat_a if mat_a.ndim == 3 else mat_b).shape[0] != g:
+        raise RuntimeError("matrix batch sizes have to match")
+    if mat_a.ndim == 2:  # groups of rows of mat_a
+        mask = _group_masks(offs, mat_a.shape[0], mat_a.dtype)
+        return (mat_a.matmul(mat_b) * mask.unsqueeze(2)).sum(0)
+    mask = _group_masks(offs, mat_b.shape[1], mat_a.dtype)  # groups of columns of mat_b
+    return (mat_a.matmul(mat_b) * mask.unsqueeze(1)).sum(0)

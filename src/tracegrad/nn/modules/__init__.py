@@ -17,6 +17,7 @@ from . import (
     instancenorm,
     lazy,
     linear,
+    linear_cross_entropy_options,
     local_response_norm,
     loss,
     loss_margin,
@@ -49,6 +50,7 @@ from .fold import *  # noqa: F403
 from .instancenorm import *  # noqa: F403
 from .lazy import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .linear_cross_entropy_options import *  # noqa: F403
 from .local_response_norm import *  # noqa: F403
 from .loss import *  # noqa: F403
 from .loss_margin import *  # noqa: F403
@@ -83,6 +85,7 @@ for _m in (
     instancenorm,
     lazy,
     linear,
+    linear_cross_entropy_options,
     local_response_norm,
     loss,
     loss_margin,
