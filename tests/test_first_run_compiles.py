@@ -4,6 +4,11 @@ first one's programs (see benchmarks/first_step.py for the whole-script figures)
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from jax import monitoring
@@ -67,3 +72,56 @@ def test_tensor_from_host_data_is_a_copy_and_compiles_nothing():
     np.testing.assert_array_equal(t.numpy(), np.arange(3 * 43, dtype=np.float32).reshape(3, 43))
     n, t = _compiles(lambda: tg.tensor([[0.1] * 5] * 3, dtype=tg.float64))  # exact float64
     assert n == 0 and t.numpy()[0, 0] == 0.1
+
+
+_FIRST_SIGHTING = """
+import json
+import jax, jax.numpy as jnp, numpy as np
+import tracegrad as tg
+from tracegrad.autograd import compiled
+
+rng = np.random.default_rng(0)
+x_np, w_np = rng.normal(size=(6, 9)), rng.normal(size=(9, 5))
+
+def loss(x, w, retain=False):
+    h = tg.tanh(x @ w)
+    if retain:
+        h.retain_grad()
+    return (tg.exp(-h * h) / (1.0 + h.abs()) - tg.sigmoid(h).log()).mean()
+
+def oracle(x, w):
+    h = jnp.tanh(x @ w)
+    return (jnp.exp(-h * h) / (1.0 + jnp.abs(h)) - jnp.log(jax.nn.sigmoid(h))).mean()
+
+out = {}
+x, w = tg.tensor(x_np, requires_grad=True), tg.tensor(w_np, requires_grad=True)
+out["explain"] = compiled.explain(loss(x, w))
+loss(x, w).backward()  # new rules: compiled at this first sighting
+out["after_first"] = compiled.stats()["compiles"]
+gx, gw = jax.grad(oracle, argnums=(0, 1))(jnp.asarray(x_np), jnp.asarray(w_np))
+out["grads_ok"] = bool(np.allclose(x.grad.numpy(), gx, rtol=1e-10, atol=1e-12)
+                       and np.allclose(w.grad.numpy(), gw, rtol=1e-10, atol=1e-12))
+
+# The same rules on other shapes, first with the rule off: they run node by node (and are now
+# known); then a new graph of those known rules (a retained grad changes the structure only) is
+# not compiled at its first sighting, since node by node compiles nothing new.
+compiled.COMPILE_FIRST_IF_CHEAPER = False
+a, b = tg.randn(4, 3, dtype=tg.float64, requires_grad=True), tg.randn(3, 2, dtype=tg.float64, requires_grad=True)
+loss(a, b).backward()
+compiled.COMPILE_FIRST_IF_CHEAPER = True
+loss(a, b, retain=True).backward()
+out["after_known"] = compiled.stats()["compiles"]
+print(json.dumps(out))
+"""
+
+
+def test_a_new_graph_is_compiled_at_its_first_sighting_when_that_is_cheaper():
+    env = {k: v for k, v in os.environ.items() if k != "TRACEGRAD_COMPILE_FIRST_IF_CHEAPER"}
+    got = subprocess.run(
+        [sys.executable, "-c", _FIRST_SIGHTING], env=env, capture_output=True, text=True, check=True
+    )
+    out = json.loads(got.stdout.strip().splitlines()[-1])
+    assert out["after_first"] == 1 and out["grads_ok"]
+    assert out["after_known"] == 1  # the known rules ran node by node
+    assert "the next backward() compiles it" in out["explain"]
+    assert "would compile programs of their own" in out["explain"]

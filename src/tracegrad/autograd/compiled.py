@@ -17,6 +17,10 @@ node; the ``COMPILE_AT``-th time it is seen it is compiled, and it runs compiled
 one-off graphs never pay a compile and a training loop compiles at its second iteration. Compiling
 costs about 0.35 ms per node, so a big graph waits one more sighting per ``NODES_PER_SIGHTING``
 nodes (a 20,000-node graph compiles at its 22nd backward, once the compile is likely repaid).
+Running node by node is not free either when its rules meet shapes this process has not run yet:
+each such rule compiles its own small programs (tens of ms each). So a graph is compiled at its
+first sighting when that would cost more (``_compile_now``): the first backward of a new model in
+a fresh process is then one program, not a hundred.
 
 Graphs that always run node by node (counted as ``fallbacks``): custom ``autograd.Function``
 nodes, checkpointed regions (``utils.checkpoint``), tensor hooks and node pre-hooks
@@ -71,6 +75,16 @@ __all__ = [
 
 COMPILE_AT = 2  # compile when a signature is seen for the COMPILE_AT-th time ...
 NODES_PER_SIGHTING = 1000  # ... plus one more sighting per this many nodes (big graphs wait longer)
+# ... or at its first sighting when running it node by node would compile more (see _compile_now;
+# TRACEGRAD_COMPILE_FIRST_IF_CHEAPER=0 switches that off): estimates of a new rule's eager
+# compiles, and of a whole-graph compile, in seconds (measured on CPU).
+COMPILE_FIRST_IF_CHEAPER = os.environ.get("TRACEGRAD_COMPILE_FIRST_IF_CHEAPER", "1") not in (
+    "",
+    "0",
+)
+NEW_RULE_SECONDS = 0.03
+GRAPH_COMPILE_SECONDS = 0.1
+GRAPH_COMPILE_SECONDS_PER_NODE = 0.00035
 CACHE_SIZE = 64  # compiled executables kept (least recently used evicted)
 _SEEN_SIZE = 256  # signatures seen but not yet compiled
 REPEAT_WARNING = _compile_events.REPEAT_WARNING  # warn when one call site has compiled this often
@@ -84,6 +98,10 @@ if os.environ.get("TRACEGRAD_LOG_COMPILES", "") not in ("", "0"):
 _enabled = os.environ.get("TRACEGRAD_COMPILED_BACKWARD", "1") not in ("", "0")
 _cache: OrderedDict = OrderedDict()  # key -> _Entry
 _seen: OrderedDict = OrderedDict()  # key -> times seen
+# What each node's rule has been run on node by node in this process (op, params, operand shapes
+# and dtypes): rules whose programs eager dispatch has compiled already.
+_ran: set = set()
+_RAN_SIZE = 100_000
 _stats = dict(hits=0, misses=0, compiles=0, compile_seconds=0.0, fallbacks=0)
 # Guards _cache, _seen and _stats: backward() may run in several threads at once. Held only for
 # the bookkeeping, never while a graph is compiled or run.
@@ -134,12 +152,55 @@ def reset_stats() -> None:
         _event_total = 0
 
 
+def _rule_signatures(key) -> list:
+    """Per node of a signature: what its eager rule's programs depend on (the op, its params,
+    its operands' shapes and dtypes; scalars by type, as eager dispatch passes them as inputs)."""
+    metas = key[3]
+    out = []
+    for node in key[1]:
+        if node is _LEAF:
+            continue
+        name, pkey, operands, in_meta = node[0], node[1], node[2], node[3]
+        ops = tuple(
+            None if o is None else metas[o[1]] if o[0] == "t" else o[:3] if o[0] == "m" else o[0]
+            for o in operands
+        )
+        out.append((name, pkey, ops, in_meta))
+    return out
+
+
+def _new_rules(key) -> tuple[list, int]:
+    """The graph's rule signatures, and how many of them have not run node by node in this
+    process (each of those would compile programs of its own). Called under ``_lock``."""
+    rules = _rule_signatures(key)
+    return rules, sum(1 for r in set(rules) if r not in _ran)
+
+
+def _cheaper_compiled(new_rules: int, nodes: int) -> bool:
+    """Whether compiling the whole graph costs less than running it node by node once."""
+    compile_cost = GRAPH_COMPILE_SECONDS + GRAPH_COMPILE_SECONDS_PER_NODE * nodes
+    return COMPILE_FIRST_IF_CHEAPER and new_rules * NEW_RULE_SECONDS > compile_cost
+
+
+def _compile_now(key, nodes: int) -> bool:
+    """At a graph's first sighting: compile it now, or (recording that its rules will have run
+    node by node) not. Called under ``_lock``."""
+    rules, new = _new_rules(key)
+    if _cheaper_compiled(new, nodes):
+        return True
+    if len(_ran) > _RAN_SIZE:
+        _ran.clear()
+    _ran.update(rules)
+    return False
+
+
 def clear_cache() -> None:
     """Drop every compiled executable and every remembered signature (and the compile counts per
     call site that the repeated-compile warning uses)."""
     with _lock:
         _cache.clear()
         _seen.clear()
+        _ran.clear()
     _sites.clear()
 
 
@@ -154,6 +215,7 @@ def compile_events() -> list[CompileEvent]:
 def _clear_seen() -> None:
     with _lock:
         _seen.clear()
+        _ran.clear()
 
 
 _caches.register("tracegrad.autograd.compiled._cache", lambda: len(_cache), clear_cache)
@@ -563,7 +625,9 @@ def try_backward(order: list, root_nodes: list, grad_roots: list, retain_graph: 
         if entry is None:
             _stats["misses"] += 1
             count = _seen.pop(key, 0) + 1
-            if count < COMPILE_AT + len(order) // NODES_PER_SIGHTING:
+            if count < COMPILE_AT + len(order) // NODES_PER_SIGHTING and not (
+                count == 1 and _compile_now(key, len(order))
+            ):
                 _seen[key] = count
                 if len(_seen) > _SEEN_SIZE:
                     _seen.popitem(last=False)
@@ -656,6 +720,15 @@ def _how_it_runs(tensor, gradient, order, root, root_grads) -> str:
             return f"node by node: compiling this signature failed ({entry.error})"
         return "compiled: its signature has a cached executable, which backward() runs"
     plural = "s" if seen != 1 else ""
+    if seen == 0:
+        with _lock:
+            _, new = _new_rules(key)
+        if _cheaper_compiled(new, len(order)):
+            return (
+                f"not compiled yet, and the next backward() compiles it: run node by node, {new} "
+                "of its rules would compile programs of their own (shapes this process has not "
+                f"run them on). New because: {reason}"
+            )
     then = (
         "the next backward() compiles it"
         if seen + 1 >= needed
