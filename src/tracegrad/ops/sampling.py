@@ -290,8 +290,11 @@ def _grid_sampler_rule(g, out, x, grid, *, mode, padding_mode, align_corners):
     w = []
     for a in range(nd):
         m = slope[a].astype(dt)
-        b = (pos[a] - lo[a] - slope[a] * coord.detach()._storage.array[..., nd - 1 - a]).astype(dt)
+        c0 = coord.detach()._storage.array[..., nd - 1 - a]
+        flat_part = slope[a] == 0  # clamped (or a degenerate axis): t is constant, even for inf
+        b = (pos[a] - lo[a] - jnp.where(flat_part, 0, slope[a] * c0)).astype(dt)
         t = coord[..., nd - 1 - a] * Tensor._wrap(m) + Tensor._wrap(b)
+        t = where(Tensor._wrap(flat_part), Tensor._wrap(b), t)
         w.append(_axis_weights(t, mode))
 
     def product(factors):
