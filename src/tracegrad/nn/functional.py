@@ -13,7 +13,6 @@ indices in range, are skipped on traced values).
 
 from __future__ import annotations
 
-import itertools
 import math
 import warnings
 
@@ -33,6 +32,7 @@ from ..ops import conv as _conv
 from ..ops import pooling as _pooling
 from ..ops import resample as _resampling
 from ..ops import resize as _resize
+from ..ops import sampling as _sampling
 from ..ops.conv import *  # noqa: F403
 from ..ops.ctc import _ctc_loss
 from ..ops.elementwise import (
@@ -1155,10 +1155,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
             "pixel_shuffle expects its input's 'channel' dimension to be divisible by the square "
             f"of upscale_factor, but input.size(-3)={c} is not divisible by {r * r}"
         )
-    n = len(batch)
-    x = input.reshape(*batch, c // (r * r), r, r, h, w)
-    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
-    return x.reshape(*batch, c // (r * r), h * r, w * r)
+    return _sampling._pixel_shuffle(input, upscale_factor=r)
 
 
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
@@ -1172,10 +1169,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
                 f"pixel_unshuffle expects {name} to be divisible by downscale_factor, but "
                 f"input.size({-2 if name == 'height' else -1})={size} is not divisible by {r}"
             )
-    n = len(batch)
-    x = input.reshape(*batch, c, h // r, r, w // r, r)
-    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
-    return x.reshape(*batch, c * r * r, h // r, w // r)
+    return _sampling._pixel_unshuffle(input, downscale_factor=r)
 
 
 def _check_shuffle(name: str, input: Tensor, factor: int) -> None:
@@ -3037,8 +3031,8 @@ def lp_pool3d(
 
 
 # ------------------------------------------------------------------------------------------------
-# Spatial transformers: affine_grid and grid_sample, composed from recorded ops (gathers for the
-# taps, elementwise ops for the weights), so both gradients come from those ops' rules.
+# Spatial transformers: affine_grid and grid_sample check PyTorch's arguments here, then run one
+# op each (ops/sampling.py: AffineGridGeneratorBackward0, GridSampler2DBackward0 / 3D).
 __all__ += ["affine_grid", "grid_sample"]
 
 _ALIGN_WARNING = (
@@ -3047,15 +3041,6 @@ _ALIGN_WARNING = (
     "align_corners=True if the old behavior is desired. "
     "See the documentation of grid_sample for details."
 )
-
-
-def _base_coords(n: int, align_corners: bool) -> np.ndarray:
-    """PyTorch's ``_linspace_from_neg_one``: n points over [-1, 1] (pixel centres when
-    ``align_corners``; else shrunk by (n - 1) / n), or [0] for a single point."""
-    if n <= 1:
-        return np.zeros(max(n, 1))
-    a = 1.0 if align_corners else (n - 1) / n
-    return np.linspace(-a, a, n)
 
 
 def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
@@ -3098,79 +3083,7 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
         )
     elif min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {size}")
-    # Base grid (*spatial, nd + 1): x (along the last axis) first, then y (, z), then 1.
-    axes = [_base_coords(n, align_corners) for n in spatial]
-    mesh = np.meshgrid(*axes, indexing="ij")
-    base = np.stack([*reversed(mesh), np.ones(tuple(spatial))], axis=-1)
-    nd = len(spatial)
-    base = tensor(base.reshape(-1, nd + 1), dtype=theta.dtype, device=theta.device)
-    grid = base.matmul(theta.transpose(1, 2))  # (N, prod(spatial), nd)
-    return grid.reshape(size[0], *spatial, nd)
-
-
-def _gs_clip(x: Tensor, size: int) -> Tensor:
-    """PyTorch's ``clip_coordinates``: x clamped to [0, size - 1], with gradient 1 strictly
-    inside and 0 at or beyond the borders (``clip_coordinates_set_grad``)."""
-    inside = (x > 0) & (x < size - 1)
-    return where(inside, x, x.detach().clamp(0, size - 1))
-
-
-def _gs_reflect(x: Tensor, twice_low: int, twice_high: int) -> Tensor:
-    """PyTorch's ``reflect_coordinates``: x reflected by the borders twice_low / 2 and
-    twice_high / 2 until it lies between them."""
-    if twice_low == twice_high:
-        return x * 0
-    low = twice_low / 2
-    span = (twice_high - twice_low) / 2
-    x = (x - low).abs()
-    extra = x.fmod(span)
-    flips = (x / span).floor()
-    return where(flips.fmod(2) == 0, extra + low, span - extra + low)
-
-
-def _gs_source(coord: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:
-    """PyTorch's ``grid_sampler_compute_source_index``: a normalised coordinate to a pixel
-    position along an axis of ``size``, with border / reflection padding applied."""
-    if align_corners:
-        x = (coord + 1) / 2 * (size - 1)
-    else:
-        x = ((coord + 1) * size - 1) / 2
-    if padding_mode == "border":
-        x = _gs_clip(x, size)
-    elif padding_mode == "reflection":
-        if align_corners:
-            x = _gs_reflect(x, 0, 2 * (size - 1))
-        else:
-            x = _gs_reflect(x, -1, 2 * size - 1)
-        x = _gs_clip(x, size)
-    return x
-
-
-def _cubic_weights(t: Tensor) -> list:
-    """PyTorch's ``get_cubic_upsample_coefficients`` (A = -0.75) for taps at offsets -1, 0, 1,
-    2 from the floor, ``t`` being the fractional part."""
-    a = -0.75
-
-    def near(x):  # |x| <= 1
-        return ((a + 2) * x - (a + 3)) * x * x + 1
-
-    def far(x):  # 1 < |x| < 2
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-
-    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
-
-
-def _gs_source_tap(x: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:
-    """PyTorch's ``compute_coordinates`` of an integer tap position (no gradient): clipped for
-    'border', reflected then clipped for 'reflection', as is for 'zeros'."""
-    if padding_mode == "zeros":
-        return x
-    if padding_mode == "reflection":
-        if align_corners:
-            x = _gs_reflect(x, 0, 2 * (size - 1))
-        else:
-            x = _gs_reflect(x, -1, 2 * size - 1)
-    return x.clamp(0, size - 1).trunc()
+    return _sampling._affine_grid_generator(theta, size=size, align_corners=bool(align_corners))
 
 
 def grid_sample(
@@ -3229,70 +3142,8 @@ def grid_sample(
         )
     if mode == "bicubic" and nd != 2:
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
-    n, c = input.shape[0], input.shape[1]
-    spatial = tuple(input.shape[2:])  # (H, W) or (D, H, W)
-    out = tuple(grid.shape[1:-1])
-    count = math.prod(out)
-    flat = input.reshape(n, c, math.prod(spatial))
-    # Pixel positions per spatial axis (axis 0 = D or H); grid[..., 0] is x, along the last.
-    # Bicubic pads the taps, not the position (PyTorch's get_value_bounded).
-    pos = [
-        _gs_source(
-            grid[..., nd - 1 - a],
-            spatial[a],
-            "zeros" if mode == "bicubic" else padding_mode,
-            align_corners,
-        )
-        for a in range(nd)
-    ]
-
-    def tap(corner):
-        """Values at integer positions ``corner`` (one per axis), and whether they are in bounds."""
-        valid = None
-        index = None
-        for a, p in enumerate(corner):
-            ok = (p >= 0) & (p <= spatial[a] - 1)
-            valid = ok if valid is None else valid & ok
-            p = p.clamp(0, spatial[a] - 1).long()
-            index = p if index is None else index * spatial[a] + p
-        index = index.reshape(n, 1, count).expand(n, c, count)
-        return flat.gather(2, index).reshape(n, c, *out), valid
-
-    if mode == "nearest":
-        value, valid = tap([p.detach().round() for p in pos])
-        value = value * valid.unsqueeze(1).to(value.dtype)
-        if grid.requires_grad and is_grad_enabled():
-            # PyTorch's grid gradient is zeros here, not None: join grid to the graph by adding
-            # a where() that never selects it (an exact 0, a zero gradient, even for inf/nan).
-            never = creation.zeros(out, dtype=_bool, device=grid.device)
-            value = value + where(never, grid[..., 0], 0.0).unsqueeze(1)
-        return value
-    lo = [p.detach().floor() for p in pos]
-    result = None
-    if mode == "bicubic":
-        # PyTorch's cubic convolution (A = -0.75) over the 4 x 4 taps around the position; each
-        # tap's integer coordinates are padded (clipped / reflected) and read 0 out of bounds.
-        weights = [_cubic_weights(p - q) for p, q in zip(pos, lo)]
-        for i, j in itertools.product(range(4), repeat=2):
-            corner = [
-                _gs_source_tap(lo[0] + (i - 1), spatial[0], padding_mode, align_corners),
-                _gs_source_tap(lo[1] + (j - 1), spatial[1], padding_mode, align_corners),
-            ]
-            value, valid = tap(corner)
-            term = value * where(valid, weights[0][i] * weights[1][j], 0.0).unsqueeze(1)
-            result = term if result is None else result + term
-        return result
-    for bits in itertools.product((0, 1), repeat=nd):
-        corner = [lo[a] + b for a, b in enumerate(bits)]
-        weight = None
-        for a, b in enumerate(bits):
-            # The far corner's weight along an axis is p - lo, the near one's lo + 1 - p.
-            w = pos[a] - lo[a] if b else lo[a] + 1 - pos[a]
-            weight = w if weight is None else weight * w
-        value, valid = tap(corner)
-        term = value * where(valid, weight, 0.0).unsqueeze(1)
-        result = term if result is None else result + term
-    return result
+    op = _sampling._grid_sampler_2d if nd == 2 else _sampling._grid_sampler_3d
+    return op(input, grid, mode=mode, padding_mode=padding_mode, align_corners=bool(align_corners))
 
 
 # ------------------------------------------------------------------------------------------------
