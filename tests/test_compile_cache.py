@@ -12,6 +12,8 @@ import time
 
 from tracegrad import compile_cache
 
+from .tiers import slow
+
 _PROGRAM = """
 import json, sys
 from jax import monitoring
@@ -47,11 +49,13 @@ def test_a_second_process_loads_what_the_first_compiled(tmp_path):
     assert second["hits"] == second["compiles"] == first["compiles"]  # every program loaded
 
 
+@slow  # a fresh process each: the full suite
 def test_the_default_directory_is_per_user(tmp_path):
     got = _run({"XDG_CACHE_HOME": str(tmp_path)})
     assert got["dir"] == str(tmp_path / "tracegrad" / "xla")
 
 
+@slow  # a fresh process each: the full suite
 def test_switched_off(tmp_path):
     for off in ("0", "off"):
         got = _run({"TRACEGRAD_CACHE_DIR": off, "XDG_CACHE_HOME": str(tmp_path)})
@@ -59,6 +63,7 @@ def test_switched_off(tmp_path):
     assert not (tmp_path / "tracegrad").exists()
 
 
+@slow  # a fresh process each: the full suite
 def test_a_cache_configured_for_jax_is_left_alone(tmp_path):
     mine, jaxs = tmp_path / "mine", tmp_path / "jax"
     got = _run({"TRACEGRAD_CACHE_DIR": str(mine), "JAX_COMPILATION_CACHE_DIR": str(jaxs)})
@@ -78,6 +83,7 @@ def test_prune_evicts_the_least_recently_used_entries_to_80_percent(tmp_path):
     assert left == ["k0-atime", "k0-cache", "k1-cache", "k2-cache", "k3-cache"]
 
 
+@slow  # a fresh process each: the full suite
 def test_clear_from_the_command_line(tmp_path):
     _run({"TRACEGRAD_CACHE_DIR": str(tmp_path)})
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "TRACEGRAD_CACHE"))}
