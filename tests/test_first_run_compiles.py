@@ -1,6 +1,6 @@
-"""What a new process compiles before its first step: creating constants compiles nothing, an
-initialiser is one program per parameter shape, and an eager training loop's later steps reuse the
-first one's programs (see benchmarks/first_step.py for the whole-script figures)."""
+"""What a new process compiles before its first step: creating constants and initialising
+parameters compiles nothing, and a new model's first backward is one program (see
+benchmarks/first_step.py for the whole-script figures)."""
 
 from __future__ import annotations
 
@@ -48,20 +48,39 @@ def test_constants_compile_nothing(make, value):
     np.testing.assert_array_equal(t.float().numpy(), np.full(shape, value, np.float32))
 
 
-def test_initialising_a_layer_is_one_program_per_draw():
-    """nn.Linear of new shapes: its weight's and bias's uniform draws, nothing else."""
+def test_initialising_a_layer_compiles_nothing():
+    """nn.Linear of new shapes, normal_ and uniform_ draw on the host from tracegrad's stream;
+    trunc_normal_ is one device program per shape."""
     tg.nn.Linear(3, 2)  # the generator's one-time setup (seeding, splitting keys)
-    n, _ = _compiles(lambda: tg.nn.Linear(43, 31))
-    assert n <= 2
+    n, lin = _compiles(lambda: tg.nn.Linear(43, 31))
+    assert n == 0
+    bound = 1 / np.sqrt(43)  # kaiming_uniform_(a=sqrt(5)) and the bias: U(-1/sqrt(fan_in), ...)
+    for p in (lin.weight, lin.bias):
+        v = p.detach().numpy()
+        assert v.dtype == np.float32 and np.all(np.abs(v) <= bound) and v.std() > bound / 3
     w = tg.empty(47, 29)
     n, _ = _compiles(lambda: tg.nn.init.normal_(w, mean=0.5, std=0.02))
-    assert n == 1
-    assert abs(float(w.mean()) - 0.5) < 0.01 and abs(float(w.std()) - 0.02) < 0.005
-    n, _ = _compiles(lambda: tg.nn.init.normal_(w, mean=-1.0, std=3.0))  # new values, same program
     assert n == 0
+    assert abs(float(w.mean()) - 0.5) < 0.01 and abs(float(w.std()) - 0.02) < 0.005
     n, _ = _compiles(lambda: tg.nn.init.trunc_normal_(w, std=0.5, a=-0.3, b=0.4))
     assert n == 1
     assert float(w.min()) >= -0.3 and float(w.max()) <= 0.4
+    n, _ = _compiles(lambda: tg.nn.init.trunc_normal_(w, mean=0.1, std=2.0))  # same program
+    assert n == 0
+
+
+def test_host_draws_follow_the_seed():
+    tg.manual_seed(3)
+    a = tg.nn.Linear(6, 4).weight.detach().numpy()
+    tg.manual_seed(3)
+    b = tg.nn.Linear(6, 4).weight.detach().numpy()
+    g1, g2 = tg.Generator().manual_seed(5), tg.Generator().manual_seed(5)
+    x, y = tg.empty(3, 7), tg.empty(3, 7)
+    tg.nn.init.normal_(x, generator=g1)
+    tg.nn.init.normal_(y, generator=g2)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(x.numpy(), y.numpy())
+    assert not np.array_equal(x.numpy(), tg.nn.init.normal_(tg.empty(3, 7)).numpy())
 
 
 def test_tensor_from_host_data_is_a_copy_and_compiles_nothing():

@@ -109,16 +109,39 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+# Initialisers draw on the host, from a numpy generator seeded by the next key of tracegrad's
+# stream (so manual_seed and generator= reproduce them), and transfer the result: XLA compiles a
+# random-number program per shape in 0.1-0.5 s on CPU, and building a model meets many shapes.
+# Very large tensors, and draws inside a compiled step's trace, use jax.random on the device.
+_HOST_DRAW_MAX = 1 << 22
+
+
+def _host_generator(key, shape: tuple) -> np.random.Generator | None:
+    """A numpy generator seeded by ``key``, or None when the draw should stay on the device."""
+    if isinstance(key, jax.core.Tracer) or math.prod(shape) > _HOST_DRAW_MAX:
+        return None
+    return np.random.default_rng([int(w) for w in np.asarray(jax.random.key_data(key))])
+
+
+def _to_device(array: np.ndarray):
+    return jax.device_put(array)  # a transfer: no program to compile
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill ``tensor`` with draws from U(a, b)."""
     _check_float(tensor, "uniform_")
-    shape = tuple(tensor.shape)
-    u = jax.random.uniform(next_key(generator), shape, _draw_dtype(tensor), minval=a, maxval=b)
-    return _write(tensor, u)
+    shape, dtype = tuple(tensor.shape), _draw_dtype(tensor)
+    key = next_key(generator)
+    rng = _host_generator(key, shape)
+    if rng is None:
+        return _write(tensor, jax.random.uniform(key, shape, dtype, minval=a, maxval=b))
+    d = np.dtype(dtype)
+    u = rng.random(shape, dtype=d) * d.type(b - a) + d.type(a)
+    return _write(tensor, _to_device(np.maximum(u, d.type(a))))
 
 
-# A draw and its scaling as one program per shape (three, eagerly: building a model compiles one
-# set per parameter shape). mean, std and the bounds are inputs, not constants.
+# Device draws: a draw and its scaling as one program per shape (three, op by op). mean, std and
+# the bounds are inputs, not constants.
 @partial(jax.jit, static_argnames=("shape", "dtype"))
 def _normal_draw(key, mean, std, *, shape, dtype):
     return jax.random.normal(key, shape, dtype) * std + mean
@@ -134,7 +157,13 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
     """Fill ``tensor`` with draws from N(mean, std^2)."""
     _check_float(tensor, "normal_")
     shape, dtype = tuple(tensor.shape), _draw_dtype(tensor)
-    return _write(tensor, _normal_draw(next_key(generator), mean, std, shape=shape, dtype=dtype))
+    key = next_key(generator)
+    rng = _host_generator(key, shape)
+    if rng is None:
+        return _write(tensor, _normal_draw(key, mean, std, shape=shape, dtype=dtype))
+    d = np.dtype(dtype)
+    z = rng.standard_normal(shape, dtype=d) * d.type(std) + d.type(mean)
+    return _write(tensor, _to_device(z))
 
 
 def trunc_normal_(
