@@ -11,8 +11,10 @@ sees the same random state an eager step would. Other threads keep using the glo
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from . import _tracing
@@ -125,3 +127,17 @@ class _Generator:
     @staticmethod
     def initial_seed() -> int:
         return _seed
+
+
+@partial(jax.jit, static_argnames=("shape",))
+def keep_mask(key, p_keep, shape: tuple):
+    """A boolean mask of ``shape``, each element True with probability ``p_keep`` (dropout's kept
+    elements), drawn from ``key``.
+
+    The bits come from XLA's random bit generator seeded by four words of ``key``, not from
+    threefry. Both are reproducible from ``manual_seed``. XLA:CPU compiles threefry's counter
+    arithmetic in time that grows with the shape (1.8 s for a 64x64x12x12 mask, against 0.2 s for
+    any shape here), and the bit generator also runs about twice as fast.
+    """
+    words = jax.random.bits(key, (4,), jnp.uint32)
+    return jax.random.bernoulli(jax.random.wrap_key_data(words, impl="rbg"), p_keep, shape)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -558,14 +559,21 @@ def _check_p(p: float) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
+@partial(jax.jit, static_argnames=("shape", "dtype"))
+def _dropout_noise(key, p_keep, shape: tuple, dtype):
+    """The kept elements scaled by ``1 / p_keep`` (zeros elsewhere), as one program per shape."""
+    return _random.keep_mask(key, p_keep, shape).astype(dtype) / p_keep.astype(dtype)
+
+
 def _apply_noise(input: Tensor, p: float, mask_shape: tuple, inplace: bool) -> Tensor:
     """``input * mask / (1 - p)`` with ``mask`` ~ Bernoulli(1 - p) of ``mask_shape`` (broadcast
     over ``input``), drawn from tracegrad's global generator (``manual_seed``)."""
     if p == 1.0:
         noise = Tensor._wrap(jnp.zeros(mask_shape, input.dtype.np))
     else:
-        keep = jax.random.bernoulli(_random.next_key(), 1.0 - p, mask_shape)
-        noise = Tensor._wrap(keep.astype(input.dtype.np) / np.asarray(1.0 - p, input.dtype.np))
+        noise = Tensor._wrap(
+            _dropout_noise(_random.next_key(), 1.0 - p, mask_shape, input.dtype.np)
+        )
     return input.mul_(noise) if inplace else input * noise
 
 
@@ -1201,7 +1209,7 @@ def _alpha_dropout(input: Tensor, p: float, training: bool, inplace: bool, featu
     shape = _feature_noise_shape(input) if feature else tuple(input.shape)
     if p == 1.0:
         return _apply_noise(input, 1.0, shape, inplace)
-    keep = jax.random.bernoulli(_random.next_key(), 1.0 - p, shape).astype(input.dtype.np)
+    keep = _random.keep_mask(_random.next_key(), 1.0 - p, shape).astype(input.dtype.np)
     alpha = _ALPHA_DROPOUT_SATURATION
     a = 1.0 / np.sqrt((alpha * alpha * p + 1) * (1 - p))
     b = Tensor._wrap((keep - 1) * (alpha * a) + alpha * a * p)
