@@ -144,3 +144,20 @@ def test_a_new_graph_is_compiled_at_its_first_sighting_when_that_is_cheaper():
     assert out["after_known"] == 1  # the known rules ran node by node
     assert "the next backward() compiles it" in out["explain"]
     assert "would compile programs of their own" in out["explain"]
+
+
+def test_clip_grad_norm_is_one_program_and_matches_the_norm():
+    ps = [tg.randn(*s, dtype=tg.float64, requires_grad=True) for s in [(3, 5), (7,), (2, 2, 9)]]
+    for p in ps:
+        p.grad = tg.randn(*p.shape, dtype=tg.float64) * 3
+    before = [p.grad.numpy().copy() for p in ps]
+    version = ps[0].grad._version
+    n, total = _compiles(lambda: tg.nn.utils.clip_grad_norm_(ps, 1.5))
+    assert n == 1
+    expected = np.sqrt(sum((g**2).sum() for g in before))
+    np.testing.assert_allclose(total.item(), expected, rtol=1e-12)
+    for p, g in zip(ps, before):
+        np.testing.assert_allclose(
+            p.grad.numpy(), g * min(1.5 / (expected + 1e-6), 1.0), rtol=1e-12
+        )
+    assert ps[0].grad._version > version  # scaled in place

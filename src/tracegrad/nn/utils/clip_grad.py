@@ -2,14 +2,20 @@
 
 The clipping is written as tensor ops with no Python branch on the norm's value (the scale is
 ``min(max_norm / (norm + 1e-6), 1)``, applied unconditionally), so it can run inside a compiled
-training step.
+training step. Eagerly, ``clip_grad_norm_`` runs those same ops as one program for all the
+gradients (``_fused_clip``): op by op, each parameter shape would compile and dispatch a norm and a
+scaling of its own.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from functools import partial
 
+import jax
+
+from ... import _tracing
 from ...autograd.grad_mode import no_grad
 from ...ops.elementwise import clamp
 from ...ops.reduction import norm
@@ -41,19 +47,27 @@ def get_total_norm(
     norm_type = float(norm_type)
     if not tensors:
         return tensor(0.0)
+    total = _total_norm(tensors, norm_type)
+    _check_finite(total, norm_type, error_if_nonfinite)
+    return total
+
+
+def _total_norm(tensors: list, norm_type: float) -> Tensor:
     norms = [norm(t.detach(), norm_type) for t in tensors]
     dtypes = {n.dtype for n in norms}
     if len(dtypes) > 1:  # mixed precision: combine in the widest dtype
         wide = max(dtypes, key=lambda d: d.itemsize)
         norms = [n.to(wide) for n in norms]
-    total = norm(stack(norms), norm_type)
+    return norm(stack(norms), norm_type)
+
+
+def _check_finite(total: Tensor, norm_type: float, error_if_nonfinite: bool) -> None:
     if error_if_nonfinite and not math.isfinite(total.item()):
         raise RuntimeError(
             f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
             "so it cannot be clipped. To disable this error and scale the gradients by the "
             "non-finite norm anyway, set `error_if_nonfinite=False`"
         )
-    return total
 
 
 def clip_grads_with_norm_(
@@ -90,10 +104,32 @@ def clip_grad_norm_(
     """
     parameters = _as_list(parameters)
     grads = [p.grad for p in parameters if p.grad is not None]
+    fusable = type(max_norm) in (int, float) and len({g.device for g in grads}) == 1
+    if grads and fusable and _tracing.current() is None:
+        arrays = [g._storage.array for g in grads]
+        if all(isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer) for a in arrays):
+            total, scaled = _fused_clip(arrays, max_norm, float(norm_type))
+            total = Tensor._wrap(total)
+            _check_finite(total, norm_type, error_if_nonfinite)
+            for g, a in zip(grads, scaled):
+                g._rebase(Tensor._wrap(a))  # in place: same tensor, version bumped (as mul_)
+            return total
     with no_grad():
         total = get_total_norm(grads, norm_type, error_if_nonfinite, foreach)
         clip_grads_with_norm_(parameters, max_norm, total, foreach)
     return total
+
+
+@partial(jax.jit, static_argnames=("max_norm", "norm_type"))
+def _fused_clip(arrays: list, max_norm: float, norm_type: float):
+    """``get_total_norm`` and ``clip_grads_with_norm_``'s ops on the gradients' arrays, traced as
+    one program: the total norm and the scaled gradients. ``max_norm`` is a Python number in the
+    program, as in the op-by-op path (where it promotes as a Python scalar)."""
+    with no_grad():
+        grads = [Tensor._wrap(a) for a in arrays]
+        total = _total_norm(grads, norm_type)
+        coef = clamp(max_norm / (total + 1e-6), max=1.0)
+        return total._storage.array, [(g * coef.to(dtype=g.dtype))._storage.array for g in grads]
 
 
 def clip_grad_norm(
