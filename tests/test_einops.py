@@ -277,6 +277,7 @@ def _batch(dtype=np.float32):
     return rng.standard_normal((3, 3, 8, 8)).astype(dtype), np.array([0, 3, 4])
 
 
+@slow  # the whole model against PyTorch: the full suite (the patterns stay in the fast tier)
 def test_vit_forward_and_training_step_match_pytorch():
     torch = pytest.importorskip("torch")
     from einops.layers.torch import Rearrange, Reduce

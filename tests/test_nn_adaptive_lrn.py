@@ -186,7 +186,7 @@ def _pair(in_features=16, n_classes=20, cutoffs=(4, 10, 15), **kw):
 
 
 @pytest.mark.parametrize(
-    "kw", slow_after([dict(div_value=2.0, head_bias=True), dict(), dict(cutoffs=(3,))])
+    "kw", slow_after([dict(div_value=2.0, head_bias=True), dict(), dict(cutoffs=(3,))], keep=0)
 )
 def test_adaptive_log_softmax_against_pytorch(kw):
     torch, tm, gm = _pair(**kw)
