@@ -17,22 +17,29 @@ from .module import Module
 __all__ = ["LocalResponseNorm", "CrossMapLRN2d"]
 
 
-class LocalResponseNorm(Module):
-    """Normalise each element by ``(k + alpha * mean of x^2 over size neighbouring
-    channels)^beta`` (see ``F.local_response_norm``)."""
+class _LRNOptions(Module):
+    """The options both LRN layers hold, and their repr."""
 
-    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+    def __init__(self, size: int, alpha: float, beta: float, k: float) -> None:
         super().__init__()
         self.size = size
         self.alpha = alpha
         self.beta = beta
         self.k = k
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
-
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class LocalResponseNorm(_LRNOptions):
+    """Normalise each element by ``(k + alpha * mean of x^2 over size neighbouring
+    channels)^beta`` (see ``F.local_response_norm``)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__(size, alpha, beta, k)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
 
 def _channel_window_sum(x: Tensor, before: int, after: int) -> Tensor:
@@ -115,7 +122,7 @@ _CrossMapLRN2dFunction._op.name = "CrossMapLRN2d"
 _CrossMapLRN2dFunction._op.grad_fn_name = "CrossMapLRN2dBackward"
 
 
-class CrossMapLRN2d(Module):
+class CrossMapLRN2d(_LRNOptions):
     """PyTorch's legacy cross-channel local response normalisation of a 4-D (N, C, H, W) input:
     ``x / (k + alpha / size * sum of x^2 over a window of channels)^beta``. The window and the
     gradient are PyTorch's own (``torch.nn.CrossMapLRN2d``), not ``nn.LocalResponseNorm``'s: the
@@ -123,14 +130,7 @@ class CrossMapLRN2d(Module):
     which is not the exact derivative of the forward (see the comment above the Function)."""
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1) -> None:
-        super().__init__()
-        self.size = size
-        self.alpha = alpha
-        self.beta = beta
-        self.k = k
+        super().__init__(size, alpha, beta, k)
 
     def forward(self, input: Tensor) -> Tensor:
         return _CrossMapLRN2dFunction.apply(input, self.size, self.alpha, self.beta, self.k)
-
-    def extra_repr(self) -> str:
-        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -902,14 +902,7 @@ class Module:
         warning. Under ``tracegrad.compile`` hooks run when the step is traced: replaced gradients
         are part of the program, Python side effects happen at trace time only.
         """
-        if self._is_full_backward_hook is False:
-            raise RuntimeError(
-                "Cannot use both regular backward hooks and full backward hooks on a "
-                "single Module. Please use only one of them."
-            )
-        self._is_full_backward_hook = True
-        handle = _HookHandle(self._backward_hooks)
-        self._backward_hooks[handle.id] = hook
+        handle = self._add_backward_hook(hook, full=True)
         if prepend:
             self._backward_hooks.move_to_end(handle.id, last=False)
         return handle
@@ -927,12 +920,17 @@ class Module:
         decomposes differently) the call raises ``NotImplementedError``; see docs/modules.md.
         Prefer ``register_full_backward_hook``.
         """
-        if self._is_full_backward_hook is True:
+        return self._add_backward_hook(hook, full=False)
+
+    def _add_backward_hook(self, hook: Callable, full: bool) -> _HookHandle:
+        """Register a full or a legacy backward hook; a module holds one kind only (PyTorch's
+        rule and message)."""
+        if self._is_full_backward_hook is (not full):
             raise RuntimeError(
                 "Cannot use both regular backward hooks and full backward hooks on a "
                 "single Module. Please use only one of them."
             )
-        self._is_full_backward_hook = False
+        self._is_full_backward_hook = full
         handle = _HookHandle(self._backward_hooks)
         self._backward_hooks[handle.id] = hook
         return handle
@@ -1057,28 +1055,25 @@ def register_module_backward_hook(hook: Callable) -> _HookHandle:
     """PyTorch's deprecated non-full backward hook common to all modules: ``hook(module,
     grad_input, grad_output)`` runs with each module's last operation's gradients, before the
     module's own (see ``Module.register_backward_hook``)."""
-    global _global_is_full_backward_hook
-    if _global_is_full_backward_hook is True:
-        raise RuntimeError(
-            "Cannot use both regular backward hooks and full backward hooks as a global Module "
-            "hook. Please use only one of them."
-        )
-    _global_is_full_backward_hook = False
-    handle = _HookHandle(_global_backward_hooks)
-    _global_backward_hooks[handle.id] = hook
-    return handle
+    return _add_global_backward_hook(hook, full=False)
 
 
 def register_module_full_backward_hook(hook: Callable) -> _HookHandle:
     """A full backward hook common to all modules: ``hook(module, grad_input, grad_output)``
     runs before each module's own (see ``Module.register_full_backward_hook``)."""
+    return _add_global_backward_hook(hook, full=True)
+
+
+def _add_global_backward_hook(hook: Callable, full: bool) -> _HookHandle:
+    """Register a global full or legacy backward hook; the process holds one kind only (PyTorch's
+    rule and message; the mark stays after the hooks are removed, as in PyTorch)."""
     global _global_is_full_backward_hook
-    if _global_is_full_backward_hook is False:
+    if _global_is_full_backward_hook is (not full):
         raise RuntimeError(
             "Cannot use both regular backward hooks and full backward hooks as a global Module "
             "hook. Please use only one of them."
         )
-    _global_is_full_backward_hook = True
+    _global_is_full_backward_hook = full
     handle = _HookHandle(_global_backward_hooks)
     _global_backward_hooks[handle.id] = hook
     return handle
