@@ -138,7 +138,7 @@ def test_clear_caches_empties_every_cache_and_everything_still_works(compiled_ba
     assert set(_caches.sizes().values()) == {0}
     assert jitted._cache_size() == jax_entries
     tg.clear_caches()
-    assert jitted._cache_size() == 0
+    assert jitted._cache_size() <= 0  # empty, or (-1) no cache left at all
     assert compiled_backward.stats()["cached"] == 0
     assert compiled_step.stats()["programs"] == 0
 
