@@ -327,7 +327,7 @@ def test_twelve_layer_model_collapsed_by_module_stays_small():
     loss, m = _tower_loss()
     params = dict(m.named_parameters())
     full = parse_dot(make_dot(loss, params, max_nodes=None).source)[0]
-    assert len(full) > 300
+    assert len(full) > 200  # a large graph: 12 blocks of a dozen nodes each
     boxes = parse_dot(make_dot(loss, params, depth=1).source)[0]
     assert len(boxes) < 100
     labels = [n["label"] for n in boxes.values()]

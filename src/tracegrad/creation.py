@@ -381,8 +381,9 @@ def eye(
     return _finish(jnp.eye(n, m, dtype=_float_dtype(dtype).np), device, requires_grad)
 
 
-def _sampler(name: str, draw, doc: str):
-    """``rand`` and ``randn``: one signature, a different distribution."""
+def _sampler(name: str, draw, host_draw, doc: str):
+    """``rand`` and ``randn``: one signature, a different distribution (``draw`` on the device,
+    ``host_draw`` from a numpy generator; see ``random.host_generator``)."""
 
     def sample(
         *sizes,
@@ -397,7 +398,13 @@ def _sampler(name: str, draw, doc: str):
         _check_strided(name, layout, pin_memory)
         shape = _shape(name, sizes, size)
         d = _random_float_dtype(name, dtype)
-        array = draw(_random.next_key(generator), shape, d.np)
+        key = _random.next_key(generator)
+        rng = _random.host_generator(key, shape)
+        if rng is None:
+            array = draw(key, shape, d.np)
+        else:  # numpy draws float32/float64; narrower floats are rounded from float32
+            host = np.dtype(d.np) if d.np in (np.float32, np.float64) else np.float32
+            array = jax.device_put(host_draw(rng, shape, host).astype(d.np))
         return _finish(array, device, requires_grad)
 
     sample.__name__ = sample.__qualname__ = name
@@ -408,11 +415,13 @@ def _sampler(name: str, draw, doc: str):
 rand = _sampler(
     "rand",
     jax.random.uniform,
+    lambda rng, shape, dtype: rng.random(shape, dtype),
     "Uniform samples on [0, 1) from tracegrad's global generator (see ``manual_seed``).",
 )
 randn = _sampler(
     "randn",
     jax.random.normal,
+    lambda rng, shape, dtype: rng.standard_normal(shape, dtype),
     "Standard normal samples from tracegrad's global generator (see ``manual_seed``).",
 )
 
@@ -440,8 +449,17 @@ def randint(
     if d is bool_:
         raise RuntimeError("randint(): to - 1 is out of bounds for bool")
     shape = _size_args((size,))
-    vals = jax.random.randint(_random.next_key(generator), shape, low, high, dtype=np.int64)
-    return _finish(vals.astype(d.np), device, requires_grad)
+    if low >= high:
+        raise RuntimeError(
+            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )
+    key = _random.next_key(generator)
+    rng = _random.host_generator(key, shape)
+    if rng is None:
+        vals = jax.random.randint(key, shape, low, high, dtype=np.int64).astype(d.np)
+    else:
+        vals = jax.device_put(rng.integers(low, high, shape, np.int64).astype(d.np))
+    return _finish(vals, device, requires_grad)
 
 
 def randperm(

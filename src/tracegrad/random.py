@@ -10,6 +10,7 @@ sees the same random state an eager step would. Other threads keep using the glo
 
 from __future__ import annotations
 
+import math
 import threading
 from functools import partial
 
@@ -141,3 +142,18 @@ def keep_mask(key, p_keep, shape: tuple):
     """
     words = jax.random.bits(key, (4,), jnp.uint32)
     return jax.random.bernoulli(jax.random.wrap_key_data(words, impl="rbg"), p_keep, shape)
+
+
+# Draws made outside a compiled step, for tensors up to this many elements, come from a numpy
+# generator seeded by the next key of tracegrad's stream (so manual_seed and generator= reproduce
+# them) and are transferred: XLA:CPU compiles a random-number program for each new shape in
+# 0.1-0.5 s, and a program's first steps meet many shapes (initialisers, data). Larger draws, and
+# draws inside a compiled step's trace, use jax.random on the device.
+HOST_DRAW_MAX = 1 << 22
+
+
+def host_generator(key, shape: tuple) -> np.random.Generator | None:
+    """A numpy generator seeded by ``key``, or None when the draw should stay on the device."""
+    if isinstance(key, jax.core.Tracer) or math.prod(shape) > HOST_DRAW_MAX:
+        return None
+    return np.random.default_rng([int(w) for w in np.asarray(jax.random.key_data(key))])

@@ -68,6 +68,14 @@ _cases = [
 ]
 
 SAMPLES = {
+    "embedding": [
+        S((arr(5, 3), np.array([[1, 2], [0, 4], [2, 2]])), name="repeats"),
+        S((arr(4, 2, 3), np.array(3)), name="0d_index_2d_rows"),
+        S((arr(4, 3), np.zeros((0,), np.int64)), name="empty"),
+    ],
+    "embedding_backward": [
+        S((arr(3, 2, 3), np.array([[1, 4], [0, 1], [4, 4]])), {"num_weights": 5}, name="repeats"),
+    ],
     "index": [_get(shape, index, label) for shape, index, label in _cases],
     "index_backward": [_back(shape, index, label) for shape, index, label in _cases],
     "index_put": [

@@ -44,6 +44,12 @@ SAMPLES = {
         S((arr(2, 3, 4), _targets(2, 4, high=3), None), _nll("none"), name="spatial_none"),
         S((arr(0, 3), np.zeros(0, np.int64), None), _nll("sum"), name="empty_sum"),
     ],
+    "layer_norm": [
+        S((arr(3, 4), arr(4), arr(4)), {"dims": (1,), "eps": 1e-5}, name="affine"),
+        S((arr(2, 3, 4), arr(3, 4), None), {"dims": (1, 2), "eps": 1e-5}, name="two_dims_weight"),
+        S((arr(2, 5), None, None), {"dims": (1,), "eps": 1e-3}, name="plain"),
+        S((arr(5), None, arr(5)), {"dims": (0,), "eps": 1e-5}, name="all_dims_bias"),
+    ],
     "mse_loss": [
         *[S((arr(3, 4), arr(3, 4)), {"reduction": r}, name=r) for r in R],
         S((arr(3, 1), arr(4)), {"reduction": "mean"}, name="broadcast_mean"),

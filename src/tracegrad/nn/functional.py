@@ -55,11 +55,12 @@ from ..ops.elementwise import (
     tanh,
     where,
 )
-from ..ops.indexing import _check_range, _select_checked, one_hot
+from ..ops.indexing import _check_range, _embedding, _select_checked, one_hot
 from ..ops.linalg import baddbmm, bmm, einsum, linear_2d
 from ..ops.nn import (
     _binary_cross_entropy,
     _binary_cross_entropy_with_logits,
+    _layer_norm,
     _mse_loss,
     _nll_loss,
 )
@@ -234,22 +235,22 @@ def embedding(
         if not -n <= padding_idx < n:
             raise AssertionError("Padding_idx must be within num_embeddings")
         padding_idx %= n
-    idx = input.reshape(-1)
-    _check_range(idx._storage.array, 0, n, lambda bad: IndexError("index out of range in self"))
+    _check_range(input._storage.array, 0, n, lambda bad: IndexError("index out of range in self"))
     if max_norm is not None:
-        _embedding_renorm_(weight, idx, max_norm, norm_type)
+        _embedding_renorm_(weight, input.reshape(-1), max_norm, norm_type)
     w = weight
     if padding_idx is not None and weight.requires_grad:
         # Same values; the padding row reads from a detached copy, so it gets no gradient.
         rows = tensor(np.arange(n) == padding_idx).unsqueeze(1)
         w = where(rows, weight.detach(), weight)
-    out = _select_checked(w, 0, idx._storage.array)  # checked above: one read back, not two
+    out = _embedding(w, input)  # checked above: one read back, not two
     if scale_grad_by_freq and out.requires_grad:
         # out.detach() + (out - out.detach()) * s has out's value exactly and gradient s * g.
+        idx = input.reshape(-1)
         counts = (idx.unsqueeze(1) == idx.unsqueeze(0)).sum(1).to(out.dtype)
         frozen = out.detach()
-        out = frozen + (out - frozen) / counts.unsqueeze(1)
-    return out.reshape(*input.shape, weight.shape[1])
+        out = frozen + (out - frozen) / counts.reshape(*input.shape, 1)
+    return out
 
 
 def _embedding_renorm_(weight: Tensor, idx: Tensor, max_norm: float, norm_type: float) -> None:
@@ -730,15 +731,8 @@ def layer_norm(
             f"Given normalized_shape={list(shape)}, expected input with shape "
             f"[*, {', '.join(map(str, shape))}], but got input of size{list(input.shape)}"
         )
-    dims = list(range(input.ndim - k, input.ndim))
-    mean = input.mean(dims, keepdim=True)
-    var = input.var(dims, correction=0, keepdim=True)
-    out = (input - mean) * (var + eps).rsqrt()
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    dims = tuple(range(input.ndim - k, input.ndim))
+    return _layer_norm(input, weight, bias, dims=dims, eps=float(eps))
 
 
 def group_norm(

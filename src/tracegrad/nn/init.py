@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
-from ..random import next_key
+from ..random import host_generator, next_key
 from ..tensor import Tensor
 
 __all__ = [
@@ -109,20 +109,8 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-# Initialisers draw on the host, from a numpy generator seeded by the next key of tracegrad's
-# stream (so manual_seed and generator= reproduce them), and transfer the result: XLA compiles a
-# random-number program per shape in 0.1-0.5 s on CPU, and building a model meets many shapes.
-# Very large tensors, and draws inside a compiled step's trace, use jax.random on the device.
-_HOST_DRAW_MAX = 1 << 22
-
-
-def _host_generator(key, shape: tuple) -> np.random.Generator | None:
-    """A numpy generator seeded by ``key``, or None when the draw should stay on the device."""
-    if isinstance(key, jax.core.Tracer) or math.prod(shape) > _HOST_DRAW_MAX:
-        return None
-    return np.random.default_rng([int(w) for w in np.asarray(jax.random.key_data(key))])
-
-
+# Initialisers draw on the host (``random.host_generator``) and transfer the result: building a
+# model meets many shapes, and a device draw compiles a program for each.
 def _to_device(array: np.ndarray):
     return jax.device_put(array)  # a transfer: no program to compile
 
@@ -132,7 +120,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
     _check_float(tensor, "uniform_")
     shape, dtype = tuple(tensor.shape), _draw_dtype(tensor)
     key = next_key(generator)
-    rng = _host_generator(key, shape)
+    rng = host_generator(key, shape)
     if rng is None:
         return _write(tensor, jax.random.uniform(key, shape, dtype, minval=a, maxval=b))
     d = np.dtype(dtype)
@@ -158,7 +146,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
     _check_float(tensor, "normal_")
     shape, dtype = tuple(tensor.shape), _draw_dtype(tensor)
     key = next_key(generator)
-    rng = _host_generator(key, shape)
+    rng = host_generator(key, shape)
     if rng is None:
         return _write(tensor, _normal_draw(key, mean, std, shape=shape, dtype=dtype))
     d = np.dtype(dtype)

@@ -138,7 +138,7 @@ def _(g, out, a):
     return (g * (out + 1),)
 
 
-@defop("Log2Backward0", promote="float")
+@defop("Log2Backward0", promote="float", fuse=True)
 def log2(a):
     """Base-2 logarithm."""
     return jnp.log2(a)
@@ -149,7 +149,7 @@ def _(g, out, a):
     return (g / (a * math.log(2.0)),)
 
 
-@defop("Log10Backward0", promote="float")
+@defop("Log10Backward0", promote="float", fuse=True)
 def log10(a):
     """Base-10 logarithm."""
     return jnp.log10(a)
@@ -268,7 +268,7 @@ def _(g, out, a):
     return (g * out * (1 - out),)
 
 
-@defop("SignBackward0", saves=())
+@defop("SignBackward0", saves=(), fuse=True)
 def sign(a):
     """-1, 0 or 1 by the sign of each element (its gradient is zero); 0 at NaN, as PyTorch."""
     if jnp.issubdtype(a.dtype, jnp.inexact):
@@ -328,7 +328,7 @@ _public(round)
 
 
 # frac(a) = a - trunc(a): slope 1 between the jumps.
-@defop("FracBackward0", saves=())
+@defop("FracBackward0", saves=(), fuse=True)
 def frac(a):
     """The fractional part ``input - trunc(input)``, with the sign of ``input``."""
     return a - jnp.trunc(a)
@@ -370,7 +370,7 @@ def _(g, out, a, *, lo, hi, name):
     return (_mask((a >= lo) & (a <= hi), g),)
 
 
-@defop(lambda p: p["name"], promote="same", saves=(0, 1, 2))
+@defop(lambda p: p["name"], promote="same", saves=(0, 1, 2), fuse=True)
 def _clamp_tensor(a, lo, hi, *, name):
     if lo is not None:
         a = jnp.maximum(a, lo)
@@ -548,7 +548,7 @@ def _(g, out, start, end, *, weight):
     )
 
 
-@defop("LerpBackward1", promote="same")
+@defop("LerpBackward1", promote="same", fuse=True)
 def _lerp_tensor(start, end, weight):
     return start + weight * (end - start)
 
@@ -644,7 +644,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return _relu(input)
 
 
-@defop("LeakyReluBackward0", promote="float")
+@defop("LeakyReluBackward0", promote="float", fuse=True)
 def _leaky_relu(a, *, negative_slope):
     return jnp.where(a > 0, a, a * negative_slope)
 
@@ -664,7 +664,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 # PyTorch's elu(x; alpha, scale, input_scale) = scale x for x > 0, else
 # scale alpha (exp(input_scale x) - 1); selu and celu are instances of it. The exp in the rule is
 # taken of min(x, 0), so the discarded branch cannot overflow into a NaN second derivative.
-@defop("EluBackward0", promote="float")
+@defop("EluBackward0", promote="float", fuse=True)
 def _elu(a, *, alpha, scale, input_scale):
     return jnp.where(a > 0, a * scale, jnp.expm1(a * input_scale) * (alpha * scale))
 
@@ -711,7 +711,7 @@ _GELU_K = math.sqrt(2.0 / math.pi)
 _GELU_C = 0.044715
 
 
-@defop("GeluBackward0", promote="float")
+@defop("GeluBackward0", promote="float", fuse=True)
 def _gelu(a, *, approximate):
     if approximate == "tanh":
         return a * (1 + jnp.tanh((a + a * a * a * _GELU_C) * _GELU_K)) * 0.5
@@ -738,7 +738,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 # silu = x s(x), s = sigmoid: silu' = s + x s (1 - s) = s (1 + x (1 - s)).
-@defop("SiluBackward0", promote="float")
+@defop("SiluBackward0", promote="float", fuse=True)
 def _silu(a):
     return a * jax.nn.sigmoid(a)
 
@@ -759,7 +759,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 # softplus = log(1 + exp(beta x)) / beta, computed as logaddexp(0, beta x) / beta (no overflow);
 # above ``threshold`` (in beta x) it is x itself, as PyTorch. Its derivative is sigmoid(beta x),
 # or 1 above the threshold.
-@defop("SoftplusBackward0", promote="float")
+@defop("SoftplusBackward0", promote="float", fuse=True)
 def _softplus(a, *, beta, threshold):
     z = a * beta
     return jnp.where(z > threshold, a, jnp.logaddexp(z, 0.0) / beta)
@@ -794,7 +794,7 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 # mish = x tanh(sp(x)), sp = softplus: mish' = t + x (1 - t^2) sigmoid(x), t = tanh(sp(x)).
 # sp here has no threshold (an infinite one), so the rule is smooth like the lowering.
-@defop("MishBackward0", promote="float")
+@defop("MishBackward0", promote="float", fuse=True)
 def _mish(a):
     return a * jnp.tanh(jnp.logaddexp(a, 0.0))
 
@@ -845,7 +845,7 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 # hardsigmoid = relu6(x + 3) / 6: slope 1/6 strictly inside (-3, 3).
-@defop("HardsigmoidBackward0", promote="float")
+@defop("HardsigmoidBackward0", promote="float", fuse=True)
 def _hardsigmoid(a):
     return jnp.clip(a + 3.0, 0.0, 6.0) / 6.0
 
@@ -863,7 +863,7 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 # hardswish = x relu6(x + 3) / 6: 0 below -3, x / 3 + 1/2 on [-3, 3], 1 above (PyTorch's branches).
-@defop("HardswishBackward0", promote="float")
+@defop("HardswishBackward0", promote="float", fuse=True)
 def _hardswish(a):
     return a * jnp.clip(a + 3.0, 0.0, 6.0) / 6.0
 

@@ -181,6 +181,33 @@ def _index_put_loser(idx, *, shape, basic, adv):
     return _get(kept, idx, basic, adv) != ids
 
 
+# -------------------------------------------------------------------------------------- embedding
+# F.embedding's row lookup as one op, with PyTorch's node names. Written as advanced indexing it
+# would dispatch (and, for each new shape, compile) every step of the index arithmetic apart;
+# here the lookup and its transpose are one compiled program each. The caller has checked the
+# indices' range.
+@defop("EmbeddingBackward0", saves=(1,), fuse=True)
+def _embedding(weight, indices):
+    return weight.at[indices].get(mode="promise_in_bounds")
+
+
+@_embedding.vjp
+def _(g, out, weight, indices):
+    return _embedding_backward(g, indices, num_weights=weight.shape[0]), None
+
+
+@defop("EmbeddingDenseBackwardBackward0", saves=(1,), fuse=True)
+def _embedding_backward(g, indices, *, num_weights):
+    """The transpose of the lookup: each looked-up row's gradient added into its row."""
+    rows = jnp.zeros((num_weights, *g.shape[indices.ndim :]), g.dtype)
+    return rows.at[indices].add(g, mode="promise_in_bounds")
+
+
+@_embedding_backward.vjp
+def _(gg, out, g, indices, *, num_weights):
+    return _embedding(gg, indices), None
+
+
 # ------------------------------------------------------------------------------- parsing x[index]
 class _Key(NamedTuple):
     basic: tuple

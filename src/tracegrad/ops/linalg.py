@@ -288,7 +288,7 @@ def _(g, out, c, a, b, *, beta, alpha):
 # input @ weight.T + bias as one contraction over the weight's second axis, so no transposed copy
 # of the weight is made (an eager ``weight.t()`` materialises one on every call). PyTorch records
 # a 2-D ``F.linear`` with a bias as ``addmm``, hence the node's name.
-@defop("AddmmBackward0", saves=(0, 1))
+@defop("AddmmBackward0", saves=(0, 1), fuse=True)
 def _linear(x, w, b):
     return lax.dot_general(x, w, (((1,), (1,)), ((), ()))) + b
 

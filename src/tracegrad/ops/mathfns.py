@@ -312,7 +312,7 @@ _public(logaddexp2, inplace=False)
 # xlogy = a log(b), 0 where a == 0 (NaN where b is NaN). PyTorch's rule: d/da = log(b), 0 where
 # a == 0 and b <= 0; d/db = a / b. The lowering computes a log(b) itself wherever that is 0 at
 # a == 0 (b positive and finite), so its derivatives there are the rule's.
-@defop(lambda p: p["name"], promote="float")
+@defop(lambda p: p["name"], promote="float", fuse=True)
 def _xlogy(a, b, *, name):
     zero = (a == 0) & ~jnp.isnan(b) & ((b <= 0) | jnp.isinf(b))
     return jnp.where(zero, 0, a * jnp.log(jnp.where(zero, 1, b)))
@@ -377,7 +377,7 @@ _public(copysign)
 
 
 # heaviside has no derivative in PyTorch: no rule, so the result never requires grad.
-@defop("HeavisideBackward0")
+@defop("HeavisideBackward0", fuse=True)
 def _heaviside(a, values):
     return jnp.where(a == 0, values, (a > 0).astype(a.dtype))
 
@@ -509,7 +509,7 @@ def _(g, out, a):
 
 # logit = log(x / (1 - x)) of x clamped to [eps, 1 - eps] when eps is given. PyTorch's
 # logit_backward: 1 / (x (1 - x)) inside, NaN outside [0, 1] without eps, 0 outside the clamp.
-@defop("LogitBackward0", promote="float")
+@defop("LogitBackward0", promote="float", fuse=True)
 def _logit(a, *, eps):
     if eps is not None:
         a = jnp.clip(a, eps, 1.0 - eps)
@@ -772,7 +772,7 @@ nansum = expose(nansum)  # rebound: expose adds the ``keepdims=`` alias
 nanmean = expose(nanmean)
 
 
-@defop("SgnBackward0", saves=())
+@defop("SgnBackward0", saves=(), fuse=True)
 def sgn(a):
     """The sign of each element (-1, 0 or 1; 0 at NaN); for real tensors the same as ``sign``, for
     complex ones ``z / abs(z)`` (0 at 0)."""

@@ -1,5 +1,5 @@
-"""Loss ops with dedicated rules: ``nll_loss``, ``mse_loss``, ``binary_cross_entropy`` and
-``binary_cross_entropy_with_logits``.
+"""Ops of ``nn.functional`` with dedicated rules: ``layer_norm``, and the losses ``nll_loss``,
+``mse_loss``, ``binary_cross_entropy`` and ``binary_cross_entropy_with_logits``.
 
 Each takes its ``reduction`` (``"none"``, ``"sum"``, ``"mean"``) as a static param, so the whole
 loss is one node named as PyTorch names it (``NllLossBackward0`` sits on top of every
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from ..tensor import Tensor, tensor
 from .elementwise import logsigmoid, sigmoid, where
@@ -31,6 +32,54 @@ def _reduce(loss, reduction: str):
 def _scale(g: Tensor, reduction: str, n: int) -> Tensor:
     """The cotangent of each element of the unreduced loss: ``mean`` spreads ``g`` over ``n``."""
     return g / n if reduction == "mean" else g
+
+
+# ------------------------------------------------------------------------------------- layer_norm
+# Over the trailing dims D (n elements): mu = mean(x), r = 1 / sqrt(var(x) + eps) (biased var),
+# xh = (x - mu) r, out = xh w + b. With h = g w (g where there is no weight):
+#   dx = r (h - mean(h) - xh mean(h xh))      (means over D)
+#   dw = sum(g xh), db = sum(g)               (sums over the leading dims)
+# One node, as PyTorch's NativeLayerNormBackward0, where the composed form recorded eight; mean
+# and r are recomputed by the rule (in a compiled backward XLA fuses them with the rest).
+# float16/bfloat16 inputs are normalised in float32, as PyTorch does, and rounded back.
+@defop("NativeLayerNormBackward0", saves=(0, 1), fuse=True)
+def _layer_norm(x, w, b, *, dims, eps):
+    low = x.dtype in (jnp.float16, jnp.bfloat16)
+    xf = x.astype(jnp.float32) if low else x
+    mean = xf.mean(dims, keepdims=True)
+    xc = xf - mean
+    out = xc * lax.rsqrt(jnp.square(xc).mean(dims, keepdims=True) + eps)
+    if low:
+        out = out.astype(x.dtype)
+    if w is not None:
+        out = out * w
+    if b is not None:
+        out = out + b
+    return out
+
+
+@_layer_norm.vjp
+def _(g, out, x, w, b, *, dims, eps):
+    lead = tuple(range(x.ndim - len(dims)))
+    need_x, need_w, need_b = needs_grad(x), needs_grad(w), needs_grad(b)
+    dtype = x.dtype
+    low = dtype.is_floating_point and dtype.itemsize == 2
+    if low:  # in float32, as the forward
+        x, g = x.float(), g.float()
+    mean = x.mean(dims, keepdim=True)
+    xc = x - mean
+    rstd = ((xc * xc).mean(dims, keepdim=True) + eps).rsqrt()
+    xh = xc * rstd
+    gx = gw = gb = None
+    if need_x:
+        h = g if w is None else g * w
+        gx = rstd * (h - h.mean(dims, keepdim=True) - xh * (h * xh).mean(dims, keepdim=True))
+        gx = gx.to(dtype) if low else gx
+    if need_w:
+        gw = (g * xh).sum(lead) if lead else g * xh
+    if need_b:
+        gb = g.sum(lead) if lead else g
+    return gx, gw, gb
 
 
 # --------------------------------------------------------------------------------------- nll_loss
@@ -96,7 +145,7 @@ def _(g, out, x, target, weight, *, ignore_index, reduction):
 # --------------------------------------------------------------------------------------- mse_loss
 # loss = reduce((a - b)^2): da = 2 (a - b) gi, db = -da, gi = g / numel for mean. The engine sums
 # the broadcast gradient back to each operand's shape.
-@defop("MseLossBackward0", promote="float")
+@defop("MseLossBackward0", promote="float", fuse=True)
 def _mse_loss(a, b, *, reduction):
     return _reduce(jnp.square(a - b), reduction)
 
@@ -113,7 +162,7 @@ def _(g, out, a, b, *, reduction):
 # finite at x = 0 or 1. Off the clamp, dx = w (x - y) / (x (1 - x)); PyTorch floors the denominator
 # at 1e-12 so the gradient stays finite at the ends too. dy = w (log(1 - x) - log x) (clamped logs)
 # and dw = the unweighted loss.
-@defop("BinaryCrossEntropyBackward0")
+@defop("BinaryCrossEntropyBackward0", fuse=True)
 def _binary_cross_entropy(x, y, weight, *, reduction):
     lx = jnp.maximum(jnp.log(x), -100.0)
     l1x = jnp.maximum(jnp.log1p(-x), -100.0)
@@ -142,7 +191,7 @@ def _(g, out, x, y, weight, *, reduction):
 #   loss = w ((1 - t) x - (1 + (p - 1) t) ls)
 #   dx = w ((1 - t) - (1 + (p - 1) t) (1 - s))      (= w (s - t) without p)
 #   dt = w (-x - (p - 1) ls),  dw = loss / w,  dp = -w t ls
-@defop("BinaryCrossEntropyWithLogitsBackward0", saves=(0, 1, 2, 3))
+@defop("BinaryCrossEntropyWithLogitsBackward0", saves=(0, 1, 2, 3), fuse=True)
 def _binary_cross_entropy_with_logits(x, t, weight, pos_weight, *, reduction):
     ls = -jnp.logaddexp(0.0, -x)
     coef = 1 + (pos_weight - 1) * t if pos_weight is not None else 1

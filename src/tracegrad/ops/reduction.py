@@ -586,7 +586,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
 
 # ------------------------------------------------------------------------------------- logsumexp
 # d/dx log(sum exp x) = exp(x - out): the softmax, formed from ``out`` so no exp overflows.
-@defop("LogsumexpBackward0", promote="float", save_out=True)
+@defop("LogsumexpBackward0", promote="float", save_out=True, fuse=True)
 def _logsumexp(a, *, dim, keepdim):
     return jax.scipy.special.logsumexp(a, axis=dim, keepdims=keepdim)
 
@@ -706,7 +706,7 @@ def count_nonzero(input: Tensor, dim=None) -> Tensor:
 # Dedicated ops for stability (the lowering subtracts the maximum) and for rules that reuse out:
 #   softmax:     dx = out * (g - sum(g * out))
 #   log_softmax: dx = g - exp(out) * sum(g)
-@defop("SoftmaxBackward0", saves=(), save_out=True)
+@defop("SoftmaxBackward0", saves=(), save_out=True, fuse=True)
 def _softmax(a, *, dim):
     if a.ndim == 0:
         return jax.nn.softmax(a[None], axis=0)[0]

@@ -48,7 +48,7 @@ def _require_tensor(op: str, name: str, position: int, x) -> None:
 
 # ------------------------------------------------------------------ differentiable unary functions
 # entr = -x log x (0 at 0, -inf below); PyTorch's rule -(1 + log x), inf at 0 and NaN below.
-@defop("SpecialEntrBackward0", promote="float")
+@defop("SpecialEntrBackward0", promote="float", fuse=True)
 def entr(a):
     """The entropy term ``-x * log(x)``: 0 at 0 and ``-inf`` for negative ``x``."""
     safe = jnp.where(a > 0, a, 1)
@@ -234,7 +234,7 @@ def zeta(input, other) -> Tensor:
 # xlog1py = a log1p(b), 0 where a == 0 (NaN where b is NaN). As for xlogy, the lowering computes
 # a log1p(b) itself wherever that is 0 at a == 0, so its derivatives there are PyTorch's rule:
 # d/da = log1p(b), 0 where a == 0 and b <= -1; d/db = a / (1 + b).
-@defop(lambda p: p["name"], promote="float")
+@defop(lambda p: p["name"], promote="float", fuse=True)
 def _xlog1py(a, b, *, name):
     zero = (a == 0) & ~jnp.isnan(b) & ((b <= -1) | jnp.isinf(b))
     return jnp.where(zero, 0, a * jnp.log1p(jnp.where(zero, 0, b)))

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..autograd import enable_grad, no_grad
+from ..creation import _filled
 from ..tensor import Tensor
 
 __all__ = [
@@ -235,11 +236,12 @@ def _placed_like(array, param: Tensor | None):
 
 
 def _zeros_like(t: Tensor) -> Tensor:
-    return Tensor._wrap(_placed_like(jnp.zeros_like(_array(t)), t))
+    return _full_like(t, 0)
 
 
 def _full_like(t: Tensor, value: float) -> Tensor:
-    return Tensor._wrap(_placed_like(jnp.full_like(_array(t), value), t))
+    a = _array(t)
+    return Tensor._wrap(_placed_like(_filled(a.shape, value, a.dtype), t))
 
 
 def _step_tensor(value: float = 0.0, param: Tensor | None = None) -> Tensor:
