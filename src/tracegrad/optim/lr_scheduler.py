@@ -267,6 +267,21 @@ class _LambdaScheduler(LRScheduler):
                 fn.__dict__.update(saved)
 
 
+class _FactorScheduler(LRScheduler):
+    """A schedule whose recursive form multiplies every group's current ``lr`` by one factor
+    per step: ``_factor()`` returns it, or None where the learning rates stay as they are."""
+
+    def _factor(self) -> float | None:
+        raise NotImplementedError
+
+    def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
+        factor = self._factor()
+        if factor is None:
+            return _group_values(self.optimizer, "lr")
+        return [g["lr"] * factor for g in self.optimizer.param_groups]
+
+
 class LambdaLR(_LambdaScheduler):
     """``lr = initial_lr * lr_lambda(epoch)``, with one function or a list (one per group)."""
 
@@ -275,7 +290,7 @@ class LambdaLR(_LambdaScheduler):
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
 
 
-class StepLR(LRScheduler):
+class StepLR(_FactorScheduler):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(
@@ -285,17 +300,16 @@ class StepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
+    def _factor(self) -> float | None:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
-            return _group_values(self.optimizer, "lr")
-        return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
+            return None
+        return self.gamma
 
     def _get_closed_form_lr(self) -> list:
         return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
 
 
-class MultiStepLR(LRScheduler):
+class MultiStepLR(_FactorScheduler):
     """Multiply the learning rate by ``gamma`` at each milestone epoch (a milestone listed twice
     multiplies by ``gamma**2``)."""
 
@@ -310,12 +324,10 @@ class MultiStepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
+    def _factor(self) -> float | None:
         if self.last_epoch not in self.milestones:
-            return _group_values(self.optimizer, "lr")
-        factor = self.gamma ** self.milestones[self.last_epoch]
-        return [g["lr"] * factor for g in self.optimizer.param_groups]
+            return None
+        return self.gamma ** self.milestones[self.last_epoch]
 
     def _get_closed_form_lr(self) -> list:
         milestones = sorted(self.milestones.elements())
@@ -324,18 +336,15 @@ class MultiStepLR(LRScheduler):
         ]
 
 
-class ExponentialLR(LRScheduler):
+class ExponentialLR(_FactorScheduler):
     """Multiply the learning rate by ``gamma`` every epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
-        if self._is_initial:
-            return _group_values(self.optimizer, "lr")
-        return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
+    def _factor(self) -> float | None:
+        return None if self._is_initial else self.gamma
 
     def _get_closed_form_lr(self) -> list:
         return [base * self.gamma**self.last_epoch for base in self.base_lrs]
@@ -647,7 +656,7 @@ class MultiplicativeLR(_LambdaScheduler):
         ]
 
 
-class ConstantLR(LRScheduler):
+class ConstantLR(_FactorScheduler):
     """Multiply the learning rate by ``factor`` for the first ``total_iters`` epochs, then
     restore it. Closed form: ``base * (factor if epoch < total_iters else 1)``."""
 
@@ -664,14 +673,12 @@ class ConstantLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
-        groups = self.optimizer.param_groups
+    def _factor(self) -> float | None:
         if self.last_epoch == 0:
-            return [g["lr"] * self.factor for g in groups]
+            return self.factor
         if self.last_epoch != self.total_iters:
-            return _group_values(self.optimizer, "lr")
-        return [g["lr"] * (1.0 / self.factor) for g in groups]
+            return None
+        return 1.0 / self.factor
 
     def _get_closed_form_lr(self) -> list:
         return [
@@ -680,7 +687,7 @@ class ConstantLR(LRScheduler):
         ]
 
 
-class LinearLR(LRScheduler):
+class LinearLR(_FactorScheduler):
     """Scale the learning rate by a factor going linearly from ``start_factor`` to
     ``end_factor`` over ``total_iters`` epochs, then keep it. Closed form:
     ``base * (start + (end - start) * min(total_iters, epoch) / total_iters)``."""
@@ -705,16 +712,13 @@ class LinearLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
-        groups = self.optimizer.param_groups
+    def _factor(self) -> float | None:
         if self.last_epoch == 0:
-            return [g["lr"] * self.start_factor for g in groups]
+            return self.start_factor
         if self._is_initial or self.last_epoch > self.total_iters:
-            return _group_values(self.optimizer, "lr")
+            return None
         delta = self.end_factor - self.start_factor
-        ratio = 1.0 + delta / (self.total_iters * self.start_factor + (self.last_epoch - 1) * delta)
-        return [g["lr"] * ratio for g in groups]
+        return 1.0 + delta / (self.total_iters * self.start_factor + (self.last_epoch - 1) * delta)
 
     def _get_closed_form_lr(self) -> list:
         return [
@@ -729,7 +733,7 @@ class LinearLR(LRScheduler):
         ]
 
 
-class PolynomialLR(LRScheduler):
+class PolynomialLR(_FactorScheduler):
     """Decay the learning rate polynomially to 0 over ``total_iters`` epochs, then keep it.
     Closed form: ``base * (1 - min(total_iters, epoch) / total_iters) ** power``."""
 
@@ -744,13 +748,11 @@ class PolynomialLR(LRScheduler):
         self.power = power
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
+    def _factor(self) -> float | None:
         if self._is_initial or self.last_epoch > self.total_iters:
-            return _group_values(self.optimizer, "lr")
+            return None
         t, n = self.last_epoch, self.total_iters
-        decay = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
-        return [g["lr"] * decay for g in self.optimizer.param_groups]
+        return ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
 
     def _get_closed_form_lr(self) -> list:
         return [
