@@ -62,6 +62,24 @@ def _group_values(optimizer: Optimizer, key: str) -> list:
     ]
 
 
+def _state_with_list(obj, key: str, save: Callable) -> dict[str, Any]:
+    """A scheduler's state dict that holds a list of parts: every attribute except the optimizer,
+    with the list ``obj.<key>`` saved part by part by ``save``."""
+    state = {k: v for k, v in obj.__dict__.items() if k not in ("optimizer", key)}
+    state[key] = [save(part) for part in getattr(obj, key)]
+    return state
+
+
+def _load_with_list(obj, state_dict: dict[str, Any], key: str, load: Callable) -> None:
+    """Undo :func:`_state_with_list`: restore the attributes, then ``load(part, saved)`` for each
+    part of ``obj.<key>`` (the live parts are kept; only their state comes back)."""
+    state_dict = dict(state_dict)
+    saved_parts = state_dict.pop(key)
+    obj.__dict__.update(state_dict)
+    for part, saved in zip(getattr(obj, key), saved_parts):
+        load(part, saved)
+
+
 def _set_group_value(group: dict[str, Any], key: str, value) -> None:
     if isinstance(group[key], Tensor):
         group[key].fill_(float(value))
@@ -219,6 +237,15 @@ class _LRScheduler(LRScheduler):
     """The old name of :class:`LRScheduler`, kept for backward compatibility."""
 
 
+def _lambda_state(fn: Callable) -> dict[str, Any] | None:
+    return None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+
+
+def _load_lambda_state(fn: Callable, saved: dict[str, Any] | None) -> None:
+    if saved is not None:
+        fn.__dict__.update(saved)
+
+
 class _LambdaScheduler(LRScheduler):
     """What LambdaLR and MultiplicativeLR share: one function per group (a single one repeated),
     and state dicts that keep a callable object's ``__dict__`` and save a plain function as
@@ -250,21 +277,11 @@ class _LambdaScheduler(LRScheduler):
     def state_dict(self) -> dict[str, Any]:
         """As the base class, but lambdas are saved only when they are callable objects (their
         ``__dict__``); plain functions are saved as ``None``."""
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [
-            None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-            for fn in self.lr_lambdas
-        ]
-        return state
+        return _state_with_list(self, "lr_lambdas", _lambda_state)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the attributes; callable-object lambdas get their saved ``__dict__`` back."""
-        state_dict = dict(state_dict)
-        lr_lambdas = state_dict.pop("lr_lambdas")
-        self.__dict__.update(state_dict)
-        for fn, saved in zip(self.lr_lambdas, lr_lambdas):
-            if saved is not None:
-                fn.__dict__.update(saved)
+        _load_with_list(self, state_dict, "lr_lambdas", _load_lambda_state)
 
 
 class _FactorScheduler(LRScheduler):
@@ -1003,17 +1020,11 @@ class _Composite:
 
     def state_dict(self) -> dict[str, Any]:
         """Every attribute except the optimizer; the schedulers as their own state dicts."""
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
+        return _state_with_list(self, "_schedulers", lambda s: s.state_dict())
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the attributes, and each scheduler from its nested state dict."""
-        state_dict = dict(state_dict)
-        schedulers = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for s, saved in zip(self._schedulers, schedulers):
-            s.load_state_dict(saved)
+        _load_with_list(self, state_dict, "_schedulers", lambda s, saved: s.load_state_dict(saved))
 
 
 class SequentialLR(_Composite, LRScheduler):
