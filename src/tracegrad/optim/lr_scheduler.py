@@ -414,6 +414,34 @@ class CosineAnnealingLR(LRScheduler):
         ]
 
 
+def _cycled_momentum_is_beta1(optimizer: Optimizer) -> bool:
+    """For ``cycle_momentum=True``: whether the momentum cycled is ``betas[0]`` (Adam-like
+    optimizers) rather than ``momentum``; an optimizer with neither is refused."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(
+            "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
+        )
+    return "betas" in optimizer.defaults
+
+
+def _set_momentum(group: dict[str, Any], momentum: float, use_beta1: bool) -> None:
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+def _start_momentum_cycle(
+    optimizer: Optimizer, max_ms: list, base_ms: list, use_beta1: bool
+) -> None:
+    """The first step of a momentum cycle: every group starts at its ``max_momentum`` and
+    records both bounds."""
+    for m_max, m_base, group in zip(max_ms, base_ms, optimizer.param_groups):
+        _set_momentum(group, m_max, use_beta1)
+        group["max_momentum"] = m_max
+        group["base_momentum"] = m_base
+
+
 class OneCycleLR(LRScheduler):
     """The 1cycle policy (Smith & Topin), stepped once per batch: the learning rate warms up from
     ``max_lr / div_factor`` to ``max_lr`` over the first ``pct_start`` of ``total_steps``, then
@@ -486,21 +514,11 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _cycled_momentum_is_beta1(optimizer)
             max_ms = _format_param("max_momentum", optimizer, max_momentum)
             base_ms = _format_param("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
-                for m_max, m_base, group in zip(max_ms, base_ms, optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (m_max, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m_max
-                    group["max_momentum"] = m_max
-                    group["base_momentum"] = m_base
+                _start_momentum_cycle(optimizer, max_ms, base_ms, self.use_beta1)
         super().__init__(optimizer, last_epoch)
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
@@ -533,10 +551,7 @@ class OneCycleLR(LRScheduler):
                 start = phase["end_step"]
             lrs.append(lr)
             if self.cycle_momentum:
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+                _set_momentum(group, momentum, self.use_beta1)
         return lrs
 
 
@@ -824,23 +839,13 @@ class CyclicLR(LRScheduler):
         self._init_scale_fn()
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _cycled_momentum_is_beta1(optimizer)
             self.base_momentums = _format_param("base_momentum", optimizer, base_momentum)
             self.max_momentums = _format_param("max_momentum", optimizer, max_momentum)
             if last_epoch == -1:
-                for m_max, m_base, group in zip(
-                    self.max_momentums, self.base_momentums, optimizer.param_groups
-                ):
-                    if self.use_beta1:
-                        group["betas"] = (m_max, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m_max
-                    group["max_momentum"] = m_max
-                    group["base_momentum"] = m_base
+                _start_momentum_cycle(
+                    optimizer, self.max_momentums, self.base_momentums, self.use_beta1
+                )
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
@@ -895,10 +900,7 @@ class CyclicLR(LRScheduler):
                 for base, top in zip(self.base_momentums, self.max_momentums)
             ]
             for group, momentum in zip(self.optimizer.param_groups, momentums):
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+                _set_momentum(group, momentum, self.use_beta1)
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
