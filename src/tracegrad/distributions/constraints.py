@@ -309,21 +309,29 @@ class _PositiveDefinite(_Symmetric):
         return linalg.cholesky_ex(value).info.eq(0)
 
 
-class _Cat(Constraint):
-    """Constraints ``cseq`` applied to consecutive slices (of sizes ``lengths``) along ``dim``."""
+class _PerSlice(Constraint):
+    """What ``cat`` and ``stack`` share: a sequence ``cseq`` of constraints, one per slice along
+    ``dim``; discrete if any of them is."""
 
-    def __init__(self, cseq, dim: int = 0, lengths=None) -> None:
+    def __init__(self, cseq, dim: int = 0) -> None:
         self.cseq = list(cseq)
-        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
-        if len(self.lengths) != len(self.cseq):
-            raise AssertionError(
-                f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})"
-            )
         self.dim = dim
 
     @property
     def is_discrete(self) -> bool:
         return any(c.is_discrete for c in self.cseq)
+
+
+class _Cat(_PerSlice):
+    """Constraints ``cseq`` applied to consecutive slices (of sizes ``lengths``) along ``dim``."""
+
+    def __init__(self, cseq, dim: int = 0, lengths=None) -> None:
+        super().__init__(cseq, dim)
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.cseq):
+            raise AssertionError(
+                f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})"
+            )
 
     @property
     def event_dim(self) -> int:
@@ -337,16 +345,8 @@ class _Cat(Constraint):
         return _cat_tensors(checks, self.dim)
 
 
-class _Stack(Constraint):
+class _Stack(_PerSlice):
     """Constraints ``cseq`` applied to the slices along ``dim`` (one per index)."""
-
-    def __init__(self, cseq, dim: int = 0) -> None:
-        self.cseq = list(cseq)
-        self.dim = dim
-
-    @property
-    def is_discrete(self) -> bool:
-        return any(c.is_discrete for c in self.cseq)
 
     @property
     def event_dim(self) -> int:

@@ -53,6 +53,40 @@ class _ScaleTrilParams:
     (L): ``scale_tril`` and ``covariance_matrix`` (L L^T) computed when first read, expanded to
     the ``_matrix_shape()`` of the class."""
 
+    def _keep_given(
+        self, expanded: Tensor, covariance_matrix: Tensor | None, scale_tril: Tensor | None
+    ) -> None:
+        """Store the one matrix the constructor was given, ``expanded`` to the batch, under its
+        name (``precision_matrix`` when neither of the other two was given)."""
+        if scale_tril is not None:
+            self.scale_tril = expanded
+        elif covariance_matrix is not None:
+            self.covariance_matrix = expanded
+        else:
+            self.precision_matrix = expanded
+
+    def _factor_given(
+        self,
+        covariance_matrix: Tensor | None,
+        precision_matrix: Tensor | None,
+        scale_tril: Tensor | None,
+    ) -> None:
+        """Set the unbroadcast lower factor L from the one matrix the constructor was given
+        (after the arguments were validated, so a bad matrix fails validation first)."""
+        if scale_tril is not None:
+            self._unbroadcasted_scale_tril = scale_tril
+        elif covariance_matrix is not None:
+            self._unbroadcasted_scale_tril = linalg.cholesky(covariance_matrix)
+        else:
+            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+
+    def _expand_matrices_into(self, new, shape: tuple) -> None:
+        """Give ``new`` (an expanded copy) the matrices computed here so far, expanded to
+        ``shape``."""
+        for name in ("covariance_matrix", "scale_tril", "precision_matrix"):
+            if name in self.__dict__:
+                setattr(new, name, getattr(self, name).expand(*shape))
+
     @lazy_property
     def scale_tril(self) -> Tensor:
         return self._unbroadcasted_scale_tril.expand(*self._matrix_shape())
@@ -107,20 +141,10 @@ class MultivariateNormal(_ScaleTrilParams, Distribution):
                     broadcast_shapes(tuple(matrix.shape[:-2]), tuple(loc.shape[:-1]))
                 )
                 expanded = matrix.expand(*batch_shape, -1, -1)
-        if scale_tril is not None:
-            self.scale_tril = expanded
-        elif covariance_matrix is not None:
-            self.covariance_matrix = expanded
-        else:
-            self.precision_matrix = expanded
+        self._keep_given(expanded, covariance_matrix, scale_tril)
         self.loc = loc.expand(*batch_shape, -1)
         super().__init__(batch_shape, self.loc.shape[-1:], validate_args=validate_args)
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = linalg.cholesky(covariance_matrix)
-        else:
-            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+        self._factor_given(covariance_matrix, precision_matrix, scale_tril)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(MultivariateNormal, _instance)
@@ -128,9 +152,7 @@ class MultivariateNormal(_ScaleTrilParams, Distribution):
         n = self.event_shape[0]
         new.loc = self.loc.expand(*batch_shape, n)
         new._unbroadcasted_scale_tril = self._unbroadcasted_scale_tril
-        for name in ("covariance_matrix", "scale_tril", "precision_matrix"):
-            if name in self.__dict__:
-                setattr(new, name, getattr(self, name).expand(*batch_shape, n, n))
+        self._expand_matrices_into(new, (*batch_shape, n, n))
         Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new

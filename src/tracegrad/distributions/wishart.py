@@ -20,7 +20,7 @@ from . import constraints
 from .distribution import Distribution, _traced, finfo_eps, lazy_property
 from .exp_family import ExponentialFamily
 from .gamma import Chi2
-from .multivariate_normal import _precision_to_scale_tril, _ScaleTrilParams
+from .multivariate_normal import _ScaleTrilParams
 
 __all__ = ["Wishart"]
 
@@ -93,12 +93,7 @@ class Wishart(_ScaleTrilParams, ExponentialFamily):
         if not _traced(too_small) and bool(too_small):
             raise ValueError(f"Value of df={df} expected to be greater than ndim - 1 = {p - 1}.")
         expanded = param.expand(*batch_shape, -1, -1)
-        if scale_tril is not None:
-            self.scale_tril = expanded
-        elif covariance_matrix is not None:
-            self.covariance_matrix = expanded
-        else:
-            self.precision_matrix = expanded
+        self._keep_given(expanded, covariance_matrix, scale_tril)
 
         low = self.df.lt(p).any()
         if not _traced(low) and bool(low):
@@ -110,12 +105,7 @@ class Wishart(_ScaleTrilParams, ExponentialFamily):
 
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
         self._batch_dims = [-(x + 1) for x in range(len(self._batch_shape))]
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = linalg.cholesky(covariance_matrix)
-        else:
-            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+        self._factor_given(covariance_matrix, precision_matrix, scale_tril)
         self._dist_chi2 = self._bartlett_chi2(batch_shape)
 
     def _bartlett_chi2(self, batch_shape) -> Chi2:
@@ -132,9 +122,7 @@ class Wishart(_ScaleTrilParams, ExponentialFamily):
         new._unbroadcasted_scale_tril = self._unbroadcasted_scale_tril.expand(*cov_shape)
         new.df = self.df.expand(*batch_shape)
         new._batch_dims = [-(x + 1) for x in range(len(batch_shape))]
-        for name in ("covariance_matrix", "scale_tril", "precision_matrix"):
-            if name in self.__dict__:
-                setattr(new, name, getattr(self, name).expand(*cov_shape))
+        self._expand_matrices_into(new, cov_shape)
         Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
         new._dist_chi2 = new._bartlett_chi2(batch_shape)
         new._validate_args = self._validate_args

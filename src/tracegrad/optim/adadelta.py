@@ -16,6 +16,8 @@ from .optimizer import (
     _caster,
     _check_hyper,
     _check_lr,
+    _ema_square,
+    _grad_with_l2,
     _hyper,
     _init_zeros,
 )
@@ -36,14 +38,11 @@ def _adadelta_update(
     out_p, out_v, out_u, out_t = [], [], [], []
     for p, g, v, u, t in zip(params, grads, square_avgs, acc_deltas, steps):
         c = _caster(p.dtype)
-        if maximize:
-            g = -g
-        if has_wd:
-            g = g + c(weight_decay) * p
-        v = v * c(rho) + c(1 - rho) * g * g
+        g = _grad_with_l2(p, g, c, weight_decay, maximize, has_wd)
+        v = _ema_square(v, g, c, rho)
         std = jnp.sqrt(v + c(eps))
         delta = jnp.sqrt(u + c(eps)) / std * g
-        u = u * c(rho) + c(1 - rho) * delta * delta
+        u = _ema_square(u, delta, c, rho)
         out_p.append(p + c(-lr) * delta)
         out_v.append(v)
         out_u.append(u)

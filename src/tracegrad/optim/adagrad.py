@@ -16,6 +16,7 @@ from .optimizer import (
     _check_hyper,
     _check_lr,
     _full_like,
+    _grad_with_l2,
     _hyper,
     _step_tensor,
 )
@@ -35,10 +36,7 @@ def _adagrad_update(
     for p, g, s, t in zip(params, grads, sums, steps):
         c = _caster(p.dtype)
         t = t + 1
-        if maximize:
-            g = -g
-        if has_wd:
-            g = g + c(weight_decay) * p
+        g = _grad_with_l2(p, g, c, weight_decay, maximize, has_wd)
         clr = c(lr) / (1 + (t.astype(p.dtype) - 1) * c(lr_decay))
         s = s + g * g
         std = jnp.sqrt(s) + c(eps)

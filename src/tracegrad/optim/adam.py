@@ -15,6 +15,8 @@ from .optimizer import (
     _arrays,
     _caster,
     _check_adam_like,
+    _decayed,
+    _ema_square,
     _hyper,
     _init_zeros,
     _lerp,
@@ -64,15 +66,11 @@ def _adam_update(
     for i, (p, g, m, v, t) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs, steps)):
         c = _caster(p.dtype)
         t = t + 1
-        if maximize:
-            g = -g
-        if has_wd:
-            if decoupled:
-                p = p * c(1 - lr * weight_decay)
-            else:
-                g = g + c(weight_decay) * p
+        p, g = _decayed(
+            p, g, c, lr, weight_decay, maximize=maximize, has_wd=has_wd, decoupled=decoupled
+        )
         m = _lerp(m, g, c(1 - beta1), small_weight)
-        v = v * c(beta2) + c(1 - beta2) * g * g
+        v = _ema_square(v, g, c, beta2)
         tt = t.astype(p.dtype)
         bias_correction1 = -jnp.expm1(tt * c(log_beta1))
         bias_correction2_sqrt = jnp.sqrt(-jnp.expm1(tt * c(log_beta2)))

@@ -15,6 +15,7 @@ from .optimizer import (
     _adam_like_args,
     _caster,
     _check_adam_like,
+    _grad_with_l2,
     _host,
     _init_zeros,
     _lerp,
@@ -37,10 +38,7 @@ def _adamax_update(
     for p, g, m, u, t in zip(params, grads, exp_avgs, exp_infs, steps):
         c = _caster(p.dtype)
         t = t + 1
-        if maximize:
-            g = -g
-        if has_wd:
-            g = g + c(weight_decay) * p
+        g = _grad_with_l2(p, g, c, weight_decay, maximize, has_wd)
         m = _lerp(m, g, c(1 - beta1), small)
         u = jnp.maximum(u * c(beta2), jnp.abs(g) + c(eps))
         clr = _host(lr) / (1 - beta1 ** _host(t))

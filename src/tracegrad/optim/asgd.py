@@ -15,6 +15,7 @@ from .optimizer import (
     _caster,
     _check_hyper,
     _check_lr,
+    _grad_with_l2,
     _host,
     _hyper,
     _init_zeros,
@@ -40,10 +41,7 @@ def _asgd_update(
     for p, g, ax, mu, eta, t in zip(params, grads, axs, mus, etas, steps):
         c = _caster(p.dtype)
         t = t + 1
-        if maximize:
-            g = -g
-        if has_wd:
-            g = g + c(weight_decay) * p
+        g = _grad_with_l2(p, g, c, weight_decay, maximize, has_wd)
         eta_value = _host(eta)
         p = p * c(1 - lambd * eta_value)
         p = p + c(-eta_value) * g

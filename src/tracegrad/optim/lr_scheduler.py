@@ -62,6 +62,24 @@ def _group_values(optimizer: Optimizer, key: str) -> list:
     ]
 
 
+def _state_with_list(obj, key: str, save: Callable) -> dict[str, Any]:
+    """A scheduler's state dict that holds a list of parts: every attribute except the optimizer,
+    with the list ``obj.<key>`` saved part by part by ``save``."""
+    state = {k: v for k, v in obj.__dict__.items() if k not in ("optimizer", key)}
+    state[key] = [save(part) for part in getattr(obj, key)]
+    return state
+
+
+def _load_with_list(obj, state_dict: dict[str, Any], key: str, load: Callable) -> None:
+    """Undo :func:`_state_with_list`: restore the attributes, then ``load(part, saved)`` for each
+    part of ``obj.<key>`` (the live parts are kept; only their state comes back)."""
+    state_dict = dict(state_dict)
+    saved_parts = state_dict.pop(key)
+    obj.__dict__.update(state_dict)
+    for part, saved in zip(getattr(obj, key), saved_parts):
+        load(part, saved)
+
+
 def _set_group_value(group: dict[str, Any], key: str, value) -> None:
     if isinstance(group[key], Tensor):
         group[key].fill_(float(value))
@@ -219,6 +237,15 @@ class _LRScheduler(LRScheduler):
     """The old name of :class:`LRScheduler`, kept for backward compatibility."""
 
 
+def _lambda_state(fn: Callable) -> dict[str, Any] | None:
+    return None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+
+
+def _load_lambda_state(fn: Callable, saved: dict[str, Any] | None) -> None:
+    if saved is not None:
+        fn.__dict__.update(saved)
+
+
 class _LambdaScheduler(LRScheduler):
     """What LambdaLR and MultiplicativeLR share: one function per group (a single one repeated),
     and state dicts that keep a callable object's ``__dict__`` and save a plain function as
@@ -250,21 +277,26 @@ class _LambdaScheduler(LRScheduler):
     def state_dict(self) -> dict[str, Any]:
         """As the base class, but lambdas are saved only when they are callable objects (their
         ``__dict__``); plain functions are saved as ``None``."""
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [
-            None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-            for fn in self.lr_lambdas
-        ]
-        return state
+        return _state_with_list(self, "lr_lambdas", _lambda_state)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the attributes; callable-object lambdas get their saved ``__dict__`` back."""
-        state_dict = dict(state_dict)
-        lr_lambdas = state_dict.pop("lr_lambdas")
-        self.__dict__.update(state_dict)
-        for fn, saved in zip(self.lr_lambdas, lr_lambdas):
-            if saved is not None:
-                fn.__dict__.update(saved)
+        _load_with_list(self, state_dict, "lr_lambdas", _load_lambda_state)
+
+
+class _FactorScheduler(LRScheduler):
+    """A schedule whose recursive form multiplies every group's current ``lr`` by one factor
+    per step: ``_factor()`` returns it, or None where the learning rates stay as they are."""
+
+    def _factor(self) -> float | None:
+        raise NotImplementedError
+
+    def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
+        factor = self._factor()
+        if factor is None:
+            return _group_values(self.optimizer, "lr")
+        return [g["lr"] * factor for g in self.optimizer.param_groups]
 
 
 class LambdaLR(_LambdaScheduler):
@@ -275,7 +307,7 @@ class LambdaLR(_LambdaScheduler):
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
 
 
-class StepLR(LRScheduler):
+class StepLR(_FactorScheduler):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(
@@ -285,17 +317,16 @@ class StepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
+    def _factor(self) -> float | None:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
-            return _group_values(self.optimizer, "lr")
-        return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
+            return None
+        return self.gamma
 
     def _get_closed_form_lr(self) -> list:
         return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
 
 
-class MultiStepLR(LRScheduler):
+class MultiStepLR(_FactorScheduler):
     """Multiply the learning rate by ``gamma`` at each milestone epoch (a milestone listed twice
     multiplies by ``gamma**2``)."""
 
@@ -310,12 +341,10 @@ class MultiStepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
+    def _factor(self) -> float | None:
         if self.last_epoch not in self.milestones:
-            return _group_values(self.optimizer, "lr")
-        factor = self.gamma ** self.milestones[self.last_epoch]
-        return [g["lr"] * factor for g in self.optimizer.param_groups]
+            return None
+        return self.gamma ** self.milestones[self.last_epoch]
 
     def _get_closed_form_lr(self) -> list:
         milestones = sorted(self.milestones.elements())
@@ -324,18 +353,15 @@ class MultiStepLR(LRScheduler):
         ]
 
 
-class ExponentialLR(LRScheduler):
+class ExponentialLR(_FactorScheduler):
     """Multiply the learning rate by ``gamma`` every epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
-        if self._is_initial:
-            return _group_values(self.optimizer, "lr")
-        return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
+    def _factor(self) -> float | None:
+        return None if self._is_initial else self.gamma
 
     def _get_closed_form_lr(self) -> list:
         return [base * self.gamma**self.last_epoch for base in self.base_lrs]
@@ -386,6 +412,34 @@ class CosineAnnealingLR(LRScheduler):
             + (base - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
             for base in self.base_lrs
         ]
+
+
+def _cycled_momentum_is_beta1(optimizer: Optimizer) -> bool:
+    """For ``cycle_momentum=True``: whether the momentum cycled is ``betas[0]`` (Adam-like
+    optimizers) rather than ``momentum``; an optimizer with neither is refused."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(
+            "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
+        )
+    return "betas" in optimizer.defaults
+
+
+def _set_momentum(group: dict[str, Any], momentum: float, use_beta1: bool) -> None:
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+def _start_momentum_cycle(
+    optimizer: Optimizer, max_ms: list, base_ms: list, use_beta1: bool
+) -> None:
+    """The first step of a momentum cycle: every group starts at its ``max_momentum`` and
+    records both bounds."""
+    for m_max, m_base, group in zip(max_ms, base_ms, optimizer.param_groups):
+        _set_momentum(group, m_max, use_beta1)
+        group["max_momentum"] = m_max
+        group["base_momentum"] = m_base
 
 
 class OneCycleLR(LRScheduler):
@@ -460,21 +514,11 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _cycled_momentum_is_beta1(optimizer)
             max_ms = _format_param("max_momentum", optimizer, max_momentum)
             base_ms = _format_param("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
-                for m_max, m_base, group in zip(max_ms, base_ms, optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (m_max, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m_max
-                    group["max_momentum"] = m_max
-                    group["base_momentum"] = m_base
+                _start_momentum_cycle(optimizer, max_ms, base_ms, self.use_beta1)
         super().__init__(optimizer, last_epoch)
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
@@ -507,10 +551,7 @@ class OneCycleLR(LRScheduler):
                 start = phase["end_step"]
             lrs.append(lr)
             if self.cycle_momentum:
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+                _set_momentum(group, momentum, self.use_beta1)
         return lrs
 
 
@@ -647,7 +688,7 @@ class MultiplicativeLR(_LambdaScheduler):
         ]
 
 
-class ConstantLR(LRScheduler):
+class ConstantLR(_FactorScheduler):
     """Multiply the learning rate by ``factor`` for the first ``total_iters`` epochs, then
     restore it. Closed form: ``base * (factor if epoch < total_iters else 1)``."""
 
@@ -664,14 +705,12 @@ class ConstantLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
-        groups = self.optimizer.param_groups
+    def _factor(self) -> float | None:
         if self.last_epoch == 0:
-            return [g["lr"] * self.factor for g in groups]
+            return self.factor
         if self.last_epoch != self.total_iters:
-            return _group_values(self.optimizer, "lr")
-        return [g["lr"] * (1.0 / self.factor) for g in groups]
+            return None
+        return 1.0 / self.factor
 
     def _get_closed_form_lr(self) -> list:
         return [
@@ -680,7 +719,7 @@ class ConstantLR(LRScheduler):
         ]
 
 
-class LinearLR(LRScheduler):
+class LinearLR(_FactorScheduler):
     """Scale the learning rate by a factor going linearly from ``start_factor`` to
     ``end_factor`` over ``total_iters`` epochs, then keep it. Closed form:
     ``base * (start + (end - start) * min(total_iters, epoch) / total_iters)``."""
@@ -705,16 +744,13 @@ class LinearLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
-        groups = self.optimizer.param_groups
+    def _factor(self) -> float | None:
         if self.last_epoch == 0:
-            return [g["lr"] * self.start_factor for g in groups]
+            return self.start_factor
         if self._is_initial or self.last_epoch > self.total_iters:
-            return _group_values(self.optimizer, "lr")
+            return None
         delta = self.end_factor - self.start_factor
-        ratio = 1.0 + delta / (self.total_iters * self.start_factor + (self.last_epoch - 1) * delta)
-        return [g["lr"] * ratio for g in groups]
+        return 1.0 + delta / (self.total_iters * self.start_factor + (self.last_epoch - 1) * delta)
 
     def _get_closed_form_lr(self) -> list:
         return [
@@ -729,7 +765,7 @@ class LinearLR(LRScheduler):
         ]
 
 
-class PolynomialLR(LRScheduler):
+class PolynomialLR(_FactorScheduler):
     """Decay the learning rate polynomially to 0 over ``total_iters`` epochs, then keep it.
     Closed form: ``base * (1 - min(total_iters, epoch) / total_iters) ** power``."""
 
@@ -744,13 +780,11 @@ class PolynomialLR(LRScheduler):
         self.power = power
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
+    def _factor(self) -> float | None:
         if self._is_initial or self.last_epoch > self.total_iters:
-            return _group_values(self.optimizer, "lr")
+            return None
         t, n = self.last_epoch, self.total_iters
-        decay = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
-        return [g["lr"] * decay for g in self.optimizer.param_groups]
+        return ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
 
     def _get_closed_form_lr(self) -> list:
         return [
@@ -805,23 +839,13 @@ class CyclicLR(LRScheduler):
         self._init_scale_fn()
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _cycled_momentum_is_beta1(optimizer)
             self.base_momentums = _format_param("base_momentum", optimizer, base_momentum)
             self.max_momentums = _format_param("max_momentum", optimizer, max_momentum)
             if last_epoch == -1:
-                for m_max, m_base, group in zip(
-                    self.max_momentums, self.base_momentums, optimizer.param_groups
-                ):
-                    if self.use_beta1:
-                        group["betas"] = (m_max, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m_max
-                    group["max_momentum"] = m_max
-                    group["base_momentum"] = m_base
+                _start_momentum_cycle(
+                    optimizer, self.max_momentums, self.base_momentums, self.use_beta1
+                )
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
@@ -876,10 +900,7 @@ class CyclicLR(LRScheduler):
                 for base, top in zip(self.base_momentums, self.max_momentums)
             ]
             for group, momentum in zip(self.optimizer.param_groups, momentums):
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+                _set_momentum(group, momentum, self.use_beta1)
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
@@ -1001,17 +1022,11 @@ class _Composite:
 
     def state_dict(self) -> dict[str, Any]:
         """Every attribute except the optimizer; the schedulers as their own state dicts."""
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
+        return _state_with_list(self, "_schedulers", lambda s: s.state_dict())
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the attributes, and each scheduler from its nested state dict."""
-        state_dict = dict(state_dict)
-        schedulers = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for s, saved in zip(self._schedulers, schedulers):
-            s.load_state_dict(saved)
+        _load_with_list(self, state_dict, "_schedulers", lambda s, saved: s.load_state_dict(saved))
 
 
 class SequentialLR(_Composite, LRScheduler):

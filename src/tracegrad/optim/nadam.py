@@ -16,6 +16,8 @@ from .optimizer import (
     _caster,
     _check_adam_like,
     _check_hyper,
+    _decayed,
+    _ema_square,
     _host,
     _init_zeros,
     _lerp,
@@ -45,19 +47,15 @@ def _nadam_update(
         c = _caster(p.dtype)
         t = t + 1
         step = _host(t)
-        if maximize:
-            g = -g
         bias_correction2 = 1 - beta2**step
-        if has_wd:
-            if decoupled:
-                p = p * c(1 - _host(lr) * weight_decay)
-            else:
-                g = g + c(weight_decay) * p
+        p, g = _decayed(
+            p, g, c, _host(lr), weight_decay, maximize=maximize, has_wd=has_wd, decoupled=decoupled
+        )
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
         mp = mp * mu.astype(mp.dtype)
         m = _lerp(m, g, c(1 - beta1), small)
-        v = v * c(beta2) + c(1 - beta2) * g * g
+        v = _ema_square(v, g, c, beta2)
         denom = jnp.sqrt(v / c(bias_correction2)) + c(eps)
         mp_next = _host(mp) * mu_next
         p = p + c(-_host(lr) * (1.0 - mu) / (1.0 - _host(mp))) * g / denom

@@ -271,6 +271,31 @@ def _host(x):
     return jnp.asarray(x, jnp.float64)
 
 
+def _grad_with_l2(p, g, c, weight_decay, maximize: bool, has_wd: bool):
+    """The gradient most update rules start from: negated under ``maximize``, then with the L2
+    term ``weight_decay * p`` added when ``weight_decay`` is nonzero (``c`` is the parameter's
+    :func:`_caster`)."""
+    if maximize:
+        g = -g
+    if has_wd:
+        g = g + c(weight_decay) * p
+    return g
+
+
+def _decayed(p, g, c, lr, weight_decay, *, maximize: bool, has_wd: bool, decoupled: bool):
+    """``(p, g)`` after weight decay: decoupled (AdamW's) multiplies the parameter by
+    ``1 - lr * weight_decay`` and leaves the gradient alone, otherwise it is the L2 term of
+    :func:`_grad_with_l2`. ``lr`` is passed as the rule's host math sees it."""
+    if has_wd and decoupled:
+        return p * c(1 - lr * weight_decay), (-g if maximize else g)
+    return p, _grad_with_l2(p, g, c, weight_decay, maximize, has_wd)
+
+
+def _ema_square(v, x, c, decay):
+    """A running average of squares, in PyTorch's order: ``v * decay + (1 - decay) * x * x``."""
+    return v * c(decay) + c(1 - decay) * x * x
+
+
 def _lerp_traced(start, end, weight):
     """``lerp`` with a traced scalar ``weight`` (in the arrays' dtype): PyTorch's two formulas,
     chosen by ``|weight| < 0.5`` on the device."""

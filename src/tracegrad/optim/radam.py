@@ -15,6 +15,8 @@ from .optimizer import (
     _adam_like_args,
     _caster,
     _check_adam_like,
+    _decayed,
+    _ema_square,
     _host,
     _init_zeros,
     _lerp,
@@ -42,15 +44,11 @@ def _radam_update(
         c = _caster(p.dtype)
         t = t + 1
         step = _host(t)
-        if maximize:
-            g = -g
-        if has_wd:
-            if decoupled:
-                p = p * c(1 - _host(lr) * weight_decay)
-            else:
-                g = g + c(weight_decay) * p
+        p, g = _decayed(
+            p, g, c, _host(lr), weight_decay, maximize=maximize, has_wd=has_wd, decoupled=decoupled
+        )
         m = _lerp(m, g, c(1 - beta1), small)
-        v = v * c(beta2) + c(1 - beta2) * g * g
+        v = _ema_square(v, g, c, beta2)
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         corrected = m / c(bias_correction1)

@@ -17,6 +17,8 @@ from .optimizer import (
     _caster,
     _check_hyper,
     _check_lr,
+    _ema_square,
+    _grad_with_l2,
     _hyper,
     _init_zeros,
     _lerp,
@@ -58,11 +60,8 @@ def _rmsprop_update(
     out_p, out_v, out_ga, out_b, out_t = [], [], [], [], []
     for i, (p, g, v, t) in enumerate(zip(params, grads, square_avgs, steps)):
         c = _caster(p.dtype)
-        if maximize:
-            g = -g
-        if has_wd:
-            g = g + c(weight_decay) * p
-        v = v * c(alpha) + c(1 - alpha) * g * g
+        g = _grad_with_l2(p, g, c, weight_decay, maximize, has_wd)
+        v = _ema_square(v, g, c, alpha)
         if centered:
             ga = _lerp(grad_avgs[i], g, c(1 - alpha), small)
             avg = jnp.sqrt(v + c(-1) * ga * ga)

@@ -16,6 +16,7 @@ from .optimizer import (
     _caster,
     _check_hyper,
     _check_lr,
+    _grad_with_l2,
     _hyper,
     _nonzero,
     _write,
@@ -48,10 +49,7 @@ def _sgd_update(
     new_params, new_bufs = [], []
     for p, g, buf in zip(params, grads, bufs):
         c = _caster(p.dtype)
-        if maximize:
-            g = -g
-        if has_wd:
-            g = g + c(weight_decay) * p
+        g = _grad_with_l2(p, g, c, weight_decay, maximize, has_wd)
         if has_momentum:
             buf = g if buf is None else buf * c(momentum) + c(1 - dampening) * g
             g = g + c(momentum) * buf if nesterov else buf

@@ -35,6 +35,33 @@ def _stack_arrays(batch) -> Tensor:
     return tensor(np.stack([np.asarray(b) for b in batch]))
 
 
+def _like_mapping(elem, fields: dict):
+    """``fields`` in a mapping like ``elem``: a copy of a mutable one updated with them, else
+    ``type(elem)(fields)``, else (a type that cannot be built from a dict) the dict itself."""
+    if isinstance(elem, collections.abc.MutableMapping):
+        clone = copy.copy(elem)
+        clone.update(fields)
+        return clone
+    try:
+        return type(elem)(fields)
+    except TypeError:
+        return fields
+
+
+def _like_sequence(elem, items: list):
+    """``items`` in a sequence like ``elem``: a copy of a mutable one with its entries replaced,
+    else ``type(elem)(items)``, else (a type that cannot be built from a list) the list itself."""
+    try:
+        if isinstance(elem, collections.abc.MutableSequence):
+            clone = copy.copy(elem)
+            for i, item in enumerate(items):
+                clone[i] = item
+            return clone
+        return type(elem)(items)
+    except TypeError:
+        return items
+
+
 def default_collate(batch):
     """Merge a list of samples into a batch, recursing into containers.
 
@@ -58,15 +85,7 @@ def default_collate(batch):
     if isinstance(elem, str | bytes):
         return batch
     if isinstance(elem, collections.abc.Mapping):
-        fields = {key: default_collate([d[key] for d in batch]) for key in elem}
-        if isinstance(elem, collections.abc.MutableMapping):
-            clone = copy.copy(elem)
-            clone.update(fields)
-            return clone
-        try:
-            return type(elem)(fields)
-        except TypeError:
-            return fields
+        return _like_mapping(elem, {key: default_collate([d[key] for d in batch]) for key in elem})
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
         return type(elem)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence) and not isinstance(elem, Size):
@@ -74,17 +93,7 @@ def default_collate(batch):
         if any(len(e) != size for e in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
         columns = [default_collate(s) for s in zip(*batch)]
-        if isinstance(elem, tuple):
-            return columns
-        try:
-            if isinstance(elem, collections.abc.MutableSequence):
-                clone = copy.copy(elem)
-                for i, c in enumerate(columns):
-                    clone[i] = c
-                return clone
-            return type(elem)(columns)
-        except TypeError:
-            return columns
+        return columns if isinstance(elem, tuple) else _like_sequence(elem, columns)
     raise TypeError(_ERR.format(type(elem)))
 
 
@@ -96,27 +105,11 @@ def default_convert(data):
     if isinstance(data, np.ndarray | np.generic | jax.Array):
         return data if _is_string_array(data) else tensor(np.asarray(data))
     if isinstance(data, collections.abc.Mapping):
-        fields = {key: default_convert(data[key]) for key in data}
-        if isinstance(data, collections.abc.MutableMapping):
-            clone = copy.copy(data)
-            clone.update(fields)
-            return clone
-        try:
-            return type(data)(fields)
-        except TypeError:
-            return fields
+        return _like_mapping(data, {key: default_convert(data[key]) for key in data})
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return type(data)(*(default_convert(d) for d in data))
     if isinstance(data, tuple):
         return [default_convert(d) for d in data]
     if isinstance(data, collections.abc.Sequence) and not isinstance(data, str | bytes):
-        try:
-            if isinstance(data, collections.abc.MutableSequence):
-                clone = copy.copy(data)
-                for i, d in enumerate(data):
-                    clone[i] = default_convert(d)
-                return clone
-            return type(data)([default_convert(d) for d in data])
-        except TypeError:
-            return [default_convert(d) for d in data]
+        return _like_sequence(data, [default_convert(d) for d in data])
     return data
