@@ -123,16 +123,22 @@ def _host_generator(key, shape: tuple) -> np.random.Generator | None:
     return np.random.default_rng([int(w) for w in np.asarray(jax.random.key_data(key))])
 
 
+def _draw_plan(tensor: Tensor, fn: str, generator) -> tuple:
+    """``(shape, dtype, key, rng)`` for a draw into ``tensor`` (checked to be floating): the key
+    is the stream's next, ``rng`` its host generator or None (see ``_host_generator``)."""
+    _check_float(tensor, fn)
+    shape, dtype = tuple(tensor.shape), _draw_dtype(tensor)
+    key = next_key(generator)
+    return shape, dtype, key, _host_generator(key, shape)
+
+
 def _to_device(array: np.ndarray):
     return jax.device_put(array)  # a transfer: no program to compile
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill ``tensor`` with draws from U(a, b)."""
-    _check_float(tensor, "uniform_")
-    shape, dtype = tuple(tensor.shape), _draw_dtype(tensor)
-    key = next_key(generator)
-    rng = _host_generator(key, shape)
+    shape, dtype, key, rng = _draw_plan(tensor, "uniform_", generator)
     if rng is None:
         return _write(tensor, jax.random.uniform(key, shape, dtype, minval=a, maxval=b))
     d = np.dtype(dtype)
@@ -155,10 +161,7 @@ def _trunc_normal_draw(key, mean, std, a, b, *, shape, dtype):
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill ``tensor`` with draws from N(mean, std^2)."""
-    _check_float(tensor, "normal_")
-    shape, dtype = tuple(tensor.shape), _draw_dtype(tensor)
-    key = next_key(generator)
-    rng = _host_generator(key, shape)
+    shape, dtype, key, rng = _draw_plan(tensor, "normal_", generator)
     if rng is None:
         return _write(tensor, _normal_draw(key, mean, std, shape=shape, dtype=dtype))
     d = np.dtype(dtype)
