@@ -1948,64 +1948,53 @@ def _torch_check_p(p: float) -> None:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-@_torch_form("dropout")
-def _torch_dropout(input: Tensor, p: float, train: bool) -> Tensor:
-    """``torch.dropout``: ``F.dropout(input, p, train)``."""
-    _torch_check_p(p)
-    return dropout(input, p, train)
+def _torch_dropout_pair(name: str, run, doc: str, inplace_doc: str) -> None:
+    """Register ATen's ``torch.<name>(input, p, train)`` and its in-place ``torch.<name>_``,
+    with docstrings ``doc`` and ``inplace_doc``: ``p`` is checked, then ``run(input, p, train,
+    inplace)`` gives the result."""
+
+    def register(inplace: bool, doc: str) -> None:
+        def form(input: Tensor, p: float, train: bool) -> Tensor:
+            _torch_check_p(p)
+            return run(input, p, train, inplace)
+
+        form.__doc__ = doc
+        _torch_form(name + "_" if inplace else name)(form)
+
+    register(False, doc)
+    register(True, inplace_doc)
 
 
-@_torch_form("dropout_")
-def _torch_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
-    """``torch.dropout_``: in-place ``F.dropout``."""
-    _torch_check_p(p)
-    return dropout(input, p, train, inplace=True)
-
-
-@_torch_form("feature_dropout")
-def _torch_feature_dropout(input: Tensor, p: float, train: bool) -> Tensor:
-    """``torch.feature_dropout``: zero whole channels ``input[n, c]`` with probability ``p``."""
-    _torch_check_p(p)
+def _torch_feature_dropout(input: Tensor, p: float, train: bool, inplace: bool) -> Tensor:
     if not train or p == 0.0 or input.numel() == 0:
         return input
-    return _apply_noise(input, p, _feature_noise_shape(input), False)
+    return _apply_noise(input, p, _feature_noise_shape(input), inplace)
 
 
-@_torch_form("feature_dropout_")
-def _torch_feature_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
-    """``torch.feature_dropout_``: in-place ``torch.feature_dropout``."""
-    _torch_check_p(p)
-    if not train or p == 0.0 or input.numel() == 0:
-        return input
-    return _apply_noise(input, p, _feature_noise_shape(input), True)
-
-
-@_torch_form("alpha_dropout")
-def _torch_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
-    """``torch.alpha_dropout``: ``F.alpha_dropout(input, p, train)``."""
-    _torch_check_p(p)
-    return _alpha_dropout(input, p, train, False, feature=False)
-
-
-@_torch_form("alpha_dropout_")
-def _torch_alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
-    """``torch.alpha_dropout_``: in-place ``torch.alpha_dropout``."""
-    _torch_check_p(p)
-    return _alpha_dropout(input, p, train, True, feature=False)
-
-
-@_torch_form("feature_alpha_dropout")
-def _torch_feature_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
-    """``torch.feature_alpha_dropout``: ``F.feature_alpha_dropout(input, p, train)``."""
-    _torch_check_p(p)
-    return _alpha_dropout(input, p, train, False, feature=True)
-
-
-@_torch_form("feature_alpha_dropout_")
-def _torch_feature_alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
-    """``torch.feature_alpha_dropout_``: in-place ``torch.feature_alpha_dropout``."""
-    _torch_check_p(p)
-    return _alpha_dropout(input, p, train, True, feature=True)
+_torch_dropout_pair(
+    "dropout",
+    dropout,
+    "``torch.dropout``: ``F.dropout(input, p, train)``.",
+    "``torch.dropout_``: in-place ``F.dropout``.",
+)
+_torch_dropout_pair(
+    "feature_dropout",
+    _torch_feature_dropout,
+    "``torch.feature_dropout``: zero whole channels ``input[n, c]`` with probability ``p``.",
+    "``torch.feature_dropout_``: in-place ``torch.feature_dropout``.",
+)
+_torch_dropout_pair(
+    "alpha_dropout",
+    partial(_alpha_dropout, feature=False),
+    "``torch.alpha_dropout``: ``F.alpha_dropout(input, p, train)``.",
+    "``torch.alpha_dropout_``: in-place ``torch.alpha_dropout``.",
+)
+_torch_dropout_pair(
+    "feature_alpha_dropout",
+    partial(_alpha_dropout, feature=True),
+    "``torch.feature_alpha_dropout``: ``F.feature_alpha_dropout(input, p, train)``.",
+    "``torch.feature_alpha_dropout_``: in-place ``torch.feature_alpha_dropout``.",
+)
 
 
 @_torch_form("batch_norm")

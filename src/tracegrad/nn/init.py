@@ -111,16 +111,22 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 # Initialisers draw on the host (``random.host_generator``) and transfer the result: building a
 # model meets many shapes, and a device draw compiles a program for each.
+def _draw_plan(tensor: Tensor, fn: str, generator) -> tuple:
+    """``(shape, dtype, key, rng)`` for a draw into ``tensor`` (checked to be floating): the key
+    is the stream's next, ``rng`` its host generator or None (see ``random.host_generator``)."""
+    _check_float(tensor, fn)
+    shape, dtype = tuple(tensor.shape), _draw_dtype(tensor)
+    key = next_key(generator)
+    return shape, dtype, key, host_generator(key, shape)
+
+
 def _to_device(array: np.ndarray):
     return jax.device_put(array)  # a transfer: no program to compile
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill ``tensor`` with draws from U(a, b)."""
-    _check_float(tensor, "uniform_")
-    shape, dtype = tuple(tensor.shape), _draw_dtype(tensor)
-    key = next_key(generator)
-    rng = host_generator(key, shape)
+    shape, dtype, key, rng = _draw_plan(tensor, "uniform_", generator)
     if rng is None:
         return _write(tensor, jax.random.uniform(key, shape, dtype, minval=a, maxval=b))
     d = np.dtype(dtype)
@@ -143,10 +149,7 @@ def _trunc_normal_draw(key, mean, std, a, b, *, shape, dtype):
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill ``tensor`` with draws from N(mean, std^2)."""
-    _check_float(tensor, "normal_")
-    shape, dtype = tuple(tensor.shape), _draw_dtype(tensor)
-    key = next_key(generator)
-    rng = host_generator(key, shape)
+    shape, dtype, key, rng = _draw_plan(tensor, "normal_", generator)
     if rng is None:
         return _write(tensor, _normal_draw(key, mean, std, shape=shape, dtype=dtype))
     d = np.dtype(dtype)

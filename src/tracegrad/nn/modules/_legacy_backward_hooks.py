@@ -178,35 +178,31 @@ def attach(module, hooks: list, args: tuple, result) -> None:
     warn_if_partial(args, result, node)
 
 
+def _tensor_tuple(value, verb: str, grads: str) -> tuple | None:
+    """``value`` (a tensor or a tuple of tensors) as a tuple; otherwise None, after PyTorch's
+    FutureWarning that a hook on a module that does not ``verb`` one misses part of ``grads``."""
+    if isinstance(value, Tensor):
+        return (value,)
+    if isinstance(value, tuple) and all(isinstance(v, Tensor) for v in value):
+        return value
+    warnings.warn(
+        f"Using non-full backward hooks on a Module that does not {verb} a "
+        "single Tensor or a tuple of Tensors is deprecated and will be removed "
+        f"in future versions. This hook will be missing some of the {grads}. "
+        "Please use register_full_backward_hook to get the documented behavior.",
+        FutureWarning,
+        stacklevel=6,  # the caller of the module, as warn_if_partial's warnings
+    )
+    return None
+
+
 def warn_if_partial(inputs, result, grad_fn) -> None:
     """PyTorch's ``Module._maybe_warn_non_full_backward_hook``: a FutureWarning where the hook
     will miss part of ``grad_input`` or ``grad_output``."""
-    if not isinstance(result, Tensor):
-        if not (isinstance(result, tuple) and all(isinstance(r, Tensor) for r in result)):
-            warnings.warn(
-                "Using non-full backward hooks on a Module that does not return a "
-                "single Tensor or a tuple of Tensors is deprecated and will be removed "
-                "in future versions. This hook will be missing some of the grad_output. "
-                "Please use register_full_backward_hook to get the documented behavior.",
-                FutureWarning,
-                stacklevel=5,
-            )
-            return
-    else:
-        result = (result,)
-    if not isinstance(inputs, Tensor):
-        if not (isinstance(inputs, tuple) and all(isinstance(i, Tensor) for i in inputs)):
-            warnings.warn(
-                "Using non-full backward hooks on a Module that does not take as input a "
-                "single Tensor or a tuple of Tensors is deprecated and will be removed "
-                "in future versions. This hook will be missing some of the grad_input. "
-                "Please use register_full_backward_hook to get the documented behavior.",
-                FutureWarning,
-                stacklevel=5,
-            )
-            return
-    else:
-        inputs = (inputs,)
+    result = _tensor_tuple(result, "return", "grad_output")
+    inputs = None if result is None else _tensor_tuple(inputs, "take as input", "grad_input")
+    if inputs is None:
+        return
     out_grad_fn = {r.grad_fn for r in result if r.grad_fn is not None}
     if len(out_grad_fn) == 0 or (len(out_grad_fn) == 1 and grad_fn not in out_grad_fn):
         warnings.warn(

@@ -9,6 +9,7 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
+from .normalization import _trailing_norm_options
 
 __all__ = ["Hardshrink", "Softshrink", "Threshold", "RReLU", "GLU", "ChannelShuffle", "RMSNorm"]
 
@@ -112,11 +113,7 @@ class RMSNorm(Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        if isinstance(normalized_shape, int):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
-        self.eps = eps
-        self.elementwise_affine = elementwise_affine
+        _trailing_norm_options(self, normalized_shape, eps, elementwise_affine)
         if elementwise_affine:
             self.weight = Parameter(
                 creation.empty(self.normalized_shape, device=device, dtype=dtype)

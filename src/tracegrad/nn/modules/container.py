@@ -34,6 +34,26 @@ def _abs_index(idx, size: int) -> int:
     return idx % size if size else idx
 
 
+def _update_from_pairs(container, pairs, method: str, kind: str) -> None:
+    """``container[key] = value`` for each ``(key, value)`` of the iterable ``pairs``, with
+    PyTorch's errors (``method`` and ``kind`` name the container as its messages do)."""
+    if not isinstance(pairs, Iterable):
+        raise TypeError(
+            f"{method} should be called with an iterable of key/value pairs, but got "
+            + type(pairs).__name__
+        )
+    for j, pair in enumerate(pairs):
+        if not isinstance(pair, Iterable):
+            raise TypeError(
+                f"{kind} update sequence element #{j} should be Iterable; is " + type(pair).__name__
+            )
+        if len(pair) != 2:
+            raise ValueError(
+                f"{kind} update sequence element #{j} has length {len(pair)}; 2 is required"
+            )
+        container[pair[0]] = pair[1]
+
+
 class Container(Module):
     """PyTorch's deprecated ``nn.Container``: a module whose keyword arguments become its
     children, with PyTorch's FutureWarning on construction. Subclass ``Module`` instead."""
@@ -330,22 +350,7 @@ class ModuleDict(Module):
             for key, module in modules.items():
                 self[key] = module
             return
-        if not isinstance(modules, Iterable):
-            raise TypeError(
-                "ModuleDict.update should be called with an iterable of key/value pairs, but got "
-                + type(modules).__name__
-            )
-        for j, m in enumerate(modules):
-            if not isinstance(m, Iterable):
-                raise TypeError(
-                    f"ModuleDict update sequence element #{j} should be Iterable; is "
-                    + type(m).__name__
-                )
-            if len(m) != 2:
-                raise ValueError(
-                    f"ModuleDict update sequence element #{j} has length {len(m)}; 2 is required"
-                )
-            self[m[0]] = m[1]
+        _update_from_pairs(self, modules, "ModuleDict.update", "ModuleDict")
 
 
 def _param_line(k, p, type_name: str) -> str:
@@ -501,22 +506,8 @@ class ParameterDict(Module):
             for k, v in items:
                 self[k] = v
             return
-        if not isinstance(parameters, Iterable):
-            raise TypeError(
-                "ParametersDict.update should be called with an iterable of key/value pairs, "
-                "but got " + type(parameters).__name__
-            )
-        for j, p in enumerate(parameters):
-            if not isinstance(p, Iterable):
-                raise TypeError(
-                    f"ParameterDict update sequence element #{j} should be Iterable; is "
-                    + type(p).__name__
-                )
-            if len(p) != 2:
-                raise ValueError(
-                    f"ParameterDict update sequence element #{j} has length {len(p)}; 2 is required"
-                )
-            self[p[0]] = p[1]
+        # "ParametersDict" is PyTorch's spelling in this message
+        _update_from_pairs(self, parameters, "ParametersDict.update", "ParameterDict")
 
     def extra_repr(self) -> str:
         return "\n".join(

@@ -155,6 +155,14 @@ class _LazyConvXdMixin(LazyModuleMixin):
                 self.bias.materialize((self.out_channels,))
             self.reset_parameters()
 
+    def _uninitialized(self, out_channels: int, bias: bool, device, dtype) -> None:
+        """The weight (and bias) as uninitialised parameters, after the base class built the
+        layer without them."""
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_channels = out_channels
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
     def _get_num_spatial_dims(self) -> int:
         return self._nd
 
@@ -201,10 +209,7 @@ def _lazy_conv(base: type, nd: int) -> type:
                 device=device,
                 dtype=dtype,
             )
-            self.weight = UninitializedParameter(device=device, dtype=dtype)
-            self.out_channels = out_channels
-            if bias:
-                self.bias = UninitializedParameter(device=device, dtype=dtype)
+            self._uninitialized(out_channels, bias, device, dtype)
 
     return LazyConv
 
@@ -242,18 +247,18 @@ def _lazy_conv_transpose(base: type, nd: int) -> type:
                 device=device,
                 dtype=dtype,
             )
-            self.weight = UninitializedParameter(device=device, dtype=dtype)
-            self.out_channels = out_channels
-            if bias:
-                self.bias = UninitializedParameter(device=device, dtype=dtype)
+            self._uninitialized(out_channels, bias, device, dtype)
 
     return LazyConvTranspose
 
 
-def _named(cls: type, name: str, doc: str) -> type:
-    cls.__name__ = cls.__qualname__ = name
+def _named(cls: type, doc: str) -> type:
+    """``cls`` named ``Lazy`` + the name of the layer it becomes, with ``doc`` (a template of
+    ``{base}`` and ``{name}``) as its docstring."""
+    base = cls.cls_to_become.__name__
+    cls.__name__ = cls.__qualname__ = name = "Lazy" + base
     cls.__module__ = __name__
-    cls.__doc__ = doc
+    cls.__doc__ = doc.format(base=base, name=name)
     return cls
 
 
@@ -261,30 +266,12 @@ _CONV_DOC = (
     "A ``{base}`` whose ``in_channels`` is read from the first input (``input.shape[1]``, or "
     "``[0]`` unbatched), as ``torch.nn.{name}``; it then becomes a ``{base}``."
 )
-LazyConv1d = _named(
-    _lazy_conv(Conv1d, 1), "LazyConv1d", _CONV_DOC.format(base="Conv1d", name="LazyConv1d")
-)
-LazyConv2d = _named(
-    _lazy_conv(Conv2d, 2), "LazyConv2d", _CONV_DOC.format(base="Conv2d", name="LazyConv2d")
-)
-LazyConv3d = _named(
-    _lazy_conv(Conv3d, 3), "LazyConv3d", _CONV_DOC.format(base="Conv3d", name="LazyConv3d")
-)
-LazyConvTranspose1d = _named(
-    _lazy_conv_transpose(ConvTranspose1d, 1),
-    "LazyConvTranspose1d",
-    _CONV_DOC.format(base="ConvTranspose1d", name="LazyConvTranspose1d"),
-)
-LazyConvTranspose2d = _named(
-    _lazy_conv_transpose(ConvTranspose2d, 2),
-    "LazyConvTranspose2d",
-    _CONV_DOC.format(base="ConvTranspose2d", name="LazyConvTranspose2d"),
-)
-LazyConvTranspose3d = _named(
-    _lazy_conv_transpose(ConvTranspose3d, 3),
-    "LazyConvTranspose3d",
-    _CONV_DOC.format(base="ConvTranspose3d", name="LazyConvTranspose3d"),
-)
+LazyConv1d = _named(_lazy_conv(Conv1d, 1), _CONV_DOC)
+LazyConv2d = _named(_lazy_conv(Conv2d, 2), _CONV_DOC)
+LazyConv3d = _named(_lazy_conv(Conv3d, 3), _CONV_DOC)
+LazyConvTranspose1d = _named(_lazy_conv_transpose(ConvTranspose1d, 1), _CONV_DOC)
+LazyConvTranspose2d = _named(_lazy_conv_transpose(ConvTranspose2d, 2), _CONV_DOC)
+LazyConvTranspose3d = _named(_lazy_conv_transpose(ConvTranspose3d, 3), _CONV_DOC)
 
 
 # ----------------------------------------------------------------------------- normalisation
@@ -362,36 +349,12 @@ _NORM_DOC = (
     "A ``{base}`` whose ``num_features`` is read from the first input (``input.shape[1]``), as "
     "``torch.nn.{name}``; it then becomes a ``{base}``."
 )
-LazyBatchNorm1d = _named(
-    _lazy_norm(BatchNorm1d, True, True),
-    "LazyBatchNorm1d",
-    _NORM_DOC.format(base="BatchNorm1d", name="LazyBatchNorm1d"),
-)
-LazyBatchNorm2d = _named(
-    _lazy_norm(BatchNorm2d, True, True),
-    "LazyBatchNorm2d",
-    _NORM_DOC.format(base="BatchNorm2d", name="LazyBatchNorm2d"),
-)
-LazyBatchNorm3d = _named(
-    _lazy_norm(BatchNorm3d, True, True),
-    "LazyBatchNorm3d",
-    _NORM_DOC.format(base="BatchNorm3d", name="LazyBatchNorm3d"),
-)
-LazyInstanceNorm1d = _named(
-    _lazy_norm(InstanceNorm1d, True, True),
-    "LazyInstanceNorm1d",
-    _NORM_DOC.format(base="InstanceNorm1d", name="LazyInstanceNorm1d"),
-)
-LazyInstanceNorm2d = _named(
-    _lazy_norm(InstanceNorm2d, True, True),
-    "LazyInstanceNorm2d",
-    _NORM_DOC.format(base="InstanceNorm2d", name="LazyInstanceNorm2d"),
-)
-LazyInstanceNorm3d = _named(
-    _lazy_norm(InstanceNorm3d, True, True),
-    "LazyInstanceNorm3d",
-    _NORM_DOC.format(base="InstanceNorm3d", name="LazyInstanceNorm3d"),
-)
+LazyBatchNorm1d = _named(_lazy_norm(BatchNorm1d, True, True), _NORM_DOC)
+LazyBatchNorm2d = _named(_lazy_norm(BatchNorm2d, True, True), _NORM_DOC)
+LazyBatchNorm3d = _named(_lazy_norm(BatchNorm3d, True, True), _NORM_DOC)
+LazyInstanceNorm1d = _named(_lazy_norm(InstanceNorm1d, True, True), _NORM_DOC)
+LazyInstanceNorm2d = _named(_lazy_norm(InstanceNorm2d, True, True), _NORM_DOC)
+LazyInstanceNorm3d = _named(_lazy_norm(InstanceNorm3d, True, True), _NORM_DOC)
 
 
 class LazyLinear(LazyModuleMixin, Linear):

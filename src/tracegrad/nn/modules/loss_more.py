@@ -32,8 +32,11 @@ class HingeEmbeddingLoss(_Loss):
         return F.hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
 
 
-class MarginRankingLoss(_Loss):
-    """``max(0, -y (x1 - x2) + margin)`` (see ``F.margin_ranking_loss``)."""
+class _PairMarginLoss(_Loss):
+    """A margin loss of two inputs against a +-1 ``target``: its ``nn.functional`` form is
+    ``_fn``."""
+
+    _fn = ""
 
     def __init__(
         self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"
@@ -42,25 +45,22 @@ class MarginRankingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1, input2, target):
-        return F.margin_ranking_loss(
+        return getattr(F, self._fn)(
             input1, input2, target, margin=self.margin, reduction=self.reduction
         )
 
 
-class CosineEmbeddingLoss(_Loss):
+class MarginRankingLoss(_PairMarginLoss):
+    """``max(0, -y (x1 - x2) + margin)`` (see ``F.margin_ranking_loss``)."""
+
+    _fn = "margin_ranking_loss"
+
+
+class CosineEmbeddingLoss(_PairMarginLoss):
     """``1 - cos`` for ``y = 1``, ``max(0, cos - margin)`` for ``y = -1`` (see
     ``F.cosine_embedding_loss``)."""
 
-    def __init__(
-        self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"
-    ) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
-
-    def forward(self, input1, input2, target):
-        return F.cosine_embedding_loss(
-            input1, input2, target, margin=self.margin, reduction=self.reduction
-        )
+    _fn = "cosine_embedding_loss"
 
 
 class TripletMarginLoss(_Loss):

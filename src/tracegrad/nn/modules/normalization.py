@@ -26,6 +26,16 @@ def _affine_parameters(module: Module, affine: bool, bias: bool, shape, device, 
         module.register_parameter("bias", None)
 
 
+def _trailing_norm_options(module: Module, normalized_shape, eps, elementwise_affine: bool) -> None:
+    """Store the options of a norm over the trailing dimensions: ``normalized_shape`` (an int or
+    a sequence) as a tuple, ``eps`` and ``elementwise_affine``."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    module.normalized_shape = tuple(normalized_shape)
+    module.eps = eps
+    module.elementwise_affine = elementwise_affine
+
+
 class LayerNorm(Module):
     """Normalise over the trailing ``normalized_shape`` dimensions, then apply an elementwise
     ``weight`` and ``bias`` (when ``elementwise_affine``; ``bias=False`` drops the bias)."""
@@ -40,11 +50,7 @@ class LayerNorm(Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        if isinstance(normalized_shape, int):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
-        self.eps = eps
-        self.elementwise_affine = elementwise_affine
+        _trailing_norm_options(self, normalized_shape, eps, elementwise_affine)
         _affine_parameters(self, elementwise_affine, bias, self.normalized_shape, device, dtype)
         self.reset_parameters()
 

@@ -113,7 +113,23 @@ def _feed_forward_and_norms(
         setattr(layer, f"dropout{i}", Dropout(dropout))
 
 
-class TransformerEncoderLayer(Module):
+class _SelfAttentionLayer(Module):
+    """What the encoder and decoder layers share: the self-attention block."""
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal: bool = False) -> Tensor:
+        x = self.self_attn(
+            x,
+            x,
+            x,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            need_weights=False,
+            is_causal=is_causal,
+        )[0]
+        return self.dropout1(x)
+
+
+class TransformerEncoderLayer(_SelfAttentionLayer):
     """Self-attention then a feed-forward block (``linear2(dropout(activation(linear1(x))))``),
     each with a residual connection and a ``LayerNorm``, as ``torch.nn.TransformerEncoderLayer``:
     the norm follows each residual sum (``norm_first=False``) or precedes each block.
@@ -180,24 +196,12 @@ class TransformerEncoderLayer(Module):
             x = self.norm2(x + self._ff_block(x))
         return x
 
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal: bool = False) -> Tensor:
-        x = self.self_attn(
-            x,
-            x,
-            x,
-            attn_mask=attn_mask,
-            key_padding_mask=key_padding_mask,
-            need_weights=False,
-            is_causal=is_causal,
-        )[0]
-        return self.dropout1(x)
-
     def _ff_block(self, x: Tensor) -> Tensor:
         x = self.linear2(self.dropout(self.activation(self.linear1(x))))
         return self.dropout2(x)
 
 
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_SelfAttentionLayer):
     """Self-attention over the target, attention over the encoder's ``memory``, then a
     feed-forward block, each with a residual connection and a ``LayerNorm`` (after each sum, or
     before each block with ``norm_first``), as ``torch.nn.TransformerDecoderLayer``."""
@@ -262,18 +266,6 @@ class TransformerDecoderLayer(Module):
             )
             x = self.norm3(x + self._ff_block(x))
         return x
-
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal: bool = False) -> Tensor:
-        x = self.self_attn(
-            x,
-            x,
-            x,
-            attn_mask=attn_mask,
-            key_padding_mask=key_padding_mask,
-            is_causal=is_causal,
-            need_weights=False,
-        )[0]
-        return self.dropout1(x)
 
     def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal: bool = False) -> Tensor:
         x = self.multihead_attn(
