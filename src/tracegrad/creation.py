@@ -225,6 +225,12 @@ def _like(t: Tensor, dtype, device):
     )
 
 
+def _named(fn, name: str, doc: str, qualname: str | None = None):
+    """``fn``, made by one of the factories below, under its public name and docstring."""
+    fn.__name__, fn.__qualname__, fn.__doc__ = name, qualname or name, doc
+    return fn
+
+
 def _filled_like(fn: str, t: Tensor, value, dtype, layout, device, requires_grad, memory_format):
     """``value`` in the shape of ``t``. Without ``device`` the result is placed like ``t`` (same
     device, or the same sharding over several), as PyTorch keeps a ``*_like`` on its input's device."""
@@ -251,9 +257,7 @@ def _constant_like(name: str, value, doc: str):
     ) -> Tensor:
         return _filled_like(name, input, value, dtype, layout, device, requires_grad, memory_format)
 
-    like.__name__ = like.__qualname__ = name
-    like.__doc__ = doc
-    return like
+    return _named(like, name, doc)
 
 
 zeros_like = _constant_like(
@@ -407,9 +411,7 @@ def _sampler(name: str, draw, host_draw, doc: str):
             array = jax.device_put(host_draw(rng, shape, host).astype(d.np))
         return _finish(array, device, requires_grad)
 
-    sample.__name__ = sample.__qualname__ = name
-    sample.__doc__ = doc
-    return sample
+    return _named(sample, name, doc)
 
 
 rand = _sampler(
@@ -542,9 +544,7 @@ def _sampler_like(name: str, sample, doc: str):
             *input.shape, generator=generator, dtype=d, device=dev, requires_grad=requires_grad
         )
 
-    like.__name__ = like.__qualname__ = name
-    like.__doc__ = doc
-    return like
+    return _named(like, name, doc)
 
 
 rand_like = _sampler_like(
@@ -646,8 +646,7 @@ def _new_constant(name: str, value, doc: str) -> None:
             self, name, shape, value, dtype, device, requires_grad, layout, pin_memory
         )
 
-    method.__name__, method.__qualname__, method.__doc__ = name, f"Tensor.{name}", doc
-    expose(method)
+    expose(_named(method, name, doc, qualname=f"Tensor.{name}"))
 
 
 _new_constant(

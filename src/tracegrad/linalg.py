@@ -21,7 +21,7 @@ from ._surface import numpy_keepdims
 from .ops import decomp, decomp2
 from .ops import eig as _eig_ops
 from .ops import out as _out
-from .ops.decomp import _eigh, _solve, _solve_triangular, _square
+from .ops.decomp import _eigh, _solve, _solve_triangular, _square, _square_batches
 from .ops.linalg import matmul
 from .ops.products import linalg_cross as cross
 from .ops.reduction import amax, amin
@@ -439,13 +439,7 @@ _Eig = _result("linalg_eig", ("eigenvalues", "eigenvectors"))
 def _eig_check(name: str, A: Tensor) -> None:
     """PyTorch's errors for ``linalg.eig``/``eigvals`` inputs, and the device where JAX has no
     general eigendecomposition."""
-    if A.ndim < 2:
-        raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
-    if A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(
-            f"linalg.{name}: A must be batches of square matrices, but they are "
-            f"{A.shape[-2]} by {A.shape[-1]} matrices"
-        )
+    _square_batches(name, A)
     if not (A.dtype.is_floating_point or A.dtype.is_complex):
         raise RuntimeError(f"Unknown Complex ScalarType for {scalar_type_name(A.dtype)}")
     if A.dtype.name in ("float16", "bfloat16"):

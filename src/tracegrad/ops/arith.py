@@ -368,14 +368,19 @@ def _(g, out, a, src):
     return (zeros_like(g) if needs_grad(a) else None), (g if needs_grad(src) else None)
 
 
+def _check_fill_tensor(value: Tensor) -> None:
+    """PyTorch's error for a fill value given as a tensor that is not 0-d."""
+    if value.ndim != 0:
+        raise RuntimeError(
+            "fill_ only supports 0-dimension value tensor but got tensor with "
+            f"{value.ndim} dimensions."
+        )
+
+
 def _fill_inplace(self: Tensor, value) -> Tensor:
     """Fill ``self`` with ``value`` (a number or a 0-d tensor) in place."""
     if isinstance(value, Tensor):
-        if value.ndim != 0:
-            raise RuntimeError(
-                "fill_ only supports 0-dimension value tensor but got tensor with "
-                f"{value.ndim} dimensions."
-            )
+        _check_fill_tensor(value)
         return _copy_inplace(self, value)
     self._check_inplace("fill_")
     return self._rebase(_fill(self._snapshot(), value=value, zero=False))

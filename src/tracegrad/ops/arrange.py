@@ -26,11 +26,13 @@ from .._dtype import bool_, int32, int64, scalar_type_name
 from .._layout import check_memory_format
 from .._surface import expose
 from ..tensor import Tensor, _note_write, _size_args, _wrap_dim, tensor
-from .arith import _copy, _fill
+from .arith import _check_fill_tensor, _copy, _fill
 from .indexing import _slice_dim, index_select
 from .reduction import cumprod
 from .registry import defop, needs_grad
 from .shape import (
+    _chunk,
+    _dim_of,
     _expand,
     _permute,
     _pieces,
@@ -474,26 +476,22 @@ def _sizes_check(input: Tensor, sizes: list, d: int, op: str) -> list:
     return sizes
 
 
-def _dim_checked(input: Tensor, dim: int, op: str) -> int:
-    if input.ndim == 0:
-        raise RuntimeError(f"{op} expects at least a 1-dimensional tensor")
-    return _wrap_dim(dim, input.ndim)
+def _split_with_sizes(input: Tensor, split_sizes, dim: int, name: str) -> tuple:
+    d = _dim_of(input, dim, "split_with_sizes")
+    sizes = _sizes_check(input, [int(s) for s in split_sizes], d, "split_with_sizes")
+    return _pieces(input, d, sizes, name)
 
 
 @expose
 def split_with_sizes(input: Tensor, split_sizes: Sequence[int], dim: int = 0) -> tuple:
     """Pieces of the given sizes along ``dim`` (they must sum to its size)."""
-    d = _dim_checked(input, dim, "split_with_sizes")
-    sizes = _sizes_check(input, [int(s) for s in split_sizes], d, "split_with_sizes")
-    return _pieces(input, d, sizes, "SplitWithSizesBackward0")
+    return _split_with_sizes(input, split_sizes, dim, "SplitWithSizesBackward0")
 
 
 @expose
 def unsafe_split_with_sizes(input: Tensor, split_sizes: Sequence[int], dim: int = 0) -> tuple:
     """``split_with_sizes``; PyTorch's unsafe form skips view tracking, tracegrad has no views."""
-    d = _dim_checked(input, dim, "split_with_sizes")
-    sizes = _sizes_check(input, [int(s) for s in split_sizes], d, "split_with_sizes")
-    return _pieces(input, d, sizes, "UnsafeSplitWithSizesBackward0")
+    return _split_with_sizes(input, split_sizes, dim, "UnsafeSplitWithSizesBackward0")
 
 
 @expose
@@ -505,7 +503,7 @@ def unsafe_split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
             "unsafe_split(): argument 'split_size' (position 2) must be int, not "
             f"{type(split_size_or_sections).__name__}"
         )
-    d = _dim_checked(tensor, dim, "split")
+    d = _dim_of(tensor, dim, "split")
     sizes = [p.shape[d] for p in split(tensor.detach(), split_size_or_sections, d)]
     return _pieces(tensor, d, sizes, "UnsafeSplitBackward0")
 
@@ -513,13 +511,7 @@ def unsafe_split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
 @expose
 def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     """``chunk``; PyTorch's unsafe form skips view tracking, tracegrad has no views."""
-    if chunks <= 0:
-        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    d = _dim_checked(input, dim, "chunk")
-    n = input.shape[d]
-    if n == 0:
-        return _pieces(input, d, [0] * chunks, "UnsafeSplitBackward0")
-    return unsafe_split(input, -(-n // chunks), d)
+    return _chunk(input, chunks, dim, unsafe_split, "UnsafeSplitBackward0")
 
 
 @expose
@@ -633,11 +625,7 @@ def fill(input: Tensor, value) -> Tensor:
     """A tensor like ``input`` filled with ``value`` (a number or a 0-d tensor, which then gets
     the gradient: the sum of the cotangent)."""
     if isinstance(value, Tensor):
-        if value.ndim != 0:
-            raise RuntimeError(
-                "fill_ only supports 0-dimension value tensor but got tensor with "
-                f"{value.ndim} dimensions."
-            )
+        _check_fill_tensor(value)
         return _copy(input, value)
     return _fill(input, value=value, zero=False)
 

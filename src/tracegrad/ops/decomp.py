@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 
-def _square(name: str, a: Tensor) -> None:
+def _square_batches(name: str, a: Tensor) -> None:
+    """PyTorch's errors for a ``linalg`` input that is not a batch of square matrices."""
     if a.ndim < 2:
         raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
     if a.shape[-1] != a.shape[-2]:
@@ -40,6 +41,10 @@ def _square(name: str, a: Tensor) -> None:
             f"linalg.{name}: A must be batches of square matrices, but they are "
             f"{a.shape[-2]} by {a.shape[-1]} matrices"
         )
+
+
+def _square(name: str, a: Tensor) -> None:
+    _square_batches(name, a)
     if not a.dtype.is_floating_point:
         raise RuntimeError(
             f"linalg.{name}: Expected a floating point or complex tensor as input. Got {a.dtype.name.capitalize()}"

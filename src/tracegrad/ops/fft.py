@@ -153,14 +153,21 @@ def _dims_and_sizes(x: Tensor, s, dim, name: str) -> tuple[tuple[int, ...], list
 
 
 # -------------------------------------------------------------------------------- the transforms
-def c2c(x: Tensor, s, dims: tuple[int, ...], norm, inverse: bool) -> Tensor:
-    """A complex transform over ``dims``, each resized to ``s`` (or kept) first."""
-    x = _as_complex(x)
+def _resized(x: Tensor, s, dims) -> Tensor:
+    """``x`` with each of ``dims`` cut or zero-padded to its size in ``s`` (-1 keeps it; ``s`` None
+    keeps them all)."""
     if s is not None:
         for d, n in zip(dims, s):
             n = x.shape[d] if n == -1 else n
             _check_n(n)
             x = _resize(x, d, n)
+    return x
+
+
+def c2c(x: Tensor, s, dims: tuple[int, ...], norm, inverse: bool) -> Tensor:
+    """A complex transform over ``dims``, each resized to ``s`` (or kept) first."""
+    x = _as_complex(x)
+    x = _resized(x, s, dims)
     for d in dims:
         _check_n(x.shape[d])
     if not dims:
@@ -174,11 +181,7 @@ def r2c(op: str, x: Tensor, s, dims: tuple[int, ...], norm, forward: bool) -> Te
     x = _as_real(op, x)
     if not dims:
         raise RuntimeError(f"{op} must transform at least one axis")
-    if s is not None:
-        for d, n in zip(dims, s):
-            n = x.shape[d] if n == -1 else n
-            _check_n(n)
-            x = _resize(x, d, n)
+    x = _resized(x, s, dims)
     for d in dims:
         _check_n(x.shape[d])
     norm = _norm(norm)
@@ -202,11 +205,7 @@ def c2r(op: str, x: Tensor, s, dims: tuple[int, ...], norm, inverse: bool) -> Te
     else:
         n = 2 * (x.shape[last] - 1)
     _check_n(n, "data points")
-    if s is not None:
-        for d, m in zip(dims[:-1], s[:-1]):
-            m = x.shape[d] if m == -1 else m
-            _check_n(m)
-            x = _resize(x, d, m)
+    x = _resized(x, None if s is None else s[:-1], dims[:-1])
     x = _resize(x, last, n // 2 + 1)
     norm = _norm(norm)
     if inverse:

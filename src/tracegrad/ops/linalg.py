@@ -267,18 +267,29 @@ def _rmatmul(self: Tensor, other) -> Tensor:
 # beta * input + alpha * (m1 @ m2): the input's gradient is beta * g (summed back to its shape by
 # the engine), the factors' are alpha times the matmul gradients. With beta == 0 the input is
 # ignored (NaNs in it do not propagate), as PyTorch.
-@defop("AddmmBackward0", saves=(1, 2))  # the addend's gradient needs only its shape
-def _addmm(c, a, b, *, beta, alpha):
-    r = jnp.matmul(a, b)
+def _beta_plus_alpha(c, r, beta, alpha):
+    """``beta * c + alpha * r`` on arrays, the lowering of every ``add*`` product op; with
+    ``beta == 0`` ``c`` is ignored (its NaNs too), and a factor of 1 costs no multiply."""
     r = r if alpha == 1 else alpha * r
     return r if beta == 0 else (c if beta == 1 else beta * c) + r
 
 
+def _times(g: Tensor, s) -> Tensor:
+    """``g * s``, with no op when ``s`` is 1: a cotangent scaled by an ``add*`` op's beta or
+    alpha."""
+    return g if s == 1 else g * s
+
+
+@defop("AddmmBackward0", saves=(1, 2))  # the addend's gradient needs only its shape
+def _addmm(c, a, b, *, beta, alpha):
+    return _beta_plus_alpha(c, jnp.matmul(a, b), beta, alpha)
+
+
 @_addmm.vjp
 def _(g, out, c, a, b, *, beta, alpha):
-    gr = g if alpha == 1 else g * alpha
+    gr = _times(g, alpha)
     return (
-        (g if beta == 1 else g * beta) if needs_grad(c) else None,
+        _times(g, beta) if needs_grad(c) else None,
         _mm(gr, b.t()) if needs_grad(a) else None,
         _mm(a.t(), gr) if needs_grad(b) else None,
     )
@@ -317,16 +328,14 @@ def linear_2d(input: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
 
 @defop("BaddbmmBackward0", saves=(1, 2))
 def _baddbmm(c, a, b, *, beta, alpha):
-    r = jnp.matmul(a, b)
-    r = r if alpha == 1 else alpha * r
-    return r if beta == 0 else (c if beta == 1 else beta * c) + r
+    return _beta_plus_alpha(c, jnp.matmul(a, b), beta, alpha)
 
 
 @_baddbmm.vjp
 def _(g, out, c, a, b, *, beta, alpha):
-    gr = g if alpha == 1 else g * alpha
+    gr = _times(g, alpha)
     return (
-        (g if beta == 1 else g * beta) if needs_grad(c) else None,
+        _times(g, beta) if needs_grad(c) else None,
         _bmm(gr, b.transpose(1, 2)) if needs_grad(a) else None,
         _bmm(a.transpose(1, 2), gr) if needs_grad(b) else None,
     )

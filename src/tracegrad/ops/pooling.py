@@ -108,24 +108,41 @@ def _(g, out, x, *, kernel, stride, padding, dilation):
     return (_max_pool_backward(g, idx, size=tuple(x.shape[-len(kernel) :]), name=name),)
 
 
+def _plane_sizes(shape: tuple, size: tuple) -> tuple:
+    """For values of ``shape`` (..., *in) indexed into planes (..., *size): the leading dims, their
+    count, and the number of values and of plane positions per leading index."""
+    nd = len(size)
+    lead = tuple(shape[: len(shape) - nd])
+    return lead, math.prod(lead), math.prod(shape[len(shape) - nd :]), math.prod(size)
+
+
+def _plane_write(v, idx, size: tuple, accumulate: bool):
+    """Zeros (..., *size) with every value of the array ``v`` (..., *in) added (``accumulate``) or
+    written at its flat plane index ``idx``."""
+    lead, b, o, p = _plane_sizes(v.shape, size)
+    rows = jnp.arange(b, dtype=jnp.int64)[:, None]
+    at = jnp.zeros((b, p), v.dtype).at[rows, idx.reshape(b, o)]
+    out = at.add(v.reshape(b, o)) if accumulate else at.set(v.reshape(b, o))
+    return out.reshape(*lead, *size)
+
+
+def _plane_read(plane: Tensor, idx: Tensor, shape: tuple, size: tuple) -> Tensor:
+    """The values of ``plane`` (..., *size) at flat plane indices ``idx``, in ``shape`` (..., *in):
+    the transpose of ``_plane_write`` (a gather, differentiable again)."""
+    _, b, o, p = _plane_sizes(shape, size)
+    return _gather(plane.reshape(b, p), idx.reshape(b, o), dim=1).reshape(*shape)
+
+
 @defop(lambda p: _double(p["name"]), saves=(1,), fuse=True)
 def _max_pool_backward(g, idx, *, size, name):
     """Scatter-add of ``g`` (..., *out) at flat plane indices ``idx`` into zeros (..., *size)."""
-    nd = len(size)
-    lead = g.shape[: g.ndim - nd]
-    b, o, p = math.prod(lead), math.prod(g.shape[g.ndim - nd :]), math.prod(size)
-    rows = jnp.arange(b, dtype=jnp.int64)[:, None]
-    out = jnp.zeros((b, p), g.dtype).at[rows, idx.reshape(b, o)].add(g.reshape(b, o))
-    return out.reshape(*lead, *size)
+    return _plane_write(g, idx, size, accumulate=True)
 
 
 # Linear in g: its transpose reads gg back at the same indices (a gather, differentiable again).
 @_max_pool_backward.vjp
 def _(gg, out, g, idx, *, size, name):
-    nd = len(size)
-    b, o, p = math.prod(g.shape[: g.ndim - nd]), math.prod(g.shape[g.ndim - nd :]), math.prod(size)
-    picked = _gather(gg.reshape(b, p), idx.reshape(b, o), dim=1)
-    return picked.reshape(*g.shape), None
+    return _plane_read(gg, idx, tuple(g.shape), size), None
 
 
 def _max_pool_nd(
@@ -575,12 +592,7 @@ def _unpool_name(p) -> str:
 def _max_unpool(x, idx, *, size):
     """Zeros (..., *size) with every value of ``x`` (..., *in) written at its flat plane index
     ``idx`` (a write, not an add: an index given twice keeps one value, as PyTorch's kernel)."""
-    nd = len(size)
-    lead = x.shape[: x.ndim - nd]
-    b, o, p = math.prod(lead), math.prod(x.shape[x.ndim - nd :]), math.prod(size)
-    rows = jnp.arange(b, dtype=jnp.int64)[:, None]
-    out = jnp.zeros((b, p), x.dtype).at[rows, idx.reshape(b, o)].set(x.reshape(b, o))
-    return out.reshape(*lead, *size)
+    return _plane_write(x, idx, size, accumulate=False)
 
 
 # Each input value lands at its index, so its gradient is the cotangent read back there (a gather,
@@ -588,7 +600,4 @@ def _max_unpool(x, idx, *, size):
 # a repeated index every copy gets the gradient of the one place they were written to.
 @_max_unpool.vjp
 def _(g, out, x, idx, *, size):
-    nd = len(size)
-    b, o, p = math.prod(x.shape[: x.ndim - nd]), math.prod(x.shape[x.ndim - nd :]), math.prod(size)
-    picked = _gather(g.reshape(b, p), idx.reshape(b, o), dim=1)
-    return picked.reshape(*x.shape), None
+    return _plane_read(g, idx, tuple(x.shape), size), None

@@ -21,7 +21,7 @@ from ..autograd.grad_mode import no_grad
 from ..creation import ones
 from ..tensor import Tensor, _wrap_dim, tensor
 from .broadcast import _infer_size
-from .linalg import _bmm, _mv, _shape_str, dot, matmul, mm, tensordot
+from .linalg import _beta_plus_alpha, _bmm, _mv, _shape_str, _times, dot, matmul, mm, tensordot
 from .registry import defop, needs_grad
 from .shape import _expanded_shape, cat
 
@@ -109,22 +109,17 @@ def _check_scalars(input: Tensor, beta, alpha) -> None:
             )
 
 
-def _scaled(x, s):
-    return x if s == 1 else s * x
-
-
 # beta * input + alpha * (mat @ vec); with beta == 0 the input is ignored (its NaNs too).
 @defop("AddmvBackward0", saves=(1, 2))  # the addend's gradient needs only its shape
 def _addmv(c, m, v, *, beta, alpha):
-    r = _scaled(jnp.matmul(m, v), alpha)
-    return r if beta == 0 else _scaled(c, beta) + r
+    return _beta_plus_alpha(c, jnp.matmul(m, v), beta, alpha)
 
 
 @_addmv.vjp
 def _(g, out, c, m, v, *, beta, alpha):
-    gr = g if alpha == 1 else g * alpha
+    gr = _times(g, alpha)
     return (
-        (g if beta == 1 else g * beta) if needs_grad(c) else None,
+        _times(g, beta) if needs_grad(c) else None,
         gr.unsqueeze(1) * v if needs_grad(m) else None,  # the outer product (alpha g) v^T
         _mv(m.t(), gr) if needs_grad(v) else None,
     )
@@ -156,15 +151,14 @@ def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor
 
 @defop("AddrBackward0", saves=(1, 2))
 def _addr(c, u, v, *, beta, alpha):
-    r = _scaled(jnp.outer(u, v), alpha)
-    return r if beta == 0 else _scaled(c, beta) + r
+    return _beta_plus_alpha(c, jnp.outer(u, v), beta, alpha)
 
 
 @_addr.vjp
 def _(g, out, c, u, v, *, beta, alpha):
-    gr = g if alpha == 1 else g * alpha
+    gr = _times(g, alpha)
     return (
-        (g if beta == 1 else g * beta) if needs_grad(c) else None,
+        _times(g, beta) if needs_grad(c) else None,
         _mv(gr, v) if needs_grad(u) else None,
         _mv(gr.t(), u) if needs_grad(v) else None,
     )
@@ -188,16 +182,15 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tenso
 # beta * input + alpha * sum_b batch1[b] @ batch2[b]: each batch's factor gets the same cotangent.
 @defop("AddbmmBackward0", saves=(1, 2))
 def _addbmm(c, a, b, *, beta, alpha):
-    r = _scaled(jnp.einsum("bij,bjk->ik", a, b), alpha)
-    return r if beta == 0 else _scaled(c, beta) + r
+    return _beta_plus_alpha(c, jnp.einsum("bij,bjk->ik", a, b), beta, alpha)
 
 
 @_addbmm.vjp
 def _(g, out, c, a, b, *, beta, alpha):
-    gr = (g if alpha == 1 else g * alpha).unsqueeze(0)
+    gr = _times(g, alpha).unsqueeze(0)
     n = a.shape[0]
     return (
-        (g if beta == 1 else g * beta) if needs_grad(c) else None,
+        _times(g, beta) if needs_grad(c) else None,
         _bmm(gr.expand(n, -1, -1), b.transpose(1, 2)) if needs_grad(a) else None,
         _bmm(a.transpose(1, 2), gr.expand(n, -1, -1)) if needs_grad(b) else None,
     )

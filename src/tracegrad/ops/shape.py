@@ -541,13 +541,19 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     """At most ``chunks`` pieces of equal size ``ceil(n / chunks)`` along ``dim`` (the last may be
     smaller, and fewer pieces come back when the size does not allow ``chunks`` of them)."""
+    return _chunk(input, chunks, dim, split, "SplitWithSizesBackward0")
+
+
+def _chunk(input: Tensor, chunks: int, dim: int, split_fn, empty_name: str) -> tuple:
+    """``chunk`` and ``unsafe_chunk``: ``split_fn`` into pieces of ``ceil(n / chunks)``, or
+    ``chunks`` empty pieces (recorded as ``empty_name``) along a dimension of size 0."""
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = _dim_of(input, dim, "chunk")
     n = input.shape[d]
     if n == 0:
-        return _pieces(input, d, [0] * chunks, "SplitWithSizesBackward0")
-    return split(input, -(-n // chunks), d)
+        return _pieces(input, d, [0] * chunks, empty_name)
+    return split_fn(input, -(-n // chunks), d)
 
 
 @expose
