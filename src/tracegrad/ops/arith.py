@@ -175,7 +175,7 @@ def _(g, out, a, b):  # piecewise constant: zero almost everywhere, as PyTorch's
 
 # Integers divide exactly, rounding toward zero (lax.div), and stay integers as in PyTorch;
 # floats divide and truncate.
-@defop("DivBackward0", promote="same", saves=(), name="trunc_div", fuse=True)
+@defop("DivBackward0", promote="same", saves=(), name="trunc_div")
 def _trunc_div(a, b):
     _check_int_divisor(a, b, "div_trunc")
     dtype = _common_dtype(a, b)
