@@ -120,3 +120,60 @@ def test_grid_sample_double_backward_matches_pytorch(nd, mode, padding, align):
             assert not np.any(got if want is None else want)
             continue
         np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-8)
+
+
+def _nearest_second_order(lib, nd: int) -> list:
+    """d/d(input, grid, cotangent) of <d out/d input . u> for grid_sample(mode='nearest')."""
+    rng = np.random.default_rng(9)
+    shape = (2, 2, 4, 5) if nd == 2 else (1, 2, 3, 4, 3)
+    gshape = (2, 3, 2, 2) if nd == 2 else (1, 2, 2, 3, 3)
+    x, grid = rng.standard_normal(shape), rng.uniform(-1.3, 1.3, gshape)
+    tx, tgrid = (lib.tensor(a, requires_grad=True) for a in (x, grid))
+    out = lib.nn.functional.grid_sample(tx, tgrid, "nearest", "zeros", False)
+    w = lib.tensor(rng.standard_normal(tuple(out.shape)), requires_grad=True)
+    dx, _ = lib.autograd.grad(out, (tx, tgrid), w, create_graph=True)
+    s = (dx * lib.tensor(rng.standard_normal(shape))).sum()
+    grads = lib.autograd.grad(s, (tx, tgrid, w), allow_unused=True)
+    return [None if a is None else a.detach().numpy() for a in grads]
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+def test_grid_sample_nearest_double_backward_reports_what_pytorch_does(nd):
+    """The input gradient of 'nearest' does not depend on the input (None) and depends on the
+    grid with derivative zero: PyTorch reports zeros for the grid, not None."""
+    torch = _torch()
+    got, want = _nearest_second_order(tg, nd), _nearest_second_order(torch, nd)
+    assert [a is None for a in got] == [a is None for a in want] == [True, False, False]
+    for a, b in zip(got[1:], want[1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+def test_grid_sample_nearest_double_backward_against_jax(nd):
+    """The oracle: JAX's autodiff of the lowering's input cotangent (the transpose of a gather at
+    rounded positions) gives zeros for the grid, and the cotangent's gradient."""
+    import jax
+    import jax.numpy as jnp
+
+    from tracegrad.ops.sampling import _grid_sampler
+
+    got = _nearest_second_order(tg, nd)
+    rng = np.random.default_rng(9)
+    shape = (2, 2, 4, 5) if nd == 2 else (1, 2, 3, 4, 3)
+    gshape = (2, 3, 2, 2) if nd == 2 else (1, 2, 2, 3, 3)
+    x, grid = rng.standard_normal(shape), rng.uniform(-1.3, 1.3, gshape)
+    out_shape = (shape[0], shape[1], *gshape[1:-1])
+    w, u = rng.standard_normal(out_shape), rng.standard_normal(shape)
+
+    def s(grid, w):
+        def sample(x):
+            return _grid_sampler(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+
+        (dx,) = jax.vjp(sample, jnp.asarray(x))[1](w)
+        return (dx * u).sum()
+
+    d_grid, d_w = jax.grad(s, argnums=(0, 1))(jnp.asarray(grid), jnp.asarray(w))
+    assert got[0] is None
+    np.testing.assert_array_equal(got[1], np.zeros(gshape))
+    np.testing.assert_array_equal(np.asarray(d_grid), np.zeros(gshape))
+    np.testing.assert_allclose(got[2], np.asarray(d_w), rtol=1e-12, atol=1e-12)

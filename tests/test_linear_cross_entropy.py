@@ -135,6 +135,43 @@ def test_linear_cross_entropy_matches_torch(case):
         np.testing.assert_allclose(_np(mine_.grad), theirs_.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
+_CHUNKED = "GeneratedBackwardFor_torch_nn__linear_cross_entropy_batch_chunked_"
+_CHUNKED_NAMES = {  # reduction, batched -> the loss's grad_fn and the node under it (PyTorch's)
+    ("mean", True): (_CHUNKED + "defaultBackward", None),
+    ("sum", True): (_CHUNKED + "defaultBackward", None),
+    ("none", True): (_CHUNKED + "no_reduction_defaultBackward", None),
+    ("mean", False): ("SqueezeBackward1", _CHUNKED + "defaultBackward"),
+    ("none", False): ("SqueezeBackward1", _CHUNKED + "no_reduction_defaultBackward"),
+}
+
+
+def _chunked_names(lib, reduction, batched):
+    x = lib.tensor(_f32(6, 4) if batched else _f32(4), requires_grad=True)
+    w, b = lib.tensor(_f32(5, 4), requires_grad=True), lib.tensor(_f32(5), requires_grad=True)
+    t = lib.tensor(RNG.integers(0, 5, 6) if batched else 3)
+    opts = lib.nn.LinearCrossEntropyOptions(batch_chunk_size=4)
+    fn = lib.nn.functional.linear_cross_entropy(
+        x, w, t, linear_bias=b, reduction=reduction, options=opts
+    ).grad_fn
+    under = fn.next_functions[0][0].name() if fn.name() == "SqueezeBackward1" else None
+    # The chunked node's first inputs: input, linear_weight, target (no node), linear_bias.
+    node = fn if under is None else fn.next_functions[0][0]
+    edges = [None if f is None else f.name() for f, _ in node.next_functions[:4]]
+    return fn.name(), under, edges
+
+
+@pytest.mark.parametrize("reduction, batched", list(_CHUNKED_NAMES))
+def test_linear_cross_entropy_chunked_grad_fn_names(reduction, batched):
+    """One node for the whole chunked loss, reduction included, named as PyTorch's."""
+    got = _chunked_names(tg, reduction, batched)
+    assert got[:2] == _CHUNKED_NAMES[reduction, batched]
+    leaf = "torch::autograd::AccumulateGrad"
+    want_edges = [leaf, leaf, None, leaf] if batched else ["UnsqueezeBackward0", leaf, None, leaf]
+    assert got[2] == want_edges
+    torch = pytest.importorskip("torch")
+    assert _chunked_names(torch, reduction, batched) == got
+
+
 @slow
 def test_linear_cross_entropy_bfloat16_options_match_torch():
     """With bfloat16 input, options compute in float32 (``acc_dtype`` auto) as PyTorch does."""

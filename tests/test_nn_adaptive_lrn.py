@@ -242,6 +242,62 @@ def test_adaptive_log_softmax_unbatched_against_pytorch():
     np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
+def _empty_batch(lib, m, x_requires_grad: bool):
+    """Output, loss, grad_fn names and the gradients left by ``loss.backward()`` for an empty
+    batch: x's, then every parameter's (None where backward did not reach it)."""
+    x = lib.zeros((0, 16), dtype=lib.float64, requires_grad=x_requires_grad)
+    out, loss = m(x, lib.zeros(0, dtype=lib.int64))
+    names = [t.grad_fn.name() for t in (out, loss)]
+    shapes = (tuple(out.shape), tuple(loss.shape))
+    value = loss.item()
+    loss.backward()
+    grads = [x.grad] + [p.grad for p in m.parameters()]
+    grads = [None if g is None else g.detach().numpy() for g in grads]
+    m.zero_grad(set_to_none=True)
+    return names, shapes, value, grads
+
+
+@pytest.mark.parametrize("x_requires_grad", [True, False])
+def test_adaptive_log_softmax_empty_batch_against_pytorch(x_requires_grad):
+    torch, tm, gm = _pair()
+    want = _empty_batch(torch, tm, x_requires_grad)
+    got = _empty_batch(tg, gm, x_requires_grad)
+    assert got[0] == want[0] == ["AddBackward0", "MeanBackward0"]
+    assert got[1] == want[1] == ((0,), ())
+    assert np.isnan(got[2]) and np.isnan(want[2])  # the mean of nothing
+    assert [g is None for g in got[3]] == [g is None for g in want[3]]
+    for a, b in zip(got[3], want[3]):
+        if a is not None:
+            assert a.shape == b.shape
+            np.testing.assert_array_equal(a, b)
+
+
+def test_adaptive_log_softmax_empty_batch_keeps_its_graph():
+    """No PyTorch needed: an empty batch still records the head's graph (the gather of no rows
+    has a node, as PyTorch's does), so backward reaches the head (with zero gradients) and not
+    the clusters, which no row uses. The oracle for the gather: JAX's gradient of
+    take_along_axis with no indices is zeros."""
+    tg.manual_seed(5)
+    m = nn.AdaptiveLogSoftmaxWithLoss(16, 12, [3, 7], dtype=tg.float64)
+    names, shapes, value, grads = _empty_batch(tg, m, True)
+    assert names == ["AddBackward0", "MeanBackward0"] and shapes == ((0,), ()) and np.isnan(value)
+    np.testing.assert_array_equal(grads[0], np.zeros((0, 16)))
+    heads = [p is m.head.weight for p in m.parameters()]
+    for g, is_head in zip(grads[1:], heads):
+        assert (g is not None) == is_head
+    np.testing.assert_array_equal(grads[1 + heads.index(True)], np.zeros((5, 16)))
+    x = tg.tensor(rng.normal(size=(0, 5)), requires_grad=True)
+    picked = x.gather(1, tg.zeros((0, 1), dtype=tg.int64))
+    assert picked.grad_fn.name() == "GatherBackward0" and picked.shape == (0, 1)
+    (gx,) = tg.autograd.grad(picked.sum(), x)
+    want = jax.grad(lambda a: jnp.take_along_axis(a, jnp.zeros((0, 1), int), 1).sum())(
+        jnp.zeros((0, 5))
+    )
+    np.testing.assert_array_equal(gx.numpy(), np.asarray(want))
+    with tg.no_grad():  # nothing to record: no node
+        assert x.gather(1, tg.zeros((0, 1), dtype=tg.int64)).grad_fn is None
+
+
 def _errors(mod, x, t):
     try:
         mod(x, t)

@@ -3391,19 +3391,23 @@ def linear_cross_entropy(
     )
 
 
-class _LinearCrossEntropyChunks(Function):
-    """Per-sample losses ``-cw[t] * log_softmax(x @ w.T + b)[t]`` of ``(N, in)`` rows, computed
-    ``step`` rows at a time in ``acc`` so that a chunk's ``(step, C)`` logits are the largest
-    buffer; only the inputs are saved, and backward recomputes each chunk's logits.
+class _LinearCrossEntropyBatchChunked(Function):
+    """The chunked loss of ``(N, in)`` rows: per-sample losses ``-cw[t] * log_softmax(x @ w.T +
+    b)[t]``, computed ``step`` rows at a time in ``acc`` so that a chunk's ``(step, C)`` logits
+    are the largest buffer, then reduced as ``cross_entropy`` does (``'mean'`` divides by the
+    total class weight of the targets not ignored) and cast to the input dtype. Only the inputs
+    are saved; backward recomputes each chunk's logits.
 
-    With ``p = softmax(logits)`` and ``s = g * cw[t]`` (0 where ``t`` is ignored), the logits'
-    cotangent is ``s * (p - onehot(t))``; ``x``, ``w`` and ``b`` get its products. Written in
-    tracegrad ops, so ``create_graph=True`` records it."""
+    With ``p = softmax(logits)`` and ``s = g * cw[t]`` (0 where ``t`` is ignored; ``g`` the
+    per-sample cotangent, ``g / denom`` broadcast for ``'mean'``), the logits' cotangent is
+    ``s * (p - onehot(t))``; ``x``, ``w`` and ``b`` get its products. Written in tracegrad ops,
+    so ``create_graph=True`` records it. One node, as PyTorch's custom op: the subclasses carry
+    the names of its backward nodes."""
 
     @staticmethod
-    def forward(ctx, input, w, b, target, cw, ignore_index, step, acc):
+    def forward(ctx, input, w, target, b, cw, reduction, ignore_index, step, acc):
         ctx.save_for_backward(input, w, b, target, cw)
-        ctx.args = (ignore_index, step, acc)
+        ctx.args = (reduction, ignore_index, step, acc)
         wa, ba = w.to(acc), None if b is None else b.to(acc)
         cwa = None if cw is None else cw.to(acc)
         losses = [
@@ -3416,16 +3420,31 @@ class _LinearCrossEntropyChunks(Function):
             )
             for s in range(0, input.shape[0], step)
         ]
-        return losses[0] if len(losses) == 1 else cat(losses)
+        loss = losses[0] if len(losses) == 1 else cat(losses)
+        ctx.denom = None
+        if reduction == "sum":
+            loss = loss.sum()
+        elif reduction == "mean":
+            kept = target != ignore_index
+            if cw is None:
+                ctx.denom = kept.sum().to(acc)
+            else:
+                picked = cw.to(acc).index_select(0, target.masked_fill(~kept, 0))
+                ctx.denom = picked.masked_fill(~kept, 0.0).sum()
+            loss = loss.sum() / ctx.denom
+        return loss.to(input.dtype)
 
     @staticmethod
     def backward(ctx, g):
         input, w, b, target, cw = ctx.saved_tensors
-        ignore_index, step, acc = ctx.args
+        reduction, ignore_index, step, acc = ctx.args
+        g = g.to(acc)
+        if ctx.denom is not None:
+            g = g / ctx.denom
         wa, ba = w.to(acc), None if b is None else b.to(acc)
         kept = target != ignore_index
         safe = target.masked_fill(~kept, 0)
-        scale = g.to(acc) * kept.to(acc)
+        scale = g * kept.to(acc)  # a reduced loss's g broadcasts over the rows
         if cw is not None:
             scale = scale * cw.to(acc).index_select(0, safe)
         gx, gw, gb = [], None, None
@@ -3438,16 +3457,29 @@ class _LinearCrossEntropyChunks(Function):
             gb = gl.sum(0) if gb is None else gb + gl.sum(0)
         gx = (gx[0] if len(gx) == 1 else cat(gx)).to(input.dtype)
         gb = None if b is None else gb.to(b.dtype)
-        return gx, gw.to(w.dtype), gb, None, None, None, None, None
+        return gx, gw.to(w.dtype), None, gb, None, None, None, None, None
+
+
+# PyTorch 2.13 runs the chunked loss as the custom ops ``torch_nn::_linear_cross_entropy_batch_
+# chunked`` (mean, sum) and ``..._no_reduction``, whose backward nodes are named after them.
+class GeneratedBackwardFor_torch_nn__linear_cross_entropy_batch_chunked_default(  # noqa: N801
+    _LinearCrossEntropyBatchChunked
+):
+    """The mean- or sum-reduced chunked loss (PyTorch's backward node name)."""
+
+
+class GeneratedBackwardFor_torch_nn__linear_cross_entropy_batch_chunked_no_reduction_default(  # noqa: N801
+    _LinearCrossEntropyBatchChunked
+):
+    """The per-sample chunked loss, ``reduction='none'`` (PyTorch's backward node name)."""
 
 
 def _linear_cross_entropy_chunked(
     input, linear_weight, target, linear_bias, weight, reduction, ignore_index, options
 ) -> Tensor:
-    """The ``options`` path: per-sample losses ``batch_chunk_size`` rows at a time in
-    ``acc_dtype`` (``_LinearCrossEntropyChunks``), then reduced as ``cross_entropy`` does
-    (``'mean'`` divides by the total class weight of the targets not ignored) and cast to the
-    input dtype."""
+    """The ``options`` path: one node computing the loss ``batch_chunk_size`` rows at a time in
+    ``acc_dtype`` (``_LinearCrossEntropyBatchChunked``); an unbatched input is a batch of one,
+    squeezed after, as in PyTorch."""
     if weight is not None:  # PyTorch's chunked op takes a weight that requires grad, gives it none
         weight = weight.detach()
     batched = input.ndim == 2
@@ -3457,23 +3489,23 @@ def _linear_cross_entropy_chunked(
     options = options._adjust(
         n, in_features, linear_weight.shape[0], input.dtype, input.device.type
     )
-    acc, step = options.acc_dtype, options.batch_chunk_size
-    loss = _LinearCrossEntropyChunks.apply(
-        input, linear_weight, linear_bias, target, weight, ignore_index, step, acc
+    op = (
+        GeneratedBackwardFor_torch_nn__linear_cross_entropy_batch_chunked_no_reduction_default
+        if reduction == "none"
+        else GeneratedBackwardFor_torch_nn__linear_cross_entropy_batch_chunked_default
     )
-    if reduction == "none":
-        out = loss if batched else loss.reshape(())
-    elif reduction == "sum":
-        out = loss.sum()
-    else:
-        kept = target != ignore_index
-        if weight is None:
-            denom = kept.sum().to(acc)
-        else:
-            picked = weight.to(acc).index_select(0, target.masked_fill(~kept, 0))
-            denom = picked.masked_fill(~kept, 0.0).sum()
-        out = loss.sum() / denom
-    return out.to(input.dtype)
+    out = op.apply(
+        input,
+        linear_weight,
+        target,
+        linear_bias,
+        weight,
+        reduction,
+        ignore_index,
+        options.batch_chunk_size,
+        options.acc_dtype,
+    )
+    return out if batched else out.squeeze(0)
 
 
 # ------------------------------------------------------------------------------- grouped_mm

@@ -672,7 +672,10 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
             "the argument: the dense gradient has the same values"
         )
     d = _check_scatter_args("gather", input, dim, index, None)
-    if index.numel() == 0:
+    # An empty index gathers nothing; with a matching rank and a graph to record, the op still
+    # runs (as in PyTorch, the result has a GatherBackward0 whose input gradient is zeros).
+    recording = input.requires_grad and is_grad_enabled()
+    if index.numel() == 0 and not (index.ndim == input.ndim and recording):
         return Tensor._wrap(jnp.zeros(index.shape, input.dtype.np))
     if input.ndim == 0:
         return _gather(*_as_1d(input, index), dim=0).reshape(())

@@ -16,6 +16,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from .elementwise import where
 from .indexing import _gather, _scatter_add
@@ -272,6 +273,7 @@ def _grid_sampler_3d(x, grid, *, mode, padding_mode, align_corners):
 #   d grid_a = sum_T valid * (sum_c g * x[index_T]) * d w_T / d pos_a * d pos_a / d coord_a,
 # with d w_T / d pos_a the product of the other axes' weights and this axis' weight derivative.
 # 'nearest' has weights 1 and a grid gradient of zeros (PyTorch's: a tensor, not None).
+# Its input gradient's own grid derivative is zeros too (see the rule).
 def _grid_sampler_rule(g, out, x, grid, *, mode, padding_mode, align_corners):
     n, c, *spatial = x.shape
     shape = tuple(grid.shape[1:-1])
@@ -295,6 +297,12 @@ def _grid_sampler_rule(g, out, x, grid, *, mode, padding_mode, align_corners):
         b = (pos[a] - lo[a] - jnp.where(flat_part, 0, slope[a] * c0)).astype(dt)
         t = coord[..., nd - 1 - a] * Tensor._wrap(m) + Tensor._wrap(b)
         t = where(Tensor._wrap(flat_part), Tensor._wrap(b), t)
+        if mode == "nearest" and a == 0 and is_grad_enabled() and needs_grad(grid):
+            # Recording (create_graph): the input gradient depends on the grid with derivative
+            # zero, as PyTorch's double backward reports it (zeros for the grid, not None). The
+            # weight is exactly 1 (whatever t is, inf or nan too); its gradient is zeros.
+            w.append([(where(Tensor._wrap(jnp.ones(t.shape, bool)), 1.0, t), 0.0)])
+            continue
         w.append(_axis_weights(t, mode))
 
     def product(factors):
