@@ -1,5 +1,6 @@
-"""Training steps and op chains: tracegrad (eager, and ``tracegrad.compile``) against a
-hand-written ``jax.jit`` step and PyTorch eager (issue 5, part 3).
+"""Training steps and op chains: tracegrad (eager, lazy and ``tracegrad.compile``) against a
+hand-written ``jax.jit`` step and PyTorch eager (issue 5, part 3). "tracegrad lazy" runs the
+eager code in lazy mode (``tracegrad.set_lazy(True)``, see ``docs/lazy.md``).
 
 Benchmarks (float32; JAX and tracegrad on ``jax.devices()[0]``, PyTorch on the CPU):
 
@@ -193,6 +194,20 @@ def tracegrad_runner(step: Callable, model, x, y) -> Callable[[], float]:
     return run
 
 
+def lazily(fn: Callable) -> Callable:
+    """``fn`` run in lazy mode (``tracegrad.set_lazy``), restored after."""
+
+    def run():
+        before = tg.is_lazy()
+        tg.set_lazy(True)
+        try:
+            return fn()
+        finally:
+            tg.set_lazy(before)
+
+    return run
+
+
 def jax_runner(loss_fn: Callable, arrays: list, x, y, keep_grads: bool = False):
     """A hand-written ``jax.jit`` SGD step of ``loss_fn(params, x, y)``, parameters donated.
 
@@ -335,6 +350,11 @@ def bench_train_step(bench: str, reps: int, use_torch: bool) -> list[Row]:
     eager_step = make_train_step(eager_model, tg.optim.SGD(eager_model.parameters(), lr=LR))
     contenders["tracegrad eager"] = tracegrad_runner(eager_step, eager_model, tx, ty)
 
+    lazy_model = build(tg.nn)
+    load_tracegrad(lazy_model, arrays)
+    lazy_step = make_train_step(lazy_model, tg.optim.SGD(lazy_model.parameters(), lr=LR))
+    contenders["tracegrad lazy"] = lazily(tracegrad_runner(lazy_step, lazy_model, tx, ty))
+
     if hasattr(tg, "compile"):
         comp_model = build(tg.nn)
         load_tracegrad(comp_model, arrays)
@@ -368,11 +388,13 @@ def bench_train_step(bench: str, reps: int, use_torch: bool) -> list[Row]:
     times, warm, run_errors = interleaved(contenders, reps, warmup=3)
     errors.update(run_errors)
     notes = check_close(bench, warm, tol=5e-3)
-    names = ["tracegrad eager", "tracegrad.compile", "tracegrad.compile(model)", "jax.jit"]
+    names = ["tracegrad eager", "tracegrad lazy", "tracegrad.compile"]
+    names += ["tracegrad.compile(model)", "jax.jit"]
     names += ["jax.jit, grads kept"]
     names += ["pytorch eager"] if use_torch else []
     ratios = {
         "tracegrad.compile": ("jax.jit", "<= 1.05" if bench == "cnn_nobias" else "<= 1.02"),
+        "tracegrad lazy": ("jax.jit", "<= 1.10"),
         "tracegrad.compile(model)": ("jax.jit", ""),
         "jax.jit, grads kept": ("jax.jit", ""),
     }
@@ -471,6 +493,7 @@ def bench_chain(bench: str, n: int, reps: int, use_torch: bool) -> list[Row]:
     contenders = {
         "tracegrad eager": tracegrad_chain(ops, x0),  # compiled backward: the default
         "tracegrad eager, node by node": with_compiled_backward(False, tracegrad_chain(ops, x0)),
+        "tracegrad lazy": lazily(tracegrad_chain(ops, x0)),
     }
     if use_torch:
         contenders["pytorch eager"] = torch_chain(ops, x0)
@@ -507,6 +530,7 @@ def bench_chain(bench: str, n: int, reps: int, use_torch: bool) -> list[Row]:
     ratios = {name: (anchor, "") for name in names if name != anchor}
     if use_torch:
         ratios["tracegrad eager"] = (anchor, target)
+        ratios["tracegrad lazy"] = (anchor, "<= 0.5" if bench == "chain200" else "<= 1.0")
     return rows_from(bench, names, times, errors, ratios, notes)
 
 

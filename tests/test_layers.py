@@ -22,7 +22,7 @@ SRC = Path(tracegrad.__file__).parent
 CORE = {
     "_caches", "_compile_events", "_device", "_dtype", "_format", "_grad_mode", "_hooks", "_interop",
     "_layout", "_legacy", "_queries", "_scope", "_surface", "_threads", "_tracing", "compile_cache",
-    "creation", "random", "sampling", "tensor", "version",
+    "creation", "lazy", "random", "sampling", "tensor", "version",
 }  # fmt: skip
 LAYERS = ["core", "autograd", "ops", "library", "compiler"]
 

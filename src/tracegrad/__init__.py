@@ -15,7 +15,7 @@ from . import compile_cache  # noqa: E402
 
 compile_cache._configure()  # XLA programs compiled once are kept on disk (see compile_cache.py)
 
-from . import autograd, distributions, fft, linalg, nn, optim, random, special, utils, viz  # noqa: E402
+from . import autograd, distributions, fft, lazy, linalg, nn, optim, random, special, utils, viz  # noqa: E402
 from ._caches import clear_caches  # noqa: E402
 from ._device import device  # noqa: E402
 from ._dtype import (  # noqa: E402
@@ -60,6 +60,7 @@ from .autograd import (  # noqa: E402
 )
 from .compiler import compile  # noqa: E402, A004 - PyTorch's name
 from .creation import *  # noqa: E402, F403
+from .lazy import is_lazy, set_lazy, sync  # noqa: E402
 from .nn.functional import TORCH_FUNCTIONS as _nn_torch_functions  # noqa: E402
 from .nn.functional import pixel_shuffle, pixel_unshuffle  # noqa: E402
 from .ops import *  # noqa: E402, F403

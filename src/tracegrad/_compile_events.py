@@ -36,7 +36,7 @@ MAX_EVENTS = 100  # events kept per compiled function, and for the compiled back
 REPEAT_WARNING = 8  # warn once a call site has compiled the backward this many times
 NO_MODULE = "(no module)"  # the ops_per_module key of ops recorded outside any nn.Module
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep  # frames here are not the user's
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,8 @@ _ADVICE = {
 }
 
 
-def _short(filename: str) -> str:
+def short_path(filename: str) -> str:
+    """``filename`` relative to the working directory when below it, else its base name."""
     try:
         rel = os.path.relpath(filename)
     except ValueError:  # another drive (Windows)
@@ -101,7 +102,7 @@ def _user():
     ``stacklevel`` counts from the caller of this function (1: that caller itself)."""
     frame = sys._getframe(1)
     level = 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+    while frame is not None and frame.f_code.co_filename.startswith(PACKAGE):
         frame = frame.f_back
         level += 1
     return frame, level
@@ -114,7 +115,7 @@ def user_frame() -> str:
     frame, _ = _user()
     if frame is None:
         return "<unknown>"
-    return f"{_short(frame.f_code.co_filename)}:{frame.f_lineno}"
+    return f"{short_path(frame.f_code.co_filename)}:{frame.f_lineno}"
 
 
 def user_site() -> tuple[str, str]:
@@ -126,7 +127,7 @@ def user_site() -> tuple[str, str]:
     code = linecache.getline(filename, line).strip()
     if len(code) > 60:
         code = code[:57] + "..."
-    return f"{_short(filename)}:{line}", code
+    return f"{short_path(filename)}:{line}", code
 
 
 def warn_at_user(message: str) -> None:

@@ -100,6 +100,24 @@ def add_check(bad, make_error: Callable[..., Exception], value=None) -> None:
     trace = current()
     if trace is not None:
         trace.checks.append((bad, make_error, value))
+    elif getattr(_local, "abstract", False):
+        raise NeedsValues  # lazy mode's abstract evaluation: the op must run on concrete values
+
+
+class NeedsValues(Exception):
+    """Raised by ``add_check`` while lazy mode evaluates an op abstractly (``abstract_eval``):
+    the op checks values, so it is not recorded pending but runs on concrete ones."""
+
+
+@contextmanager
+def abstract_eval() -> Iterator[None]:
+    """Mark this thread as evaluating an op abstractly for lazy mode (see ``NeedsValues``)."""
+    previous = getattr(_local, "abstract", False)
+    _local.abstract = True
+    try:
+        yield
+    finally:
+        _local.abstract = previous
 
 
 class RunsEagerly(Exception):

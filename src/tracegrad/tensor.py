@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _dtype, _tracing
+from . import lazy as _lazy
 from ._device import device as Device
 from ._device import device_of
 from ._dtype import as_dtype, dtype
@@ -29,6 +30,7 @@ from ._layout import (
     is_contiguous_as,
     strided,
 )
+from .lazy import Pending
 
 __all__ = ["Tensor", "Size", "tensor", "as_array", "legacy_array"]
 
@@ -102,15 +104,33 @@ class _Storage:
     array so marked; any other input is copied first, so no holder is left with a deleted array.
     """
 
-    __slots__ = ("array", "version", "exclusive", "writes", "__weakref__")
+    __slots__ = ("_array", "version", "exclusive", "writes", "__weakref__")
 
     def __init__(self, array):
-        self.array = array
+        self._array = array
+        if type(array) is Pending:
+            _lazy.attach(array, self)
         self.version = 0
         self.exclusive = None
         self.writes = (
             0  # every replacement of ``array``, counted or not (tells views they are stale)
         )
+
+    @property
+    def array(self):
+        """The JAX array; a pending value (lazy mode, ``tracegrad.lazy``) is realized first.
+        ``_array`` is the array or the :class:`~tracegrad.lazy.Pending` itself: its ``shape`` and
+        ``dtype`` can be read without computing anything."""
+        a = self._array
+        if type(a) is Pending:
+            a = _lazy.realize(self)
+        return a
+
+    @array.setter
+    def array(self, a) -> None:
+        if type(a) is Pending:
+            _lazy.attach(a, self)
+        self._array = a
 
 
 class Tensor:
@@ -205,11 +225,11 @@ class Tensor:
 
     @property
     def shape(self) -> Size:
-        return tuple.__new__(Size, self._storage.array.shape)
+        return tuple.__new__(Size, self._storage._array.shape)
 
     def size(self, dim: int | None = None):
         """The shape, or the size of dimension ``dim``."""
-        shape = self._storage.array.shape
+        shape = self._storage._array.shape
         if dim is None:
             return tuple.__new__(Size, shape)
         return shape[_wrap_dim(dim, len(shape), "size")]
@@ -222,11 +242,11 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
-        return self._storage.array.ndim
+        return self._storage._array.ndim
 
     def numel(self) -> int:
         """The number of elements."""
-        return int(self._storage.array.size)
+        return int(self._storage._array.size)
 
     nelement = numel
 
@@ -242,7 +262,7 @@ class Tensor:
     @property
     def nbytes(self) -> int:
         """The number of bytes the elements take (``numel() * itemsize``)."""
-        return int(self._storage.array.size) * self.dtype.itemsize
+        return int(self._storage._array.size) * self.dtype.itemsize
 
     def stride(self, dim: int | None = None):
         """The strides, in elements, of the contiguous (row-major) layout of this shape, as
@@ -292,11 +312,11 @@ class Tensor:
 
     @property
     def dtype(self) -> dtype:
-        return as_dtype(self._storage.array.dtype)
+        return as_dtype(self._storage._array.dtype)
 
     @property
     def device(self) -> Device:
-        return device_of(self._storage.array)
+        return device_of(self._storage._array)
 
     @property
     def is_cuda(self) -> bool:

@@ -232,7 +232,7 @@ class ShapeOnly:
 
 def shape_only(t):
     """A tensor with ``t``'s shape, dtype and ``requires_grad`` and no values (see ShapeOnly)."""
-    a = t._storage.array
+    a = t._storage._array
     return Tensor._wrap(ShapeOnly(a.shape, a.dtype), requires_grad=t._requires_grad)
 
 
@@ -245,7 +245,7 @@ def record(op, params: dict, operands: tuple, array):
     for x in operands:
         if isinstance(x, tensor) and x._requires_grad:
             edges.append((x.grad_fn if x.grad_fn is not None else accumulate_node(x), 0))
-            meta.append((x._storage.array.shape, x.dtype))
+            meta.append((x._storage._array.shape, x.dtype))
         else:
             edges.append((None, 0))
             meta.append(None)

@@ -25,6 +25,7 @@ import jax
 import numpy as np
 
 from .. import _caches, _tracing
+from .. import lazy as _lazy
 from .._device import device_of_jax
 from .._dtype import as_dtype, get_default_dtype, result_type, scalar_kind
 from .._grad_mode import is_grad_enabled
@@ -151,7 +152,7 @@ def _promote(op: Op, operands: tuple):
     key = [op.promote, get_default_dtype()]
     for x in operands:
         if isinstance(x, Tensor):
-            a = x._storage.array
+            a = x._storage._array
             key.append((a.dtype, a.shape == ()))
         elif isinstance(x, np.ndarray):
             key.append((x.dtype, x.shape == (), "numpy"))
@@ -170,7 +171,7 @@ def _compute_promotion(op: Op, operands: tuple):
     dims, zero_dims, kinds = [], [], []
     for x in operands:
         if isinstance(x, Tensor):
-            (dims if x._storage.array.ndim else zero_dims).append(x.dtype)
+            (dims if x._storage._array.ndim else zero_dims).append(x.dtype)
         elif isinstance(x, np.ndarray):  # numpy arrays take part as tensors, as in PyTorch
             (dims if x.ndim else zero_dims).append(as_dtype(x.dtype))
         elif isinstance(x, np.generic):  # numpy scalars as Python numbers of their kind
@@ -185,7 +186,7 @@ def _compute_promotion(op: Op, operands: tuple):
 
 def _broadcast_error(op: Op, operands: tuple) -> RuntimeError | None:
     """PyTorch's error for tensor operands whose shapes do not broadcast (None if they do)."""
-    shapes = [x._storage.array.shape for x in operands if isinstance(x, Tensor)]
+    shapes = [x._storage._array.shape for x in operands if isinstance(x, Tensor)]
     if len(shapes) < 2:
         return None
     a = shapes[0]
@@ -256,7 +257,12 @@ def _device_error(operands: tuple) -> RuntimeError:
 
 
 def apply(op: Op, operands: tuple, params: dict):
-    """Run ``op`` on ``operands``: lower to JAX, and record a node when a gradient can flow."""
+    """Run ``op`` on ``operands``: lower to JAX, and record a node when a gradient can flow.
+    In lazy mode (``tracegrad.lazy``) the lowering is recorded as a pending value instead."""
+    if _lazy.active():
+        out = _record_pending(op, operands, params)
+        if out is not None:
+            return _finish(op, operands, params, out)
     arrays = [x._storage.array if isinstance(x, Tensor) else x for x in operands]
     # Devices: only tensors committed to explicit devices (``to``, ``device=``) can disagree; the
     # others live where JAX put them and follow any operand. The usual case, all on one device, is
@@ -301,7 +307,38 @@ def apply(op: Op, operands: tuple, params: dict):
         trace = _tracing.current()
         if trace is not None:
             trace.tape.append((op.name, operands, operand_arrays, out))
+    return _finish(op, operands, params, out)
 
+
+def _record_pending(op: Op, operands: tuple, params: dict):
+    """``op`` on ``operands`` as a pending value, or None when it must run now (an operand
+    committed to an explicit device, or an op the lazy graph cannot hold)."""
+    arrays = []
+    for x in operands:
+        if isinstance(x, Tensor):
+            a = x._storage._array
+            if getattr(a, "_committed", False) or isinstance(a, jax.core.Tracer):
+                return None
+            arrays.append(a)
+        else:
+            arrays.append(x)
+    cast = None
+    if op.promote is not None:
+        cast = _promote(op, operands).np
+        if all(not hasattr(a, "dtype") or a.dtype == cast for a in arrays):
+            cast = None
+    try:
+        return _lazy.record(op, arrays, params, cast)
+    except (TypeError, ValueError) as e:
+        if "for broadcasting" in str(e):
+            err = _broadcast_error(op, operands)
+            if err is not None:
+                raise err from None
+        raise
+
+
+def _finish(op: Op, operands: tuple, params: dict, out):
+    """The result tensor of ``op``: a node recorded when a gradient can flow."""
     if op.rule is None or not is_grad_enabled():
         return Tensor._wrap(out)
     for x in operands:
@@ -325,7 +362,7 @@ def _complex_involved(operands: tuple, out) -> bool:
     if out.dtype.kind == "c":
         return True
     for x in operands:
-        if isinstance(x, Tensor) and x._requires_grad and x._storage.array.dtype.kind == "c":
+        if isinstance(x, Tensor) and x._requires_grad and x._storage._array.dtype.kind == "c":
             return True
     return False
 
