@@ -57,3 +57,24 @@ _enable_xla_cache()
 # order and on how xdist splits the tests. The suite pins the plain sighting policy so compile
 # counts are deterministic; tests/test_first_run_compiles.py checks the rule in fresh processes.
 os.environ.setdefault("TRACEGRAD_COMPILE_FIRST_IF_CHEAPER", "0")
+
+
+# Lazy mode (TRACEGRAD_LAZY=1, docs/lazy.md) runs the same tests; tests of eager-only machinery (the
+# compiled backward's cache, which lazy mode replaces) carry the ``eager_only`` mark and run eagerly.
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _eager_for_eager_only_tests(request):
+    if request.node.get_closest_marker("eager_only") is None:
+        yield
+        return
+    import tracegrad
+
+    before = tracegrad.is_lazy()
+    tracegrad.sync()
+    tracegrad.set_lazy(False)
+    try:
+        yield
+    finally:
+        tracegrad.set_lazy(before)

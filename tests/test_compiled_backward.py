@@ -14,6 +14,8 @@ from tracegrad.ops import REGISTRY
 
 from .samples import draw_cotangent, load_all
 
+pytestmark = pytest.mark.eager_only  # lazy mode runs every backward node by node, recorded
+
 SAMPLES = load_all()
 
 
@@ -286,8 +288,11 @@ def test_a_first_backward_inside_a_jax_trace_does_not_poison_the_cache():
         print(tg.autograd.compiled.stats()["hits"] > 0)
         """
     )
+    import os
+
+    env = {**os.environ, "TRACEGRAD_LAZY": "0"}  # the compiled backward is eager mode's
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["[0.0,", "2.0,", "4.0]"] * 8 + ["True"]

@@ -105,6 +105,7 @@ def test_threaded_training_matches_sequential():
             np.testing.assert_array_equal(a, b, err_msg=kind)
 
 
+@pytest.mark.eager_only  # counts the compiled backward's hits
 def test_trace_is_invisible_to_other_threads():
     """While a thread is inside a trace (held there), another thread creates layers, draws random
     numbers, trains eagerly with the compiled backward: it sees no tracer, keeps its compiled

@@ -25,6 +25,7 @@ from ._dtype import (
 )
 from ._layout import check_layout, check_memory_format, check_pin_memory
 from ._surface import expose
+from .lazy import Pending
 from .tensor import Tensor, _from_python, _size_args, as_array
 
 __all__ = [
@@ -238,7 +239,10 @@ def _filled_like(fn: str, t: Tensor, value, dtype, layout, device, requires_grad
     d = as_dtype(dtype) if dtype is not None else t.dtype
     value = _scalar(value, d)
     if device is None:
-        array = jnp.full_like(t._storage.array, value, d.np)
+        a = t._storage._array
+        if type(a) is Pending:  # lazy mode: no value to read (and nothing committed)
+            return _finish(_filled(tuple(a.shape), value, d.np), None, requires_grad)
+        array = jnp.full_like(a, value, d.np)
         return _tensor._finish(array, None, requires_grad)
     return _finish(_filled(tuple(t.shape), value, d.np), device, requires_grad)
 

@@ -24,6 +24,8 @@ a guaranteed cut. ``stats()`` counts records, realizations and compiles;
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import math
 import os
@@ -99,32 +101,21 @@ def clear_cache() -> None:
 
 
 class Pending:
-    """A value not computed yet: the op that will compute it, its inputs and its abstract value.
+    """A value not computed yet: the op that will compute it and its abstract value.
 
     It stands in a tensor's storage where the array would be; ``shape``, ``dtype`` and ``ndim``
     answer without computing anything. Reading the storage's ``array`` realizes it.
     """
 
-    __slots__ = (
-        "shape",
-        "dtype",
-        "weak_type",
-        "op",
-        "params",
-        "pkey",
-        "cast",
-        "inputs",
-        "graph",
-        "storages",
-        "value",
-        "__weakref__",
-    )
+    __slots__ = ("shape", "dtype", "weak_type", "aval", "op", "graph", "index", "storages",
+                 "value", "__weakref__")  # fmt: skip
 
-    def __init__(self, aval, op, params, pkey, cast, inputs, graph):
+    def __init__(self, aval, op, graph, index):
         self.shape, self.dtype, self.weak_type = aval
-        self.op, self.params, self.pkey, self.cast = op, params, pkey, cast
-        self.inputs = inputs
-        self.graph = graph
+        self.aval = aval
+        self.op = op
+        self.graph = graph  # None once realized (or dropped)
+        self.index = index  # its step in the graph's program
         self.storages: list = []
         self.value = None
 
@@ -141,13 +132,35 @@ class Pending:
 
 
 class _Graph:
-    """One thread's pending values, in the order they were recorded (a topological order)."""
+    """One thread's pending values (weak references: a value nothing holds is not computed
+    outside the program), in the order they were recorded (a topological order), with
+    the program that computes them built as they are recorded: its steps (lowering, params,
+    promotion cast, operand references), its leaves (the concrete arrays it reads, each once) and
+    its structural key."""
 
-    __slots__ = ("nodes", "lock", "__weakref__")
+    __slots__ = ("nodes", "steps", "sig", "leaves", "leaf_ids", "leaf_avals", "lock",
+                 "__weakref__")  # fmt: skip
 
     def __init__(self):
-        self.nodes: list = []
         self.lock = threading.RLock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.nodes: list = []
+        self.steps: list = []
+        self.sig: list = []
+        self.leaves: list = []
+        self.leaf_ids: dict = {}
+        self.leaf_avals: list = []
+
+    def leaf(self, a) -> int:
+        """The reference (``-1 - j``) to concrete array ``a``, made a leaf of the program."""
+        j = self.leaf_ids.get(id(a))
+        if j is None:
+            j = self.leaf_ids[id(a)] = len(self.leaves)
+            self.leaves.append(a)  # held: keeps id(a) unique while the graph lives
+            self.leaf_avals.append(_aval(a))
+        return -1 - j
 
 
 def _graph() -> _Graph:
@@ -177,151 +190,296 @@ def _aval(a) -> tuple:
     return (tuple(a.shape), np.dtype(a.dtype), bool(getattr(a, "weak_type", False)))
 
 
+_CONSTANTS = (bool, int, float, complex, str, type(None), np.generic)
+_EXACT_CONSTANTS = frozenset((bool, int, float, type(None)))
+_ARRAYS = (jax.Array, np.ndarray)
+
+
 def record(op, arrays: list, params: dict, cast):
     """A :class:`Pending` for ``op`` on ``arrays`` (concrete arrays, pending values or Python
     constants), or None when the op cannot be recorded (its params are not hashable, or its
     lowering needs concrete values): the caller then runs it eagerly."""
-    try:
-        pkey = tuple(sorted(params.items())) if params else ()
-        hash(pkey)
-    except TypeError:
-        return None
     graph = _graph()
-    inputs, akey = [], []
+    if len(graph.nodes) >= NODE_CAP:
+        _flush(graph, f"the pending graph reached {NODE_CAP} nodes")
+    for a in arrays:  # anything else (a list, an object): the op runs eagerly
+        t = type(a)
+        if t is not Pending and t not in _EXACT_CONSTANTS and not isinstance(a, _ARRAYS):
+            if not isinstance(a, _CONSTANTS):
+                return None
+    cdt = None if cast is None else np.dtype(cast)
+    refs, akey = [], []
     for a in arrays:
-        if type(a) is Pending:
-            if a.value is not None:
-                a = a.value
-            elif a.graph is not graph:  # another thread's value: realize it there first
-                _flush(a.graph, "a pending value read by another thread")
-                a = a.value
-        if type(a) is Pending or isinstance(a, (jax.Array, np.ndarray)):
-            if cast is not None and a.dtype != cast:
-                akey.append((tuple(a.shape), np.dtype(cast), False))
-            else:
-                akey.append(_aval(a))
-        elif a is None or isinstance(a, (bool, int, float, complex, str)):
-            akey.append(_const_key(a))
+        t = type(a)
+        if t is Pending:
+            if a.graph is graph:
+                refs.append(a.index)
+                av = a.aval
+            else:  # realized, or pending in another thread: realize it there first
+                if a.value is None:
+                    _flush(a.graph, "a pending value read by another thread")
+                r = graph.leaf(a.value)
+                refs.append(r)
+                av = graph.leaf_avals[-1 - r]
+        elif t in _EXACT_CONSTANTS or not isinstance(a, _ARRAYS):
+            k = _const_key(a)
+            refs.append(("const", k, a))
+            akey.append(k)
+            continue
         else:
-            return None
-        inputs.append(a)
+            r = graph.leaf(a)
+            refs.append(r)
+            av = graph.leaf_avals[-1 - r]
+        akey.append(av if cdt is None or av[1] == cdt else (av[0], cdt, False))
+    pkey = tuple(params.items()) if params else ()
     key = (op.name, pkey, tuple(akey))
-    aval = _avals.get(key, False)
+    try:
+        aval = _avals.get(key, False)
+    except TypeError:  # an unhashable param
+        return None
+    refs = tuple(refs)
     if aval is False:
-        aval = _abstract_eval(op, inputs, params, cast)
+        operands = [_operand(graph, r) for r in refs]
+        aval = _abstract_eval(op, operands, params, cast)
         if len(_avals) >= _AVALS_LIMIT:
             _avals.clear()
         _avals[key] = aval
     if aval is None:
         return None
-    if len(graph.nodes) >= NODE_CAP:
-        _flush(graph, f"the pending graph reached {NODE_CAP} nodes")
-        inputs = [x.value if type(x) is Pending and x.value is not None else x for x in inputs]
-    p = Pending(aval, op, params, pkey, cast, tuple(inputs), graph)
-    graph.nodes.append(p)
+    p = Pending(aval, op, graph, len(graph.nodes))
+    graph.nodes.append(weakref.ref(p))
+    graph.steps.append((op.forward, params, cast, refs))
+    graph.sig.append((op.name, pkey, None if cdt is None else cdt.name, refs))
     _stats["recorded"] += 1
     return p
 
 
-def _abstract_eval(op, inputs, params, cast):
+def _operand(graph: _Graph, r):
+    """The operand a step reference stands for (a pending value, a leaf or a constant)."""
+    if type(r) is not int:
+        return r[2]
+    return graph.nodes[r]() if r >= 0 else graph.leaves[-1 - r]
+
+
+class _Step:
+    """What a pending value of a :func:`call` names as its op (for ``repr`` and the log)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+_CALL_OUTPUT = _Step("call output")
+_calls: dict = {}  # (fn, input structure, static kwargs, input avals) -> (output structure, avals)
+
+
+def _getitem(t, *, i):
+    return t[i]
+
+
+def call(fn, args: tuple, kwargs: dict):
+    """``fn(*args, **kwargs)`` recorded as one pending step, for a pure JAX function of arrays
+    that tracegrad calls itself (an optimizer's fused update, gradient clipping): ``args`` are
+    pytrees of arrays, pending values, Python numbers (made weakly typed inputs, as ``jax.jit``
+    makes them, so a learning rate that changes compiles nothing new) and None; ``kwargs`` are
+    ``fn``'s static arguments. Returns ``fn``'s output pytree with pending values for its arrays,
+    or None when lazy mode is off or an argument is something else (call ``fn`` then)."""
+    if not active():
+        return None
+    leaves, treedef = jax.tree_util.tree_flatten(args)
+    for a in leaves:
+        if type(a) is not Pending and not isinstance(a, (*_ARRAYS, bool, int, float, complex)):
+            return None
+    graph = _graph()
+    if len(graph.nodes) >= NODE_CAP:
+        _flush(graph, f"the pending graph reached {NODE_CAP} nodes")
+    refs, akey = [], []
+    for a in leaves:
+        if type(a) is Pending and a.graph is graph:
+            refs.append(a.index)
+            akey.append(a.aval)
+            continue
+        if type(a) is Pending:
+            if a.value is None:
+                _flush(a.graph, "a pending value read by another thread")
+            a = a.value
+        elif not isinstance(a, _ARRAYS):
+            a = jax.numpy.asarray(a)  # weakly typed, like a Python number passed to jax.jit
+        r = graph.leaf(a)
+        refs.append(r)
+        akey.append(graph.leaf_avals[-1 - r])
+    pkey = tuple(kwargs.items())
+    key = (fn, treedef, pkey, tuple(akey))
+    found = _calls.get(key)
+    if found is None:
+        specs = [jax.ShapeDtypeStruct(av[0], av[1], weak_type=av[2]) for av in akey]
+        out = jax.eval_shape(
+            lambda *xs: fn(*jax.tree_util.tree_unflatten(treedef, xs), **kwargs), *specs
+        )
+        out_leaves, out_tree = jax.tree_util.tree_flatten(out)
+        avals = tuple((tuple(o.shape), np.dtype(o.dtype), bool(o.weak_type)) for o in out_leaves)
+        found = _calls[key] = (out_tree, avals)
+    out_tree, avals = found
+
+    def flat(*xs):
+        return tuple(
+            jax.tree_util.tree_leaves(fn(*jax.tree_util.tree_unflatten(treedef, xs), **kwargs))
+        )
+
+    name = getattr(fn, "__name__", "call")
+    index = len(graph.nodes)
+    graph.nodes.append(weakref.ref(Pending(((), None, False), _Step(name), graph, index)))
+    refs = tuple(refs)
+    graph.steps.append((flat, {}, None, refs))
+    graph.sig.append((name, (fn, treedef, pkey), None, refs))
+    outs = []
+    for i, av in enumerate(avals):
+        p = Pending(av, _CALL_OUTPUT, graph, len(graph.nodes))
+        graph.nodes.append(weakref.ref(p))
+        graph.steps.append((_getitem, {"i": i}, None, (index,)))
+        graph.sig.append(("getitem", (("i", i),), None, (index,)))
+        outs.append(p)
+    _stats["recorded"] += 1
+    return jax.tree_util.tree_unflatten(out_tree, outs)
+
+
+def jit(fn=None, *, static_argnames=()):
+    """``jax.jit(fn, static_argnames=...)`` for the pure functions tracegrad runs on tensors'
+    arrays itself (optimizer updates, gradient clipping): in lazy mode a call is recorded as one
+    pending step (:func:`call`) and joins the program of the step around it; otherwise, or when
+    it cannot be recorded, it runs, on realized arguments."""
+    if fn is None:
+        return functools.partial(jit, static_argnames=static_argnames)
+    jitted = jax.jit(fn, static_argnames=static_argnames)
+    names = list(inspect.signature(fn).parameters)
+    static_positions = [i for i, n in enumerate(names) if n in static_argnames]
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        if _enabled:
+            if static_positions:  # static arguments given by position go with the keywords
+                kwargs = {
+                    **kwargs,
+                    **{names[i]: args[i] for i in static_positions if i < len(args)},
+                }
+                args = tuple(a for i, a in enumerate(args) if i not in static_positions)
+            out = call(jitted, args, kwargs)
+            if out is not None:
+                return out
+            args = concrete(args)
+        return jitted(*args, **kwargs)
+
+    return run
+
+
+def array_of(t):
+    """A tensor's array for a :func:`jit` function: its pending value, unrealized, in lazy mode."""
+    return t._storage._array if _enabled and _tracing.current() is None else t._storage.array
+
+
+def concrete(x):
+    """``x`` with every pending value in it (a pytree) realized."""
+
+    def one(a):
+        if type(a) is not Pending:
+            return a
+        if a.value is None and a.graph is not None:
+            _flush(a.graph, None)
+        return a.value
+
+    return jax.tree_util.tree_map(one, x)
+
+
+def _abstract_eval(op, operands, params, cast):
     """The output's (shape, dtype, weak_type), or None for an op whose lowering needs concrete
     values (it runs eagerly). Errors about the operands (broadcasting, shapes) propagate."""
     positions, specs = [], []
-    consts = list(inputs)
-    for i, a in enumerate(inputs):
-        if type(a) is Pending or isinstance(a, (jax.Array, np.ndarray)):
+    consts = list(operands)
+    for i, a in enumerate(operands):
+        if not isinstance(a, _CONSTANTS):
             dtype = cast if cast is not None else a.dtype
             weak = getattr(a, "weak_type", False) and (cast is None or a.dtype == cast)
             specs.append(jax.ShapeDtypeStruct(tuple(a.shape), dtype, weak_type=weak))
             positions.append(i)
 
+    raised = []
+
     def f(*arrays):
         args = list(consts)
         for i, x in zip(positions, arrays):
             args[i] = x
-        return op.forward(*args, **params)
+        try:
+            return op.forward(*args, **params)
+        except Exception as e:  # kept out of JAX's hands, which would add notes to it
+            raised.append(e)
+            raise _Raised from None
 
     try:
         with _tracing.abstract_eval():
             out = jax.eval_shape(f, *specs)
-    except (
-        _tracing.NeedsValues,
-        jax.errors.ConcretizationTypeError,
-        jax.errors.TracerArrayConversionError,
-        jax.errors.TracerIntegerConversionError,
-    ):
-        return None
+    except _Raised:
+        (e,) = raised
+        if isinstance(e, _NEEDS_VALUES):
+            return None
+        raise e from None
     if not isinstance(out, jax.ShapeDtypeStruct):
         return None
     return (tuple(out.shape), np.dtype(out.dtype), bool(out.weak_type))
 
 
+class _Raised(Exception):
+    """Stands for the exception a lowering raised during abstract evaluation."""
+
+
+_NEEDS_VALUES = (
+    _tracing.NeedsValues,
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerArrayConversionError,
+    jax.errors.TracerIntegerConversionError,
+    jax.errors.TracerBoolConversionError,
+)
+
+
 def attach(pending: Pending, storage) -> None:
-    """Register ``storage`` as holding ``pending`` (it gets the value when realized)."""
-    pending.storages.append(weakref.ref(storage))
+    """Register ``storage`` as holding ``pending`` (it gets the value when realized), or give it
+    the value if ``pending`` was realized already."""
+    if pending.value is not None:
+        storage._array = pending.value
+    else:
+        pending.storages.append(weakref.ref(storage))
 
 
 # ----------------------------------------------------------------------------------- realizing
 def realize(storage):
     """The array of a storage that holds a pending value: realize its graph, then return it."""
     p = storage._array
-    if p.value is None:
+    if p.value is None and p.graph is not None:
         _flush(p.graph, None)
-    if p.value is None:  # a value nothing held when its graph was realized (cannot happen to p)
+    if p.value is None:  # cannot happen: the storage holds p, so p was computed
         raise RuntimeError(f"tracegrad.lazy: {p!r} was never computed")
     storage._array = p.value
     return p.value
 
 
-def _is_live(p: Pending) -> bool:
-    for ref in p.storages:
-        s = ref()
-        if s is not None and s._array is p:
-            return True
-    return False
-
-
 def _flush(graph: _Graph, why: str | None) -> None:
-    """Compute every pending value of ``graph`` that a tensor holds, as one program."""
+    """Compute every pending value of ``graph`` that a tensor holds, as one program. The program
+    runs every recorded step; XLA drops those no output needs."""
     with graph.lock:
         nodes = graph.nodes
         if not nodes:
             return
-        graph.nodes = []
-        live = [p for p in nodes if _is_live(p)]
-        needed = {id(p) for p in live}
-        for p in reversed(nodes):
-            if id(p) in needed:
-                for x in p.inputs:
-                    if type(x) is Pending and x.value is None:
-                        needed.add(id(x))
-        order = [p for p in nodes if id(p) in needed]
-        if not order:
-            _release(nodes)
+        steps, sig, leaves, leaf_avals = graph.steps, graph.sig, graph.leaves, graph.leaf_avals
+        graph._reset()
+        # A pending value still exists only where something holds it (a tensor's storage, a list
+        # an optimizer is about to write back): those are the program's outputs.
+        live = [p for p in (ref() for ref in nodes) if p is not None and p.dtype is not None]
+        for p in live:
+            p.graph = None
+        if not live:
             return
-        index = {id(p): i for i, p in enumerate(order)}
-        leaves: list = []
-        leaf_index: dict = {}
-        steps, sig = [], []
-        for p in order:
-            refs = []
-            for x in p.inputs:
-                if type(x) is Pending and x.value is None:
-                    refs.append(index[id(x)])
-                elif type(x) is Pending or isinstance(x, (jax.Array, np.ndarray)):
-                    x = x.value if type(x) is Pending else x
-                    j = leaf_index.get(id(x))
-                    if j is None:
-                        j = leaf_index[id(x)] = len(leaves)
-                        leaves.append(x)
-                    refs.append(("leaf", j))
-                else:
-                    refs.append(("const", _const_key(x), x))
-            refs = tuple(refs)
-            steps.append((p.op.forward, p.params, p.cast, refs))
-            sig.append((p.op.name, p.pkey, None if p.cast is None else np.dtype(p.cast).name, refs))
-        outs = tuple(index[id(p)] for p in live)
-        key = (tuple(sig), tuple(_aval(a) for a in leaves), outs)
+        outs = tuple(p.index for p in live)
+        key = (tuple(sig), tuple(leaf_avals), outs)
         where = _where() if why is None else why
         with _lock:
             program = _programs.get(key)
@@ -329,7 +487,7 @@ def _flush(graph: _Graph, why: str | None) -> None:
                 _programs.move_to_end(key)
                 _stats["hits"] += 1
             _stats["realizations"] += 1
-        _last.update(where=where, nodes=len(order), outputs=len(outs))
+        _last.update(where=where, nodes=len(nodes), outputs=len(outs))
         start = time.perf_counter()
         if program is None:
             program = jax.jit(_program(tuple(steps), outs))
@@ -342,26 +500,19 @@ def _flush(graph: _Graph, why: str | None) -> None:
                     _programs.popitem(last=False)
                 _stats["compiles"] += 1
                 _stats["compile_seconds"] += seconds
-            _explain_compile(where, key, len(order), len(outs), seconds)
+            _explain_compile(where, key, len(nodes), len(outs), seconds)
         for p, r in zip(live, results):
             p.value = r
             for ref in p.storages:
                 s = ref()
                 if s is not None and s._array is p:
                     s._array = r
-        _release(nodes)
-
-
-def _release(nodes) -> None:
-    """Drop what realized (or dead) pending values hold: their inputs and graph."""
-    for p in nodes:
-        p.inputs = ()
-        p.graph = None
 
 
 def _program(steps: tuple, outs: tuple):
     """The function of the leaves that replays ``steps`` (lowering, params, promotion cast,
-    operand references) and returns the values at ``outs``."""
+    operand references: a step's index, ``-1 - j`` for leaf ``j``, or a constant) and returns the
+    values of the steps at ``outs``."""
 
     def run(*leaves):
         env = []
@@ -369,9 +520,7 @@ def _program(steps: tuple, outs: tuple):
             args = []
             for r in refs:
                 if type(r) is int:
-                    args.append(env[r])
-                elif r[0] == "leaf":
-                    args.append(leaves[r[1]])
+                    args.append(env[r] if r >= 0 else leaves[-1 - r])
                 else:
                     args.append(r[2])
             if cast is not None:

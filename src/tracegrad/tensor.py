@@ -236,7 +236,7 @@ class Tensor:
 
     def dim(self) -> int:
         """The number of dimensions."""
-        return self._storage.array.ndim
+        return self._storage._array.ndim
 
     ndimension = dim
 
@@ -270,7 +270,7 @@ class Tensor:
 
         A JAX array has no strides of its own (XLA picks the layout): these are the strides a
         contiguous PyTorch tensor of this shape has, which is what tracegrad's semantics are."""
-        shape = self._storage.array.shape
+        shape = self._storage._array.shape
         strides = contiguous_strides(shape)
         if dim is None:
             return strides
@@ -308,7 +308,7 @@ class Tensor:
 
     def is_same_size(self, other: Tensor) -> bool:
         """Whether ``other`` has the same shape."""
-        return self._storage.array.shape == other._storage.array.shape
+        return self._storage._array.shape == other._storage._array.shape
 
     @property
     def dtype(self) -> dtype:
@@ -428,12 +428,20 @@ class Tensor:
             g = g.detach()
         if self._grad is None:
             # A fresh tensor (never an alias of a tensor the rule or the user still holds).
-            self._grad = g if create_graph else Tensor._wrap(g._handout())
+            if create_graph:
+                self._grad = g
+            elif type(g._storage._array) is Pending:  # lazy mode: share the pending value
+                self._grad = Tensor._wrap(g._storage._array)
+            else:
+                self._grad = Tensor._wrap(g._handout())
         elif create_graph or self._grad.requires_grad:
             self._grad = self._grad + g
         else:
             st = self._grad._storage
-            st.array = st.array + g._storage.array
+            if type(st._array) is Pending or type(g._storage._array) is Pending:
+                st.array = (Tensor._wrap(st._array) + g)._storage._array  # recorded, pending
+            else:
+                st.array = st.array + g._storage.array
             st.version += 1
 
     @property
@@ -562,7 +570,7 @@ class Tensor:
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self._storage.array.shape[0]
+        return self._storage._array.shape[0]
 
     def __iter__(self):
         if self.ndim == 0:
@@ -604,7 +612,7 @@ class Tensor:
         """Always True for the default format (a JAX array reads as row-major); for
         ``channels_last``/``channels_last_3d``, whether a row-major tensor of this shape would
         also pass PyTorch's check (size-1 dimensions aside, the channels are innermost)."""
-        return is_contiguous_as(tuple(self._storage.array.shape), memory_format)
+        return is_contiguous_as(tuple(self._storage._array.shape), memory_format)
 
     # ---------------------------------------------------------------------------- in-place core
     def _view_of(self, base: Tensor, read, write, refuse: str | None = None) -> Tensor:
@@ -648,13 +656,13 @@ class Tensor:
     def _rebase(self, result: Tensor) -> Tensor:
         """Make ``self`` hold ``result`` (an in-place op's out-of-place value); bumps the version."""
         _note_write(self)
-        array = result._storage.array
-        if array.shape != self._storage.array.shape:
+        array = result._storage._array  # shape and dtype only: a pending value stays pending
+        if array.shape != self._storage._array.shape:
             raise RuntimeError(
                 f"output with shape {list(self.shape)} doesn't match the broadcast shape "
                 f"{list(array.shape)}"
             )
-        if array.dtype != self._storage.array.dtype:
+        if array.dtype != self._storage._array.dtype:
             if self.dtype.is_floating_point < as_dtype(array.dtype).is_floating_point or (
                 self.dtype is _dtype.bool_ and array.dtype != np.bool_
             ):
@@ -663,7 +671,7 @@ class Tensor:
                     f"{self.dtype}"
                 )
             result = result.to(self.dtype)
-            array = result._storage.array
+            array = result._storage._array
         return self._adopt(result, array)
 
     def _adopt(self, result: Tensor, array) -> Tensor:
@@ -673,7 +681,7 @@ class Tensor:
         found = None
         if view is not None:
             found = view.target()
-            if array.shape != self._storage.array.shape:
+            if array.shape != self._storage._array.shape:
                 # PyTorch's in-place reshape of a view (``x[0].unsqueeze_(0)``) keeps writing
                 # through with new strides; tracegrad cannot follow, so it refuses later writes.
                 view.reshaped = True

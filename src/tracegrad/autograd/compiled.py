@@ -52,6 +52,7 @@ from collections import OrderedDict
 import jax
 
 from .. import _caches, _compile_events, _tracing
+from .. import lazy as _lazy
 from .._compile_events import CompileEvent
 from .._dtype import get_default_dtype
 from ..tensor import Tensor
@@ -609,7 +610,11 @@ def _repeat_warning(where: str, causes: collections.Counter) -> str:
 # ------------------------------------------------------------------------------------- running
 def try_backward(order: list, root_nodes: list, grad_roots: list, retain_graph: bool) -> bool:
     """Run ``backward()`` of this graph compiled if its signature is cached (or due to be
-    compiled). Returns False, having changed nothing, when the engine must run it node by node."""
+    compiled). Returns False, having changed nothing, when the engine must run it node by node.
+    In lazy mode the engine always runs it node by node: the rules record pending values, and
+    the backward joins the forward's program (``tracegrad.lazy``)."""
+    if _lazy.active():
+        return False
     sig = _signature(order, root_nodes, grad_roots)
     if sig is None:
         with _lock:

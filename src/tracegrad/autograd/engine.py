@@ -133,7 +133,7 @@ def _needed(order: list, targets: set) -> set:
 def _reduce(grad, meta):
     """Sum a gradient back over broadcast dimensions and cast it to its input's dtype."""
     shape, dtype = meta
-    array = grad._storage.array
+    array = grad._storage._array  # shape and dtype only: a pending value stays pending
     if array.shape != shape:
         grad = grad.sum_to_size(shape)
     if array.dtype != dtype.np:

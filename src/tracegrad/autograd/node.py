@@ -190,7 +190,7 @@ class Node:
                         storage.version,
                     )
                 )
-            out = Tensor._wrap(storage.array, requires_grad=True, grad_fn=self)
+            out = Tensor._wrap(storage._array, requires_grad=True, grad_fn=self)
         return out, inputs
 
     def release(self) -> None:

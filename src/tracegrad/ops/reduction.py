@@ -251,13 +251,15 @@ def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
 # evenly among ties. Where the result is NaN the two forms differ, as PyTorch's do: ``max()``
 # counts the NaNs as the ties (evenly_distribute_backward), while ``amax``/``amin`` match with
 # ``==`` only, so no element matches and the gradient is ``g / 0 * 0`` = NaN everywhere
-# (scale_grad_by_count).
+# (scale_grad_by_count). That NaN is written out with ``where``: in a compiled program XLA turns
+# ``x * mask`` into a select, and ``inf * 0`` would become 0.
 def _evenly(g, out, a, dim, keepdim, name):
     out = _restore(out, a.shape, dim, keepdim)
     g = _restore(g, a.shape, dim, keepdim)
     if name in ("AmaxBackward0", "AminBackward0"):
         mask = a == out
-        return g / mask.sum(dim, keepdim=True) * mask
+        count = mask.sum(dim, keepdim=True)
+        return _where(mask, g / count, _where(count == 0, math.nan, 0.0))
     mask = (a == out) | ((a != a) & (out != out))
     return _where(mask, g / mask.sum(dim, keepdim=True), 0.0)
 

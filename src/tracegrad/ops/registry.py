@@ -310,18 +310,29 @@ def apply(op: Op, operands: tuple, params: dict):
     return _finish(op, operands, params, out)
 
 
+_RESHAPES = frozenset(("reshape", "expand", "permute"))
+
+
 def _record_pending(op: Op, operands: tuple, params: dict):
     """``op`` on ``operands`` as a pending value, or None when it must run now (an operand
     committed to an explicit device, or an op the lazy graph cannot hold)."""
     arrays = []
+    pending = False
     for x in operands:
         if isinstance(x, Tensor):
             a = x._storage._array
-            if getattr(a, "_committed", False) or isinstance(a, jax.core.Tracer):
+            if type(a) is _lazy.Pending:
+                pending = True
+            elif getattr(a, "_committed", False) or isinstance(a, jax.core.Tracer):
                 return None
             arrays.append(a)
         else:
             arrays.append(x)
+    if not pending and op.name in _RESHAPES:
+        # A view of a concrete tensor is computed at once (it costs no arithmetic): index tensors
+        # (targets.view(-1), pos.unsqueeze(0)) stay concrete, and checking their range later
+        # realizes nothing.
+        return None
     cast = None
     if op.promote is not None:
         cast = _promote(op, operands).np

@@ -4,12 +4,11 @@ gradients (Zeiler, 2012)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
+from .. import lazy as _lazy
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
@@ -25,7 +24,7 @@ from .optimizer import (
 __all__ = ["Adadelta"]
 
 
-@partial(jax.jit, static_argnames=("maximize", "has_wd"))
+@_lazy.jit(static_argnames=("maximize", "has_wd"))
 def _adadelta_update(
     params, grads, square_avgs, acc_deltas, steps, lr, rho, eps, weight_decay, *, maximize, has_wd
 ):

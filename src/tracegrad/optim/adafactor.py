@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from .. import lazy as _lazy
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
@@ -36,7 +36,7 @@ def _norm(x, axis=None):
     return jnp.sqrt(jnp.sum(wide * wide, axis=axis, keepdims=axis is not None)).astype(x.dtype)
 
 
-@partial(jax.jit, static_argnames=("maximize", "has_wd"))
+@_lazy.jit(static_argnames=("maximize", "has_wd"))
 def _adafactor_update(
     params, grads, row_vars, col_vars, variances, steps, lr, beta2_decay, eps1, eps2, d,
     weight_decay, *, maximize, has_wd,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
+from .. import lazy as _lazy
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
@@ -24,7 +23,7 @@ from .optimizer import (
 __all__ = ["Adagrad"]
 
 
-@partial(jax.jit, static_argnames=("maximize", "has_wd"))
+@_lazy.jit(static_argnames=("maximize", "has_wd"))
 def _adagrad_update(
     params, grads, sums, steps, lr, lr_decay, weight_decay, eps, *, maximize, has_wd
 ):

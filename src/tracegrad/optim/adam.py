@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
+from .. import lazy as _lazy
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
@@ -30,7 +29,7 @@ from .optimizer import (
 __all__ = ["Adam"]
 
 
-@partial(jax.jit, static_argnames=("amsgrad", "maximize", "has_wd", "decoupled", "small_weight"))
+@_lazy.jit(static_argnames=("amsgrad", "maximize", "has_wd", "decoupled", "small_weight"))
 def _adam_update(
     params,
     grads,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
+from .. import lazy as _lazy
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
@@ -26,7 +25,7 @@ from .optimizer import (
 __all__ = ["ASGD"]
 
 
-@partial(jax.jit, static_argnames=("maximize", "has_wd"))
+@_lazy.jit(static_argnames=("maximize", "has_wd"))
 def _asgd_update(
     params, grads, axs, mus, etas, steps, lr, lambd, alpha, t0, weight_decay, *, maximize, has_wd
 ):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
+from .. import lazy as _lazy
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
@@ -28,7 +27,7 @@ from .optimizer import (
 __all__ = ["NAdam"]
 
 
-@partial(jax.jit, static_argnames=("maximize", "has_wd", "decoupled", "small"))
+@_lazy.jit(static_argnames=("maximize", "has_wd", "decoupled", "small"))
 def _nadam_update(
     params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, lr, beta1, beta2, eps,
     weight_decay, momentum_decay, *, maximize, has_wd, decoupled, small,

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import lazy as _lazy
 from ..autograd import enable_grad, no_grad
 from ..creation import _filled
 from ..tensor import Tensor
@@ -143,7 +144,7 @@ def _array(t: Tensor):
     the second step compile every op of the forward again. New optimizer state is placed like
     its parameter (``_placed_like``).
     """
-    return t._storage.array
+    return _lazy.array_of(t)  # in lazy mode a pending value: the update joins its program
 
 
 def _is_concrete(a) -> bool:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
+from .. import lazy as _lazy
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
@@ -25,7 +24,7 @@ from .optimizer import (
 __all__ = ["RAdam"]
 
 
-@partial(jax.jit, static_argnames=("maximize", "has_wd", "decoupled", "small"))
+@_lazy.jit(static_argnames=("maximize", "has_wd", "decoupled", "small"))
 def _radam_update(
     params, grads, exp_avgs, exp_avg_sqs, steps, lr, beta1, beta2, eps, weight_decay, *,
     maximize, has_wd, decoupled, small,

@@ -4,12 +4,11 @@ momentum."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
+from .. import lazy as _lazy
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
@@ -30,7 +29,7 @@ from .optimizer import (
 __all__ = ["RMSprop"]
 
 
-@partial(jax.jit, static_argnames=("centered", "maximize", "has_wd", "has_momentum", "small"))
+@_lazy.jit(static_argnames=("centered", "maximize", "has_wd", "has_momentum", "small"))
 def _rmsprop_update(
     params,
     grads,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
+from .. import lazy as _lazy
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
@@ -23,7 +22,7 @@ from .optimizer import (
 __all__ = ["Rprop"]
 
 
-@partial(jax.jit, static_argnames=("maximize",))
+@_lazy.jit(static_argnames=("maximize",))
 def _rprop_update(
     params, grads, prevs, step_sizes, steps, etaminus, etaplus, step_size_min, step_size_max, *,
     maximize,

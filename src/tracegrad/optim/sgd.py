@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
-import jax
-
+from .. import lazy as _lazy
 from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
@@ -25,7 +23,7 @@ from .optimizer import (
 __all__ = ["SGD"]
 
 
-@partial(jax.jit, static_argnames=("nesterov", "maximize", "has_wd", "has_momentum"))
+@_lazy.jit(static_argnames=("nesterov", "maximize", "has_wd", "has_momentum"))
 def _sgd_update(
     params,
     grads,

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from functools import partial
 
 import jax
 
 from ... import _tracing
+from ... import lazy as _lazy
 from ...autograd.grad_mode import no_grad
 from ...ops.elementwise import clamp
 from ...ops.reduction import norm
@@ -106,8 +106,12 @@ def clip_grad_norm_(
     grads = [p.grad for p in parameters if p.grad is not None]
     fusable = type(max_norm) in (int, float) and len({g.device for g in grads}) == 1
     if grads and fusable and _tracing.current() is None:
-        arrays = [g._storage.array for g in grads]
-        if all(isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer) for a in arrays):
+        arrays = [_lazy.array_of(g) for g in grads]  # pending in lazy mode: one more step
+        if all(
+            type(a) is _lazy.Pending
+            or (isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer))
+            for a in arrays
+        ):
             total, scaled = _fused_clip(arrays, max_norm, float(norm_type))
             total = Tensor._wrap(total)
             _check_finite(total, norm_type, error_if_nonfinite)
@@ -120,7 +124,7 @@ def clip_grad_norm_(
     return total
 
 
-@partial(jax.jit, static_argnames=("max_norm", "norm_type"))
+@_lazy.jit(static_argnames=("max_norm", "norm_type"))
 def _fused_clip(arrays: list, max_norm: float, norm_type: float):
     """``get_total_norm`` and ``clip_grads_with_norm_``'s ops on the gradients' arrays, traced as
     one program: the total norm and the scaled gradients. ``max_norm`` is a Python number in the
