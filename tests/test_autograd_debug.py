@@ -97,6 +97,7 @@ def test_decorator_and_grad():
     assert not tg.is_anomaly_enabled()
 
 
+@pytest.mark.eager_only  # about the compiled backward, eager mode's
 def test_anomaly_mode_runs_backward_node_by_node():
     before = tg.is_compiled_backward_enabled()
     tg.set_compiled_backward(True)

@@ -17,6 +17,10 @@ from tracegrad.autograd import compiled
 from tracegrad.autograd.engine import _topological_order
 from tracegrad.autograd.node import AccumulateGrad
 
+pytestmark = (
+    pytest.mark.eager_only
+)  # the compiled backward's log; lazy mode has its own (test_lazy.py)
+
 FILE = "test_compile_log.py"
 
 

@@ -15,6 +15,8 @@ from jax import monitoring
 
 import tracegrad as tg
 
+pytestmark = pytest.mark.eager_only  # eager mode's compile counts
+
 _COMPILES: list = []
 monitoring.register_event_duration_secs_listener(
     lambda event, _s, **_k: (
@@ -136,6 +138,7 @@ print(json.dumps(out))
 
 def test_a_new_graph_is_compiled_at_its_first_sighting_when_that_is_cheaper():
     env = {k: v for k, v in os.environ.items() if k != "TRACEGRAD_COMPILE_FIRST_IF_CHEAPER"}
+    env["TRACEGRAD_LAZY"] = "0"
     got = subprocess.run(
         [sys.executable, "-c", _FIRST_SIGHTING], env=env, capture_output=True, text=True, check=True
     )
