@@ -200,6 +200,14 @@ def record(op, arrays: list, params: dict, cast):
     constants), or None when the op cannot be recorded (its params are not hashable, or its
     lowering needs concrete values): the caller then runs it eagerly."""
     graph = _graph()
+    for a in arrays:  # values pending in another thread: realized there first
+        if type(a) is Pending and a.graph is not None and a.graph is not graph:
+            _flush(a.graph, "a pending value read by another thread")
+    with graph.lock:  # another thread may realize this graph meanwhile
+        return _record(graph, op, arrays, params, cast)
+
+
+def _record(graph: _Graph, op, arrays: list, params: dict, cast):
     if len(graph.nodes) >= NODE_CAP:
         _flush(graph, f"the pending graph reached {NODE_CAP} nodes")
     for a in arrays:  # anything else (a list, an object): the op runs eagerly
@@ -215,9 +223,7 @@ def record(op, arrays: list, params: dict, cast):
             if a.graph is graph:
                 refs.append(a.index)
                 av = a.aval
-            else:  # realized, or pending in another thread: realize it there first
-                if a.value is None:
-                    _flush(a.graph, "a pending value read by another thread")
+            else:  # realized (in this graph's last program, or in another thread's)
                 r = graph.leaf(a.value)
                 refs.append(r)
                 av = graph.leaf_avals[-1 - r]
@@ -292,6 +298,14 @@ def call(fn, args: tuple, kwargs: dict):
         if type(a) is not Pending and not isinstance(a, (*_ARRAYS, bool, int, float, complex)):
             return None
     graph = _graph()
+    for a in leaves:
+        if type(a) is Pending and a.graph is not None and a.graph is not graph:
+            _flush(a.graph, "a pending value read by another thread")
+    with graph.lock:
+        return _call(graph, fn, leaves, treedef, kwargs)
+
+
+def _call(graph: _Graph, fn, leaves: list, treedef, kwargs: dict):
     if len(graph.nodes) >= NODE_CAP:
         _flush(graph, f"the pending graph reached {NODE_CAP} nodes")
     refs, akey = [], []
@@ -301,8 +315,6 @@ def call(fn, args: tuple, kwargs: dict):
             akey.append(a.aval)
             continue
         if type(a) is Pending:
-            if a.value is None:
-                _flush(a.graph, "a pending value read by another thread")
             a = a.value
         elif not isinstance(a, _ARRAYS):
             a = jax.numpy.asarray(a)  # weakly typed, like a Python number passed to jax.jit
