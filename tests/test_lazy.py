@@ -276,3 +276,44 @@ def test_clear_caches_forgets_the_programs(lazy_mode):
     tg.clear_caches()
     assert lazy.stats()["programs"] == 0
     assert float((tg.ones(3) * 5).sum()) == 15.0
+
+
+def test_a_training_step_is_one_program(lazy_mode):
+    tg.manual_seed(0)
+    model = tg.nn.Sequential(tg.nn.Linear(5, 8), tg.nn.Tanh(), tg.nn.Linear(8, 2))
+    opt = tg.optim.AdamW(model.parameters(), lr=1e-2)
+    x, t = tg.randn(6, 5), tg.randint(0, 2, (6,))
+    per_step, compiles = [], []
+    for _ in range(4):
+        before = lazy.stats()["realizations"]
+        opt.zero_grad()
+        loss = tg.nn.functional.cross_entropy(model(x), t)
+        loss.backward()
+        tg.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        loss.item()
+        per_step.append(lazy.stats()["realizations"] - before)
+        compiles.append(lazy.stats()["compiles"])
+    assert per_step == [1, 1, 1, 1]
+    assert compiles[3] == compiles[2]  # the steady state compiled once (step 1 creates the state)
+
+
+def test_an_optimizer_step_matches_eager():
+    def run(lazy_on):
+        tg.set_lazy(lazy_on)
+        try:
+            tg.manual_seed(0)
+            lin = tg.nn.Linear(4, 3).double()
+            opt = tg.optim.Adam(lin.parameters(), lr=0.1, weight_decay=0.01)
+            x = tg.ones(2, 4, dtype=tg.float64)
+            for _ in range(3):
+                opt.zero_grad()
+                lin(x).square().sum().backward()
+                opt.step()
+            return lin.weight.detach().numpy(), opt.state[lin.weight]["exp_avg"].numpy()
+        finally:
+            tg.set_lazy(False)
+
+    (w0, m0), (w1, m1) = run(False), run(True)
+    np.testing.assert_allclose(w1, w0, rtol=1e-13)
+    np.testing.assert_allclose(m1, m0, rtol=1e-13)
