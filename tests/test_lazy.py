@@ -317,3 +317,17 @@ def test_an_optimizer_step_matches_eager():
     (w0, m0), (w1, m1) = run(False), run(True)
     np.testing.assert_allclose(w1, w0, rtol=1e-13)
     np.testing.assert_allclose(m1, m0, rtol=1e-13)
+
+
+def test_a_value_realized_inside_a_jax_trace_is_concrete(lazy_mode):
+    import jax
+
+    w = tg.ones(3) * 2  # pending
+
+    @jax.jit
+    def f(a):
+        return a + jax.numpy.asarray(w.numpy().sum())
+
+    assert float(f(jax.numpy.ones(()))) == 7.0
+    assert isinstance(w._storage._array, jax.Array)
+    assert not isinstance(w._storage._array, jax.core.Tracer)

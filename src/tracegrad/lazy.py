@@ -503,7 +503,8 @@ def _flush(graph: _Graph, why: str | None) -> None:
         start = time.perf_counter()
         if program is None:
             program = jax.jit(_program(tuple(steps), outs))
-        results = program(*leaves)
+        with jax.ensure_compile_time_eval():  # concrete values even inside a JAX trace
+            results = program(*leaves)
         if key not in _programs:
             seconds = time.perf_counter() - start
             with _lock:
