@@ -367,14 +367,14 @@ def test_compiled_recomputation_is_not_merged_with_the_forward():
     assert counts[False] == counts[True] == _jax_checkpoint_dots(16, 8)
 
 
-def _jax_checkpoint_dots(n: int, d: int) -> int:
-    """Matrix products in XLA's optimized program for the same network trained under
-    ``jax.checkpoint`` (the first block plain, the others checkpointed)."""
-    keys = jax.random.split(jax.random.key(0), 6)
+def _jax_network(n: int, d: int, remat: bool):
+    """``(params, loss)`` of the same network written by hand in JAX: ``n`` blocks, the first
+    plain and the others under ``jax.checkpoint`` when ``remat``."""
+    keys = jax.random.split(jax.random.key(0), 2 * n)
     params = [
         (jax.random.normal(keys[2 * i], (d, 2 * d)), jnp.zeros(2 * d),
          jax.random.normal(keys[2 * i + 1], (2 * d, d)), jnp.zeros(d))
-        for i in range(3)
+        for i in range(n)
     ]  # fmt: skip
 
     def block(p, h):
@@ -383,9 +383,16 @@ def _jax_checkpoint_dots(n: int, d: int) -> int:
     def loss(params, x):
         h = block(params[0], x)
         for p in params[1:]:
-            h = jax.checkpoint(block)(p, h)
+            h = jax.checkpoint(block)(p, h) if remat else block(p, h)
         return (h**2).mean()
 
+    return params, loss
+
+
+def _jax_checkpoint_dots(n: int, d: int) -> int:
+    """Matrix products in XLA's optimized program for the same network trained under
+    ``jax.checkpoint`` (the first block plain, the others checkpointed)."""
+    params, loss = _jax_network(3, d, remat=True)
     x = jnp.zeros((n, d))
     return jax.jit(jax.grad(loss)).lower(params, x).compile().as_text().count(" dot(")
 
@@ -409,21 +416,7 @@ def _temp_bytes(step, blocks, opt, x) -> int:
 def _jax_temp_bytes(n: int, d: int, batch: int, remat: bool) -> int:
     """The same for the network trained by hand in JAX (``jax.grad``, the first block plain, the
     others under ``jax.checkpoint`` when ``remat``), parameters updated in place (donated)."""
-    keys = jax.random.split(jax.random.key(0), 2 * n)
-    params = [
-        (jax.random.normal(keys[2 * i], (d, 2 * d)), jnp.zeros(2 * d),
-         jax.random.normal(keys[2 * i + 1], (2 * d, d)), jnp.zeros(d))
-        for i in range(n)
-    ]  # fmt: skip
-
-    def block(p, h):
-        return jnp.tanh(jax.nn.gelu(h @ p[0] + p[1], approximate=False) @ p[2] + p[3])
-
-    def loss(params, x):
-        h = block(params[0], x)
-        for p in params[1:]:
-            h = jax.checkpoint(block)(p, h) if remat else block(p, h)
-        return (h**2).mean()
+    params, loss = _jax_network(n, d, remat)
 
     def step(params, x):
         grads = jax.grad(loss)(params, x)
