@@ -100,6 +100,7 @@ CASES = [
     ("MaxPool2d", lambda n: n.MaxPool2d(2), (1, 2, 4, 4)),
     ("AvgPool2d", lambda n: n.AvgPool2d(2), (1, 2, 4, 4)),
     ("Flatten", lambda n: n.Flatten(), (2, 3, 4)),
+    ("LayerNorm", lambda n: n.LayerNorm(4), (5, 4)),
     *[
         (name, (lambda n, name=name, a=a: getattr(n, name)(*a)), (5, 4))
         for name, a in [
@@ -207,7 +208,6 @@ def test_warnings_mixing_removal_and_bad_returns():
         [
             (lambda: nn.Linear(4, 3), (2, 5, 4)),  # PyTorch: a view of a 2-D addmm
             (lambda: nn.Linear(4, 3), (4,)),
-            (lambda: nn.LayerNorm(4), (5, 4)),  # PyTorch: NativeLayerNormBackward0
             (lambda: nn.BatchNorm1d(4), (5, 4)),
             (lambda: nn.ConvTranspose2d(2, 3, 3), (1, 2, 4, 4)),  # the weight is flipped
         ],

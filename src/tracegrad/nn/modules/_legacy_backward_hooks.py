@@ -16,7 +16,7 @@ order. So the last node is checked before a hook is attached:
 - when user code recorded it (a custom module's ``forward``), its op must be in ``_USER_OPS``:
   ops that are PyTorch's own node wherever they end a computation. Generic ops such as ``add``,
   ``mul`` or ``reshape`` are not: they also end tracegrad's decompositions of fused PyTorch ops
-  (``F.layer_norm``, ``F.linear`` on a 3-D input), where PyTorch's last node differs.
+  (``F.batch_norm``, ``F.linear`` on a 3-D input), where PyTorch's last node differs.
 
 Anything else raises ``NotImplementedError`` when the module is called, rather than hand the hook
 gradients that PyTorch would not. ``_LAYOUTS`` converts between a tracegrad node's gradient tuple
@@ -73,6 +73,7 @@ _BUILTIN: dict[str, dict[str, Callable]] = {
     "MaxPool2d": {"max_pool": _always},
     "AvgPool2d": {"avg_pool": _always},
     "Flatten": {"reshape": _always},
+    "LayerNorm": {"layer_norm": _always},
     **{name: {op: _always} for name, op in _ACTIVATIONS.items()},
 }
 
