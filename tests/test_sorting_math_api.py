@@ -457,6 +457,15 @@ def test_nan_to_num_gradient():
     (ours * tg.tensor(w, dtype=tg.float64)).sum().backward()
     (theirs * torch.tensor(w, dtype=torch.float64)).sum().backward()
     _same(a.grad, b.grad)
+    before = tg.is_compiled_backward_enabled()
+    tg.set_compiled_backward(True)
+    try:  # the same graph three times: the compiled backward's program keeps the NaNs and -0.0s
+        for _ in range(3):
+            a.grad = None
+            (tg.nan_to_num(a, 0.5) * tg.tensor(w, dtype=tg.float64)).sum().backward()
+            _same(a.grad, b.grad)
+    finally:
+        tg.set_compiled_backward(before)
 
 
 @pytest.mark.parametrize("dim,keepdim", [(None, False), (1, False), ((0, 1), True), (0, True)])

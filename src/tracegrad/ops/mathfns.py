@@ -704,10 +704,11 @@ def _nan_to_num(a, *, nan, posinf, neginf):
 
 
 # PyTorch's rule is the product ``grad * isfinite(input)`` (an inf cotangent at a replaced element
-# gives NaN there, as in PyTorch).
+# gives NaN there, and a negative one -0.0). Written with ``where``: in a compiled program XLA turns
+# a product with a mask into a select, which would give 0 there.
 @_nan_to_num.vjp
 def _(g, out, a, *, nan, posinf, neginf):
-    return (g * isfinite(a),)
+    return (where(isfinite(a), g, g * 0.0),)
 
 
 def nan_to_num(
