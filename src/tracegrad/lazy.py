@@ -210,29 +210,32 @@ def record(op, arrays: list, params: dict, cast):
 def _record(graph: _Graph, op, arrays: list, params: dict, cast):
     if len(graph.nodes) >= NODE_CAP:
         _flush(graph, f"the pending graph reached {NODE_CAP} nodes")
+    for a in arrays:  # anything else (a list, an object): the op runs eagerly
+        t = type(a)
+        if t is not Pending and t not in _EXACT_CONSTANTS and not isinstance(a, _ARRAYS):
+            if not isinstance(a, _CONSTANTS):
+                return None
     cdt = None if cast is None else np.dtype(cast)
-    operands, akey = [], []  # (pending value of this graph | concrete array | constant), avals
+    refs, akey = [], []
     for a in arrays:
         t = type(a)
         if t is Pending:
             if a.graph is graph:
-                operands.append(a)
+                refs.append(a.index)
                 av = a.aval
             else:  # realized (in this graph's last program, or in another thread's)
-                a = a.value
-                operands.append(a)
-                av = _aval(a)
-        elif t in _EXACT_CONSTANTS or (not isinstance(a, _ARRAYS) and isinstance(a, _CONSTANTS)):
-            operands.append(a)
-            akey.append(_const_key(a))
+                r = graph.leaf(a.value)
+                refs.append(r)
+                av = graph.leaf_avals[-1 - r]
+        elif t in _EXACT_CONSTANTS or not isinstance(a, _ARRAYS):
+            k = _const_key(a)
+            refs.append(("const", k, a))
+            akey.append(k)
             continue
-        elif isinstance(a, _ARRAYS):
-            if t is np.ndarray:  # numpy arrays can change in place before the program runs
-                a = a.copy()
-            operands.append(a)
-            av = _aval(a)
-        else:  # anything else (a list, an object): the op runs eagerly
-            return None
+        else:
+            r = graph.leaf(a)
+            refs.append(r)
+            av = graph.leaf_avals[-1 - r]
         akey.append(av if cdt is None or av[1] == cdt else (av[0], cdt, False))
     pkey = tuple(params.items()) if params else ()
     key = (op.name, pkey, tuple(akey))
@@ -240,28 +243,28 @@ def _record(graph: _Graph, op, arrays: list, params: dict, cast):
         aval = _avals.get(key, False)
     except TypeError:  # an unhashable param
         return None
+    refs = tuple(refs)
     if aval is False:
+        operands = [_operand(graph, r) for r in refs]
         aval = _abstract_eval(op, operands, params, cast)
         if len(_avals) >= _AVALS_LIMIT:
             _avals.clear()
         _avals[key] = aval
     if aval is None:
         return None
-    refs = []
-    for a in operands:
-        if type(a) is Pending:
-            refs.append(a.index)
-        elif isinstance(a, _ARRAYS):
-            refs.append(graph.leaf(a))
-        else:
-            refs.append(("const", _const_key(a), a))
-    refs = tuple(refs)
     p = Pending(aval, op, graph, len(graph.nodes))
     graph.nodes.append(weakref.ref(p))
     graph.steps.append((op.forward, params, cast, refs))
     graph.sig.append((op.name, pkey, None if cdt is None else cdt.name, refs))
     _stats["recorded"] += 1
     return p
+
+
+def _operand(graph: _Graph, r):
+    """The operand a step reference stands for (a pending value, a leaf or a constant)."""
+    if type(r) is not int:
+        return r[2]
+    return graph.nodes[r]() if r >= 0 else graph.leaves[-1 - r]
 
 
 class _Step:
