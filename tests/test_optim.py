@@ -383,6 +383,7 @@ def test_repr_matches_torch():
 
 # ------------------------------------------------------------------------ state dicts
 @pytest.mark.parametrize("case", slow_after(CASES, 3), ids=IDS)
+@pytest.mark.eager_only  # bitwise equal runs of different programs: lazy mode's fuse, which may round float32 differently
 def test_state_dict_round_trip_continues_exactly(case):
     cls_name, kwargs, group1 = case
     straight, _ = _run(tracegrad, cls_name, kwargs, group1, np.float32)

@@ -278,6 +278,7 @@ def test_matches_torch_step_by_step(case):
 
 # ------------------------------------------------------------------------ state dicts
 @pytest.mark.parametrize("case", slow_after(CASES, 3), ids=IDS)
+@pytest.mark.eager_only  # bitwise equal runs of different programs: lazy mode's fuse, which may round float32 differently
 def test_state_dict_round_trip_continues_exactly(case):
     cls_name, kwargs, group1 = case
     straight, _ = _run(tracegrad, cls_name, kwargs, group1, np.float32)
@@ -528,6 +529,7 @@ LBFGS_CASES = [
 
 
 @pytest.mark.parametrize("kwargs", slow_after(LBFGS_CASES, 2), ids=str)
+@pytest.mark.eager_only  # PyTorch's iterates to 1e-12 through host-side line-search decisions: op-by-op rounding
 def test_lbfgs_matches_torch_iterates_float64(kwargs):
     """Every closure evaluation (line-search points included), every step's iterate and loss,
     and the counters agree with torch."""
