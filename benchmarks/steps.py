@@ -194,18 +194,23 @@ def tracegrad_runner(step: Callable, model, x, y) -> Callable[[], float]:
     return run
 
 
-def lazily(fn: Callable) -> Callable:
-    """``fn`` run in lazy mode (``tracegrad.set_lazy``), restored after."""
+def with_mode(get: Callable, set_: Callable, value, fn: Callable) -> Callable:
+    """``fn`` run with a tracegrad switch (``get``/``set_``) at ``value``, restored after."""
 
     def run():
-        before = tg.is_lazy()
-        tg.set_lazy(True)
+        before = get()
+        set_(value)
         try:
             return fn()
         finally:
-            tg.set_lazy(before)
+            set_(before)
 
     return run
+
+
+def lazily(fn: Callable) -> Callable:
+    """``fn`` run in lazy mode (``tracegrad.set_lazy``)."""
+    return with_mode(tg.is_lazy, tg.set_lazy, True, fn)
 
 
 def jax_runner(loss_fn: Callable, arrays: list, x, y, keep_grads: bool = False):
@@ -473,17 +478,8 @@ def jax_grad_chain(ops: list[int], x0: np.ndarray) -> Callable[[], np.ndarray]:
 
 
 def with_compiled_backward(enabled: bool, fn: Callable) -> Callable:
-    """``fn`` run with tracegrad's compiled backward switched on or off (restored after)."""
-
-    def run():
-        before = tg.is_compiled_backward_enabled()
-        tg.set_compiled_backward(enabled)
-        try:
-            return fn()
-        finally:
-            tg.set_compiled_backward(before)
-
-    return run
+    """``fn`` run with tracegrad's compiled backward switched on or off."""
+    return with_mode(tg.is_compiled_backward_enabled, tg.set_compiled_backward, enabled, fn)
 
 
 def bench_chain(bench: str, n: int, reps: int, use_torch: bool) -> list[Row]:
