@@ -86,6 +86,12 @@ def test_python_reading_a_value_realizes_it(lazy_mode, read):
     assert "test_lazy.py:" in lazy.stats()["last"]["where"]
 
 
+def test_the_log_names_the_read_that_realized(lazy_mode):
+    t = (tg.ones(()) * 3 - 1).exp()
+    t.item()
+    assert lazy.stats()["last"]["where"].endswith("by Tensor.item()")
+
+
 def test_errors_are_raised_at_the_op_with_the_eager_message(lazy_mode):
     with pytest.raises(RuntimeError, match=r"The size of tensor a \(3\) must match"):
         tg.ones(3) + tg.ones(4)
@@ -331,3 +337,53 @@ def test_a_value_realized_inside_a_jax_trace_is_concrete(lazy_mode):
     assert float(f(jax.numpy.ones(()))) == 7.0
     assert isinstance(w._storage._array, jax.Array)
     assert not isinstance(w._storage._array, jax.core.Tracer)
+
+
+def test_strict_region_raises_on_a_realization_and_leaves_the_graph_pending(lazy_mode):
+    x = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
+    with lazy.strict():
+        loss = (x * x).sum()
+        loss.backward()  # the backward's rules record pending values too: no realization
+        pending = _pending()
+        read = r"realized at \S*test_lazy.py:\d+ by Tensor.item\(\)"
+        with pytest.raises(lazy.RealizationError, match=read):
+            loss.item()
+        assert _pending() == pending  # nothing was computed, nothing was dropped
+        with pytest.raises(lazy.RealizationError, match="strict region"):
+            print(x.grad)
+    assert loss.item() == 5.0  # after the region: realized as usual
+    assert x.grad.tolist() == [2.0, 4.0]
+
+
+def test_strict_allows_sync_and_nests_and_decorates(lazy_mode, monkeypatch):
+    @lazy.strict()
+    def step(t):
+        out = t + 1
+        tg.sync()  # the cut the user asks for is allowed
+        assert _pending() == 0
+        with lazy.strict():
+            out = out * 2
+        with pytest.raises(lazy.RealizationError):
+            out.tolist()  # still inside the outer region
+        return out
+
+    out = step(tg.ones(2))
+    assert out.tolist() == [4.0, 4.0]
+    monkeypatch.setattr(lazy, "NODE_CAP", 5)
+    y = tg.zeros(1)
+    with lazy.strict(), pytest.raises(lazy.RealizationError, match="reached 5 nodes"):
+        for _ in range(10):
+            y = y + 1
+
+
+def test_strict_is_per_thread(lazy_mode):
+    seen = {}
+
+    def other():
+        seen["value"] = (tg.ones(1) + 1).item()  # not strict in this thread
+
+    with lazy.strict():
+        th = threading.Thread(target=other)
+        th.start()
+        th.join()
+    assert seen["value"] == 2.0

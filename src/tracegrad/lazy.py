@@ -24,6 +24,7 @@ a guaranteed cut. ``stats()`` counts records, realizations and compiles;
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -40,7 +41,7 @@ import numpy as np
 
 from . import _caches, _compile_events, _tracing
 
-__all__ = ["NODE_CAP", "is_lazy", "set_lazy", "stats", "sync"]
+__all__ = ["NODE_CAP", "RealizationError", "is_lazy", "set_lazy", "stats", "strict", "sync"]
 
 NODE_CAP = 10_000  # a graph this long is realized at the next op: bounds memory and compile time
 CACHE_SIZE = 256  # compiled programs kept (least recently used evicted)
@@ -85,10 +86,37 @@ def stats() -> dict:
     return out
 
 
+_SYNC = "tracegrad.sync()"
+
+
 def sync() -> None:
     """Realize every pending value of this thread now (``torch.cuda.synchronize`` and
-    ``xm.mark_step`` in spirit; never required for correct results)."""
-    _flush(_graph(), "tracegrad.sync()")
+    ``xm.mark_step`` in spirit; never required for correct results). Allowed in :func:`strict`
+    regions: it is the cut the user asked for."""
+    _flush(_graph(), _SYNC)
+
+
+class RealizationError(RuntimeError):
+    """A pending value was realized inside a :class:`strict` region."""
+
+
+class strict(contextlib.ContextDecorator):
+    """A region of code (``with tracegrad.lazy.strict():``, or ``@tracegrad.lazy.strict()`` on
+    a function) in which realizing pending values raises :class:`RealizationError`, naming the
+    line and the read that would have realized them; nothing is computed and the pending graph
+    stays as it was. Only :func:`sync` realizes inside it. For code that must stay one program:
+    a training step whose loss is read after the region, not in it.
+
+    Regions nest and are per thread. In eager mode nothing is pending, so nothing is realized
+    and a region never raises."""
+
+    def __enter__(self) -> strict:
+        _local.strict = getattr(_local, "strict", 0) + 1
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        _local.strict -= 1
+        return False
 
 
 def clear_cache() -> None:
@@ -481,18 +509,25 @@ def _flush(graph: _Graph, why: str | None) -> None:
         nodes = graph.nodes
         if not nodes:
             return
-        steps, sig, leaves, leaf_avals = graph.steps, graph.sig, graph.leaves, graph.leaf_avals
-        graph._reset()
         # A pending value still exists only where something holds it (a tensor's storage, a list
         # an optimizer is about to write back): those are the program's outputs.
         live = [p for p in (ref() for ref in nodes) if p is not None and p.dtype is not None]
+        where = _where() if why is None else why
+        if live and why != _SYNC and getattr(_local, "strict", 0):
+            trigger = where if why is None else f"realized because {why}"
+            raise RealizationError(
+                f"tracegrad.lazy.strict: {len(nodes)} pending ops would be {trigger}, inside a "
+                "strict region. Read the value after the region, or call tracegrad.sync() where "
+                "the program should be cut."
+            )
+        steps, sig, leaves, leaf_avals = graph.steps, graph.sig, graph.leaves, graph.leaf_avals
+        graph._reset()
         for p in live:
             p.graph = None
         if not live:
             return
         outs = tuple(p.index for p in live)
         key = (tuple(sig), tuple(leaf_avals), outs)
-        where = _where() if why is None else why
         with _lock:
             program = _programs.get(key)
             if program is not None:
@@ -553,16 +588,21 @@ _JAX = (os.sep + "jax" + os.sep, os.sep + "jaxlib" + os.sep)
 
 
 def _where() -> str:
-    """``"realized at file.py:line"``: the first frame outside tracegrad and JAX."""
+    """``"realized at file.py:line by Tensor.item()"``: the first frame outside tracegrad and
+    JAX, and the tracegrad function it called."""
     frame = sys._getframe(1)
-    while frame is not None and (
-        frame.f_code.co_filename.startswith(_compile_events.PACKAGE)
-        or any(j in frame.f_code.co_filename for j in _JAX)
-    ):
+    by = None
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.startswith(_compile_events.PACKAGE):
+            by = frame.f_code.co_qualname
+        elif not any(j in name for j in _JAX):
+            break
         frame = frame.f_back
     if frame is None:
         return "realized at <unknown>"
-    return f"realized at {_compile_events.short_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+    where = f"realized at {_compile_events.short_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+    return where if by is None else f"{where} by {by}()"
 
 
 def _reason(previous, key) -> tuple[str, str]:
