@@ -8,7 +8,13 @@ held -- this prints:
   other than the parameters and the input batch;
 - ``live``: how much the JAX arrays alive in the process grew during the forward pass;
 - ``torch``: PyTorch's figure for the same model, the bytes of the distinct tensors its autograd
-  saved for backward (``saved_tensors_hooks``) other than parameters and the input batch.
+  saved for backward (``saved_tensors_hooks``) other than parameters and the input batch;
+- ``lazy temp``: in lazy mode (docs/lazy.md) nothing is held between ops: the whole step
+  (forward, backward, SGD update) is one XLA program, and this is the scratch memory XLA assigns
+  it (activations and the gradients' temporaries; its arguments and outputs, the parameters and
+  gradients, are not counted), read from the compiled program's ``memory_analysis()``;
+- ``jit temp``: the same figure for the hand-written ``jax.jit`` SGD step of ``steps.py`` (the
+  gradients returned, as a PyTorch-style step keeps them in ``.grad``).
 
     python benchmarks/memory.py [--no-torch]
 """
@@ -20,13 +26,28 @@ import gc
 
 import jax
 import numpy as np
-from steps import cnn_modules, mlp_modules
+from steps import (
+    CNN_FAN_INS,
+    CNN_SHAPES,
+    LR,
+    MLP_FAN_INS,
+    MLP_SHAPES,
+    cnn_loss,
+    cnn_modules,
+    init_params,
+    mlp_loss,
+    mlp_modules,
+)
 
 import tracegrad as tg
 
 MODELS = {
     "mlp": (mlp_modules, (256, 784)),
     "cnn": (cnn_modules, (64, 1, 28, 28)),
+}
+JAX_MODELS = {
+    "mlp": (mlp_loss, MLP_SHAPES, MLP_FAN_INS),
+    "cnn": (cnn_loss, CNN_SHAPES, CNN_FAN_INS),
 }
 
 
@@ -73,6 +94,48 @@ def measure_tracegrad(name: str) -> tuple[int, int]:
     return graph_bytes(loss, exclude), live
 
 
+def measure_lazy(name: str) -> int:
+    """The scratch bytes XLA assigns to a lazy training step's program (see the module doc)."""
+    build, shape = MODELS[name]
+    tg.manual_seed(0)
+    model = build(tg.nn)
+    optimizer = tg.optim.SGD(model.parameters(), lr=0.01)
+    rng = np.random.default_rng(1)
+    x = tg.tensor(rng.standard_normal(shape).astype(np.float32))
+    y = tg.tensor(rng.integers(0, 10, shape[0]))
+    before = tg.is_lazy()
+    tg.set_lazy(True)
+    try:
+        for _ in range(2):  # the second step runs the cached program of a steady step
+            optimizer.zero_grad()
+            loss = tg.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            loss.item()
+        key = next(reversed(tg.lazy._programs))  # the program the last realization ran
+        program = tg.lazy._programs[key]
+    finally:
+        tg.set_lazy(before)
+    specs = [jax.ShapeDtypeStruct(s, d, weak_type=w) for s, d, w in key[1]]
+    return program.lower(*specs).compile().memory_analysis().temp_size_in_bytes
+
+
+def measure_jit(name: str) -> int:
+    """The scratch bytes XLA assigns to the hand-written ``jax.jit`` step (see the module doc)."""
+    loss_fn, shapes, fan_ins = JAX_MODELS[name]
+    params = [jax.numpy.asarray(a) for a in init_params(shapes, fan_ins)]
+    x_shape = MODELS[name][1]
+    x = jax.ShapeDtypeStruct(x_shape, np.float32)
+    y = jax.ShapeDtypeStruct((x_shape[0],), np.int32)
+
+    def sgd_step(params, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        return [p - LR * g for p, g in zip(params, grads)], grads, loss
+
+    compiled = jax.jit(sgd_step, donate_argnums=0).lower(params, x, y).compile()
+    return compiled.memory_analysis().temp_size_in_bytes
+
+
 def measure_torch(name: str) -> int:
     import torch
 
@@ -100,11 +163,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-torch", action="store_true")
     args = parser.parse_args()
-    print(f"{'model':6} {'graph MB':>9} {'live MB':>8} {'torch MB':>9}")
+    mb = 2**20
+    print(
+        f"{'model':6} {'graph MB':>9} {'live MB':>8} {'lazy temp MB':>13} {'jit temp MB':>12} "
+        f"{'torch MB':>9}"
+    )
     for name in MODELS:
         graph, live = measure_tracegrad(name)
-        torch_mb = "" if args.no_torch else f"{measure_torch(name) / 2**20:9.2f}"
-        print(f"{name:6} {graph / 2**20:9.2f} {live / 2**20:8.2f} {torch_mb}")
+        lazy_temp, jit_temp = measure_lazy(name), measure_jit(name)
+        torch_mb = "" if args.no_torch else f"{measure_torch(name) / mb:9.2f}"
+        print(
+            f"{name:6} {graph / mb:9.2f} {live / mb:8.2f} {lazy_temp / mb:13.2f} "
+            f"{jit_temp / mb:12.2f} {torch_mb}"
+        )
 
 
 if __name__ == "__main__":
