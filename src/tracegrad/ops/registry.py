@@ -315,7 +315,9 @@ _RESHAPES = frozenset(("reshape", "expand", "permute"))
 
 def _record_pending(op: Op, operands: tuple, params: dict):
     """``op`` on ``operands`` as a pending value, or None when it must run now (an operand
-    committed to an explicit device, or an op the lazy graph cannot hold)."""
+    committed to an explicit device, a move to a device, or an op the lazy graph cannot hold)."""
+    if params.get("device") is not None:  # ``to(device)``: a program's results stay where it runs
+        return None
     arrays = []
     pending = False
     for x in operands:
