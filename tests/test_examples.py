@@ -181,3 +181,11 @@ def test_train_gpt_learns_and_saves_a_checkpoint_pytorch_reads(tmp_path, mode):
     with torch.no_grad():
         logits_pt = theirs(torch.from_numpy(idx))[0].numpy()
     np.testing.assert_allclose(logits_tg, logits_pt, rtol=1e-4, atol=1e-4)
+
+
+def test_hessian_newton_converges():
+    out = _run("hessian_newton.py")
+    last = float(out.split("newton step 5:")[1].split("|grad| = ")[1].split()[0])
+    assert last < 1e-8, out
+    assert "quadratic: one step gives [0.5999" in out
+    assert "shape (4, 3, 4, 3)" in out and "symmetric: True" in out

@@ -43,7 +43,7 @@ def _layer(module: str) -> str | None:
         return "ops"
     if head in (
         "nn", "optim", "utils", "serialization", "distributions", "linalg", "cuda", "accelerator",
-        "backends", "amp", "fft", "special",
+        "backends", "amp", "fft", "special", "func",
     ):  # fmt: skip
         return "library"
     if head in ("compiler", "_compile_values", "viz"):

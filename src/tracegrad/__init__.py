@@ -15,7 +15,20 @@ from . import compile_cache  # noqa: E402
 
 compile_cache._configure()  # XLA programs compiled once are kept on disk (see compile_cache.py)
 
-from . import autograd, distributions, fft, lazy, linalg, nn, optim, random, special, utils, viz  # noqa: E402
+from . import (  # noqa: E402
+    autograd,
+    distributions,
+    fft,
+    func,
+    lazy,
+    linalg,
+    nn,
+    optim,
+    random,
+    special,
+    utils,
+    viz,
+)
 from ._caches import clear_caches  # noqa: E402
 from ._device import device  # noqa: E402
 from ._dtype import (  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._surface import expose
 from ..creation import zeros_like
-from . import anomaly_mode, compiled, engine
+from . import anomaly_mode, compiled, engine, functional  # noqa: F401 - torch.autograd.functional
 from .anomaly_mode import (
     detect_anomaly,
     is_anomaly_check_nan_enabled,
