@@ -28,7 +28,7 @@ from jax._src.interpreters import batching
 from . import _tracing
 from . import random as _random
 from ._grad_mode import is_grad_enabled
-from .tensor import Tensor
+from .tensor import Tensor, _wrap_dim
 
 __all__ = ["vmap"]
 
@@ -403,7 +403,7 @@ class _Call:
             if x._requires_grad and is_grad_enabled():
                 raise NotImplementedError(_THROUGH_ERROR.format(name=name))
             batched.append(x._storage.array)
-            self.out_plan.append(("b", d))
+            self.out_plan.append(("b", _wrap_dim(d, x.ndim + 1)))
         self.checks = [(make, value is not None) for _, make, value in trace.checks]
         checks = [
             (jnp.asarray(bad, bool), jnp.asarray(0 if v is None else v).astype(jnp.int64))
