@@ -28,6 +28,8 @@ from jax._src.interpreters import batching
 from . import _tracing
 from . import random as _random
 from ._grad_mode import is_grad_enabled
+from .autograd import Function, enable_grad
+from .autograd import grad as autograd_grad
 from .tensor import Tensor, _wrap_dim
 
 __all__ = ["vmap"]
@@ -57,11 +59,12 @@ _INPLACE_ERROR = (
     "arithmetic"
 )
 _THROUGH_ERROR = (
-    "tracegrad.vmap: differentiating through vmap is not supported: an output of {name} "
-    "requires grad (it depends on a tensor that requires grad while grad mode is on), and its "
-    "gradient would not reach that tensor. Compute the loss inside the vmapped function and take "
-    "its gradients there with tracegrad.autograd.grad (per-sample gradients), or call vmap "
-    "under tracegrad.no_grad() if no gradient is needed"
+    "tracegrad.vmap: differentiating through vmap is supported for one output that requires "
+    "grad; {name} returned several (they depend on tensors that require grad while grad mode is "
+    "on), and their gradients would not reach those tensors. Return one of them, or compute the "
+    "loss inside the vmapped function and take its gradients there with "
+    "tracegrad.autograd.grad (per-sample gradients), or call vmap under tracegrad.no_grad() if "
+    "no gradient is needed"
 )
 
 # What Python reads from a tensor (Tensor._check_concrete's names): a value, not an op's result.
@@ -143,8 +146,7 @@ class _Tape(list):
     def append(self, entry) -> None:
         if self.outer is not None:
             self.outer.tape.append(entry)
-        else:
-            super().append(entry)
+        super().append(entry)
 
 
 class _VmapTrace(_tracing.Trace):
@@ -338,6 +340,8 @@ class _Call:
         self.out_spec = None
         self.out_plan: list = []  # per output leaf: ("b", out_dim) | ("u", None) | ("py", value)
         self.checks: list = []  # (make_error, has_value) of each runtime check
+        self.through: list = []  # the outputs that require grad (positions in out_plan)
+        self.captured: list = []  # unbatched tensors from outside that require grad
 
     def pure(self, arrays: list, key):
         """The function on one batch element, as a pure function of arrays (run by jax.vmap)."""
@@ -381,7 +385,7 @@ class _Call:
                 f"{jax.tree_util.tree_structure(self.out_dims)} but outputs has structure "
                 f"{self.out_spec}."
             )
-        batched, unbatched, self.out_plan = [], [], []
+        batched, unbatched, self.out_plan, self.through = [], [], [], []
         for x, d in zip(flat_out, dims):
             if d is None:
                 if isinstance(x, Tensor) and _batched(x._storage.array, level):
@@ -401,9 +405,11 @@ class _Call:
                     "Did you mean to set out_dims= to None for output?"
                 )
             if x._requires_grad and is_grad_enabled():
-                raise NotImplementedError(_THROUGH_ERROR.format(name=name))
+                self.through.append(len(self.out_plan))
             batched.append(x._storage.array)
             self.out_plan.append(("b", _wrap_dim(d, x.ndim + 1)))
+        if self.through:
+            self.captured = _captured(trace.tape, level)
         self.checks = [(make, value is not None) for _, make, value in trace.checks]
         checks = [
             (jnp.asarray(bad, bool), jnp.asarray(0 if v is None else v).astype(jnp.int64))
@@ -463,45 +469,159 @@ def vmap(
 
     @functools.wraps(func)
     def wrapped(*args, **kwargs):
-        flat_args, flat_dims, spec, size = _check_in_dims(in_dims, args, func)
-        call = _Call(func, flat_args, flat_dims, spec, kwargs, out_dims, randomness)
-        arrays = [flat_args[i]._storage.array for i in call.batched_at]
-        dims = [flat_dims[i] for i in call.batched_at]
-        keys = key = None
-        if randomness == "different":
-            keys = jax.random.split(_random.next_key(), size)
-        elif randomness == "same":
-            key = _random.next_key()
-        if randomness == "same":
-            mapped = jax.vmap(call.pure, in_axes=(dims, None), out_axes=(0, None, 0))
-            run = lambda xs, ks: mapped(xs, key)  # noqa: E731
-        else:
-            run = call.run
-        chunk = size if chunk_size is None or size == 0 else chunk_size
-        parts = []
-        for start in range(0, max(size, 1), max(chunk, 1)):
-            stop = min(start + chunk, size)
-            xs = [jax.lax.slice_in_dim(a, start, stop, axis=d) for a, d in zip(arrays, dims)]
-            ks = None if keys is None else keys[start:stop]
-            parts.append(run(xs, ks) if chunk != size else run(arrays, keys))
-        batched = [
-            p[0] if len(parts) == 1 else jnp.concatenate(p, axis=0)
-            for p in zip(*(part[0] for part in parts))
-        ]
-        unbatched = parts[0][1]
-        checks = [
-            tuple(c[0] if len(parts) == 1 else jnp.concatenate(c, axis=0) for c in zip(*pair))
-            for pair in zip(*(part[2] for part in parts))
-        ]
-        _raise_checks(call, checks)
-        outs, b, u = [], iter(batched), iter(unbatched)
-        for kind, x in call.out_plan:
-            if kind == "b":
-                outs.append(Tensor._wrap(jnp.moveaxis(next(b), 0, x)))
-            elif kind == "u":
-                outs.append(Tensor._wrap(next(u)))
-            else:
-                outs.append(x)
-        return jax.tree_util.tree_unflatten(call.out_spec, outs)
+        return _map(func, in_dims, out_dims, randomness, chunk_size, args, kwargs)
 
     return wrapped
+
+
+def _map(func, in_dims, out_dims, randomness, chunk_size, args, kwargs, keys=None):
+    """``vmap(func, ...)(*args, **kwargs)``; ``keys``: the random keys to use (a backward that
+    recomputes the forward draws what the forward drew)."""
+    flat_args, flat_dims, spec, size = _check_in_dims(in_dims, args, func)
+    call = _Call(func, flat_args, flat_dims, spec, kwargs, out_dims, randomness)
+    arrays = [flat_args[i]._storage.array for i in call.batched_at]
+    dims = [flat_dims[i] for i in call.batched_at]
+    if keys is None and randomness == "different":
+        keys = jax.random.split(_random.next_key(), size)
+    elif keys is None and randomness == "same":
+        keys = _random.next_key()
+    if randomness == "same":
+        mapped = jax.vmap(call.pure, in_axes=(dims, None), out_axes=(0, None, 0))
+        shared = keys
+        run = lambda xs, ks: mapped(xs, shared)  # noqa: E731
+    else:
+        run = call.run
+    chunk = size if chunk_size is None or size == 0 else chunk_size
+    parts = []
+    for start in range(0, max(size, 1), max(chunk, 1)):
+        stop = min(start + chunk, size)
+        if chunk == size:
+            parts.append(run(arrays, keys))
+            continue
+        xs = [jax.lax.slice_in_dim(a, start, stop, axis=d) for a, d in zip(arrays, dims)]
+        ks = keys[start:stop] if randomness == "different" else None
+        parts.append(run(xs, ks))
+    batched = [
+        p[0] if len(parts) == 1 else jnp.concatenate(p, axis=0)
+        for p in zip(*(part[0] for part in parts))
+    ]
+    unbatched = parts[0][1]
+    checks = [
+        tuple(c[0] if len(parts) == 1 else jnp.concatenate(c, axis=0) for c in zip(*pair))
+        for pair in zip(*(part[2] for part in parts))
+    ]
+    _raise_checks(call, checks)
+    outs, b, u = [], iter(batched), iter(unbatched)
+    for kind, x in call.out_plan:
+        if kind == "b":
+            outs.append(Tensor._wrap(jnp.moveaxis(next(b), 0, x)))
+        elif kind == "u":
+            outs.append(Tensor._wrap(next(u)))
+        else:
+            outs.append(x)
+    if call.through:
+        outs = _connect(call, outs, in_dims, chunk_size, args, keys)
+    return jax.tree_util.tree_unflatten(call.out_spec, outs)
+
+
+def _captured(tape: list, level) -> list:
+    """The tensors from outside the map that require grad and that the mapped ops read: the
+    parameters a per-sample function closes over, the unmapped tensor arguments (tensors the
+    function computed from them are not counted: their gradient reaches them through these)."""
+    produced = {id(out) for _, _, _, out in tape}
+    seen: set = set()
+    found = []
+    for _, operands, _, _ in tape:
+        for x in operands:
+            for t in x if isinstance(x, (tuple, list)) else (x,):
+                if not isinstance(t, Tensor) or not t._requires_grad or id(t) in seen:
+                    continue
+                a = t._storage._array
+                if _batched(a, level) or id(a) in produced:
+                    continue
+                seen.add(id(t))
+                found.append(t)
+    return found
+
+
+class _MappedCall(Function):
+    """A mapped call as one node of the outer graph: its backward is the vmap of tracegrad's own
+    backward of the function (the function run again, on each element, and differentiated by
+    ``autograd.grad``)."""
+
+    @staticmethod
+    def forward(ctx, through, *inputs):
+        ctx.through = through
+        return Tensor._wrap(through.out._storage.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *ctx.through.backward(g))
+
+
+class _Through:
+    """What differentiating through one mapped call needs: how to run the function again, which
+    output is differentiated, with respect to which inputs, and the random keys it drew."""
+
+    def __init__(self, call: _Call, out: Tensor, in_dims, chunk_size, args, keys) -> None:
+        self.call, self.out, self.args, self.keys, self.chunk_size = (
+            call,
+            out,
+            args,
+            keys,
+            chunk_size,
+        )
+        self.in_dims = in_dims if isinstance(in_dims, tuple) else (in_dims,) * len(args)
+        self.index = call.through[0]
+        self.out_dim = call.out_plan[self.index][1]
+        self.grad_at = [i for i in call.batched_at if call.flat_args[i]._requires_grad]
+        self.captured = call.captured
+
+    def inputs(self) -> list:
+        return [self.call.flat_args[i] for i in self.grad_at] + self.captured
+
+    def backward(self, g: Tensor) -> tuple:
+        if is_grad_enabled():
+            raise NotImplementedError(
+                "tracegrad.vmap: a double backward (create_graph=True) through vmap is not "
+                "supported; take the higher-order gradients inside the vmapped function"
+            )
+        call, captured, grad_at = self.call, self.captured, self.grad_at
+
+        def element_backward(*args_and_g):
+            *args, ge = args_and_g
+            with enable_grad():
+                out = call.func(*args, **call.kwargs)
+                y = _flatten(out)[0][self.index]
+                flat = _flatten(tuple(args))[0]
+                targets = [flat[i] for i in grad_at] + captured
+                grads = autograd_grad(y, targets, grad_outputs=ge, allow_unused=True)
+            return tuple(
+                t.detach().zero_() if g is None else g
+                for t, g in zip((x.detach().clone() for x in targets), grads)
+            )
+
+        out_dims = tuple(call.flat_dims[i] for i in grad_at) + (0,) * len(captured)
+        grads = _map(
+            element_backward,
+            (*self.in_dims, self.out_dim),
+            out_dims,
+            call.randomness,
+            self.chunk_size,
+            (*self.args, g),
+            {},
+            keys=self.keys,
+        )
+        n = len(grad_at)
+        return (*grads[:n], *(c.sum(0) for c in grads[n:]))
+
+
+def _connect(call: _Call, outs: list, in_dims, chunk_size, args, keys) -> list:
+    """Record the mapped call as one node, so its output's gradient reaches the tensors it came
+    from; only one output may require grad."""
+    if len(call.through) != 1:
+        raise NotImplementedError(_THROUGH_ERROR.format(name=_name(call.func)))
+    through = _Through(call, outs[call.through[0]], in_dims, chunk_size, args, keys)
+    outs = list(outs)
+    outs[call.through[0]] = _MappedCall.apply(through, *through.inputs())
+    return outs
