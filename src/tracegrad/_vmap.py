@@ -12,6 +12,10 @@ The trace is what makes the rest PyTorch-like: its random key is per batch eleme
 (``randomness="different"``), shared (``"same"``) or refused (``"error"``); its ``wrote`` hook
 finds in-place writes of batched values into unbatched tensors; its runtime checks (an index out
 of range) are carried out of the map and raised after it, or handed to an enclosing trace.
+
+Differentiating *through* a mapped call (an output that requires grad) records the call as one
+node (``_MappedCall``, a custom Function) whose backward is again a vmap: the function run once
+more per element, differentiated by ``tracegrad.autograd.grad`` with that element's cotangent.
 """
 
 from __future__ import annotations
@@ -455,8 +459,9 @@ def vmap(
     element draws its own numbers) or ``"same"`` (one draw shared by all). ``chunk_size`` maps
     that many elements at a time and concatenates (less memory). The function runs once, on
     tensors whose arrays are ``jax.vmap`` batch tracers (see docs/vmap.md); inside it,
-    ``tracegrad.autograd.grad`` gives per-sample gradients. Differentiating through vmap (an
-    output that requires grad) raises NotImplementedError.
+    ``tracegrad.autograd.grad`` gives per-sample gradients. An output that requires grad is
+    connected to the graph by one node whose backward maps tracegrad's backward of ``func``
+    (one such output per call; no double backward through it).
     """
     if randomness not in _RANDOMNESS:
         raise RuntimeError(
