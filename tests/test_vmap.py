@@ -245,6 +245,22 @@ def test_differentiating_through_vmap_with_dims_chunks_randomness_and_nesting():
     np.testing.assert_allclose(V.grad.numpy(), ref[0], rtol=1e-10, atol=1e-12)
 
 
+def test_differentiating_through_nested_vmaps():
+    x, w = _rand(4, 5, 3), _rand(3)
+    X, W = _t(x, requires_grad=True), _t(w, requires_grad=True)
+    tg.vmap(tg.vmap(lambda r: (r * W).sin().sum()))(X).sum().backward()
+    f = lambda x, w: jnp.sin(x * w).sum()  # noqa: E731
+    for t, r in zip((X, W), jax.grad(f, argnums=(0, 1))(x, w)):
+        np.testing.assert_allclose(t.grad.numpy(), r, rtol=1e-10, atol=1e-12)
+
+
+def test_an_unbatched_output_keeps_its_graph():
+    w = _t(_rand(2), requires_grad=True)
+    out, const = tg.vmap(lambda a: (a * 2, (w**2).sum()), out_dims=(0, None))(_t(_rand(3, 2)))
+    const.backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * w.detach().numpy())
+
+
 def test_differentiating_through_vmap_limits_raise_not_implemented():
     x = _t(_rand(3, 2))
     w = _t(_rand(2), requires_grad=True)

@@ -145,6 +145,7 @@ class _Tape(list):
     def __init__(self, outer: _tracing.Trace | None) -> None:
         super().__init__()
         self.outer = outer
+        self.inputs: set = set()  # ids of the arrays of mapped inputs (this map's and inner ones)
         self.scopes = getattr(outer.tape, "scopes", []) if outer is not None else []
 
     def append(self, entry) -> None:
@@ -355,6 +356,10 @@ class _Call:
             leaves[i] = Tensor._wrap(a, requires_grad=self.flat_args[i]._requires_grad)
         args = jax.tree_util.tree_unflatten(self.spec, leaves)
         trace = _VmapTrace(_tracing.current(), self.randomness, key)
+        outer = trace
+        while isinstance(outer, _VmapTrace):  # not tensors captured from outside, for any map
+            outer.tape.inputs.update(id(a) for a in arrays)
+            outer = outer.outer
         try:
             with _tracing.tracing(trace):
                 try:
@@ -432,6 +437,8 @@ class _Call:
 def _raise_checks(call: _Call, checks: list) -> None:
     """Raise (eagerly) or hand to the enclosing trace the runtime checks of the mapped call."""
     for (make, has_value), (bad, value) in zip(call.checks, checks):
+        if bad.shape[0] == 0:
+            continue  # an empty batch checked nothing
         b = bad.reshape(bad.shape[0], -1).any(axis=1)
         v = value.reshape(value.shape[0], -1)[:, 0]
         first = jnp.argmax(b)
@@ -521,7 +528,10 @@ def _map(func, in_dims, out_dims, randomness, chunk_size, args, kwargs, keys=Non
         if kind == "b":
             outs.append(Tensor._wrap(jnp.moveaxis(next(b), 0, x)))
         elif kind == "u":
-            outs.append(Tensor._wrap(next(u)))
+            # The tensor itself: its value does not depend on the batch, so neither does its
+            # graph (a captured parameter's gradient flows through it as usual).
+            next(u)
+            outs.append(x)
         else:
             outs.append(x)
     if call.through:
@@ -529,11 +539,11 @@ def _map(func, in_dims, out_dims, randomness, chunk_size, args, kwargs, keys=Non
     return jax.tree_util.tree_unflatten(call.out_spec, outs)
 
 
-def _captured(tape: list, level) -> list:
+def _captured(tape: _Tape, level) -> list:
     """The tensors from outside the map that require grad and that the mapped ops read: the
     parameters a per-sample function closes over, the unmapped tensor arguments (tensors the
     function computed from them are not counted: their gradient reaches them through these)."""
-    produced = {id(out) for _, _, _, out in tape}
+    produced = {id(out) for _, _, _, out in tape} | tape.inputs
     seen: set = set()
     found = []
     for _, operands, _, _ in tape:
