@@ -60,6 +60,7 @@ from ._layout import (  # noqa: E402
     sparse_csr,
     strided,
 )
+from ._vmap import vmap  # noqa: E402
 from .autograd import (  # noqa: E402
     enable_grad,
     inference_mode,
