@@ -5,7 +5,8 @@ import cycle and no import hidden inside a function to dodge one.
     autograd  nodes, the engine, the compiled backward, Function
     ops       every recorded op
     library   nn, optim, utils, serialization, cuda, accelerator, backends, amp
-    compiler  tracegrad.compile, vmap, and the pictures of graphs and compiles (viz)
+    compiler  tracegrad.compile, vmap and the function transforms (func), and the pictures of
+              graphs and compiles (viz)
 
 Upper layers extend ``Tensor`` through ``tracegrad._surface.expose`` rather than ``tensor.py``
 importing them, so the Tensor's methods need no import upward.
@@ -43,10 +44,10 @@ def _layer(module: str) -> str | None:
         return "ops"
     if head in (
         "nn", "optim", "utils", "serialization", "distributions", "linalg", "cuda", "accelerator",
-        "backends", "amp", "fft", "special", "func",
+        "backends", "amp", "fft", "special",
     ):  # fmt: skip
         return "library"
-    if head in ("compiler", "_compile_values", "_vmap", "viz"):
+    if head in ("compiler", "_compile_values", "_vmap", "func", "viz"):
         return "compiler"
     return None  # the package itself and the stub generator sit above everything
 
