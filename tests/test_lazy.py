@@ -387,3 +387,32 @@ def test_strict_is_per_thread(lazy_mode):
         th.start()
         th.join()
     assert seen["value"] == 2.0
+
+
+def test_in_place_ops_on_pending_values_stay_pending(lazy_mode):
+    a = tg.tensor([1.0, 2.0], dtype=tg.float64) * 2
+    before = lazy.stats()["realizations"]
+    a.add_(1)
+    a.mul_(3)
+    a += 1
+    assert lazy.stats()["realizations"] == before
+    assert type(a._storage._array) is lazy.Pending
+    assert a.tolist() == [10.0, 16.0]  # ((2x + 1) * 3) + 1
+
+
+def test_a_model_moved_to_the_default_device_trains_as_one_program(lazy_mode):
+    tg.manual_seed(0)
+    model = tg.nn.Sequential(tg.nn.Linear(3, 4), tg.nn.ReLU(inplace=True), tg.nn.Linear(4, 1))
+    model.to("cpu")  # committed to the device programs run on: still recorded
+    opt = tg.optim.SGD(model.parameters(), lr=0.1)
+    x = tg.ones(5, 3)
+    tg.sync()
+    before = lazy.stats()["realizations"]
+    with lazy.strict():
+        opt.zero_grad()
+        loss = model(x).pow(2).mean()
+        loss.backward()
+        opt.step()
+    loss.item()
+    assert lazy.stats()["realizations"] == before + 1
+    assert model[0].weight.device == tg.device("cpu")

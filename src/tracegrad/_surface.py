@@ -172,6 +172,7 @@ def _inplace_method(fn: Callable, name: str) -> Callable:
 
     method.__name__ = name
     method.__qualname__ = f"Tensor.{name}"
+    method.__code__ = method.__code__.replace(co_qualname=method.__qualname__)  # tracebacks, logs
     method.__doc__ = f"In-place version of :func:`{_name(fn)}`."
     try:
         method.__signature__ = inspect.signature(fn)

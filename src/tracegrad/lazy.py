@@ -136,9 +136,10 @@ class Pending:
     """
 
     __slots__ = ("shape", "dtype", "weak_type", "aval", "op", "graph", "index", "storages",
-                 "value", "__weakref__")  # fmt: skip
+                 "value", "commit", "__weakref__")  # fmt: skip
 
     def __init__(self, aval, op, graph, index):
+        self.commit = False  # realized committed to the home device (``to(device)``)
         self.shape, self.dtype, self.weak_type = aval
         self.aval = aval
         self.op = op
@@ -196,6 +197,17 @@ def _graph() -> _Graph:
     if g is None:
         g = _local.graph = _Graph()
     return g
+
+
+_home: list = []
+
+
+def home():
+    """The device programs run on: JAX's default device. Values committed to it may be leaves
+    of a program; values on other devices run their ops eagerly."""
+    if not _home:
+        _home.append(jax.devices()[0])
+    return _home[0]
 
 
 def active() -> bool:
@@ -550,6 +562,8 @@ def _flush(graph: _Graph, why: str | None) -> None:
                 _stats["compile_seconds"] += seconds
             _explain_compile(where, key, len(nodes), len(outs), seconds)
         for p, r in zip(live, results):
+            if p.commit and not r.committed:
+                r = jax.device_put(r, home())
             p.value = r
             for ref in p.storages:
                 s = ref()

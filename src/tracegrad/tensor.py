@@ -645,10 +645,11 @@ class Tensor:
         in-place op, whose own storage is about to change)."""
         if self._view is not None:
             self._refresh_view()
+        # ``_array``: in lazy mode a pending value stays pending (the op records on it).
         if not self._requires_grad:
-            return Tensor._wrap(self._storage.array)
+            return Tensor._wrap(self._storage._array)
         return (
-            Tensor._wrap(self._storage.array, requires_grad=True, grad_fn=self.grad_fn)
+            Tensor._wrap(self._storage._array, requires_grad=True, grad_fn=self.grad_fn)
             if self.grad_fn is not None
             else self
         )
@@ -733,10 +734,10 @@ class Tensor:
             return
         _, base, read, _ = found
         fresh = read(base)
-        if fresh._storage.array.shape != self._storage.array.shape:
+        if fresh._storage._array.shape != self._storage._array.shape:
             self._view = None
             return
-        self._storage.array = fresh._storage.array
+        self._storage.array = fresh._storage._array
         self._storage.writes += 1
         if fresh.grad_fn is not None or self._requires_grad:
             self.grad_fn = fresh.grad_fn

@@ -314,9 +314,13 @@ _RESHAPES = frozenset(("reshape", "expand", "permute"))
 
 
 def _record_pending(op: Op, operands: tuple, params: dict):
-    """``op`` on ``operands`` as a pending value, or None when it must run now (an operand
-    committed to an explicit device, a move to a device, or an op the lazy graph cannot hold)."""
-    if params.get("device") is not None:  # ``to(device)``: a program's results stay where it runs
+    """``op`` on ``operands`` as a pending value, or None when it must run now (an operand on
+    another device than the one programs run on, a move to one, or an op the lazy graph cannot
+    hold). Programs run on JAX's default device: values committed there (``model.to("cpu")``)
+    stay pending, and a ``to(device)`` there is realized committed, as eagerly."""
+    home = _lazy.home()
+    device = params.get("device")
+    if device is not None and device.jax_device() is not home:
         return None
     arrays = []
     pending = False
@@ -325,7 +329,9 @@ def _record_pending(op: Op, operands: tuple, params: dict):
             a = x._storage._array
             if type(a) is _lazy.Pending:
                 pending = True
-            elif getattr(a, "_committed", False) or isinstance(a, jax.core.Tracer):
+            elif isinstance(a, jax.core.Tracer) or (
+                getattr(a, "_committed", False) and getattr(a.sharding, "_device", None) is not home
+            ):
                 return None
             arrays.append(a)
         else:
@@ -341,7 +347,10 @@ def _record_pending(op: Op, operands: tuple, params: dict):
         if all(not hasattr(a, "dtype") or a.dtype == cast for a in arrays):
             cast = None
     try:
-        return _lazy.record(op, arrays, params, cast)
+        p = _lazy.record(op, arrays, params, cast)
+        if device is not None and p is not None:
+            p.commit = True
+        return p
     except (TypeError, ValueError) as e:
         if "for broadcasting" in str(e):
             err = _broadcast_error(op, operands)
