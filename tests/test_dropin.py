@@ -113,13 +113,24 @@ def _leaves(value) -> list:
     return out
 
 
+# Values that compare two different computations of the same numbers bitwise (gradients with
+# and without activation checkpointing). In lazy mode each is part of a differently fused
+# program, equal to float32 rounding (docs/lazy.md; the max difference is still compared), so
+# these are compared in eager mode only.
+BITWISE_ACROSS_PROGRAMS = {"checkpointed_blocks.py": {".det_grads_equal"}}
+LAZY = os.environ.get("TRACEGRAD_LAZY", "0") not in ("", "0")
+
+
 def _compare(program: str, got: dict, want: dict) -> None:
     rtol, atol = TOLERANCES.get(program, (RTOL, ATOL))
     got_values, want_values = _leaves(got["values"]), _leaves(want["values"])
     assert [p for p, _ in got_values] == [p for p, _ in want_values], "different result structure"
     assert want_values, f"{program} emitted no values"
+    skip = BITWISE_ACROSS_PROGRAMS.get(program, set()) if LAZY else set()
     bad = []
     for (path, g), (_, w) in zip(got_values, want_values):
+        if path in skip:
+            continue
         text = isinstance(w, str)
         if isinstance(w, bool) or isinstance(w, str) or w is None:
             ok = g == w
