@@ -453,8 +453,9 @@ def _setitem(self: Tensor, index, value) -> None:
         and tuple(mask.shape) == tuple(self.shape[: mask.ndim])
         and (not isinstance(value, Tensor) or value.ndim == 0)
     ):
-        # x[mask] = scalar is a masked fill: static shapes, so it also runs inside jax.jit.
-        m = Tensor._wrap(mask._storage.array.reshape(mask.shape + (1,) * (self.ndim - mask.ndim)))
+        # x[mask] = scalar is a masked fill: static shapes, so it also runs inside jax.jit (and
+        # stays pending in lazy mode: the mask is reshaped by a recorded op, not read).
+        m = mask.detach().reshape(tuple(mask.shape) + (1,) * (self.ndim - mask.ndim))
         value = _value_for(value, self.dtype, ())
         self._rebase(_masked_fill(self._snapshot(), m, value, name="IndexPutBackward0"))
         return
