@@ -189,3 +189,19 @@ def test_hessian_newton_converges():
     assert last < 1e-8, out
     assert "quadratic: one step gives [0.5999" in out
     assert "shape (4, 3, 4, 3)" in out and "symmetric: True" in out
+
+
+def _number_after(out: str, prefix: str) -> float:
+    """The number that follows ``prefix`` on the first line containing it ("1.2e-08", "88.3%")."""
+    line = next(x for x in out.splitlines() if prefix in x)
+    return float(line.split(prefix, 1)[1].split()[0].rstrip("%,;)"))
+
+
+def test_per_sample_grads_match_a_loop_and_dp_sgd_learns():
+    # Moved here from tests/test_vmap.py when the example became the torch.func tutorial's.
+    out = _run("per_sample_grads.py")
+    assert "per-sample gradients match a loop: True" in out
+    assert _number_after(out, "loop of backward()| over 16 samples:") < 1e-5, out
+    assert "'conv1.weight': (16, 8, 1, 3, 3)" in out and "'fc.weight': (16, 10, 64)" in out
+    assert _number_after(out, "final test accuracy") > 80.0, out
+

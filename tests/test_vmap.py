@@ -5,10 +5,6 @@ against the op applied per sample."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +15,6 @@ from tracegrad.ops import REGISTRY
 
 from .samples import load_all
 
-ROOT = Path(__file__).resolve().parents[1]
 TOL = dict(rtol=1e-10, atol=1e-12)
 
 
@@ -482,18 +477,3 @@ def test_every_registered_op_batches_like_a_loop(name):
         ref = np.stack([p[j] for p in per_element])
         assert o.shape == ref.shape and np.asarray(o).dtype == ref.dtype
         np.testing.assert_allclose(np.asarray(o), ref, rtol=1e-6, atol=1e-7, equal_nan=True)
-
-
-# ----------------------------------------------------------------------------------- example
-@pytest.mark.slow
-def test_per_sample_grads_example_runs():
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "per_sample_grads.py")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "per-sample gradients match a loop: True" in proc.stdout
-    assert "every clipped per-sample gradient norm <= 1.0: True" in proc.stdout
