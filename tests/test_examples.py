@@ -205,3 +205,13 @@ def test_per_sample_grads_match_a_loop_and_dp_sgd_learns():
     assert "'conv1.weight': (16, 8, 1, 3, 3)" in out and "'fc.weight': (16, 10, 64)" in out
     assert _number_after(out, "final test accuracy") > 80.0, out
 
+
+def test_ensembling_matches_running_the_models_one_by_one():
+    out = _run("ensembling.py", "--models", "5")
+    assert "(a) same minibatch: predictions (5, 64, 10)" in out
+    assert "(b) own minibatches: predictions (5, 64, 10)" in out
+    assert "(a) matches the loop: True" in out and "(b) matches the loop: True" in out
+    assert _number_after(out, "(a) max |vmap - loop| =") < 1e-5, out
+    assert _number_after(out, "(b) max |vmap - loop| =") < 1e-5, out
+    assert _number_after(out, "stacked parameters: max |vmap - loop| =") < 1e-6, out
+
