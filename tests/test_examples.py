@@ -215,3 +215,16 @@ def test_ensembling_matches_running_the_models_one_by_one():
     assert _number_after(out, "(b) max |vmap - loop| =") < 1e-5, out
     assert _number_after(out, "stacked parameters: max |vmap - loop| =") < 1e-6, out
 
+
+def test_jacobian_physics_matches_finite_differences():
+    out = _run("jacobian_physics.py")
+    assert _number_after(out, "max |jacrev - finite differences| =") < 1e-7, out
+    assert _number_after(out, "max |jacfwd - finite differences| =") < 1e-7, out
+    assert _number_after(out, "max |jacrev - jacfwd| =") < 1e-12, out
+    assert "jacobians match finite differences: True" in out
+    # At rho = 28 the fixed point C+ is an unstable spiral: lambda = -13.85, 0.094 +- 10.19j.
+    assert "'-13.8546+0.0000j', '0.0940+10.1945j', '0.0940-10.1945j'" in out
+    assert _number_after(out, "max |mu - exp(dt lambda)| =") < 1e-5, out
+    assert "C+ is unstable: 2 of 3 |mu| > 1" in out
+    # The linearized covariance agrees with a 20,000-state ensemble to sampling error.
+    assert _number_after(out, "|J P J^T - ensemble| / |ensemble| =") < 0.05, out
