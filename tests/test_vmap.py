@@ -58,6 +58,26 @@ def test_pytree_inputs_and_outputs_with_prefix_dims():
     np.testing.assert_allclose(e.numpy(), np.exp(x), **TOL)
 
 
+def test_dicts_keep_their_key_order_as_in_pytorch():
+    """The function sees its dict arguments, and the caller gets its dict results, in insertion
+    order (torch's pytrees keep it; jax's sort the keys): ``zip(model.parameters(),
+    grads.values())`` must pair each gradient with its own parameter."""
+    seen = []
+
+    def f(d):
+        seen.append(list(d))
+        return {"w": d["w"] * 2, "b": d["b"] + 1, "a": {"z": d["w"], "y": d["b"]}}
+
+    out = tg.vmap(f)({"w": _t(_rand(3, 2)), "b": _t(_rand(3))})
+    assert seen == [["w", "b"]]
+    assert list(out) == ["w", "b", "a"] and list(out["a"]) == ["z", "y"]
+    params = {"w": _t(_rand(2)), "b": _t(_rand(2))}
+    grads = tg.vmap(tg.func.grad(lambda p, x: (p["w"] * x).sum() + p["b"].sum()), (None, 0))(
+        params, _t(_rand(4, 2))
+    )
+    assert list(grads) == ["w", "b"]
+
+
 def test_out_dims_none_returns_unbatched_values():
     x, c = _rand(4, 3), _rand(3)
     out, const, label = tg.vmap(lambda a, c: (a * 2, c + 1, "tag"), in_dims=(0, None),
