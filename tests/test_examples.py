@@ -189,3 +189,42 @@ def test_hessian_newton_converges():
     assert last < 1e-8, out
     assert "quadratic: one step gives [0.5999" in out
     assert "shape (4, 3, 4, 3)" in out and "symmetric: True" in out
+
+
+def _number_after(out: str, prefix: str) -> float:
+    """The number that follows ``prefix`` on the first line containing it ("1.2e-08", "88.3%")."""
+    line = next(x for x in out.splitlines() if prefix in x)
+    return float(line.split(prefix, 1)[1].split()[0].rstrip("%,;)"))
+
+
+def test_per_sample_grads_match_a_loop_and_dp_sgd_learns():
+    # Moved here from tests/test_vmap.py when the example became the torch.func tutorial's.
+    out = _run("per_sample_grads.py")
+    assert "per-sample gradients match a loop: True" in out
+    assert _number_after(out, "loop of backward()| over 16 samples:") < 1e-5, out
+    assert "'conv1.weight': (16, 8, 1, 3, 3)" in out and "'fc.weight': (16, 10, 64)" in out
+    assert _number_after(out, "final test accuracy") > 80.0, out
+
+
+def test_ensembling_matches_running_the_models_one_by_one():
+    out = _run("ensembling.py", "--models", "5")
+    assert "(a) same minibatch: predictions (5, 64, 10)" in out
+    assert "(b) own minibatches: predictions (5, 64, 10)" in out
+    assert "(a) matches the loop: True" in out and "(b) matches the loop: True" in out
+    assert _number_after(out, "(a) max |vmap - loop| =") < 1e-5, out
+    assert _number_after(out, "(b) max |vmap - loop| =") < 1e-5, out
+    assert _number_after(out, "stacked parameters: max |vmap - loop| =") < 1e-6, out
+
+
+def test_jacobian_physics_matches_finite_differences():
+    out = _run("jacobian_physics.py")
+    assert _number_after(out, "max |jacrev - finite differences| =") < 1e-7, out
+    assert _number_after(out, "max |jacfwd - finite differences| =") < 1e-7, out
+    assert _number_after(out, "max |jacrev - jacfwd| =") < 1e-12, out
+    assert "jacobians match finite differences: True" in out
+    # At rho = 28 the fixed point C+ is an unstable spiral: lambda = -13.85, 0.094 +- 10.19j.
+    assert "'-13.8546+0.0000j', '0.0940+10.1945j', '0.0940-10.1945j'" in out
+    assert _number_after(out, "max |mu - exp(dt lambda)| =") < 1e-5, out
+    assert "C+ is unstable: 2 of 3 |mu| > 1" in out
+    # The linearized covariance agrees with a 20,000-state ensemble to sampling error.
+    assert _number_after(out, "|J P J^T - ensemble| / |ensemble| =") < 0.05, out

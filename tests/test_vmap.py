@@ -5,10 +5,6 @@ against the op applied per sample."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +15,6 @@ from tracegrad.ops import REGISTRY
 
 from .samples import load_all
 
-ROOT = Path(__file__).resolve().parents[1]
 TOL = dict(rtol=1e-10, atol=1e-12)
 
 
@@ -61,6 +56,26 @@ def test_pytree_inputs_and_outputs_with_prefix_dims():
     np.testing.assert_allclose(got["sum"].numpy(), ((x + y) * 3.0).T, **TOL)
     np.testing.assert_allclose(got["dot"].numpy(), x @ z[:3], **TOL)
     np.testing.assert_allclose(e.numpy(), np.exp(x), **TOL)
+
+
+def test_dicts_keep_their_key_order_as_in_pytorch():
+    """The function sees its dict arguments, and the caller gets its dict results, in insertion
+    order (torch's pytrees keep it; jax's sort the keys): ``zip(model.parameters(),
+    grads.values())`` must pair each gradient with its own parameter."""
+    seen = []
+
+    def f(d):
+        seen.append(list(d))
+        return {"w": d["w"] * 2, "b": d["b"] + 1, "a": {"z": d["w"], "y": d["b"]}}
+
+    out = tg.vmap(f)({"w": _t(_rand(3, 2)), "b": _t(_rand(3))})
+    assert seen == [["w", "b"]]
+    assert list(out) == ["w", "b", "a"] and list(out["a"]) == ["z", "y"]
+    params = {"w": _t(_rand(2)), "b": _t(_rand(2))}
+    grads = tg.vmap(tg.func.grad(lambda p, x: (p["w"] * x).sum() + p["b"].sum()), (None, 0))(
+        params, _t(_rand(4, 2))
+    )
+    assert list(grads) == ["w", "b"]
 
 
 def test_out_dims_none_returns_unbatched_values():
@@ -482,18 +497,3 @@ def test_every_registered_op_batches_like_a_loop(name):
         ref = np.stack([p[j] for p in per_element])
         assert o.shape == ref.shape and np.asarray(o).dtype == ref.dtype
         np.testing.assert_allclose(np.asarray(o), ref, rtol=1e-6, atol=1e-7, equal_nan=True)
-
-
-# ----------------------------------------------------------------------------------- example
-@pytest.mark.slow
-def test_per_sample_grads_example_runs():
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "per_sample_grads.py")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "per-sample gradients match a loop: True" in proc.stdout
-    assert "every clipped per-sample gradient norm <= 1.0: True" in proc.stdout

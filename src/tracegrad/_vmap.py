@@ -103,6 +103,30 @@ def _flatten(tree) -> tuple[list, Any]:
     return jax.tree_util.tree_flatten(tree, is_leaf=_is_leaf)
 
 
+def _key_order(tree) -> Any:
+    """The key order of every dict in ``tree``, which jax's pytrees lose (they sort the keys):
+    None where there is no dict."""
+    if isinstance(tree, dict):
+        return {k: _key_order(v) for k, v in tree.items()}
+    if isinstance(tree, (tuple, list)):
+        orders = [_key_order(v) for v in tree]
+        return orders if any(o is not None for o in orders) else None
+    return None
+
+
+def _in_key_order(tree, order) -> Any:
+    """``tree`` (as jax unflattened it) with its dicts in the key order ``order`` recorded, as
+    torch's pytrees keep it."""
+    if order is None:
+        return tree
+    if isinstance(order, dict):
+        return {k: _in_key_order(tree[k], o) for k, o in order.items()}
+    items = [_in_key_order(v, o) for v, o in zip(tree, order)]
+    if hasattr(tree, "_fields"):  # a namedtuple
+        return type(tree)(*items)
+    return type(tree)(items)
+
+
 def _broadcast_prefix(prefix, tree) -> list | None:
     """The leaves of ``prefix`` (ints or None) repeated over the leaves of the subtrees of
     ``tree`` they stand for, in ``tree``'s flattening order; None when the structures differ."""
@@ -343,6 +367,7 @@ class _Call:
         self.kwargs, self.out_dims, self.randomness = kwargs, out_dims, randomness
         self.batched_at = [i for i, d in enumerate(flat_dims) if d is not None]
         self.out_spec = None
+        self.arg_order = self.out_order = None  # dict key orders (jax's pytrees sort keys)
         self.out_plan: list = []  # per output leaf: ("b", out_dim) | ("u", None) | ("py", value)
         self.checks: list = []  # (make_error, has_value) of each runtime check
         self.through: list = []  # the outputs that require grad (positions in out_plan)
@@ -354,7 +379,7 @@ class _Call:
         leaves = list(self.flat_args)
         for i, a in zip(self.batched_at, arrays):
             leaves[i] = Tensor._wrap(a, requires_grad=self.flat_args[i]._requires_grad)
-        args = jax.tree_util.tree_unflatten(self.spec, leaves)
+        args = _in_key_order(jax.tree_util.tree_unflatten(self.spec, leaves), self.arg_order)
         trace = _VmapTrace(_tracing.current(), self.randomness, key)
         outer = trace
         while isinstance(outer, _VmapTrace):  # not tensors captured from outside, for any map
@@ -378,6 +403,7 @@ class _Call:
     def unwrap(self, out, level, trace) -> tuple:
         name = _name(self.func)
         flat_out, self.out_spec = _flatten(out)
+        self.out_order = _key_order(out)
         if isinstance(out, Tensor) or out is None:
             if isinstance(self.out_dims, tuple) and len(self.out_dims) == 1:
                 dims = list(self.out_dims)
@@ -491,6 +517,7 @@ def _map(func, in_dims, out_dims, randomness, chunk_size, args, kwargs, keys=Non
     recomputes the forward draws what the forward drew)."""
     flat_args, flat_dims, spec, size = _check_in_dims(in_dims, args, func)
     call = _Call(func, flat_args, flat_dims, spec, kwargs, out_dims, randomness)
+    call.arg_order = _key_order(args)
     arrays = [flat_args[i]._storage.array for i in call.batched_at]
     dims = [flat_dims[i] for i in call.batched_at]
     if keys is None and randomness == "different":
@@ -536,7 +563,7 @@ def _map(func, in_dims, out_dims, randomness, chunk_size, args, kwargs, keys=Non
             outs.append(x)
     if call.through:
         outs = _connect(call, outs, in_dims, chunk_size, args, keys)
-    return jax.tree_util.tree_unflatten(call.out_spec, outs)
+    return _in_key_order(jax.tree_util.tree_unflatten(call.out_spec, outs), call.out_order)
 
 
 def _captured(tape: _Tape, level) -> list:
