@@ -21,12 +21,16 @@ from typing import Any
 import jax.numpy as jnp
 
 from .._vmap import vmap
+from ..autograd import functional as _autograd_functional
 from ..autograd import grad as _autograd_grad
 from ..autograd.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from ..autograd.node import AccumulateGrad
 from ..creation import zeros_like
 from ..ops import stack
 from ..tensor import Tensor
+
+# autograd.functional's vectorize=True maps with vmap, which sits in this (upper) layer.
+_autograd_functional._vmap = vmap
 
 __all__ = [
     "grad",
