@@ -12,7 +12,9 @@ Contenders, interleaved in one process (``steps.interleaved``), medians and rati
 - ``jax.jit`` (the anchor): ``jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0, 0)))`` on the same
   parameters;
 - ``torch.func``: ``torch.func.vmap(torch.func.grad(...))`` with ``torch.func.functional_call``
-  (skipped when torch is not importable, or with ``--no-torch``).
+  (skipped when torch is not importable, or with ``--no-torch``);
+- ``jax.jit program alone``: the anchor's program called ahead-of-time compiled (``lower().compile()``),
+  for what the program costs without ``jax.jit``'s dispatch.
 
 Every contender blocks until its gradients are computed. Before timing, each one's per-sample
 gradients are compared with the anchor's (float32 tolerance).
@@ -186,6 +188,10 @@ def main(argv: list[str] | None = None) -> None:
     notes.update(check_agree(results, "jax.jit"))
     del results
 
+    # the anchor's program alone (an AOT-compiled call: what XLA runs, less jax.jit's dispatch)
+    compiled = jax_fn.lower(*jax_args).compile()
+    contenders["jax.jit program alone"] = lambda: jax.block_until_ready(compiled(*jax_args))
+
     live = {n: (lambda f=f: f() and None) for n, f in contenders.items() if n not in notes}
     times, _, errors = interleaved(live, reps=args.reps, warmup=2)
     errors.update({n: notes[n] for n in notes if n not in live})
@@ -193,25 +199,15 @@ def main(argv: list[str] | None = None) -> None:
         "tracegrad.compile": ("jax.jit", "<= 1.1"),
         "tracegrad eager": ("jax.jit", ""),
         "torch.func": ("jax.jit", ""),
+        "jax.jit program alone": ("jax.jit", ""),
     }
-    names = ["jax.jit", "tracegrad.compile", "tracegrad eager"] + (
-        ["torch.func"] if use_torch else []
+    names = ["jax.jit", "tracegrad.compile", "tracegrad eager"]
+    names += ["torch.func"] if use_torch else []
+    rows: list[Row] = rows_from(
+        BENCH, names + ["jax.jit program alone"], times, errors, ratios, notes
     )
-    rows: list[Row] = rows_from(BENCH, names, times, errors, ratios, notes)
     if not use_torch:
         rows.append(Row(BENCH, "torch.func", None, note="torch not used"))
-
-    # the anchor's program alone: what XLA runs, without Python around it
-    params, xj, yj = jax_args
-    compiled = jax_fn.lower(params, xj, yj).compile()
-    program = []
-    for _ in range(args.reps):
-        t0 = time.perf_counter()
-        jax.block_until_ready(compiled(params, xj, yj))
-        program.append(time.perf_counter() - t0)
-    rows.append(
-        Row(BENCH, "jax.jit program alone", float(np.median(program)), "jax.jit", note="AOT call")
-    )
     print()
     print_table(rows)
     med = {r.contender: r.seconds for r in rows}
