@@ -210,6 +210,10 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(Row(BENCH, "torch.func", None, note="torch not used"))
     print()
     print_table(rows)
+    print()
+    print(
+        "fastest call (ms): " + ", ".join(f"{n} {min(t) * 1e3:.1f}" for n, t in times.items() if t)
+    )
     med = {r.contender: r.seconds for r in rows}
     if use_torch and med.get("torch.func") and med.get("tracegrad.compile"):
         ratio = med["tracegrad.compile"] / med["torch.func"]
