@@ -88,6 +88,23 @@ def test_hessian_hvp_vhp():
             close(g, w)
 
 
+@pytest.mark.parametrize("strategy", ["reverse-mode", "forward-mode"])
+def test_vectorized_jacobian_and_hessian(strategy):
+    # vectorize=True: one vmap of the backward over the identity basis, the same numbers.
+    close(AF.jacobian(vec_tg, t64(XN), vectorize=True, strategy=strategy), jax.jacrev(vec_jax)(X))
+    if strategy == "reverse-mode":
+        got = AF.jacobian(vec_tg, t64(XN), vectorize=True, create_graph=True)  # the loop
+        assert got.requires_grad
+        close(got, jax.jacrev(vec_jax)(X))
+    hs = AF.hessian(scalar_tg, (t64(XN), t64(YN)), vectorize=True, outer_jacobian_strategy=strategy)
+    hj = jax.hessian(scalar_jax, argnums=(0, 1))(X, Y)
+    for i in range(2):
+        for j in range(2):
+            close(hs[i][j], hj[i][j])
+    x = t64(np.zeros(0))
+    assert AF.jacobian(lambda x: x * 2, x, vectorize=True, strategy=strategy).shape == (0, 0)
+
+
 def test_create_graph_and_detached_results():
     x = t64(XN, requires_grad=True)
     _, g = AF.vjp(lambda x: (x**3).sum(), x)

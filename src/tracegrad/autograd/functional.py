@@ -6,8 +6,9 @@ as PyTorch's do: a single tensor where the function's inputs (or outputs) were a
 tuple where they were a tuple. Forward-mode products (``jvp``, ``hvp``) use the double-backward
 construction: the vector-Jacobian product ``u -> J^T u`` is linear in ``u``, so differentiating
 ``<J^T u, v>`` with respect to a dummy ``u`` gives ``J v``. That costs two reverse passes per
-product. ``vectorize=True`` is accepted and computes the same results with a Python loop over
-basis vectors (tracegrad has no batched backward yet).
+product. ``jacobian``/``hessian`` with ``vectorize=True`` compute all the rows (or columns) with
+one ``tracegrad.vmap`` of the backward over the identity basis, as PyTorch's do; without it (and
+with ``create_graph=True``, whose graph a mapped call cannot record) one reverse pass per row.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from .function import Function
 from .grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
+
+# ``tracegrad.vmap``, installed by ``tracegrad.func`` when it is imported: vmap sits in the
+# compiler layer, above this one (tests/test_layers.py), and ``vectorize=True`` needs it.
+_vmap: Callable | None = None
 
 
 class _Stack(Function):
@@ -304,38 +309,71 @@ def _stack_or_empty(rows: list, inp: Tensor) -> Tensor:
     return inp.new_zeros((0, *inp.shape))
 
 
+def _identity_basis(parts) -> list[Tensor]:
+    """The identity over all the elements of ``parts`` (concatenated), split per part: entry
+    ``i`` is shaped ``(total, *parts[i].shape)`` in ``parts[i]``'s dtype."""
+    total = sum(p.nelement() for p in parts)
+    out, start = [], 0
+    for p in parts:
+        n = p.nelement()
+        out.append(tensor(jnp.eye(total, n, k=-start, dtype=p.dtype.np).reshape(total, *p.shape)))
+        start += n
+    return out
+
+
+def _split_rows(res, outputs, inputs) -> tuple:
+    """``res[j]`` (rows over all the outputs' elements, for input ``j``) as blocks shaped
+    ``out_i.shape + in_j.shape``."""
+    jac, start = [], 0
+    for out in outputs:
+        n = out.nelement()
+        jac.append(
+            tuple(
+                r[start : start + n].reshape(tuple(out.shape) + tuple(inp.shape))
+                for r, inp in zip(res, inputs)
+            )
+        )
+        start += n
+    return tuple(jac)
+
+
+def _jacobian_rows_vectorized(outputs, inputs) -> tuple:
+    """As ``_jacobian_rows`` (without a graph): one ``vmap`` of the backward over the identity
+    basis of all the outputs."""
+
+    def rows(*cotangents):
+        vj = _grad(outputs, inputs, cotangents, retain_graph=True)
+        return tuple(zeros_like(inp) if g is None else g for g, inp in zip(vj, inputs))
+
+    return _split_rows(_vmap(rows)(*_identity_basis(outputs)), outputs, inputs)
+
+
 def _jacobian_columns(outputs_of, inputs, strict: bool) -> tuple:
-    """Forward mode: one double-backward Jacobian-vector product per input element."""
+    """Forward mode: the double-backward Jacobian-vector products for every one-hot tangent, as
+    one ``vmap`` of the second backward over the identity basis of the inputs."""
     with enable_grad():
         outputs = outputs_of(inputs)
         dummies = tuple(zeros_like(out).requires_grad_(True) for out in outputs)
         grad_inputs = _grad(outputs, inputs, dummies, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict)
-    cols: list[list[list]] = [[[] for _ in inputs] for _ in outputs]
-    for j, inp in enumerate(inputs):
-        for k in range(inp.nelement()):
-            basis = tuple(
-                tensor(jnp.zeros(x.nelement(), x.dtype.np).at[k].set(1).reshape(x.shape))
-                if m == j
-                else zeros_like(x)
-                for m, x in enumerate(inputs)
-            )
-            res = _grad(grad_inputs, dummies, basis, retain_graph=True)
-            res = _fill_in_zeros(res, outputs, strict, False, "back_trick")
-            for i, col in enumerate(res):
-                cols[i][j].append(col.detach())
-    # column k of out_i's Jacobian in input j is J[..., k]: stack on a trailing axis.
-    return tuple(
-        tuple(
-            (
-                stack_rows(cols[i][j]).reshape(-1, out.nelement()).transpose(0, 1)
-                if cols[i][j]
-                else out.new_zeros((out.nelement(), 0))
-            ).reshape(tuple(out.shape) + tuple(inp.shape))
-            for j, inp in enumerate(inputs)
-        )
-        for i, out in enumerate(outputs)
-    )
+
+    def columns(*basis):
+        res = _grad(grad_inputs, dummies, basis, retain_graph=True)
+        return _fill_in_zeros(res, outputs, strict, False, "back_trick")
+
+    # res[i]: the products for every one-hot tangent, shaped (total inputs' elements, *out_i)
+    res = _vmap(columns)(*_identity_basis(inputs))
+    jac = []
+    for out, r in zip(outputs, res):
+        cols, start = [], 0
+        for inp in inputs:
+            c = r[start : start + inp.nelement()].detach()
+            start += inp.nelement()
+            # column k of out's Jacobian in inp is J[..., k]: the products go last.
+            c = c.reshape(inp.nelement(), out.nelement()).transpose(0, 1)
+            cols.append(c.reshape(tuple(out.shape) + tuple(inp.shape)))
+        jac.append(tuple(cols))
+    return tuple(jac)
 
 
 def jacobian(
@@ -352,8 +390,10 @@ def jacobian(
 
     ``"reverse-mode"`` runs one reverse pass per output element; ``"forward-mode"`` one
     double-backward product per input element (and, as in PyTorch, needs ``vectorize=True`` and
-    ``create_graph=False``). ``vectorize`` changes nothing observable here: the rows are computed
-    by a Python loop. As ``torch.autograd.functional.jacobian``.
+    ``create_graph=False``). ``vectorize=True`` computes them all with one ``tracegrad.vmap`` of
+    the backward over the identity basis (tracegrad's rules, batched); otherwise, and with
+    ``create_graph=True`` (a mapped call records no graph to differentiate twice), one reverse
+    pass per output element in a Python loop. As ``torch.autograd.functional.jacobian``.
     """
     if strategy not in ("forward-mode", "reverse-mode"):
         raise AssertionError(
@@ -399,7 +439,10 @@ def jacobian(
                 "not supported together. Please either set `strict=False` or "
                 "`vectorize=False`."
             )
-        jac = _jacobian_rows(outputs, inputs, create_graph, strict)
+        if vectorize and not create_graph:
+            jac = _jacobian_rows_vectorized(outputs, inputs)
+        else:
+            jac = _jacobian_rows(outputs, inputs, create_graph, strict)
         jac = _postprocess(jac, create_graph)
         return _untuple(jac, (is_outputs_tuple, is_inputs_tuple))
 

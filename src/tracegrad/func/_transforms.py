@@ -18,12 +18,19 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import jax.numpy as jnp
+
+from .._vmap import vmap
+from ..autograd import functional as _autograd_functional
 from ..autograd import grad as _autograd_grad
 from ..autograd.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from ..autograd.node import AccumulateGrad
 from ..creation import zeros_like
 from ..ops import stack
 from ..tensor import Tensor
+
+# autograd.functional's vectorize=True maps with vmap, which sits in this (upper) layer.
+_autograd_functional._vmap = vmap
 
 __all__ = [
     "grad",
@@ -331,6 +338,41 @@ def _jacobian_blocks(flat_out, inputs, rows_of) -> list[list[Tensor]]:
     return blocks
 
 
+def _identity_basis(parts: list) -> list[Tensor]:
+    """The identity over all the elements of ``parts`` (concatenated), split per part: entry
+    ``i`` is shaped ``(total, *parts[i].shape)`` in ``parts[i]``'s dtype, so row ``r`` is the
+    ``r``-th one-hot vector of the concatenation."""
+    total = sum(p.numel() for p in parts)
+    out, start = [], 0
+    for p in parts:
+        n = p.numel()
+        eye = jnp.eye(total, n, k=-start, dtype=p.dtype.np)
+        out.append(Tensor._wrap(eye.reshape((total, *p.shape))))
+        start += n
+    return out
+
+
+def _rows_by_vmap(flat_out: list, inputs: list, chunk_size: int | None) -> list[list[Tensor]]:
+    """``blocks[i][j] = d out_i / d input_j``: one ``vmap`` of the (detached) vector-Jacobian
+    product over the identity basis of all the outputs, ``chunk_size`` rows at a time."""
+
+    def vjp_rows(*cotangents):
+        return tuple(_grads(flat_out, inputs, list(cotangents), False))
+
+    rows = vmap(vjp_rows, chunk_size=chunk_size)(*_identity_basis(flat_out))
+    blocks, start = [], 0
+    for out in flat_out:
+        n = out.numel()
+        blocks.append(
+            [
+                r[start : start + n].reshape(tuple(out.shape) + tuple(x.shape))
+                for r, x in zip(rows, inputs)
+            ]
+        )
+        start += n
+    return blocks
+
+
 def jacrev(
     func: Callable,
     argnums: int | tuple[int, ...] = 0,
@@ -340,9 +382,14 @@ def jacrev(
     _preallocate_and_copy: bool = False,
 ):
     """A function returning the Jacobian of ``func`` with respect to the arguments at
-    ``argnums``, by reverse mode: one reverse pass per output element, in a Python loop (no
-    ``vmap`` yet; ``chunk_size`` is validated and otherwise changes nothing). The result nests
-    the output structure outside the input structure; each block is shaped
+    ``argnums``, by reverse mode. As PyTorch's, the rows come from one ``vmap`` of the
+    vector-Jacobian product over the identity basis of the outputs (tracegrad's own rules run
+    once, on a batch of cotangents), ``chunk_size`` rows at a time (all at once when None). When
+    the Jacobian must stay differentiable (it depends on an outer transform's variable or a
+    tensor that requires grad, as the inner ``jacrev`` of ``hessian`` or ``jacrev(jacrev(f))``
+    does), the rows are computed one reverse pass each in a Python loop instead: a mapped call
+    records one first-order node (docs/vmap.md), not the graph a second derivative needs. The
+    result nests the output structure outside the input structure; each block is shaped
     ``output.shape + input.shape``. As ``torch.func.jacrev``."""
     if not (chunk_size is None or chunk_size > 0):
         raise ValueError("jacrev: `chunk_size` should be greater than 0.")
@@ -357,16 +404,20 @@ def jacrev(
         _check_outputs(flat_out, "jacrev(f, ...)(*args)")
         keep = level.keeps_graph(flat_out + _flatten(aux)[0])
 
-        def rows_of(i, out):
-            flat = out.reshape(-1)
-            rows = [[] for _ in level.inputs]
-            for k in range(out.numel()):
-                g = _grads([flat[k]], level.inputs, [None], keep)
-                for r, gk in zip(rows, g):
-                    r.append(gk)
-            return rows
+        if keep:
 
-        blocks = _jacobian_blocks(flat_out, level.inputs, rows_of)
+            def rows_of(i, out):
+                flat = out.reshape(-1)
+                rows = [[] for _ in level.inputs]
+                for k in range(out.numel()):
+                    g = _grads([flat[k]], level.inputs, [None], keep)
+                    for r, gk in zip(rows, g):
+                        r.append(gk)
+                return rows
+
+            blocks = _jacobian_blocks(flat_out, level.inputs, rows_of)
+        else:
+            blocks = _rows_by_vmap(flat_out, level.inputs, chunk_size)
         jac = _unflatten([_regroup(b, specs, argnums) for b in blocks], out_spec)
         jac = _finish(jac, keep)
         return (jac, _finish(aux, keep)) if has_aux else jac
@@ -520,10 +571,12 @@ def jacfwd(
     randomness: str = "error",
 ):
     """A function returning the Jacobian of ``func`` with respect to the arguments at
-    ``argnums``, by forward mode: one Jacobian-vector product per input element, each by the
-    double-VJP construction (one shared first reverse pass, then one reverse pass per column),
-    in a Python loop (no ``vmap`` yet; ``randomness`` is validated only). Same result structure
-    as ``jacrev``. As ``torch.func.jacfwd``."""
+    ``argnums``, by forward mode: the Jacobian-vector products by the double-VJP construction
+    (one shared first reverse pass, recorded), and the columns from one ``vmap`` of the second
+    reverse pass over the identity basis of the inputs (``randomness`` is passed to it). When
+    the Jacobian must stay differentiable (it depends on an outer transform's variable or a
+    tensor that requires grad) the columns are computed one reverse pass each in a Python loop
+    instead, as in ``jacrev``. Same result structure as ``jacrev``. As ``torch.func.jacfwd``."""
     if randomness not in ("error", "different", "same"):
         raise RuntimeError(
             "Only allowed values for randomness are 'error', 'different', or 'same'. "
@@ -540,31 +593,57 @@ def jacfwd(
         _check_outputs(flat_out, _JVP)
         keep = level.keeps_graph(flat_out + _flatten(aux)[0])
         lin = _Linearized(flat_out, level.inputs, keep)
-        # cols[j][i]: the columns of d out_i / d input_j, one per element of input_j.
-        cols = []
-        for j, x in enumerate(level.inputs):
-            per_out = [[] for _ in flat_out]
-            for k in range(x.numel()):
-                basis = [zeros_like(y) for y in level.inputs]
-                basis[j] = _one_hot(x, k)
-                for i, t in enumerate(lin(basis)):
-                    per_out[i].append(t)
-            cols.append(per_out)
+        if keep:
+            cols = _columns_by_loop(lin, flat_out, level.inputs)
+        else:
+            cols = _columns_by_vmap(lin, flat_out, level.inputs, randomness)
         blocks = []
         for i, out in enumerate(flat_out):
             row = []
             for j, x in enumerate(level.inputs):
-                c = cols[j][i]
-                block = (stack(c, dim=-1) if c else out.new_zeros((*out.shape, 0))).reshape(
-                    tuple(out.shape) + tuple(x.shape)
-                )
-                row.append(block)
+                # cols[i][j]: the columns of d out_i / d input_j, stacked first.
+                c = cols[i][j].reshape(x.numel(), out.numel()).transpose(0, 1)
+                row.append(c.reshape(tuple(out.shape) + tuple(x.shape)))
             blocks.append(row)
         jac = _unflatten([_regroup(b, specs, argnums) for b in blocks], out_spec)
         jac = _finish(jac, keep)
         return (jac, _finish(aux, keep)) if has_aux else jac
 
     return wrapper
+
+
+def _columns_by_vmap(lin: _Linearized, flat_out: list, inputs: list, randomness: str) -> list:
+    """``cols[i][j]``: the Jacobian-vector products of out_i for the one-hot tangents of input
+    ``j``, shaped ``(input_j.numel(), *out_i.shape)``: one ``vmap`` of ``lin`` over the identity
+    basis of all the inputs."""
+
+    def jvps(*tangents):
+        return tuple(lin(list(tangents)))
+
+    res = vmap(jvps, randomness=randomness)(*_identity_basis(inputs))
+    cols = []
+    for r in res:
+        row, start = [], 0
+        for x in inputs:
+            row.append(r[start : start + x.numel()])
+            start += x.numel()
+        cols.append(row)
+    return cols
+
+
+def _columns_by_loop(lin: _Linearized, flat_out: list, inputs: list) -> list:
+    """As ``_columns_by_vmap``, one reverse pass per column (results that keep a graph)."""
+    cols = [[[] for _ in inputs] for _ in flat_out]
+    for j, x in enumerate(inputs):
+        for k in range(x.numel()):
+            basis = [zeros_like(y) for y in inputs]
+            basis[j] = _one_hot(x, k)
+            for i, t in enumerate(lin(basis)):
+                cols[i][j].append(t)
+    return [
+        [stack(c) if c else out.new_zeros((0, *out.shape)) for c in per_out]
+        for out, per_out in zip(flat_out, cols)
+    ]
 
 
 def _one_hot(x: Tensor, k: int) -> Tensor:
