@@ -60,7 +60,8 @@ SKIP: dict[str, str] = {
 # Ops whose result is compared through a function of it, and why.
 _PHASE_FREE = (
     "eigenvalues and |eigenvector entries|^2: eigenvectors are defined only up to a phase "
-    "each, so a loss of their real and imaginary parts is ill-defined (tracegrad raises PyTorch's error)"
+    "each, so a loss of their real and imaginary parts is ill-defined (tracegrad raises "
+    "PyTorch's error)"
 )
 OUTPUTS: dict[str, str] = {"eig": _PHASE_FREE}
 
