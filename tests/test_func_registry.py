@@ -23,7 +23,7 @@ every program real-to-real, so PyTorch's and JAX's complex conventions do not en
 Not here: ops without a VJP rule, and ops whose samples all have complex operands (c2c, c2r, conj,
 imag, real, view_as_real: complex gradients are checked against PyTorch in test_complex.py). The
 ops with a rule that are left out are in ``SKIP``; comparisons that fail for a real reason are
-strict xfails in ``XFAIL``, each a bug to fix.
+strict xfails in ``XFAIL``, each raising a clear error.
 
 Tiers: one op in eight (sorted by name) is in the fast tier for each comparison; the rest is
 ``slow``.
@@ -65,31 +65,30 @@ _PHASE_FREE = (
 )
 OUTPUTS: dict[str, str] = {"eig": _PHASE_FREE}
 
-# Comparisons that fail for a real reason, keyed (comparison, op). Each is a bug to fix.
-# jacfwd (and so hessian) is the double-VJP construction: the VJP rule is run at a zero cotangent
-# and differentiated with respect to it, so a rule must be differentiable in ``g`` at ``g = 0``.
-_LCSE = (
-    "logcumsumexp's VJP rule splits g into log(g+) and log(g-) behind where(g > 0) / where(g < 0): "
-    "at the cotangent g = 0 the double-VJP construction uses, both branches are constants, so "
-    "jvp/jacfwd return zeros silently (jacrev is right)"
-)
+# Comparisons that cannot succeed, keyed (comparison, op): the reason and the error raised (a
+# clear error, never a silent wrong value). jacfwd (and so hessian) is the double-VJP
+# construction: it differentiates the VJP rule with respect to its cotangent, so it needs the
+# rule's own rules.
 _COMPLEX_RULES = (
     "jacfwd differentiates the VJP rule, whose complex intermediates ({}) have no complex "
     "gradient: NotImplementedError (jacrev is right; second order is not checked for this op in "
     "test_op_registry.py either)"
 )
 _CTC = (
-    "ctc_loss's VJP rule calls ctc_loss_backward, an op with no VJP rule (PyTorch has none either): "
-    "the double-VJP construction sees a constant and jacfwd returns zeros silently instead of "
-    "raising that the derivative is not implemented (jacrev is right)"
+    "ctc_loss's VJP rule calls ctc_loss_backward, which PyTorch cannot differentiate either: "
+    "jacfwd raises PyTorch's 'derivative for aten::_ctc_loss_backward is not implemented' "
+    "(jacrev is right)"
 )
-XFAIL: dict[tuple[str, str], str] = {
-    ("jacobians", "ctc_loss"): _CTC,
-    ("jacobians", "logcumsumexp"): _LCSE,
-    ("hessian", "logcumsumexp"): _LCSE,
-    ("vmap_jacfwd", "logcumsumexp"): _LCSE,
-    ("jacobians", "eig"): _COMPLEX_RULES.format("index_backward on complex values"),
-    ("jacobians", "eigvals"): _COMPLEX_RULES.format("solve on complex values"),
+XFAIL: dict[tuple[str, str], tuple[str, type]] = {
+    ("jacobians", "ctc_loss"): (_CTC, RuntimeError),
+    ("jacobians", "eig"): (
+        _COMPLEX_RULES.format("index_backward on complex values"),
+        NotImplementedError,
+    ),
+    ("jacobians", "eigvals"): (
+        _COMPLEX_RULES.format("solve on complex values"),
+        NotImplementedError,
+    ),
 }
 
 # The second-order comparisons: at most this many ops, with at most this many float-operand
@@ -145,7 +144,8 @@ def _params(kind: str, names: list[str]) -> list:
     for i, name in enumerate(names):
         marks = [] if i % 8 == 0 else [slow]
         if (kind, name) in XFAIL:
-            marks.append(pytest.mark.xfail(strict=True, reason=XFAIL[kind, name]))
+            reason, raises = XFAIL[kind, name]
+            marks.append(pytest.mark.xfail(strict=True, reason=reason, raises=raises))
         out.append(pytest.param(name, id=name, marks=marks))
     return out
 

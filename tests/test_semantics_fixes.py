@@ -465,3 +465,25 @@ def test_reduction_gradient_at_nan_follows_pytorch(fn, grad):
             np.testing.assert_array_equal(np.array(run(tg)), np.array(grad))
     finally:
         tg.set_compiled_backward(before)
+
+
+@needs_torch
+def test_ops_pytorch_cannot_differentiate_raise_at_backward_not_a_zero_gradient():
+    # heaviside (and the internal ctc_loss_backward, _standard_gamma_grad) record a node, as in
+    # PyTorch, whose backward raises; before, heaviside's result was a constant and the gradient
+    # through it silently zero.
+    x = tg.tensor([0.5, -1.0, 0.0], requires_grad=True)
+    h = tg.heaviside(x, tg.tensor([0.5]))
+    xt = torch.tensor([0.5, -1.0, 0.0], requires_grad=True)
+    ht = torch.heaviside(xt, torch.tensor([0.5]))
+    assert h.requires_grad == ht.requires_grad
+    with pytest.raises(RuntimeError) as want:
+        (ht + xt).sum().backward()
+    with pytest.raises(RuntimeError) as got:
+        (h + x).sum().backward()
+    assert str(got.value) == str(want.value)
+    lp = tg.randn(4, 1, 3, dtype=tg.float64).log_softmax(-1).requires_grad_()
+    loss = tg.nn.functional.ctc_loss(lp, tg.tensor([[1, 2]]), [4], [2], reduction="sum")
+    (g,) = tg.autograd.grad(loss, lp, create_graph=True)
+    with pytest.raises(RuntimeError, match="derivative for aten::_ctc_loss_backward"):
+        g.sum().backward()

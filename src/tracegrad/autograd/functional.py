@@ -19,7 +19,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from .. import autograd as _autograd
-from ..creation import zeros_like
+from ..creation import ones_like, zeros_like
 from ..tensor import Tensor, tensor
 from .function import Function
 from .grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
@@ -261,7 +261,10 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
             outputs, "outputs of the user-provided function", "jvp"
         )
         _check_requires_grad(outputs, "outputs", strict)
-        dummies = tuple(zeros_like(out).requires_grad_(True) for out in outputs)
+        # Ones, not zeros: the result is the same (the VJP is linear in the dummy), and a rule
+        # written piecewise in the cotangent's sign is not differentiated at its kink (func's
+        # _Linearized says more).
+        dummies = tuple(ones_like(out).requires_grad_(True) for out in outputs)
         grad_inputs = _grad(outputs, inputs, dummies, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict)
     with set_grad_enabled(True if create_graph else is_grad_enabled()):
@@ -353,7 +356,10 @@ def _jacobian_columns(outputs_of, inputs, strict: bool) -> tuple:
     one ``vmap`` of the second backward over the identity basis of the inputs."""
     with enable_grad():
         outputs = outputs_of(inputs)
-        dummies = tuple(zeros_like(out).requires_grad_(True) for out in outputs)
+        # Ones, not zeros: the result is the same (the VJP is linear in the dummy), and a rule
+        # written piecewise in the cotangent's sign is not differentiated at its kink (func's
+        # _Linearized says more).
+        dummies = tuple(ones_like(out).requires_grad_(True) for out in outputs)
         grad_inputs = _grad(outputs, inputs, dummies, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict)
 
@@ -547,7 +553,7 @@ def hvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         _check_single(outputs, is_outputs_tuple, "hvp")
         jac = _grad(outputs, inputs, create_graph=True)
         _check_requires_grad(jac, "jacobian", strict)
-        dummies = tuple(zeros_like(inp).requires_grad_(True) for inp in inputs)
+        dummies = tuple(ones_like(inp).requires_grad_(True) for inp in inputs)  # as in jvp
         double_back = _grad(jac, inputs, dummies, create_graph=True)
         _check_requires_grad(jac, "hessian", strict)
     with set_grad_enabled(True if create_graph else is_grad_enabled()):

@@ -25,7 +25,7 @@ from ..autograd import functional as _autograd_functional
 from ..autograd import grad as _autograd_grad
 from ..autograd.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from ..autograd.node import AccumulateGrad
-from ..creation import zeros_like
+from ..creation import ones_like, zeros_like
 from ..ops import stack
 from ..tensor import Tensor
 
@@ -442,16 +442,19 @@ def _check_outputs(flat_out, api):
 class _Linearized:
     """The first reverse pass of the double-VJP construction, kept for many tangents.
 
-    ``g(u) = J^T u`` is computed once with a graph, for dummy cotangents ``u`` (zeros that require
-    grad); ``J v`` is then the gradient of ``<g(u), v>`` with respect to ``u``: one more reverse
-    pass per tangent, through ``g``'s graph.
+    ``g(u) = J^T u`` is computed once with a graph, for dummy cotangents ``u`` that require
+    grad; ``J v`` is then the gradient of ``<g(u), v>`` with respect to ``u``: one more reverse
+    pass per tangent, through ``g``'s graph. ``g`` is linear in ``u``, so any ``u`` gives the same
+    ``J v``; ``u`` is ones, not zeros, so that a rule written piecewise in the cotangent's sign
+    (``logcumsumexp``'s takes ``log`` of its positive and negative parts) is differentiated
+    inside a branch, not at the kink at 0 where every branch is constant.
     """
 
     def __init__(self, flat_out: list, inputs: list, keep: bool):
         self.flat_out, self.inputs, self.keep = flat_out, inputs, keep
         with enable_grad():
             self.dummies = [
-                zeros_like(o).requires_grad_()
+                ones_like(o).requires_grad_()
                 if isinstance(o, Tensor) and o.requires_grad
                 else None
                 for o in flat_out

@@ -19,7 +19,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-from .registry import defop
+from .registry import defop, not_implemented_rule
 
 __all__: list[str] = []
 
@@ -141,8 +141,9 @@ def _(g, out, log_probs, targets, input_lengths, target_lengths, *, blank, s_max
     return grad, None, None, None
 
 
-# PyTorch has no derivative of its ctc_loss_backward either, so this op has no rule.
-@defop("CtcLossBackwardBackward0")
+# PyTorch has no derivative of its ctc_loss_backward either: a double backward through it raises
+# (the rule below), so forward mode (jacfwd) through ctc_loss raises rather than giving zeros.
+@defop("NotImplemented", saves=())
 def _ctc_loss_backward(
     g, log_probs, targets, input_lengths, target_lengths, *, blank, s_max, zero_infinity
 ):
@@ -188,3 +189,6 @@ def _ctc_loss_backward(
     if zero_infinity:
         keep = keep & ~jnp.isinf(nll)[None, :, None]
     return jnp.where(keep, grad, jnp.zeros((), grad.dtype))
+
+
+_ctc_loss_backward.vjp(not_implemented_rule("aten::_ctc_loss_backward"))

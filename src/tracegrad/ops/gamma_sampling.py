@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from .. import random as _random
 from ..tensor import Tensor
-from .registry import defop, needs_grad
+from .registry import defop, needs_grad, not_implemented_rule
 
 __all__ = ["standard_gamma"]
 
@@ -39,10 +39,14 @@ def _(g, out, alpha, seed):
     return (g * standard_gamma_grad(alpha, out) if needs_grad(alpha) else None, None)
 
 
-@defop("StandardGammaGradBackward0")
+@defop("NotImplemented", saves=())
 def standard_gamma_grad(alpha, x):
-    """d x / d alpha of a Gamma(``alpha``, 1) draw ``x`` at a fixed CDF value (no derivative)."""
+    """d x / d alpha of a Gamma(``alpha``, 1) draw ``x`` at a fixed CDF value (no derivative:
+    a backward through it raises, as PyTorch's)."""
     return jax.lax.random_gamma_grad(alpha, x)
+
+
+standard_gamma_grad.vjp(not_implemented_rule("aten::_standard_gamma_grad"))
 
 
 def standard_gamma(concentration: Tensor, *, generator=None) -> Tensor:

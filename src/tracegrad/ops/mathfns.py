@@ -29,7 +29,7 @@ from .compare import eq, logical_not
 from .elementwise import _public, cos, exp, log, rsqrt, sigmoid, sin, where
 from .reduction import _dims, _restore
 from .reduction import sum as _sum
-from .registry import defop, needs_grad
+from .registry import defop, needs_grad, not_implemented_rule
 
 __all__ = [
     "asin",
@@ -376,10 +376,14 @@ def copysign(input: Tensor, other) -> Tensor:
 _public(copysign)
 
 
-# heaviside has no derivative in PyTorch: no rule, so the result never requires grad.
-@defop("HeavisideBackward0", fuse=True)
+# heaviside has no derivative in PyTorch: its result requires grad and a backward through it
+# raises.
+@defop("NotImplemented", fuse=True, saves=())
 def _heaviside(a, values):
     return jnp.where(a == 0, values, (a > 0).astype(a.dtype))
+
+
+_heaviside.vjp(not_implemented_rule("aten::heaviside"))
 
 
 def heaviside(input: Tensor, values: Tensor) -> Tensor:

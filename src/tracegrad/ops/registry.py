@@ -32,7 +32,7 @@ from .._grad_mode import is_grad_enabled
 from ..autograd.node import REGISTRY, record
 from ..tensor import Tensor
 
-__all__ = ["Op", "defop", "REGISTRY", "apply", "needs_grad"]
+__all__ = ["Op", "defop", "REGISTRY", "apply", "needs_grad", "not_implemented_rule"]
 
 
 def needs_grad(x) -> bool:
@@ -79,7 +79,9 @@ class Op:
 
     @property
     def differentiable(self) -> bool:
-        return self.rule is not None
+        """Whether gradients flow through this op (an op with a :func:`not_implemented_rule`
+        records a node, but a backward through it raises)."""
+        return self.rule is not None and not getattr(self.rule, "not_implemented", False)
 
     def __call__(self, *operands, **params):
         return apply(self, operands, params)
@@ -92,6 +94,18 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<tracegrad op {self.name}>"
+
+
+def not_implemented_rule(aten_name: str) -> Callable:
+    """The rule of an op PyTorch records but cannot differentiate: the result requires grad, as
+    PyTorch's does, and a backward through it raises PyTorch's error instead of treating the op
+    as a constant (a silent zero gradient)."""
+
+    def rule(g, out, *operands, **params):
+        raise RuntimeError(f"derivative for {aten_name} is not implemented")
+
+    rule.not_implemented = True
+    return rule
 
 
 def defop(
