@@ -454,9 +454,7 @@ class _Linearized:
         self.flat_out, self.inputs, self.keep = flat_out, inputs, keep
         with enable_grad():
             self.dummies = [
-                ones_like(o).requires_grad_()
-                if isinstance(o, Tensor) and o.requires_grad
-                else None
+                ones_like(o).requires_grad_() if isinstance(o, Tensor) and o.requires_grad else None
                 for o in flat_out
             ]
             live = [(o, u) for o, u in zip(flat_out, self.dummies) if u is not None]
