@@ -737,10 +737,12 @@ def _nansum(a, *, dim, keepdim, dtype):
 
 
 # PyTorch's rule is the product ``grad * isnan(input).logical_not()``, so an infinite cotangent
-# (nanmean of an all-NaN slice divides by 0) gives NaN, as in PyTorch.
+# (nanmean of an all-NaN slice divides by 0) gives NaN, as in PyTorch. Written with ``where``, as
+# nan_to_num's: XLA would turn the product with a mask into a select, giving 0.
 @_nansum.vjp
 def _(g, out, a, *, dim, keepdim, dtype):
-    return (_restore(g, a.shape, dim, keepdim) * logical_not(isnan(a)),)
+    g = _restore(g, a.shape, dim, keepdim)
+    return (where(isnan(a), g * 0.0, g),)
 
 
 def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
