@@ -153,10 +153,14 @@ def _batch_array(a, batch: NamedSharding, replicated: NamedSharding):
     return _put(a, batch)
 
 
-def shard_batch(tree, batch: NamedSharding):
+def shard_batch(tree, batch: NamedSharding | None = None):
     """Every tensor in ``tree`` (tuples, lists, dicts) split along its first dimension by
-    ``batch``; tensors that require grad are left as they are (re-laying them would leave the
-    autograd graph)."""
+    ``batch`` (default: over all devices, axis ``"data"``), as ``DistributedDataParallel`` does
+    to its inputs. With several processes each process's tensors are its part of the global
+    batch: pass the targets a loss compares with the model's output through it too. Tensors that
+    require grad are left as they are (re-laying them would leave the autograd graph)."""
+    if batch is None:
+        batch = NamedSharding(default_mesh(), PartitionSpec("data"))
     replicated = NamedSharding(batch.mesh, PartitionSpec())
 
     def one(x):
