@@ -4,7 +4,7 @@ import cycle and no import hidden inside a function to dodge one.
     core      dtype, device, grad mode, hooks, Tensor, its surface, creation, random, trace state
     autograd  nodes, the engine, the compiled backward, Function
     ops       every recorded op
-    library   nn, optim, utils, serialization, cuda, accelerator, backends, amp
+    library   nn, optim, utils, serialization, cuda, accelerator, backends, amp, distributed
     compiler  tracegrad.compile, vmap and the function transforms (func), and the pictures of
               graphs and compiles (viz)
 
@@ -44,7 +44,7 @@ def _layer(module: str) -> str | None:
         return "ops"
     if head in (
         "nn", "optim", "utils", "serialization", "distributions", "linalg", "cuda", "accelerator",
-        "backends", "amp", "fft", "special",
+        "backends", "amp", "fft", "special", "distributed",
     ):  # fmt: skip
         return "library"
     if head in ("compiler", "_compile_values", "_vmap", "func", "viz"):

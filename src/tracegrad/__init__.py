@@ -17,6 +17,7 @@ compile_cache._configure()  # XLA programs compiled once are kept on disk (see c
 
 from . import (  # noqa: E402
     autograd,
+    distributed,
     distributions,
     fft,
     func,

@@ -244,7 +244,7 @@ def _signature(
             _ARRAY = type(jax.numpy.zeros(()))
     array_type = _ARRAY
     index = {node: i for i, node in enumerate(order)}
-    arrays, slots, metas, nodes = [], {}, [], []
+    arrays, slots, metas, nodes, placements = [], {}, [], [], []
 
     def slot(a):
         s = slots.get(id(a))
@@ -254,6 +254,9 @@ def _signature(
             s = slots[id(a)] = len(arrays)
             arrays.append(a)
             metas.append((a.shape, a.dtype, a.weak_type))
+            # The executable is compiled for its inputs' placements (one device, or a sharding
+            # over a mesh): arrays laid out otherwise need a program of their own.
+            placements.append(None if isinstance(a, jax.core.Tracer) else a.sharding)
         return s
 
     for node in order:
@@ -319,7 +322,8 @@ def _signature(
                 why.append(f"the gradient seeding {_node_name(node)} is not a JAX array")
             return None
         seeds.append((index[node], s))
-    return (get_default_dtype(), tuple(nodes), tuple(seeds), tuple(metas)), arrays
+    key = (get_default_dtype(), tuple(nodes), tuple(seeds), tuple(metas), tuple(placements))
+    return key, arrays
 
 
 def _node_name(node) -> str:
@@ -380,7 +384,7 @@ class _PlanLeaf(AccumulateGrad):
 def _plan(key) -> tuple:
     """Plan nodes (in topological order) and seeds ``(node, slot)`` for a signature."""
 
-    _, specs, seeds, _ = key
+    specs, seeds = key[1], key[2]
     nodes = []
     for i, spec in enumerate(specs):
         if spec == _LEAF:
@@ -470,6 +474,8 @@ def _why_new_cause(key) -> tuple[str, str]:
         if other[3] != key[3]:
             detail = _shape_change(other, key)
             return "shapes/dtypes changed" + (f" ({detail})" if detail else ""), "shapes"
+        if other[4] != key[4]:
+            return "placements changed (the arrays' devices or shardings)", "shapes"
         for a, b in zip(other[1], key[1]):
             if a != b:
                 return f"params or scalars of {_spec_name(b)} changed ({_scalar_change(a, b)})", (

@@ -1,11 +1,11 @@
 """Neural-network building blocks, as ``torch.nn``: ``Module``, layers, losses, ``init``,
 ``functional`` and ``utils``."""
 
-from . import attention, functional, init, modules, utils
+from . import attention, functional, init, modules, parallel, utils
 from .modules import *  # noqa: F403
 from .parameter import *  # noqa: F403
 
-__all__ = ["attention", "functional", "init", "utils", "modules"]
+__all__ = ["attention", "functional", "init", "utils", "modules", "parallel"]
 __all__ += modules.__all__
 
 # einops on tracegrad tensors, loaded when einops is imported (docs/einops.md); last, because the
