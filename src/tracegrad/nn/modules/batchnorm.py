@@ -196,7 +196,7 @@ class SyncBatchNorm(_BatchNorm):
 def _check_process_group(process_group) -> None:
     if process_group is not None:
         raise NotImplementedError(
-            "SyncBatchNorm: tracegrad has no torch.distributed, so there is no process group to "
-            "synchronise over; pass process_group=None (statistics of the local batch, as "
-            "PyTorch computes them in a single process)"
+            "SyncBatchNorm: process groups are not supported (tracegrad.distributed has one "
+            "group, the whole mesh); pass process_group=None: under DistributedDataParallel "
+            "every batch norm already reduces over the whole sharded batch (docs/scaling.md)"
         )
