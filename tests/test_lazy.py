@@ -417,3 +417,28 @@ def test_a_model_moved_to_the_default_device_trains_as_one_program(lazy_mode):
     loss.item()
     assert lazy.stats()["realizations"] == before + 1
     assert model[0].weight.device == tg.device("cpu")
+
+
+def test_threads_reading_one_pending_value_at_once(lazy_mode):
+    # Several threads realize the same graph (the main thread's) at once: each must wait for the
+    # one computing it and then find the value, never "never computed".
+    for _ in range(30):
+        a = tg.ones(256) * 2 + 1
+        b = (a * a).exp()
+        results, errors = [], []
+        barrier = threading.Barrier(4)
+
+        def read(t=b, barrier=barrier, results=results, errors=errors):
+            barrier.wait()
+            try:
+                results.append(float(t[0].log()) if len(results) % 2 else t.sum().item())
+            except BaseException as e:
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
+        assert len(results) == 4

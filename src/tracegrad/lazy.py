@@ -534,8 +534,6 @@ def _flush(graph: _Graph, why: str | None) -> None:
             )
         steps, sig, leaves, leaf_avals = graph.steps, graph.sig, graph.leaves, graph.leaf_avals
         graph._reset()
-        for p in live:
-            p.graph = None
         if not live:
             return
         outs = tuple(p.index for p in live)
@@ -550,8 +548,13 @@ def _flush(graph: _Graph, why: str | None) -> None:
         start = time.perf_counter()
         if program is None:
             program = jax.jit(_program(tuple(steps), outs))
-        with jax.ensure_compile_time_eval():  # concrete values even inside a JAX trace
-            results = program(*leaves)
+        try:
+            with jax.ensure_compile_time_eval():  # concrete values even inside a JAX trace
+                results = program(*leaves)
+        except BaseException:
+            for p in live:  # lost with the graph: reading one raises, recording on one too
+                p.graph = None
+            raise
         if key not in _programs:
             seconds = time.perf_counter() - start
             with _lock:
@@ -561,10 +564,13 @@ def _flush(graph: _Graph, why: str | None) -> None:
                 _stats["compiles"] += 1
                 _stats["compile_seconds"] += seconds
             _explain_compile(where, key, len(nodes), len(outs), seconds)
+        # Each value is given before its graph is let go: another thread reading it meanwhile
+        # sees it still pending in this graph and waits on the lock, then finds it computed.
         for p, r in zip(live, results):
             if p.commit and not r.committed:
                 r = jax.device_put(r, home())
             p.value = r
+            p.graph = None
             for ref in p.storages:
                 s = ref()
                 if s is not None and s._array is p:
