@@ -13,6 +13,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
+from .. import _autocast
 from .._dtype import cpp_type_name
 from ..creation import zeros
 from ..tensor import Tensor
@@ -309,6 +310,7 @@ def _conv(fname: str, nd: int, input, weight, bias, stride, padding, dilation, g
     return out if batched else out.squeeze(0)
 
 
+@_autocast.entry("conv1d")
 def conv1d(
     input: Tensor,
     weight: Tensor,
@@ -324,6 +326,7 @@ def conv1d(
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+@_autocast.entry("conv2d")
 def conv2d(
     input: Tensor,
     weight: Tensor,
@@ -339,6 +342,7 @@ def conv2d(
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+@_autocast.entry("conv3d")
 def conv3d(
     input: Tensor,
     weight: Tensor,
@@ -421,6 +425,7 @@ def _conv_transpose(
     return out if batched else out.squeeze(0)
 
 
+@_autocast.entry("conv_transpose1d")
 def conv_transpose1d(
     input: Tensor,
     weight: Tensor,
@@ -449,6 +454,7 @@ def conv_transpose1d(
     )
 
 
+@_autocast.entry("conv_transpose2d")
 def conv_transpose2d(
     input: Tensor,
     weight: Tensor,
@@ -477,6 +483,7 @@ def conv_transpose2d(
     )
 
 
+@_autocast.entry("conv_transpose3d")
 def conv_transpose3d(
     input: Tensor,
     weight: Tensor,

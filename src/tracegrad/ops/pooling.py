@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .. import _caches
+from .. import _autocast, _caches
 from ..tensor import Tensor
 from ._window import (
     _TABLES,
@@ -207,6 +207,7 @@ def max_pool2d(
     )
 
 
+@_autocast.entry("max_pool3d")
 def max_pool3d(
     input: Tensor,
     kernel_size,
@@ -395,6 +396,7 @@ def avg_pool2d(
     )
 
 
+@_autocast.entry("avg_pool3d")
 def avg_pool3d(
     input: Tensor,
     kernel_size,
@@ -540,6 +542,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
+@_autocast.entry("adaptive_avg_pool3d")
 def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     """Adaptive 3-D average pooling of ``input`` (N, C, D, H, W) or (C, D, H, W) to
     ``output_size``, as ``torch.nn.functional.adaptive_avg_pool3d`` (see
@@ -576,6 +579,7 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
 
 
+@_autocast.entry("adaptive_max_pool3d")
 def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
     """Adaptive 3-D max pooling of ``input`` (N, C, D, H, W) or (C, D, H, W), as
     ``torch.nn.functional.adaptive_max_pool3d`` (see :func:`adaptive_max_pool2d`)."""

@@ -15,6 +15,7 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _autocast
 from .._dtype import promote_types, scalar_type_name
 from .._surface import expose, numpy_keepdims
 from ..autograd.grad_mode import no_grad
@@ -392,6 +393,7 @@ def cdist(
     return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p, dim=-1)
 
 
+@_autocast.entry("pdist")
 def pdist(input: Tensor, p: float = 2) -> Tensor:
     """The ``p``-norm distances between the rows of a 2-D ``input``, for each pair ``i < j`` in
     row-major order: ``n (n - 1) / 2`` values (the upper triangle of ``cdist(input, input)``)."""
@@ -409,6 +411,7 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
 
 
 # ------------------------------------------------------------------ cosine similarity, distance
+@_autocast.entry("cosine_similarity")
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """``<x1, x2> / (max(|x1|, eps) max(|x2|, eps))`` along ``dim`` (the inputs broadcast).
 

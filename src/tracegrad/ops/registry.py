@@ -24,7 +24,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from .. import _caches, _tracing
+from .. import _autocast, _caches, _tracing
 from .. import lazy as _lazy
 from .._device import device_of_jax
 from .._dtype import as_dtype, get_default_dtype, result_type, scalar_kind
@@ -272,7 +272,12 @@ def _device_error(operands: tuple) -> RuntimeError:
 
 def apply(op: Op, operands: tuple, params: dict):
     """Run ``op`` on ``operands``: lower to JAX, and record a node when a gradient can flow.
-    In lazy mode (``tracegrad.lazy``) the lowering is recorded as a pending value instead."""
+    In lazy mode (``tracegrad.lazy``) the lowering is recorded as a pending value instead.
+    Inside an autocast region the operands are first cast by the op's class (``_autocast``)."""
+    if _autocast.active:  # some thread has an autocast region open
+        cast = _autocast.cast(op.name, operands)
+        if cast is not None:
+            operands = cast
     if _lazy.active():
         out = _record_pending(op, operands, params)
         if out is not None:

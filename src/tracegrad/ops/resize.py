@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .. import _caches
+from .. import _autocast, _caches
 from ..tensor import Tensor
 from . import pooling
 from ._window import _TABLES
@@ -96,6 +96,7 @@ def _per_axis(value, dim: int, input: Tensor, is_size: bool) -> list:
     return list(value)
 
 
+@_autocast.entry("interpolate")
 def interpolate(
     input: Tensor,
     size=None,
