@@ -24,6 +24,13 @@ from . import _autocast, _device, _dtype
 from ._grad_mode import no_grad
 from .tensor import Tensor
 
+
+def _stack(tensors):
+    from .ops.shape import stack
+
+    return stack(tensors)
+
+
 __all__ = [
     "GradScaler",
     "autocast",
@@ -267,15 +274,16 @@ class GradScaler:
         if state["stage"] == _STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
         inv_scale = float(1.0 / scale)
-        found_inf = False
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if any(g.dtype == _dtype.float16 for g in grads):
+            raise ValueError("Attempting to unscale FP16 gradients.")
         with no_grad():
-            for group in optimizer.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    p.grad.mul_(inv_scale)
-                    if not bool(p.grad.isfinite().all()):
-                        found_inf = True
+            finite = []
+            for g in grads:
+                g.mul_(inv_scale)
+                finite.append(g.isfinite().all())
+            # One read of one flag: a lazy step realizes its gradients once, not per parameter.
+            found_inf = bool(len(finite) and not bool(_stack(finite).all()))
         state["found_inf"] = found_inf
         state["stage"] = _UNSCALED
 
