@@ -2,8 +2,8 @@
 
 Every op passes through the registry's dispatch (``ops/registry.py: apply``) or, for a public
 function built from several registry ops (``F.linear``, ``F.cross_entropy``), through the
-:func:`entry` decorator at its top. Both ask :func:`cast` for the operands to run on, under the
-op's class in the policy of the device type autocast takes effect for:
+``autocast_entry`` decorator at its top (also in ``ops/registry.py``). Both cast the operands by
+the op's class in the policy of the device type autocast takes effect for:
 
 - ``LOWER``: floating operands (float16/bfloat16/float32) cast to the autocast dtype;
 - ``FP32``: floating operands cast up to float32;
@@ -19,13 +19,12 @@ When no region is enabled in any thread, the dispatch pays one truth test of ``a
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Callable
 
+from ._device import accelerator_type
 from ._dtype import bfloat16, float16, float32
 
-__all__ = ["LOWER", "FP32", "PROMOTE", "BANNED", "POLICIES", "active", "cast", "entry"]
+__all__ = ["LOWER", "FP32", "PROMOTE", "BANNED", "POLICIES", "ENTRIES", "active", "policy", "key"]
 
 LOWER, FP32, PROMOTE, BANNED = "lower_precision_fp", "fp32", "promote", "banned"
 
@@ -94,7 +93,7 @@ POLICIES = {"cpu": _CPU, "cuda": _CUDA, "xla": _CUDA, "tpu": _CUDA}
 DEFAULT_DTYPES = {"cpu": bfloat16, "cuda": float16, "xla": bfloat16, "tpu": bfloat16}
 ENTRIES: set[str] = set()  # names given to ``entry``
 
-_CASTABLE = frozenset((float16, bfloat16, float32))
+CASTABLE = frozenset((float16, bfloat16, float32))
 
 
 class _State(threading.local):
@@ -113,8 +112,6 @@ def effective_types() -> tuple:
     ``tpu`` both name a TPU backend)."""
     global _effective
     if _effective is None:
-        from ._device import accelerator_type
-
         t = accelerator_type() or "cpu"
         _effective = ("tpu", "xla") if t in ("tpu", "xla") else (t,)
     return _effective
@@ -162,91 +159,6 @@ def key() -> tuple:
         return ()
     p = policy()
     return () if p is None else (p[2], p[1].name)
-
-
-def _eligible(x, Tensor) -> bool:
-    return isinstance(x, Tensor) and x.dtype in _CASTABLE
-
-
-def _to(x, dtype):
-    from .ops.conversion import to_copy
-
-    return to_copy(x, dtype=dtype, device=None) if x.dtype != dtype else x
-
-
-def cast(name: str, operands: tuple) -> tuple | None:
-    """The operands ``name`` runs on under this thread's autocast policy, or None when it runs
-    on them unchanged (no region here, or an op outside the policy)."""
-    p = policy()
-    if p is None:
-        return None
-    table, dtype, device_type = p
-    cls = table.get(name)
-    if cls is None:
-        return None
-    from .tensor import Tensor
-
-    if cls == BANNED:
-        raise RuntimeError(
-            f"torch.nn.functional.{name} and torch.nn.{name.title().replace('_', '')}Loss are "
-            "unsafe to autocast.\nMany models use a sigmoid layer right before the binary cross "
-            "entropy layer.\nIn this case, combine the two layers using "
-            "torch.nn.functional.binary_cross_entropy_with_logits\nor "
-            "torch.nn.BCEWithLogitsLoss.  binary_cross_entropy_with_logits and BCEWithLogits "
-            "are\nsafe to autocast."
-        )
-    if cls == FP32:
-        dtype = float32
-    elif cls == PROMOTE:
-        for x in _flat(operands):
-            if _eligible(x, Tensor) and x.dtype == float32:
-                dtype = float32
-                break
-    return tuple(_cast_one(x, dtype, Tensor) for x in operands)
-
-
-def _flat(operands):
-    for x in operands:
-        if isinstance(x, (list, tuple)):
-            yield from x
-        else:
-            yield x
-
-
-def _cast_one(x, dtype, Tensor):
-    if isinstance(x, (list, tuple)) and any(isinstance(v, Tensor) for v in x):
-        return type(x)(_cast_one(v, dtype, Tensor) for v in x)
-    return _to(x, dtype) if _eligible(x, Tensor) else x
-
-
-def entry(name: str) -> Callable:
-    """Decorator: the public function ``fn`` takes the autocast class of PyTorch's op ``name``.
-    Under an enabled region that lists ``name``, its tensor arguments are cast at the top and
-    the registry ops it is built from are not cast again; otherwise it runs as written."""
-    ENTRIES.add(name)
-
-    def wrap(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def run(*args, **kwargs):
-            if not active:
-                return fn(*args, **kwargs)
-            new = cast(name, args)
-            if new is None:
-                return fn(*args, **kwargs)
-            args = new
-            if kwargs:
-                keys = list(kwargs)
-                values = cast(name, tuple(kwargs.values()))
-                kwargs = dict(zip(keys, values))
-            _local.excluded += 1
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _local.excluded -= 1
-
-        return run
-
-    return wrap
 
 
 def excluded():

@@ -22,14 +22,8 @@ from typing import Any
 
 from . import _autocast, _device, _dtype
 from ._grad_mode import no_grad
+from .ops.shape import stack as _stack
 from .tensor import Tensor
-
-
-def _stack(tensors):
-    from .ops.shape import stack
-
-    return stack(tensors)
-
 
 __all__ = [
     "GradScaler",

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _autocast, _queries, _tracing, creation
+from .. import _queries, _tracing, creation
 from .. import random as _random
 from .._dtype import bool_ as _bool
 from .._dtype import cpp_type_name, finfo, scalar_type_name
@@ -68,6 +68,7 @@ from ..ops.pooling import *  # noqa: F403
 from ..ops.pooling import max_pool1d
 from ..ops.products import cosine_similarity, pairwise_distance, pdist
 from ..ops.reduction import _softmax_dim, log_softmax, softmax
+from ..ops.registry import autocast_entry
 from ..ops.resample import *  # noqa: F403
 from ..ops.resample import pad
 from ..ops.resize import *  # noqa: F403
@@ -170,7 +171,7 @@ def _concrete(t: Tensor) -> bool:
 
 
 # ------------------------------------------------------------------------------- linear, bilinear
-@_autocast.entry("linear")
+@autocast_entry("linear")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``: a 2-D input with a bias is one ``addmm`` (as in PyTorch);
     other shapes are a ``matmul`` over the last dimension, then the bias add."""
@@ -180,7 +181,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out if bias is None else out + bias
 
 
-@_autocast.entry("bilinear")
+@autocast_entry("bilinear")
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``y[..., o] = sum_ij x1[..., i] weight[o, i, j] x2[..., j] + bias[o]``; ``weight`` is
     ``(out_features, in1_features, in2_features)``."""
@@ -717,7 +718,7 @@ def batch_norm(
     return out
 
 
-@_autocast.entry("layer_norm")
+@autocast_entry("layer_norm")
 def layer_norm(
     input: Tensor,
     normalized_shape,
@@ -738,7 +739,7 @@ def layer_norm(
     return _layer_norm(input, weight, bias, dims=dims, eps=float(eps))
 
 
-@_autocast.entry("group_norm")
+@autocast_entry("group_norm")
 def group_norm(
     input: Tensor,
     num_groups: int,
@@ -824,7 +825,7 @@ def _weighted(loss: Tensor, weight: Tensor | None, reduction: str, by_weight: bo
     return _reduce(loss, reduction)
 
 
-@_autocast.entry("mse_loss")
+@autocast_entry("mse_loss")
 def mse_loss(
     input: Tensor,
     target: Tensor,
@@ -842,7 +843,7 @@ def mse_loss(
     return _weighted((input - target).square(), weight, reduction, True)
 
 
-@_autocast.entry("l1_loss")
+@autocast_entry("l1_loss")
 def l1_loss(
     input: Tensor,
     target: Tensor,
@@ -858,7 +859,7 @@ def l1_loss(
     return _weighted((input - target).abs(), weight, reduction, True)
 
 
-@_autocast.entry("smooth_l1_loss")
+@autocast_entry("smooth_l1_loss")
 def smooth_l1_loss(
     input: Tensor,
     target: Tensor,
@@ -880,7 +881,7 @@ def smooth_l1_loss(
     return _reduce(where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta), reduction)
 
 
-@_autocast.entry("huber_loss")
+@autocast_entry("huber_loss")
 def huber_loss(
     input: Tensor,
     target: Tensor,
@@ -948,7 +949,7 @@ def _first_out_of_bounds(target, c, ignore_index):
     return jnp.where(bad.any(), a[bad.argmax()], ignore_index)
 
 
-@_autocast.entry("nll_loss")
+@autocast_entry("nll_loss")
 def nll_loss(
     input: Tensor,
     target: Tensor,
@@ -994,7 +995,7 @@ def nll_loss(
     return _nll_loss(input, target, weight, ignore_index=ignore_index, reduction=reduction)
 
 
-@_autocast.entry("cross_entropy")
+@autocast_entry("cross_entropy")
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -1057,7 +1058,7 @@ def cross_entropy(
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / c)
 
 
-@_autocast.entry("binary_cross_entropy")
+@autocast_entry("binary_cross_entropy")
 def binary_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -1083,7 +1084,7 @@ def binary_cross_entropy(
     return _binary_cross_entropy(input, target, weight, reduction=reduction)
 
 
-@_autocast.entry("binary_cross_entropy_with_logits")
+@autocast_entry("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,
@@ -1122,7 +1123,7 @@ def _broadcast_to(a: tuple, b: tuple) -> tuple:
     return tuple(max(x, y) for x, y in zip(a, b))
 
 
-@_autocast.entry("kl_div")
+@autocast_entry("kl_div")
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -1497,7 +1498,7 @@ def gumbel_softmax(
 
 # ---------------------------------------------------------------------------------- prelu, rrelu
 @expose
-@_autocast.entry("prelu")
+@autocast_entry("prelu")
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``input`` where positive, else ``weight * input``; ``weight`` has one element or one per
     channel (axis 1)."""
@@ -1557,7 +1558,7 @@ def rrelu_(
 
 
 # ------------------------------------------------------------------------------ more losses
-@_autocast.entry("hinge_embedding_loss")
+@autocast_entry("hinge_embedding_loss")
 def hinge_embedding_loss(
     input: Tensor,
     target: Tensor,
@@ -1574,7 +1575,7 @@ def hinge_embedding_loss(
     return _reduce(out, reduction)
 
 
-@_autocast.entry("margin_ranking_loss")
+@autocast_entry("margin_ranking_loss")
 def margin_ranking_loss(
     input1: Tensor,
     input2: Tensor,
@@ -1601,7 +1602,7 @@ def _margin_ranking_loss(input1, input2, target, margin, reduction) -> Tensor:
 _COSINE_EPSILON = 1e-12  # added to each squared magnitude, as PyTorch
 
 
-@_autocast.entry("cosine_embedding_loss")
+@autocast_entry("cosine_embedding_loss")
 def cosine_embedding_loss(
     input1: Tensor,
     input2: Tensor,
@@ -1630,7 +1631,7 @@ def cosine_embedding_loss(
     return _reduce(out, reduction)
 
 
-@_autocast.entry("triplet_margin_loss")
+@autocast_entry("triplet_margin_loss")
 def triplet_margin_loss(
     anchor: Tensor,
     positive: Tensor,
@@ -1665,7 +1666,7 @@ def _triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduc
     return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)
 
 
-@_autocast.entry("poisson_nll_loss")
+@autocast_entry("poisson_nll_loss")
 def poisson_nll_loss(
     input: Tensor,
     target: Tensor,
@@ -1733,7 +1734,7 @@ def gaussian_nll_loss(
     return _reduce(loss, reduction)
 
 
-@_autocast.entry("soft_margin_loss")
+@autocast_entry("soft_margin_loss")
 def soft_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -1872,7 +1873,7 @@ def _ctc_loss_impl(
     return loss if batched else loss.squeeze(0)
 
 
-@_autocast.entry("ctc_loss")
+@autocast_entry("ctc_loss")
 def ctc_loss(
     log_probs: Tensor,
     targets: Tensor,
@@ -1895,7 +1896,7 @@ def ctc_loss(
 
 
 # ---------------------------------------------------------------------------------------- attention
-@_autocast.entry("scaled_dot_product_attention")
+@autocast_entry("scaled_dot_product_attention")
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -2725,7 +2726,7 @@ def _margin_reduce(loss: Tensor, reduction: str, per_sample: bool) -> Tensor:
     return _reduce(loss, reduction)
 
 
-@_autocast.entry("multi_margin_loss")
+@autocast_entry("multi_margin_loss")
 def multi_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -2780,7 +2781,7 @@ def multi_margin_loss(
     return _margin_reduce(h.sum(1) / dim, reduction, target.ndim > 0)
 
 
-@_autocast.entry("multilabel_margin_loss")
+@autocast_entry("multilabel_margin_loss")
 def multilabel_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -2979,7 +2980,7 @@ def max_unpool1d(
     return _max_unpool("max_unpool2d", input.unsqueeze(-1), indices.unsqueeze(-1), size).squeeze(-1)
 
 
-@_autocast.entry("max_unpool2d")
+@autocast_entry("max_unpool2d")
 def max_unpool2d(
     input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
 ) -> Tensor:
@@ -2994,7 +2995,7 @@ def max_unpool2d(
     return _max_unpool("max_unpool2d", input, indices, size)
 
 
-@_autocast.entry("max_unpool3d")
+@autocast_entry("max_unpool3d")
 def max_unpool3d(
     input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
 ) -> Tensor:
@@ -3103,7 +3104,7 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
     return _sampling._affine_grid_generator(theta, size=size, align_corners=bool(align_corners))
 
 
-@_autocast.entry("grid_sample")
+@autocast_entry("grid_sample")
 def grid_sample(
     input: Tensor,
     grid: Tensor,

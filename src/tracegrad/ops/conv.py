@@ -13,13 +13,12 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-from .. import _autocast
 from .._dtype import cpp_type_name
 from ..creation import zeros
 from ..tensor import Tensor
 from ._window import _dilated
 from ._window_args import _sizes, int_tuple
-from .registry import defop, needs_grad
+from .registry import autocast_entry, defop, needs_grad
 
 __all__ = [
     "conv1d",
@@ -310,7 +309,7 @@ def _conv(fname: str, nd: int, input, weight, bias, stride, padding, dilation, g
     return out if batched else out.squeeze(0)
 
 
-@_autocast.entry("conv1d")
+@autocast_entry("conv1d")
 def conv1d(
     input: Tensor,
     weight: Tensor,
@@ -326,7 +325,7 @@ def conv1d(
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
-@_autocast.entry("conv2d")
+@autocast_entry("conv2d")
 def conv2d(
     input: Tensor,
     weight: Tensor,
@@ -342,7 +341,7 @@ def conv2d(
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
-@_autocast.entry("conv3d")
+@autocast_entry("conv3d")
 def conv3d(
     input: Tensor,
     weight: Tensor,
@@ -425,7 +424,7 @@ def _conv_transpose(
     return out if batched else out.squeeze(0)
 
 
-@_autocast.entry("conv_transpose1d")
+@autocast_entry("conv_transpose1d")
 def conv_transpose1d(
     input: Tensor,
     weight: Tensor,
@@ -454,7 +453,7 @@ def conv_transpose1d(
     )
 
 
-@_autocast.entry("conv_transpose2d")
+@autocast_entry("conv_transpose2d")
 def conv_transpose2d(
     input: Tensor,
     weight: Tensor,
@@ -483,7 +482,7 @@ def conv_transpose2d(
     )
 
 
-@_autocast.entry("conv_transpose3d")
+@autocast_entry("conv_transpose3d")
 def conv_transpose3d(
     input: Tensor,
     weight: Tensor,

@@ -15,7 +15,6 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _autocast
 from .._dtype import promote_types, scalar_type_name
 from .._surface import expose, numpy_keepdims
 from ..autograd.grad_mode import no_grad
@@ -23,7 +22,7 @@ from ..creation import ones
 from ..tensor import Tensor, _wrap_dim, tensor
 from .broadcast import _infer_size
 from .linalg import _beta_plus_alpha, _bmm, _mv, _shape_str, _times, dot, matmul, mm, tensordot
-from .registry import defop, needs_grad
+from .registry import autocast_entry, defop, needs_grad
 from .shape import _expanded_shape, cat
 
 __all__ = [
@@ -393,7 +392,7 @@ def cdist(
     return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p, dim=-1)
 
 
-@_autocast.entry("pdist")
+@autocast_entry("pdist")
 def pdist(input: Tensor, p: float = 2) -> Tensor:
     """The ``p``-norm distances between the rows of a 2-D ``input``, for each pair ``i < j`` in
     row-major order: ``n (n - 1) / 2`` values (the upper triangle of ``cdist(input, input)``)."""
@@ -411,7 +410,7 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
 
 
 # ------------------------------------------------------------------ cosine similarity, distance
-@_autocast.entry("cosine_similarity")
+@autocast_entry("cosine_similarity")
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """``<x1, x2> / (max(|x1|, eps) max(|x2|, eps))`` along ``dim`` (the inputs broadcast).
 

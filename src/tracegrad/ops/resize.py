@@ -11,11 +11,12 @@ import math
 
 import numpy as np
 
-from .. import _autocast, _caches
+from .. import _caches
 from ..tensor import Tensor
 from . import pooling
 from ._window import _TABLES
 from ._window_args import _check_tensor
+from .registry import autocast_entry
 from .resample import _resample
 
 __all__ = ["interpolate"]
@@ -96,7 +97,7 @@ def _per_axis(value, dim: int, input: Tensor, is_size: bool) -> list:
     return list(value)
 
 
-@_autocast.entry("interpolate")
+@autocast_entry("interpolate")
 def interpolate(
     input: Tensor,
     size=None,
