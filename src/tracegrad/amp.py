@@ -1,15 +1,19 @@
-"""``torch.amp``: gradient scaling, and autocast where tracegrad can honour it.
+"""``torch.amp``: autocast (mixed precision by PyTorch's per-op policy) and gradient scaling.
+
+``autocast(device_type, dtype)`` opens a per-thread region in which ops run under PyTorch's cast
+policy for that device type (``_autocast.POLICIES``): matmuls, linear layers, convolutions and
+attention in ``dtype`` (CPU: bfloat16 by default, CUDA: float16), losses, softmax-like and other
+precision-sensitive ops in float32, ``cat``/``stack`` in the widest input type, everything else in
+its inputs' types. Only float16/bfloat16/float32 tensors are cast. The casts happen in the op
+registry's dispatch and at the entry of composite public functions, as recorded ``to_copy`` ops, so
+float32 parameters get float32 gradients. It takes effect for the device type of JAX's default
+backend; as in PyTorch's CPU build, ``autocast('cuda')`` without a GPU warns and disables itself.
+The region is part of a compiled step's cache key (a change retraces). See docs/amp.md.
 
 ``GradScaler`` is PyTorch's dynamic loss scaling, step for step: ``scale(loss)`` multiplies by the
 scale, ``unscale_``/``step`` divide the gradients by it and skip the step when any gradient is
 inf or NaN, ``update`` backs the scale off after a skipped step and grows it after
-``growth_interval`` clean ones. With float32 gradients it changes nothing but the skipped steps,
-as in PyTorch.
-
-``autocast`` (running chosen ops in float16/bfloat16) is not implemented yet. As in PyTorch's CPU
-build, ``autocast('cuda')`` without a GPU warns and disables itself, so programs written for a GPU
-run unchanged on a CPU; ``enabled=False`` is always accepted. Asking for autocast where it would
-take effect raises ``NotImplementedError`` rather than silently computing in float32.
+``growth_interval`` clean ones.
 """
 
 from __future__ import annotations
