@@ -99,12 +99,12 @@ def test_cuda_scaler_and_autocast_disable_themselves_without_a_gpu():
             lib.cuda.amp.GradScaler(enabled=False)
 
 
-def test_enabled_autocast_is_refused_not_ignored():
-    with pytest.raises(NotImplementedError, match="autocast"):
-        tg.autocast("cpu", dtype=tg.bfloat16)
+def test_autocast_takes_effect_on_the_cpu_and_custom_fwd_passes_through_outside_it():
+    with tg.autocast("cpu", dtype=tg.bfloat16):
+        assert (tg.ones(2, 2) @ tg.ones(2, 2)).dtype == tg.bfloat16
     with tg.autocast("cpu", enabled=False):
-        pass
-    assert not tg.amp.is_autocast_available("cpu")
+        assert (tg.ones(2, 2) @ tg.ones(2, 2)).dtype == tg.float32
+    assert tg.amp.is_autocast_available("cpu") == torch.amp.is_autocast_available("cpu")
 
     @tg.amp.custom_fwd(device_type="cpu", cast_inputs=tg.float32)
     def forward(x):

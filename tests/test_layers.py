@@ -21,7 +21,7 @@ import tracegrad
 
 SRC = Path(tracegrad.__file__).parent
 CORE = {
-    "_caches", "_compile_events", "_device", "_dtype", "_format", "_grad_mode", "_hooks", "_interop",
+    "_autocast", "_caches", "_compile_events", "_device", "_dtype", "_format", "_grad_mode", "_hooks", "_interop",
     "_layout", "_legacy", "_queries", "_scope", "_surface", "_threads", "_tracing", "compile_cache",
     "creation", "lazy", "random", "sampling", "tensor", "version",
 }  # fmt: skip
@@ -44,7 +44,7 @@ def _layer(module: str) -> str | None:
         return "ops"
     if head in (
         "nn", "optim", "utils", "serialization", "distributions", "linalg", "cuda", "accelerator",
-        "backends", "amp", "fft", "special", "distributed",
+        "backends", "amp", "cpu", "fft", "special", "distributed",
     ):  # fmt: skip
         return "library"
     if head in ("compiler", "_compile_values", "_vmap", "func", "viz"):

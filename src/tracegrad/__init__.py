@@ -93,9 +93,9 @@ _out_variants.install(globals())
 _out_variants.install(nn.functional.__dict__, _out_variants.NN_FUNCTIONAL_OUT_FUNCTIONS)
 
 # Devices: torch.cuda, torch.accelerator, torch.backends and the default device (docs/devices.md).
-from . import accelerator, amp, backends, cuda  # noqa: E402
+from . import accelerator, amp, backends, cpu, cuda  # noqa: E402
 from ._device import get_default_device, set_default_device  # noqa: E402
-from .amp import GradScaler, autocast  # noqa: E402
+from .amp import GradScaler, autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
 from .backends import (  # noqa: E402
     are_deterministic_algorithms_enabled,
     get_float32_matmul_precision,

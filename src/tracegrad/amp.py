@@ -1,15 +1,19 @@
-"""``torch.amp``: gradient scaling, and autocast where tracegrad can honour it.
+"""``torch.amp``: autocast (mixed precision by PyTorch's per-op policy) and gradient scaling.
+
+``autocast(device_type, dtype)`` opens a per-thread region in which ops run under PyTorch's cast
+policy for that device type (``_autocast.POLICIES``): matmuls, linear layers, convolutions and
+attention in ``dtype`` (CPU: bfloat16 by default, CUDA: float16), losses, softmax-like and other
+precision-sensitive ops in float32, ``cat``/``stack`` in the widest input type, everything else in
+its inputs' types. Only float16/bfloat16/float32 tensors are cast. The casts happen in the op
+registry's dispatch and at the entry of composite public functions, as recorded ``to_copy`` ops, so
+float32 parameters get float32 gradients. It takes effect for the device type of JAX's default
+backend; as in PyTorch's CPU build, ``autocast('cuda')`` without a GPU warns and disables itself.
+The region is part of a compiled step's cache key (a change retraces). See docs/amp.md.
 
 ``GradScaler`` is PyTorch's dynamic loss scaling, step for step: ``scale(loss)`` multiplies by the
 scale, ``unscale_``/``step`` divide the gradients by it and skip the step when any gradient is
 inf or NaN, ``update`` backs the scale off after a skipped step and grows it after
-``growth_interval`` clean ones. With float32 gradients it changes nothing but the skipped steps,
-as in PyTorch.
-
-``autocast`` (running chosen ops in float16/bfloat16) is not implemented yet. As in PyTorch's CPU
-build, ``autocast('cuda')`` without a GPU warns and disables itself, so programs written for a GPU
-run unchanged on a CPU; ``enabled=False`` is always accepted. Asking for autocast where it would
-take effect raises ``NotImplementedError`` rather than silently computing in float32.
+``growth_interval`` clean ones.
 """
 
 from __future__ import annotations
@@ -20,30 +24,56 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import _device
+from . import _autocast, _device, _dtype
 from ._grad_mode import no_grad
+from .ops.shape import stack as _stack
 from .tensor import Tensor
 
-__all__ = ["GradScaler", "autocast", "custom_bwd", "custom_fwd", "is_autocast_available"]
+__all__ = [
+    "GradScaler",
+    "autocast",
+    "custom_bwd",
+    "custom_fwd",
+    "get_autocast_dtype",
+    "is_autocast_available",
+    "is_autocast_enabled",
+]
 
-_NO_AUTOCAST = (
-    "autocast (automatic mixed precision) is not implemented in tracegrad yet; run in float32, "
-    "or cast the model and its inputs explicitly (model.to(torch.bfloat16), x.to(torch.bfloat16))"
-)
+_SUPPORTED = {
+    "cpu": ("bfloat16", "float16"),
+    "cuda": ("float16", "bfloat16"),
+    "xla": ("bfloat16", "float16"),
+    "tpu": ("bfloat16", "float16"),
+}
+_AVAILABLE = frozenset(("cpu", "cuda", "xla", "tpu", "xpu", "mps", "hpu", "ipu", "mtia", "maia"))
 
 
 def is_autocast_available(device_type: str) -> bool:
-    """False for every device: tracegrad has no autocast yet (see ``autocast``)."""
-    return False
+    """Whether ``autocast(device_type)`` is a known autocast device type (PyTorch's answer; it
+    takes effect only for the device type of JAX's default backend)."""
+    return device_type in _AVAILABLE
+
+
+def is_autocast_enabled(device_type: str = "cuda") -> bool:
+    """Whether an enabled autocast region for ``device_type`` is open in this thread."""
+    return bool(_autocast.region(device_type)[0])
+
+
+def get_autocast_dtype(device_type: str):
+    """The dtype autocast for ``device_type`` casts to in this thread (its default outside a
+    region: bfloat16 for CPU and TPU, float16 for CUDA)."""
+    return _autocast.region(device_type)[1]
 
 
 class autocast:  # noqa: N801 - PyTorch's name
     """``torch.autocast(device_type, dtype=None, enabled=True, cache_enabled=None)``.
 
-    A disabled context (``enabled=False``, or ``'cuda'`` on a machine without a GPU, which warns
-    as PyTorch's CPU build does) runs its body unchanged. An enabled one raises
-    ``NotImplementedError``: tracegrad cannot yet run ops in reduced precision automatically.
-    Usable as a context manager and as a decorator.
+    Inside an enabled region, ops run under PyTorch's per-op policy for ``device_type`` (see
+    docs/amp.md): matmuls and convolutions in ``dtype``, losses and other precision-sensitive ops
+    in float32. It takes effect for the device type of JAX's default backend; a region for another
+    type is recorded (``is_autocast_enabled``) but changes no op. ``'cuda'`` without a GPU warns
+    and disables itself, as PyTorch's CPU build does. The state is per thread; regions nest, and
+    ``enabled=False`` turns autocast off inside an enabled one. Usable as a decorator.
     """
 
     def __init__(
@@ -57,8 +87,15 @@ class autocast:  # noqa: N801 - PyTorch's name
             raise ValueError(
                 f"Expected `device_type` of type `str`, got: `{type(device_type).__name__}`"
             )
+        if not is_autocast_available(device_type):
+            raise RuntimeError(
+                f"User specified an unsupported autocast device_type '{device_type}'"
+            )
         self.device = device_type
-        self.fast_dtype = dtype
+        self.fast_dtype = _autocast.DEFAULT_DTYPES.get(device_type, _dtype.bfloat16)
+        if dtype is not None:
+            self.fast_dtype = _dtype.as_dtype(dtype)
+        self._cache_enabled = True if cache_enabled is None else bool(cache_enabled)
         self._enabled = bool(enabled)
         if self._enabled and device_type == "cuda" and not _device.jax_devices("cuda"):
             warnings.warn(
@@ -67,13 +104,26 @@ class autocast:  # noqa: N801 - PyTorch's name
                 stacklevel=2,
             )
             self._enabled = False
-        if self._enabled:
-            raise NotImplementedError(f"autocast(device_type={device_type!r}): {_NO_AUTOCAST}")
+        supported = _SUPPORTED.get(device_type)
+        if self._enabled and supported and self.fast_dtype.name not in supported:
+            names = ", ".join(f"torch.{n}" for n in supported)
+            label = {"cpu": "CPU", "cuda": "CUDA", "xla": "XLA", "tpu": "TPU"}[device_type]
+            warnings.warn(
+                f"In {label} autocast, but the target dtype is not supported. Disabling "
+                f"autocast.\n{label} Autocast only supports dtypes of {names} currently.",
+                UserWarning,
+                stacklevel=2,
+            )
+            self._enabled = False
+        self._saved: list = []
 
     def __enter__(self) -> autocast:
+        state = (self._enabled, self.fast_dtype, self._cache_enabled)
+        self._saved.append(_autocast.set_region(self.device, state))
         return self
 
     def __exit__(self, *exc) -> None:
+        _autocast.set_region(self.device, self._saved.pop())
         return None
 
     def __call__(self, fn: Callable) -> Callable:
@@ -86,20 +136,53 @@ class autocast:  # noqa: N801 - PyTorch's name
 
 
 def custom_fwd(fwd: Callable | None = None, *, device_type: str, cast_inputs: Any = None):
-    """Decorator for a custom ``Function.forward``. PyTorch casts the inputs to ``cast_inputs``
-    only inside an enabled autocast region; tracegrad never has one, so the forward runs as
-    written."""
+    """Decorator for a custom ``Function.forward``. Inside an enabled autocast region for
+    ``device_type``, with ``cast_inputs`` given, the forward's floating tensor arguments are cast
+    to ``cast_inputs`` and it runs with autocast off; otherwise it runs in the region's state.
+    Either way ``custom_bwd`` runs the backward in the same state."""
     if fwd is None:
         return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
-    return fwd
+    cast_dtype = None if cast_inputs is None else _dtype.as_dtype(cast_inputs)
+
+    @functools.wraps(fwd)
+    def forward(*args, **kwargs):
+        ctx = args[0] if args else None
+        state = _autocast.region(device_type)
+        if ctx is not None:
+            ctx._fwd_used_autocast = bool(state[0])
+            ctx._dtype = state[1]
+        if cast_dtype is None or not state[0]:
+            return fwd(*args, **kwargs)
+        args = tuple(_cast_input(a, cast_dtype) for a in args)
+        kwargs = {k: _cast_input(v, cast_dtype) for k, v in kwargs.items()}
+        with autocast(device_type, enabled=False):
+            return fwd(*args, **kwargs)
+
+    return forward
+
+
+def _cast_input(x, dtype):
+    if isinstance(x, Tensor) and x.is_floating_point() and x.dtype != _dtype.float64:
+        return x.to(dtype)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_cast_input(v, dtype) for v in x)
+    return x
 
 
 def custom_bwd(bwd: Callable | None = None, *, device_type: str):
-    """Decorator for a custom ``Function.backward``: runs it as written (no autocast state to
-    restore in tracegrad)."""
+    """Decorator for a custom ``Function.backward``: runs it in the autocast state its forward
+    ran in (as PyTorch does)."""
     if bwd is None:
         return functools.partial(custom_bwd, device_type=device_type)
-    return bwd
+
+    @functools.wraps(bwd)
+    def backward(ctx, *args, **kwargs):
+        enabled = getattr(ctx, "_fwd_used_autocast", False)
+        dtype = getattr(ctx, "_dtype", None)
+        with autocast(device_type, enabled=enabled, dtype=dtype):
+            return bwd(ctx, *args, **kwargs)
+
+    return backward
 
 
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
@@ -189,15 +272,16 @@ class GradScaler:
         if state["stage"] == _STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
         inv_scale = float(1.0 / scale)
-        found_inf = False
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if any(g.dtype == _dtype.float16 for g in grads):
+            raise ValueError("Attempting to unscale FP16 gradients.")
         with no_grad():
-            for group in optimizer.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    p.grad.mul_(inv_scale)
-                    if not bool(p.grad.isfinite().all()):
-                        found_inf = True
+            finite = []
+            for g in grads:
+                g.mul_(inv_scale)
+                finite.append(g.isfinite().all())
+            # One read of one flag: a lazy step realizes its gradients once, not per parameter.
+            found_inf = bool(len(finite) and not bool(_stack(finite).all()))
         state["found_inf"] = found_inf
         state["stage"] = _UNSCALED
 

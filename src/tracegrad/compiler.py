@@ -56,7 +56,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _caches, _compile_events, _dtype, _scope, _tracing
+from . import _autocast, _caches, _compile_events, _dtype, _scope, _tracing
 from . import random as _random
 from ._compile_events import CompileEvent
 from ._compile_values import (
@@ -1192,7 +1192,14 @@ class CompiledFunction(Opaque):
             state,
             arg_tensors,
             values,
-            (arg_desc, state.spec, is_grad_enabled(), _dtype.get_default_dtype(), values.key),
+            (
+                arg_desc,
+                state.spec,
+                is_grad_enabled(),
+                _dtype.get_default_dtype(),
+                values.key,
+                _autocast.key(),  # the casts traced depend on the autocast region
+            ),
         )
 
     def _inputs(self, state: _State, arg_tensors: list[Tensor], values: _Values):
@@ -1481,8 +1488,8 @@ def _what_changed(old, new, fn) -> str:
 def _why_retrace(old, new, fn) -> tuple[str, str]:
     """``(reason, cause)``: the first cache-key component that differs, in user terms, and its
     cause class (see ``_compile_events``). Runs only when a call retraces."""
-    (old_args, old_kwargs), old_spec, old_grad, old_dtype, old_py = old
-    (new_args, new_kwargs), new_spec, new_grad, new_dtype, new_py = new
+    (old_args, old_kwargs), old_spec, old_grad, old_dtype, old_py, old_cast = old
+    (new_args, new_kwargs), new_spec, new_grad, new_dtype, new_py, new_cast = new
     try:
         names = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
@@ -1504,6 +1511,8 @@ def _why_retrace(old, new, fn) -> tuple[str, str]:
         return f"grad mode changed: {old_grad} -> {new_grad}", "mode"
     if old_dtype != new_dtype:
         return f"the default dtype changed: {old_dtype} -> {new_dtype}", "mode"
+    if old_cast != new_cast:
+        return f"the autocast region changed: {old_cast or 'off'} -> {new_cast or 'off'}", "mode"
     if old_spec.tensors != new_spec.tensors:
         for a, b in zip(old_spec.tensors, new_spec.tensors):
             if a[:2] != b[:2]:

@@ -68,6 +68,7 @@ from ..ops.pooling import *  # noqa: F403
 from ..ops.pooling import max_pool1d
 from ..ops.products import cosine_similarity, pairwise_distance, pdist
 from ..ops.reduction import _softmax_dim, log_softmax, softmax
+from ..ops.registry import autocast_entry
 from ..ops.resample import *  # noqa: F403
 from ..ops.resample import pad
 from ..ops.resize import *  # noqa: F403
@@ -170,6 +171,7 @@ def _concrete(t: Tensor) -> bool:
 
 
 # ------------------------------------------------------------------------------- linear, bilinear
+@autocast_entry("linear")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``: a 2-D input with a bias is one ``addmm`` (as in PyTorch);
     other shapes are a ``matmul`` over the last dimension, then the bias add."""
@@ -179,6 +181,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out if bias is None else out + bias
 
 
+@autocast_entry("bilinear")
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``y[..., o] = sum_ij x1[..., i] weight[o, i, j] x2[..., j] + bias[o]``; ``weight`` is
     ``(out_features, in1_features, in2_features)``."""
@@ -715,6 +718,7 @@ def batch_norm(
     return out
 
 
+@autocast_entry("layer_norm")
 def layer_norm(
     input: Tensor,
     normalized_shape,
@@ -735,6 +739,7 @@ def layer_norm(
     return _layer_norm(input, weight, bias, dims=dims, eps=float(eps))
 
 
+@autocast_entry("group_norm")
 def group_norm(
     input: Tensor,
     num_groups: int,
@@ -820,6 +825,7 @@ def _weighted(loss: Tensor, weight: Tensor | None, reduction: str, by_weight: bo
     return _reduce(loss, reduction)
 
 
+@autocast_entry("mse_loss")
 def mse_loss(
     input: Tensor,
     target: Tensor,
@@ -837,6 +843,7 @@ def mse_loss(
     return _weighted((input - target).square(), weight, reduction, True)
 
 
+@autocast_entry("l1_loss")
 def l1_loss(
     input: Tensor,
     target: Tensor,
@@ -852,6 +859,7 @@ def l1_loss(
     return _weighted((input - target).abs(), weight, reduction, True)
 
 
+@autocast_entry("smooth_l1_loss")
 def smooth_l1_loss(
     input: Tensor,
     target: Tensor,
@@ -873,6 +881,7 @@ def smooth_l1_loss(
     return _reduce(where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta), reduction)
 
 
+@autocast_entry("huber_loss")
 def huber_loss(
     input: Tensor,
     target: Tensor,
@@ -940,6 +949,7 @@ def _first_out_of_bounds(target, c, ignore_index):
     return jnp.where(bad.any(), a[bad.argmax()], ignore_index)
 
 
+@autocast_entry("nll_loss")
 def nll_loss(
     input: Tensor,
     target: Tensor,
@@ -985,6 +995,7 @@ def nll_loss(
     return _nll_loss(input, target, weight, ignore_index=ignore_index, reduction=reduction)
 
 
+@autocast_entry("cross_entropy")
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -1047,6 +1058,7 @@ def cross_entropy(
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / c)
 
 
+@autocast_entry("binary_cross_entropy")
 def binary_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -1072,6 +1084,7 @@ def binary_cross_entropy(
     return _binary_cross_entropy(input, target, weight, reduction=reduction)
 
 
+@autocast_entry("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,
@@ -1110,6 +1123,7 @@ def _broadcast_to(a: tuple, b: tuple) -> tuple:
     return tuple(max(x, y) for x, y in zip(a, b))
 
 
+@autocast_entry("kl_div")
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -1484,6 +1498,7 @@ def gumbel_softmax(
 
 # ---------------------------------------------------------------------------------- prelu, rrelu
 @expose
+@autocast_entry("prelu")
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``input`` where positive, else ``weight * input``; ``weight`` has one element or one per
     channel (axis 1)."""
@@ -1543,6 +1558,7 @@ def rrelu_(
 
 
 # ------------------------------------------------------------------------------ more losses
+@autocast_entry("hinge_embedding_loss")
 def hinge_embedding_loss(
     input: Tensor,
     target: Tensor,
@@ -1559,6 +1575,7 @@ def hinge_embedding_loss(
     return _reduce(out, reduction)
 
 
+@autocast_entry("margin_ranking_loss")
 def margin_ranking_loss(
     input1: Tensor,
     input2: Tensor,
@@ -1585,6 +1602,7 @@ def _margin_ranking_loss(input1, input2, target, margin, reduction) -> Tensor:
 _COSINE_EPSILON = 1e-12  # added to each squared magnitude, as PyTorch
 
 
+@autocast_entry("cosine_embedding_loss")
 def cosine_embedding_loss(
     input1: Tensor,
     input2: Tensor,
@@ -1613,6 +1631,7 @@ def cosine_embedding_loss(
     return _reduce(out, reduction)
 
 
+@autocast_entry("triplet_margin_loss")
 def triplet_margin_loss(
     anchor: Tensor,
     positive: Tensor,
@@ -1647,6 +1666,7 @@ def _triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduc
     return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)
 
 
+@autocast_entry("poisson_nll_loss")
 def poisson_nll_loss(
     input: Tensor,
     target: Tensor,
@@ -1714,6 +1734,7 @@ def gaussian_nll_loss(
     return _reduce(loss, reduction)
 
 
+@autocast_entry("soft_margin_loss")
 def soft_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -1852,6 +1873,7 @@ def _ctc_loss_impl(
     return loss if batched else loss.squeeze(0)
 
 
+@autocast_entry("ctc_loss")
 def ctc_loss(
     log_probs: Tensor,
     targets: Tensor,
@@ -1874,6 +1896,7 @@ def ctc_loss(
 
 
 # ---------------------------------------------------------------------------------------- attention
+@autocast_entry("scaled_dot_product_attention")
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -2703,6 +2726,7 @@ def _margin_reduce(loss: Tensor, reduction: str, per_sample: bool) -> Tensor:
     return _reduce(loss, reduction)
 
 
+@autocast_entry("multi_margin_loss")
 def multi_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -2757,6 +2781,7 @@ def multi_margin_loss(
     return _margin_reduce(h.sum(1) / dim, reduction, target.ndim > 0)
 
 
+@autocast_entry("multilabel_margin_loss")
 def multilabel_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -2955,6 +2980,7 @@ def max_unpool1d(
     return _max_unpool("max_unpool2d", input.unsqueeze(-1), indices.unsqueeze(-1), size).squeeze(-1)
 
 
+@autocast_entry("max_unpool2d")
 def max_unpool2d(
     input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
 ) -> Tensor:
@@ -2969,6 +2995,7 @@ def max_unpool2d(
     return _max_unpool("max_unpool2d", input, indices, size)
 
 
+@autocast_entry("max_unpool3d")
 def max_unpool3d(
     input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
 ) -> Tensor:
@@ -3077,6 +3104,7 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
     return _sampling._affine_grid_generator(theta, size=size, align_corners=bool(align_corners))
 
 
+@autocast_entry("grid_sample")
 def grid_sample(
     input: Tensor,
     grid: Tensor,

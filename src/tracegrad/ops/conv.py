@@ -18,7 +18,7 @@ from ..creation import zeros
 from ..tensor import Tensor
 from ._window import _dilated
 from ._window_args import _sizes, int_tuple
-from .registry import defop, needs_grad
+from .registry import autocast_entry, defop, needs_grad
 
 __all__ = [
     "conv1d",
@@ -309,6 +309,7 @@ def _conv(fname: str, nd: int, input, weight, bias, stride, padding, dilation, g
     return out if batched else out.squeeze(0)
 
 
+@autocast_entry("conv1d")
 def conv1d(
     input: Tensor,
     weight: Tensor,
@@ -324,6 +325,7 @@ def conv1d(
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_entry("conv2d")
 def conv2d(
     input: Tensor,
     weight: Tensor,
@@ -339,6 +341,7 @@ def conv2d(
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_entry("conv3d")
 def conv3d(
     input: Tensor,
     weight: Tensor,
@@ -421,6 +424,7 @@ def _conv_transpose(
     return out if batched else out.squeeze(0)
 
 
+@autocast_entry("conv_transpose1d")
 def conv_transpose1d(
     input: Tensor,
     weight: Tensor,
@@ -449,6 +453,7 @@ def conv_transpose1d(
     )
 
 
+@autocast_entry("conv_transpose2d")
 def conv_transpose2d(
     input: Tensor,
     weight: Tensor,
@@ -477,6 +482,7 @@ def conv_transpose2d(
     )
 
 
+@autocast_entry("conv_transpose3d")
 def conv_transpose3d(
     input: Tensor,
     weight: Tensor,

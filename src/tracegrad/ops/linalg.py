@@ -19,7 +19,7 @@ from .._surface import expose
 from ..creation import eye
 from ..tensor import Tensor, _wrap_dim
 from .broadcast import _infer_size
-from .registry import defop, needs_grad
+from .registry import autocast_entry, defop, needs_grad
 from .shape import _expanded_shape, _reshape
 
 __all__ = [
@@ -373,6 +373,7 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -
 
 
 # ------------------------------------------------------------------------------------ tensordot
+@autocast_entry("tensordot")
 def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
     """Contract the last ``dims`` dimensions of ``a`` with the first ``dims`` of ``b`` (an int), or
     the listed pairs (``dims=([1, 0], [0, 1])``). Composed as permute, reshape, ``mm``, reshape."""

@@ -49,7 +49,7 @@ from ._window_args import (
     _pool_padding,
 )
 from .indexing import _gather
-from .registry import defop
+from .registry import autocast_entry, defop
 from .resample import _resample, fold, pad, unfold  # noqa: F401 (as before)
 
 __all__ = [
@@ -207,6 +207,7 @@ def max_pool2d(
     )
 
 
+@autocast_entry("max_pool3d")
 def max_pool3d(
     input: Tensor,
     kernel_size,
@@ -395,6 +396,7 @@ def avg_pool2d(
     )
 
 
+@autocast_entry("avg_pool3d")
 def avg_pool3d(
     input: Tensor,
     kernel_size,
@@ -540,6 +542,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
+@autocast_entry("adaptive_avg_pool3d")
 def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     """Adaptive 3-D average pooling of ``input`` (N, C, D, H, W) or (C, D, H, W) to
     ``output_size``, as ``torch.nn.functional.adaptive_avg_pool3d`` (see
@@ -576,6 +579,7 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
 
 
+@autocast_entry("adaptive_max_pool3d")
 def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
     """Adaptive 3-D max pooling of ``input`` (N, C, D, H, W) or (C, D, H, W), as
     ``torch.nn.functional.adaptive_max_pool3d`` (see :func:`adaptive_max_pool2d`)."""

@@ -22,7 +22,7 @@ from ..creation import ones
 from ..tensor import Tensor, _wrap_dim, tensor
 from .broadcast import _infer_size
 from .linalg import _beta_plus_alpha, _bmm, _mv, _shape_str, _times, dot, matmul, mm, tensordot
-from .registry import defop, needs_grad
+from .registry import autocast_entry, defop, needs_grad
 from .shape import _expanded_shape, cat
 
 __all__ = [
@@ -392,6 +392,7 @@ def cdist(
     return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p, dim=-1)
 
 
+@autocast_entry("pdist")
 def pdist(input: Tensor, p: float = 2) -> Tensor:
     """The ``p``-norm distances between the rows of a 2-D ``input``, for each pair ``i < j`` in
     row-major order: ``n (n - 1) / 2`` values (the upper triangle of ``cdist(input, input)``)."""
@@ -409,6 +410,7 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
 
 
 # ------------------------------------------------------------------ cosine similarity, distance
+@autocast_entry("cosine_similarity")
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """``<x1, x2> / (max(|x1|, eps) max(|x2|, eps))`` along ``dim`` (the inputs broadcast).
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from .. import _caches, _tracing
+from .. import _autocast, _caches, _tracing
 from .. import lazy as _lazy
 from .._device import device_of_jax
 from .._dtype import as_dtype, get_default_dtype, result_type, scalar_kind
@@ -32,7 +32,16 @@ from .._grad_mode import is_grad_enabled
 from ..autograd.node import REGISTRY, record
 from ..tensor import Tensor
 
-__all__ = ["Op", "defop", "REGISTRY", "apply", "needs_grad", "not_implemented_rule"]
+__all__ = [
+    "Op",
+    "defop",
+    "REGISTRY",
+    "apply",
+    "autocast_entry",
+    "autocast_operands",
+    "needs_grad",
+    "not_implemented_rule",
+]
 
 
 def needs_grad(x) -> bool:
@@ -272,7 +281,12 @@ def _device_error(operands: tuple) -> RuntimeError:
 
 def apply(op: Op, operands: tuple, params: dict):
     """Run ``op`` on ``operands``: lower to JAX, and record a node when a gradient can flow.
-    In lazy mode (``tracegrad.lazy``) the lowering is recorded as a pending value instead."""
+    In lazy mode (``tracegrad.lazy``) the lowering is recorded as a pending value instead.
+    Inside an autocast region the operands are first cast by the op's class (``_autocast``)."""
+    if _autocast.active:  # some thread has an autocast region open
+        cast = autocast_operands(op.name, operands)
+        if cast is not None:
+            operands = cast
     if _lazy.active():
         out = _record_pending(op, operands, params)
         if out is not None:
@@ -405,3 +419,87 @@ def _complex_involved(operands: tuple, out) -> bool:
 
 def apply_bound(op: Op, first, *operands, **params):
     return apply(op, (first, *operands), params)
+
+
+# ------------------------------------------------------------------------------ autocast
+def _eligible(x) -> bool:
+    return isinstance(x, Tensor) and x.dtype in _autocast.CASTABLE
+
+
+def _to(x, dtype):
+    if x.dtype == dtype:
+        return x
+    return apply(REGISTRY["to_copy"], (x,), {"dtype": dtype, "device": None})
+
+
+def autocast_operands(name: str, operands: tuple) -> tuple | None:
+    """The operands ``name`` runs on under this thread's autocast policy, or None when it runs
+    on them unchanged (no region here, or an op outside the policy)."""
+    p = _autocast.policy()
+    if p is None:
+        return None
+    table, dtype, device_type = p
+    cls = table.get(name)
+    if cls is None:
+        return None
+    if cls == _autocast.BANNED:
+        raise RuntimeError(
+            f"torch.nn.functional.{name} and torch.nn.{name.title().replace('_', '')}Loss are "
+            "unsafe to autocast.\nMany models use a sigmoid layer right before the binary cross "
+            "entropy layer.\nIn this case, combine the two layers using "
+            "torch.nn.functional.binary_cross_entropy_with_logits\nor "
+            "torch.nn.BCEWithLogitsLoss.  binary_cross_entropy_with_logits and BCEWithLogits "
+            "are\nsafe to autocast."
+        )
+    if cls == _autocast.FP32:
+        dtype = _autocast.float32
+    elif cls == _autocast.PROMOTE:
+        for x in _flat(operands):
+            if _eligible(x) and x.dtype == _autocast.float32:
+                dtype = _autocast.float32
+                break
+    return tuple(_cast_one(x, dtype) for x in operands)
+
+
+def _flat(operands):
+    for x in operands:
+        if isinstance(x, (list, tuple)):
+            yield from x
+        else:
+            yield x
+
+
+def _cast_one(x, dtype):
+    if isinstance(x, (list, tuple)) and any(isinstance(v, Tensor) for v in x):
+        return type(x)(_cast_one(v, dtype) for v in x)
+    return _to(x, dtype) if _eligible(x) else x
+
+
+def autocast_entry(name: str) -> Callable:
+    """Decorator: the public function ``fn`` takes the autocast class of PyTorch's op ``name``.
+    Under an enabled region that lists ``name``, its tensor arguments are cast at the top and
+    the registry ops it is built from are not cast again; otherwise it runs as written."""
+    _autocast.ENTRIES.add(name)
+
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            if not _autocast.active:
+                return fn(*args, **kwargs)
+            new = autocast_operands(name, args)
+            if new is None:
+                return fn(*args, **kwargs)
+            args = new
+            if kwargs:
+                keys = list(kwargs)
+                values = autocast_operands(name, tuple(kwargs.values()))
+                kwargs = dict(zip(keys, values))
+            _autocast._local.excluded += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _autocast._local.excluded -= 1
+
+        return run
+
+    return wrap

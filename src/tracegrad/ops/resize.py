@@ -16,6 +16,7 @@ from ..tensor import Tensor
 from . import pooling
 from ._window import _TABLES
 from ._window_args import _check_tensor
+from .registry import autocast_entry
 from .resample import _resample
 
 __all__ = ["interpolate"]
@@ -96,6 +97,7 @@ def _per_axis(value, dim: int, input: Tensor, is_size: bool) -> list:
     return list(value)
 
 
+@autocast_entry("interpolate")
 def interpolate(
     input: Tensor,
     size=None,
