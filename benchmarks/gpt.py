@@ -17,9 +17,30 @@ step (decay and no-decay groups, lr 1e-3, weight decay 0.1, betas (0.9, 0.99)). 
 All start from the same weights. They run interleaved in one process after three warm-up steps,
 whose losses are cross-checked, using ``benchmarks/steps.py``'s helpers; the script ends with a table
 of medians and ratios (``tracegrad.compile`` vs ``jax.jit``, target <= 1.05; tracegrad eager vs
-PyTorch eager).
+PyTorch eager), then a second table of throughput: tokens/s (batch x block / median step time)
+and MFU per contender.
 
-Run: ``python benchmarks/gpt.py [--quick] [--reps N] [--no-torch] [--batch 16] [--block 128]``.
+MFU (model FLOPs utilization) = model FLOPs per second achieved / the device's peak. Model FLOPs
+per token of a training step are counted with the standard formula (Kaplan et al. 2020; PaLM,
+appendix B; nanoGPT's ``estimate_mfu``)::
+
+    flops_per_token = 6 * N + 12 * n_layer * n_embd * block
+
+where ``N`` is the parameter count without the position embedding (the tied token embedding
+counts once: it is the output layer's matmul) and ``6 = 2`` (forward multiply-add) ``x 3``
+(forward, and backward for inputs and weights); the second term is attention's ``QK^T`` and
+``AV``, ``2 * 2 * block * n_embd`` per layer and token forward, times 3, counted for the full
+``block x block`` score matrix although the causal mask makes half of it unneeded. Nothing else
+(LayerNorm, softmax, GELU, AdamW) is counted, and recomputation is not either: MFU, not hardware
+FLOPs utilization. The peak is the bfloat16 dense peak of ``jax.devices()[0]``, looked up by its
+``device_kind`` in ``PEAK_BF16_FLOPS`` (per JAX device: a TPU v2/v3 device is one core, half a
+chip); an unknown kind (the CPU) prints "MFU n/a (unknown peak for <kind>)". The step itself runs
+in float32 (no autocast), so against a bfloat16 peak the MFU is a lower bound of what the same
+step reaches with ``torch.autocast``. The PyTorch row runs on the CPU: its tokens/s is printed,
+its MFU is not.
+
+Run: ``python benchmarks/gpt.py [--quick] [--reps N] [--no-torch] [--batch 16] [--block 128]``;
+the smallest check: ``--quick --no-torch --batch 2 --block 16 --n-layer 1 --n-head 1 --n-embd 16``.
 """
 
 from __future__ import annotations
@@ -27,6 +48,7 @@ from __future__ import annotations
 import argparse
 import math
 import platform
+import statistics
 import sys
 import time
 import types
@@ -53,6 +75,60 @@ TORCH_IMPORTS = {
     "import tracegrad.nn.functional as F\n": "import torch.nn.functional as F\n",
     "from tracegrad import nn\n": "from torch import nn\n",
 }
+
+
+# bfloat16 dense peak FLOP/s per JAX device, by the start of ``jax.devices()[0].device_kind``
+# (vendors' data sheets; no sparsity). The first matching prefix wins, so longer names come first.
+PEAK_BF16_FLOPS = (
+    ("NVIDIA H100 PCIe", 756e12),
+    ("NVIDIA H100 NVL", 835e12),
+    ("NVIDIA H100", 989e12),  # SXM
+    ("NVIDIA H200", 989e12),
+    ("NVIDIA A100", 312e12),
+    ("TPU v2", 22.5e12),  # 45 TFLOP/s per chip, two cores, one JAX device per core
+    ("TPU v3", 61.5e12),  # 123 per chip, two cores
+    ("TPU v4", 275e12),  # one JAX device per chip (megacore)
+    ("TPU v5 lite", 197e12),  # v5e
+    ("TPU v5e", 197e12),
+)
+
+
+def peak_flops(device_kind: str) -> float | None:
+    """The bfloat16 dense peak of a device of this ``device_kind``, or None if unknown."""
+    for prefix, peak in PEAK_BF16_FLOPS:
+        if device_kind.startswith(prefix):
+            return peak
+    return None
+
+
+def flops_per_token(n_params: int, n_layer: int, n_embd: int, block: int) -> int:
+    """Model FLOPs of one training step per token: ``6 N + 12 n_layer n_embd block`` (see the
+    module docstring; ``n_params`` without the position embedding)."""
+    return 6 * n_params + 12 * n_layer * n_embd * block
+
+
+def print_throughput(
+    times: dict[str, list[float]], tokens: int, flops: int, cpu_only: tuple[str, ...]
+) -> None:
+    """A markdown table: contender | median ms | tokens/s | MFU, for the contenders that ran."""
+    kind = jax.devices()[0].device_kind
+    peak = peak_flops(kind)
+    print(f"\nmodel FLOPs per token {flops:,} (6N + 12 L d T); {tokens} tokens per step; ", end="")
+    print(f"peak {peak / 1e12:g} TFLOP/s bf16 ({kind})" if peak else f"no known peak for {kind}")
+    lines = ["| contender | median ms | tokens/s | MFU |", "| --- | ---: | ---: | --- |"]
+    for name, ts in times.items():
+        if not ts:
+            continue
+        med = statistics.median(ts)
+        rate = tokens / med
+        if name in cpu_only:
+            mfu = "n/a (runs on the CPU)"
+        elif peak is None:
+            mfu = f"MFU n/a (unknown peak for {kind})"
+        else:
+            mfu = f"{rate * flops / peak:.1%}"
+        lines.append(f"| {name} | {med * 1e3:.3f} | {rate:,.0f} | {mfu} |")
+    print("\n".join(lines))
 
 
 def load_example(backend: str) -> types.ModuleType:
@@ -246,6 +322,10 @@ def main(argv: list[str] | None = None) -> None:
         ratios["pytorch eager"] = ("jax.jit", "")
     rows: list[Row] = rows_from("gpt", list(contenders), times, errors, ratios, notes)
     print_table(rows)
+    # The tied lm_head.weight is tok_emb.weight: parameters() lists it once.
+    n_matmul = n_params - reference.pos_emb.weight.numel()
+    flops = flops_per_token(n_matmul, args.n_layer, args.n_embd, args.block)
+    print_throughput(times, args.batch * args.block, flops, cpu_only=("pytorch eager",))
 
 
 if __name__ == "__main__":

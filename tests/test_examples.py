@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -228,3 +229,49 @@ def test_jacobian_physics_matches_finite_differences():
     assert "C+ is unstable: 2 of 3 |mu| > 1" in out
     # The linearized covariance agrees with a 20,000-state ensemble to sampling error.
     assert _number_after(out, "|J P J^T - ensemble| / |ensemble| =") < 0.05, out
+
+
+def test_colab_tpu_notebook_trains_data_parallel_on_8_devices(monkeypatch):
+    """examples/colab_tpu.ipynb runs top to bottom at its tiny size, its DDP step split over 8
+    simulated CPU devices, and prints its throughput and a finite final loss."""
+    import math
+
+    try:
+        import ipykernel  # noqa: F401 - the kernel nbclient starts
+        import nbformat
+        from nbclient import NotebookClient
+    except ImportError as exc:
+        pytest.skip(f"executing the notebook needs nbclient, nbformat and ipykernel: {exc}")
+
+    # The kernel is a fresh process: it sees these, and this process's jax is untouched.
+    monkeypatch.setenv("TRACEGRAD_NOTEBOOK_SIZE", "tiny")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+    )
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    nb = nbformat.read(ROOT / "examples" / "colab_tpu.ipynb", as_version=4)
+    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "stored outputs"
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=600,
+        resources={"metadata": {"path": str(ROOT / "examples")}},
+    )
+    client.execute()
+    out = "".join(
+        o.get("text", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "stream"
+    )
+    assert "size: tiny" in out, out
+    assert "8 devices" in out and "x 8 devices" in out, out
+    line = next(x for x in out.splitlines() if x.startswith("throughput: "))
+    assert "tokens/s" in line and "steps/s" in line, line
+    assert float(line.split()[1].replace(",", "")) > 0, line
+    final = _number_after(out, "final loss:")
+    assert math.isfinite(final), out
