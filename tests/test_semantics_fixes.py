@@ -487,3 +487,30 @@ def test_ops_pytorch_cannot_differentiate_raise_at_backward_not_a_zero_gradient(
     (g,) = tg.autograd.grad(loss, lp, create_graph=True)
     with pytest.raises(RuntimeError, match="derivative for aten::_ctc_loss_backward"):
         g.sum().backward()
+
+
+@needs_torch
+@pytest.mark.parametrize("lazy", [False, True])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_nll_loss_gradient_with_a_non_finite_cotangent_follows_pytorch(reduction, lazy):
+    # PyTorch writes -w * g at the picked elements only; a product with a one-hot mask spread
+    # inf * 0 = NaN over whole rows (eagerly; a compiled program turned it into a select).
+    x = np.random.default_rng(0).standard_normal((4, 5))
+    t = np.array([1, 0, 3, 2])
+    w = np.array([1.0, 0.0, 2.0, 1.0, 0.5])
+    ct = np.array([np.inf, 1.0, np.nan, -np.inf]) if reduction == "none" else np.array(np.inf)
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.nll_loss(
+        xt, torch.tensor(t), weight=torch.tensor(w), reduction=reduction
+    ).backward(torch.tensor(ct))
+    before = tg.is_lazy()
+    tg.set_lazy(lazy)
+    try:
+        xg = tg.tensor(x, requires_grad=True)
+        F.nll_loss(xg, tg.tensor(t), weight=tg.tensor(w), reduction=reduction).backward(
+            tg.tensor(ct)
+        )
+        got = xg.grad.numpy()
+    finally:
+        tg.set_lazy(before)
+    np.testing.assert_array_equal(got, xt.grad.numpy())

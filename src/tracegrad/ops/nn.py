@@ -132,7 +132,10 @@ def _(g, out, x, target, weight, *, ignore_index, reduction):
         gi = g / where(total == 0, 1.0, total)
     else:
         gi = g
-    gx = -(gi.unsqueeze(1) if gi.ndim else gi) * wm if needs_grad(x) else None
+    # PyTorch writes -w * g at the picked elements only: a where, not a product with the mask,
+    # so a non-finite cotangent gives no NaN at the elements not picked (in a compiled program
+    # too, where XLA turns a product with a mask into a select).
+    gx = where(mask > 0, -(gi.unsqueeze(1) if gi.ndim else gi) * wm, 0.0) if needs_grad(x) else None
     gw = None
     if needs_grad(weight):
         coef = -where(mask > 0, x, 0.0).sum(1)  # -x[i, t_i]; a where, so -inf elsewhere is fine
