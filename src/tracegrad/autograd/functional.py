@@ -500,23 +500,30 @@ def hessian(
     return _untuple(res, (is_inputs_tuple, is_inputs_tuple))
 
 
+def _gradient_of_scalar(func, inputs, v, create_graph: bool, strict: bool, fn_name: str):
+    """The first reverse pass of ``vhp``/``hvp`` (under ``enable_grad``): the inputs and ``v``
+    checked and prepared, the scalar output, and its gradient with a graph."""
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+    inputs = _preprocess(inputs, create_graph=create_graph, need_graph=True)
+    v = _prepare_v(
+        v, inputs, is_inputs_tuple, create_graph, fn_name, "input to the user-provided function"
+    )
+    outputs = func(*inputs)
+    is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", fn_name)
+    _check_requires_grad(outputs, "outputs", strict)
+    _check_single(outputs, is_outputs_tuple, fn_name)
+    jac = _grad(outputs, inputs, create_graph=True)
+    _check_requires_grad(jac, "jacobian", strict)
+    return is_inputs_tuple, inputs, v, outputs, is_outputs_tuple, jac
+
+
 def vhp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False) -> tuple:
     """``(func(inputs), v^T H)``: the vector-Hessian product of a scalar function, by two
     reverse passes. As ``torch.autograd.functional.vhp``."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _preprocess(inputs, create_graph=create_graph, need_graph=True)
-        v = _prepare_v(
-            v, inputs, is_inputs_tuple, create_graph, "vhp", "input to the user-provided function"
+        is_inputs_tuple, inputs, v, outputs, is_outputs_tuple, jac = _gradient_of_scalar(
+            func, inputs, v, create_graph, strict, "vhp"
         )
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(
-            outputs, "outputs of the user-provided function", "vhp"
-        )
-        _check_requires_grad(outputs, "outputs", strict)
-        _check_single(outputs, is_outputs_tuple, "vhp")
-        jac = _grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict)
     with set_grad_enabled(True if create_graph else is_grad_enabled()):
         res = _grad(jac, inputs, v, create_graph=create_graph)
         res = _fill_in_zeros(res, inputs, strict, create_graph, "double_back")
@@ -540,19 +547,9 @@ def hvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
     forward-mode product of the gradient, computed by the double-backward construction (three
     reverse passes in all). As ``torch.autograd.functional.hvp``."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _preprocess(inputs, create_graph=create_graph, need_graph=True)
-        v = _prepare_v(
-            v, inputs, is_inputs_tuple, create_graph, "hvp", "input to the user-provided function"
+        is_inputs_tuple, inputs, v, outputs, is_outputs_tuple, jac = _gradient_of_scalar(
+            func, inputs, v, create_graph, strict, "hvp"
         )
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(
-            outputs, "outputs of the user-provided function", "hvp"
-        )
-        _check_requires_grad(outputs, "outputs", strict)
-        _check_single(outputs, is_outputs_tuple, "hvp")
-        jac = _grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict)
         dummies = tuple(ones_like(inp).requires_grad_(True) for inp in inputs)  # as in jvp
         double_back = _grad(jac, inputs, dummies, create_graph=True)
         _check_requires_grad(jac, "hessian", strict)
