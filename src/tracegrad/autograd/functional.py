@@ -211,6 +211,15 @@ def _prepare_v(v, inputs, is_inputs_tuple, create_graph, fn_name, what):
     return v
 
 
+def _outputs(func: Callable, inputs: tuple, strict: bool, fn_name: str) -> tuple[bool, tuple]:
+    """``func(*inputs)`` as ``(was a tuple, outputs as a tuple)``, each output checked to be a
+    tensor (and, with ``strict``, to require grad)."""
+    outputs = func(*inputs)
+    is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", fn_name)
+    _check_requires_grad(outputs, "outputs", strict)
+    return is_outputs_tuple, outputs
+
+
 def vjp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False) -> tuple:
     """``(func(inputs), v^T J)``: the vector-Jacobian product of ``func`` at ``inputs``.
 
@@ -221,11 +230,7 @@ def vjp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
         inputs = _preprocess(inputs, create_graph=create_graph, need_graph=True)
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(
-            outputs, "outputs of the user-provided function", "vjp"
-        )
-        _check_requires_grad(outputs, "outputs", strict)
+        is_outputs_tuple, outputs = _outputs(func, inputs, strict, "vjp")
         if v is not None:
             _, v = _as_tuple(v, "v", "vjp")
             v = _preprocess(v, create_graph=create_graph, need_graph=False)
@@ -256,11 +261,7 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         v = _prepare_v(
             v, inputs, is_inputs_tuple, create_graph, "jvp", "input to the user-provided function"
         )
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(
-            outputs, "outputs of the user-provided function", "jvp"
-        )
-        _check_requires_grad(outputs, "outputs", strict)
+        is_outputs_tuple, outputs = _outputs(func, inputs, strict, "jvp")
         # Ones, not zeros: the result is the same (the VJP is linear in the dummy), and a rule
         # written piecewise in the cotangent's sign is not differentiated at its kink (func's
         # _Linearized says more).
@@ -434,11 +435,7 @@ def jacobian(
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _preprocess(inputs, create_graph=create_graph, need_graph=True)
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(
-            outputs, "outputs of the user-provided function", "jacobian"
-        )
-        _check_requires_grad(outputs, "outputs", strict)
+        is_outputs_tuple, outputs = _outputs(func, inputs, strict, "jacobian")
         if vectorize and strict:
             raise RuntimeError(
                 "torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are "
@@ -508,9 +505,7 @@ def _gradient_of_scalar(func, inputs, v, create_graph: bool, strict: bool, fn_na
     v = _prepare_v(
         v, inputs, is_inputs_tuple, create_graph, fn_name, "input to the user-provided function"
     )
-    outputs = func(*inputs)
-    is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", fn_name)
-    _check_requires_grad(outputs, "outputs", strict)
+    is_outputs_tuple, outputs = _outputs(func, inputs, strict, fn_name)
     _check_single(outputs, is_outputs_tuple, fn_name)
     jac = _grad(outputs, inputs, create_graph=True)
     _check_requires_grad(jac, "jacobian", strict)
