@@ -48,6 +48,17 @@ _SUPPORTED = {
 _AVAILABLE = frozenset(("cpu", "cuda", "xla", "tpu", "xpu", "mps", "hpu", "ipu", "mtia", "maia"))
 
 
+def warn_deprecated_spelling(device: str, name: str) -> None:
+    """PyTorch's FutureWarning for ``torch.<device>.amp.<name>`` (``torch.cpu.amp``,
+    ``torch.cuda.amp``), raised at the user's call."""
+    warnings.warn(
+        f"`torch.{device}.amp.{name}(args...)` is deprecated. Please use "
+        f"`torch.amp.{name}('{device}', args...)` instead.",
+        FutureWarning,
+        stacklevel=4,
+    )
+
+
 def is_autocast_available(device_type: str) -> bool:
     """Whether ``autocast(device_type)`` is a known autocast device type (PyTorch's answer; it
     takes effect only for the device type of JAX's default backend)."""

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
-
 from .. import amp as _amp
 
 __all__ = ["GradScaler", "autocast"]
 
 
 def _deprecated(name: str) -> None:
-    warnings.warn(
-        f"`torch.cpu.amp.{name}(args...)` is deprecated. Please use "
-        f"`torch.amp.{name}('cpu', args...)` instead.",
-        FutureWarning,
-        stacklevel=3,
-    )
+    _amp.warn_deprecated_spelling("cpu", name)
 
 
 class autocast(_amp.autocast):  # noqa: N801 - PyTorch's name
